@@ -1,0 +1,87 @@
+"""Device strings to readers, one registry per family, imported lazily.
+
+A device string is ``family:rest``: ``nfc:usb``, ``nfc:usb:054c:06c1``, ``nfc:udp:localhost:54321``,
+``camera:0``, ``camera:file:clip.avi``, ``camera:image:photo.png``, ``sim:nfc``, ``sim:qr?payload=...``.
+The family picks a module that is imported only when a reader opens, so ``import drivers``
+never imports nfcpy or OpenCV.
+
+Errors::
+
+    DriverError (Exception)
+     ├── DeviceStringError     unknown family/scheme or bad options; lists the known ones
+     └── MissingExtraError     the reader's library is not installed; names the extra
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from drivers.events import ReaderEvent
+
+EventSink = Callable[[ReaderEvent], None]
+
+
+class DriverError(Exception):
+    """Base of every driver error."""
+
+
+class DeviceStringError(DriverError, ValueError):
+    pass
+
+
+class MissingExtraError(DriverError):
+    def __init__(self, family: str, module: str, extra: str) -> None:
+        super().__init__(f"{family} readers need the {module!r} library: pip install 'cryptopos[{extra}]'")
+        self.extra = extra
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """A running source of reader events. ``start`` returns at once; events go to ``sink``
+    from the reader's own thread. ``stop`` is prompt and idempotent."""
+
+    device: str
+
+    def start(self, sink: EventSink) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+# family -> (module that implements it, the `open(device, rest, **options)` factory's name,
+#            the schemes it understands, for error messages)
+FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "sim": ("drivers.sim", ("sim:nfc", "sim:qr")),
+}
+
+
+def known_schemes() -> list[str]:
+    return [s for _, schemes in FAMILIES.values() for s in schemes]
+
+
+def split_device_string(device: str) -> tuple[str, str]:
+    family, sep, rest = device.strip().partition(":")
+    if not sep or family not in FAMILIES:
+        raise DeviceStringError(
+            f"unknown reader {device!r}; known device strings: {', '.join(known_schemes())}"
+        )
+    return family, rest
+
+
+def check_device_string(device: str) -> None:
+    """Validate a device string without importing any driver library."""
+    family, rest = split_device_string(device)
+    module = importlib.import_module(FAMILIES[family][0])
+    checker: Callable[[str, str], None] | None = getattr(module, "check", None)
+    if checker is not None:
+        checker(device, rest)
+
+
+def open_reader(device: str, **options: object) -> Reader:
+    """Open the reader a device string names. Raises :class:`DeviceStringError` or
+    :class:`MissingExtraError` with a message a person can act on."""
+    family, rest = split_device_string(device)
+    module = importlib.import_module(FAMILIES[family][0])
+    factory: Callable[..., Reader] = module.open_reader
+    return factory(device, rest, **options)

@@ -1,0 +1,39 @@
+"""What the sub-commands share: exit codes, loading settings, building the client."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from terminal.config import ConfigError, LoadedSettings, load_settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # declined, expired, a check that failed
+EXIT_USAGE = 2  # bad arguments or configuration
+EXIT_UNKNOWN = 3  # payment outcome unknown
+
+
+class CliError(Exception):
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def load(args: argparse.Namespace, overrides: Mapping[str, tuple[Any, str]] | None = None) -> LoadedSettings:
+    """Effective settings for a command, or a CliError listing every problem."""
+    try:
+        return load_settings(file=Path(args.config) if args.config else None, overrides=overrides)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+# Every sub-command also takes --config after its name (`cryptopos pay --config F ...`).
+PARENT = argparse.ArgumentParser(add_help=False)
+PARENT.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="config file")

@@ -1,0 +1,124 @@
+"""``cryptopos pay``: one sale, headless, from amount to result."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from drivers.registry import DriverError
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, PARENT, CliError, load
+from terminal.client import BackendClient, backend_transport
+from terminal.config import Settings
+from terminal.domain.money import Asset, Money, MoneyError, asset
+from terminal.flow import SaleReport, SaleRunner
+from terminal.journal import Journal
+
+EXIT_BY_STATUS = {
+    "approved": EXIT_OK,
+    "declined": EXIT_FAILED,
+    "expired": EXIT_FAILED,
+    "cancelled": EXIT_FAILED,
+    "unknown": EXIT_UNKNOWN,
+}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "pay",
+        parents=[PARENT],
+        help="take one payment headless (simulated or real readers)",
+        description="Quote, wait for a tap or scan, submit, print the result.",
+    )
+    p.add_argument("--amount", required=True, help="fiat amount, e.g. 12.50")
+    p.add_argument("--currency", help="fiat currency (default: terminal.fiat_currency)")
+    p.add_argument("--asset", default="BTC", help="crypto asset to pay in (default: BTC)")
+    p.add_argument(
+        "--reader",
+        action="append",
+        help="reader device string; repeat for several (default: terminal.readers)",
+    )
+    p.add_argument("--backend", help="'embedded' or the backend's URL (default: backend.url)")
+    p.add_argument("--journal", help="journal path (default: journal.path)")
+    p.add_argument(
+        "--wait", type=float, help="seconds to wait for the customer (default: timeouts.payment_wait_s)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def parse_sale(settings: Settings, amount_text: str, asset_code: str) -> tuple[Money, Asset]:
+    try:
+        crypto = asset(asset_code)
+        if crypto.code not in settings.terminal.accepted_assets:
+            raise CliError(
+                f"{crypto.code} is not accepted here; accepted: "
+                f"{', '.join(settings.terminal.accepted_assets)}"
+            )
+        return Money.parse(amount_text, settings.terminal.fiat_currency), crypto
+    except MoneyError as exc:
+        raise CliError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load(
+        args,
+        {
+            "terminal.fiat_currency": (args.currency, "--currency"),
+            "terminal.readers": (args.reader, "--reader"),
+            "backend.url": (args.backend, "--backend"),
+            "journal.path": (args.journal, "--journal"),
+            "timeouts.payment_wait_s": (args.wait, "--wait"),
+        },
+    )
+    settings = loaded.settings
+    amount, crypto = parse_sale(settings, args.amount, args.asset)
+    report = asyncio.run(take_payment(settings, amount, crypto))
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        print(human_summary(report))
+    return EXIT_BY_STATUS.get(report.status, EXIT_UNKNOWN)
+
+
+async def take_payment(settings: Settings, amount: Money, crypto: Asset) -> SaleReport:
+    secret = settings.signing.secret.get_secret_value().encode()
+    transport = backend_transport(settings.backend.url, key_id=settings.signing.key_id, secret=secret)
+    journal = Journal(settings.journal.path)
+    try:
+        async with BackendClient(
+            base_url=settings.backend.url,
+            key_id=settings.signing.key_id,
+            secret=secret,
+            transport=transport,
+            connect_timeout=settings.timeouts.connect_s,
+            request_timeout=settings.timeouts.request_s,
+        ) as client:
+            runner = SaleRunner(
+                client=client,
+                journal=journal,
+                terminal_id=settings.terminal.id,
+                readers=settings.terminal.readers,
+                payment_wait_s=settings.timeouts.payment_wait_s,
+            )
+            try:
+                return await runner.run(amount, crypto)
+            except DriverError as exc:
+                raise CliError(str(exc)) from None
+    finally:
+        journal.close()
+
+
+def human_summary(r: SaleReport) -> str:
+    lines = [
+        f"{r.status.upper():9} {r.fiat.format()}"
+        + (f" = {r.crypto.format(trim=True)} @ {r.rate}" if r.crypto else "")
+    ]
+    if r.payment_id:
+        lines.append(f"          payment {r.payment_id}")
+    if r.reason:
+        lines.append(f"          reason: {r.reason}")
+    lines += [f"          note: {n}" for n in r.notices]
+    lines.append(f"          reference {r.reference}, {r.timings_ms.get('total', 0):.0f} ms")
+    return "\n".join(lines)

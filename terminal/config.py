@@ -1,0 +1,316 @@
+"""The terminal's settings: one typed, strict model, loaded from layers.
+
+Precedence, highest first: CLI flag > environment (``CRYPTOPOS_SECTION__KEY``) >
+config file > built-in defaults. Every effective value remembers where it came
+from, so ``cryptopos config show`` can say it. Unknown keys and bad values are
+collected and reported together, each with its file (or variable) and key.
+Secrets are ``SecretStr`` and never printed.
+
+Errors::
+
+    ConfigError            one or more problems; ``problems`` lists them all
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from terminal.domain.money import ASSETS, AssetKind
+
+ENV_PREFIX = "CRYPTOPOS_"
+ENV_SEP = "__"
+DEFAULT_FILE = Path("config/terminal.toml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class MerchantSettings(_Section):
+    id: str = Field("m_demo", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field("Demo Café", min_length=1, max_length=80)
+
+
+class TerminalSettings(_Section):
+    id: str = Field("t_demo_01", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    fiat_currency: str = "EUR"
+    accepted_assets: tuple[str, ...] = ("BTC", "BTC-LN", "ETH", "USDC", "SOL")
+    readers: tuple[str, ...] = ("sim:nfc", "sim:qr")
+
+    @field_validator("fiat_currency")
+    @classmethod
+    def _fiat(cls, v: str) -> str:
+        code = v.strip().upper()
+        fiats = sorted(c for c, a in ASSETS.items() if a.kind is AssetKind.FIAT)
+        if code not in fiats:
+            raise ValueError(f"{v!r} is not a supported fiat currency; use one of {', '.join(fiats)}")
+        return code
+
+    @field_validator("accepted_assets")
+    @classmethod
+    def _assets(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        cryptos = sorted(c for c, a in ASSETS.items() if a.kind is AssetKind.CRYPTO)
+        out = []
+        for item in v:
+            code = item.strip().upper()
+            if code not in cryptos:
+                raise ValueError(
+                    f"{item!r} is not a supported crypto asset; use some of {', '.join(cryptos)}"
+                )
+            out.append(code)
+        if not out:
+            raise ValueError("accept at least one asset")
+        return tuple(out)
+
+    @field_validator("readers")
+    @classmethod
+    def _readers(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from drivers import registry  # cheap: imports no driver library
+
+        for dev in v:
+            registry.check_device_string(dev)
+        return v
+
+
+class BackendSettings(_Section):
+    url: str = "embedded"
+    api_version: Literal["auto", "v1", "v2"] = "auto"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if v == "embedded":
+            return v
+        if not v.startswith(("http://", "https://")) or "://" not in v or len(v.split("://", 1)[1]) == 0:
+            raise ValueError(f"{v!r} is neither 'embedded' nor an http(s) URL")
+        return v.rstrip("/")
+
+
+class SigningSettings(_Section):
+    key_id: str = Field("t_demo_01", min_length=1, max_length=64)
+    secret: SecretStr = SecretStr("demo-secret-do-not-use-in-production")
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, v: SecretStr) -> SecretStr:
+        if len(v.get_secret_value()) < 16:
+            raise ValueError("the signing secret must be at least 16 characters")
+        return v
+
+
+class TimeoutSettings(_Section):
+    connect_s: float = Field(2.0, gt=0, le=60)
+    request_s: float = Field(10.0, gt=0, le=300)
+    payment_wait_s: float = Field(120.0, gt=0, le=3600)
+
+
+class JournalSettings(_Section):
+    path: Path = Path("var/journal.sqlite3")
+
+
+class Settings(_Section):
+    merchant: MerchantSettings = MerchantSettings()
+    terminal: TerminalSettings = TerminalSettings()
+    backend: BackendSettings = BackendSettings()
+    signing: SigningSettings = SigningSettings()
+    timeouts: TimeoutSettings = TimeoutSettings()
+    journal: JournalSettings = JournalSettings()
+
+
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str  # "config/terminal.toml", "env CRYPTOPOS_X", "--flag", "default"
+    key: str  # dotted: "timeouts.request_s"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.key}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        n = len(problems)
+        super().__init__(f"{n} problem{'s' if n != 1 else ''} in the configuration:\n{lines}")
+
+
+@dataclass
+class LoadedSettings:
+    settings: Settings
+    sources: dict[str, str] = field(default_factory=dict)  # dotted key -> source
+
+    def source_of(self, key: str) -> str:
+        return self.sources.get(key, "default")
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, v in flat.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):  # a scalar where a section belongs; validation reports it
+                break
+        else:
+            node[leaf] = v
+    return out
+
+
+def _known_keys() -> dict[str, type[BaseModel] | None]:
+    keys: dict[str, type[BaseModel] | None] = {}
+    for sname, sfield in Settings.model_fields.items():
+        section = sfield.annotation
+        assert isinstance(section, type) and issubclass(section, BaseModel)
+        keys[sname] = section
+        for fname in section.model_fields:
+            keys[f"{sname}.{fname}"] = None
+    return keys
+
+
+def _env_value(raw: str, key: str) -> Any:
+    """Environment values are text; lists may be JSON or comma-separated."""
+    section, _, name = key.partition(".")
+    section_model = _known_keys().get(section)
+    if section_model is not None and name in section_model.model_fields:
+        ann = str(section_model.model_fields[name].annotation)
+        if "tuple" in ann or "list" in ann:
+            text = raw.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    return raw  # validation will say what is wrong
+            return [part.strip() for part in text.split(",") if part.strip()]
+    return raw
+
+
+def read_file(path: Path) -> tuple[dict[str, Any], list[Problem]]:
+    """Read one TOML file, flattened to dotted keys. Problems are returned, not raised."""
+    src = str(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return {}, [Problem(src, "-", "file not found")]
+    except IsADirectoryError:
+        return {}, [Problem(src, "-", "is a directory, not a TOML file")]
+    except tomllib.TOMLDecodeError as exc:
+        return {}, [Problem(src, "-", f"not valid TOML: {exc}")]
+    except OSError as exc:
+        return {}, [Problem(src, "-", f"cannot read: {exc.strerror}")]
+    return _flatten(data), []
+
+
+def load_settings(
+    *,
+    file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, tuple[Any, str]] | None = None,
+) -> LoadedSettings:
+    """Build the effective settings.
+
+    ``file``: the TOML file, or ``None`` for ``$CRYPTOPOS_CONFIG`` or ``config/terminal.toml``
+    when present. ``env``: the environment (default ``os.environ``). ``overrides``: dotted key ->
+    (value, flag name) from the command line.
+    """
+    env = os.environ if env is None else env
+    problems: list[Problem] = []
+    flat: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    if file is None:
+        from_env = env.get(ENV_PREFIX + "CONFIG")
+        if from_env:
+            file = Path(from_env)
+        elif DEFAULT_FILE.is_file():
+            file = DEFAULT_FILE
+    if file is not None:
+        data, file_problems = read_file(file)
+        problems += file_problems
+        for k, v in data.items():
+            flat[k] = v
+            sources[k] = str(file)
+
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        key = name[len(ENV_PREFIX) :].lower().replace(ENV_SEP, ".")
+        flat[key] = _env_value(raw, key)
+        sources[key] = f"env {name}"
+
+    for key, (value, flag) in (overrides or {}).items():
+        if value is None:
+            continue
+        flat[key] = value
+        sources[key] = flag
+
+    known = _known_keys()
+    for key in list(flat):
+        if key not in known:
+            section = key.split(".")[0]
+            hint = ""
+            if section in known and known[section] is not None:
+                model = known[section]
+                assert model is not None
+                hint = f"; known keys in [{section}]: {', '.join(model.model_fields)}"
+            else:
+                hint = f"; known sections: {', '.join(Settings.model_fields)}"
+            problems.append(Problem(sources[key], key, f"unknown key{hint}"))
+            del flat[key]
+        elif known[key] is not None:
+            problems.append(Problem(sources[key], key, "is a section; give it keys, not a value"))
+            del flat[key]
+
+    settings: Settings | None = None
+    try:
+        settings = Settings.model_validate(_nest(flat))
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False, include_input=False):
+            key = ".".join(str(p) for p in err["loc"][:2])
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(Problem(sources.get(key, "default"), key, msg))
+    if problems:
+        raise ConfigError(problems)
+    assert settings is not None
+    return LoadedSettings(settings, sources)
+
+
+def effective_rows(loaded: LoadedSettings) -> list[tuple[str, str, str]]:
+    """(key, value shown to people, source) for every setting; secrets masked."""
+    rows = []
+    dumped = loaded.settings.model_dump(mode="python")
+    for section, values in dumped.items():
+        for name, value in values.items():
+            key = f"{section}.{name}"
+            if isinstance(value, SecretStr):
+                shown = "********" if value.get_secret_value() else "(empty)"
+            elif isinstance(value, tuple | list):
+                shown = ", ".join(str(v) for v in value)
+            else:
+                shown = str(value)
+            rows.append((key, shown, loaded.source_of(key)))
+    return rows
