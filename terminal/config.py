@@ -108,8 +108,53 @@ class SigningSettings(_Section):
 
 class TimeoutSettings(_Section):
     connect_s: float = Field(2.0, gt=0, le=60)
-    request_s: float = Field(10.0, gt=0, le=300)
+    request_s: float = Field(10.0, gt=0, le=300)  # waiting for the answer (httpx's read phase)
+    write_s: float = Field(5.0, gt=0, le=60)
     payment_wait_s: float = Field(120.0, gt=0, le=3600)
+
+
+class RetrySettings(_Section):
+    max_attempts: int = Field(4, ge=1, le=10)
+    base_s: float = Field(0.1, gt=0, le=10)
+    cap_s: float = Field(2.0, gt=0, le=60)
+    max_retry_after_s: float = Field(10.0, ge=0, le=300)
+    budget_ratio: float = Field(0.2, ge=0, le=1)
+    breaker_failures: int = Field(5, ge=1, le=100)
+    breaker_reset_s: float = Field(10.0, gt=0, le=600)
+
+
+# Payload kinds a terminal can see; which of them may be taken offline is a merchant's choice.
+PAYLOAD_KINDS = ("bolt_card", "lnurl_withdraw", "wallet_token", "test_card")
+
+
+class OfflineSettings(_Section):
+    """Taking payments while the backend is unreachable: off unless the merchant opts in."""
+
+    enabled: bool = False
+    max_payment: str = "50.00"  # in terminal.fiat_currency, major units
+    max_total: str = "200.00"
+    allowed_kinds: tuple[str, ...] = ("bolt_card",)
+
+    @field_validator("max_payment", "max_total")
+    @classmethod
+    def _amount(cls, v: str) -> str:
+        from decimal import Decimal, InvalidOperation
+
+        try:
+            d = Decimal(v.strip())
+        except InvalidOperation:
+            raise ValueError(f'{v!r} is not an amount; write it like "50.00"') from None
+        if not d.is_finite() or d <= 0:
+            raise ValueError(f"{v!r} must be a positive amount")
+        return v.strip()
+
+    @field_validator("allowed_kinds")
+    @classmethod
+    def _kinds(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [k for k in v if k not in PAYLOAD_KINDS]
+        if bad:
+            raise ValueError(f"unknown payload kind(s) {', '.join(bad)}; known: {', '.join(PAYLOAD_KINDS)}")
+        return v
 
 
 class JournalSettings(_Section):
@@ -122,7 +167,9 @@ class Settings(_Section):
     backend: BackendSettings = BackendSettings()
     signing: SigningSettings = SigningSettings()
     timeouts: TimeoutSettings = TimeoutSettings()
+    retry: RetrySettings = RetrySettings()
     journal: JournalSettings = JournalSettings()
+    offline: OfflineSettings = OfflineSettings()
 
 
 # ---------------------------------------------------------------------------------------

@@ -2,6 +2,15 @@
 
 The only place where the session's commands become I/O. The TUI and the headless CLI
 both use it; neither talks to httpx or a driver directly.
+
+Order of writes: the sale (reference, amount, asset, idempotency key) is journaled before
+any network call; the quote before readers start; ``submitting`` with the payload's hash
+before the payment is sent; the result after. A crash anywhere leaves a row that
+:func:`terminal.settlement.reconcile` can settle.
+
+Offline (opt-in, ``[offline]``): when the backend cannot be reached for a quote, a sale
+within the caps is taken without one and queued with its payload; the session's table
+has no offline states, so this path is run here directly (``_take_offline``).
 """
 
 from __future__ import annotations
@@ -20,25 +29,63 @@ from terminal.client import (
     BackendClient,
     BackendError,
     BackendUnavailableError,
+    BadAnswerError,
     OutcomeUnknownError,
     PaymentResult,
-    QuoteRefusedError,
+    ProblemError,
+    QuoteExpiredError,
 )
 from terminal.domain import session as s
 from terminal.domain.money import Asset, Money
-from terminal.journal import Journal, payload_hash
+from terminal.domain.quote import Quote
+from terminal.journal import Journal, ReplayError, payload_hash
+from terminal.presentation import identify
 
 # How often an unknown outcome is asked about before the sale is left to `reconcile`.
 INQUIRY_ATTEMPTS = 5
 INQUIRY_DELAY_S = 0.2
 MAX_QUOTES = 3
+# A tap this close to the quote's expiry re-quotes: the payment would arrive on an expired rate.
+QUOTE_MARGIN_S = 2.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfflinePolicy:
+    """What may be taken while the backend is unreachable (``[offline]`` in the config)."""
+
+    enabled: bool = False
+    max_payment: Money | None = None
+    max_total: Money | None = None
+    allowed_kinds: tuple[str, ...] = ()
+
+    def refusal(self, amount: Money, queued_minor: int) -> str | None:
+        """Why ``amount`` cannot be taken offline now, or None when it can."""
+        if not self.enabled:
+            return "the backend is unreachable and offline payments are off"
+        if (
+            self.max_payment is not None
+            and self.max_payment.asset == amount.asset
+            and self.max_payment < amount
+        ):
+            return (
+                f"offline payments are limited to {self.max_payment} each while the backend is "
+                f"unreachable; this sale is {amount}"
+            )
+        if self.max_total is not None and self.max_total.asset == amount.asset:
+            queued = Money(queued_minor, amount.asset)
+            if self.max_total < queued + amount:
+                return (
+                    f"the offline queue is full: {queued} of {self.max_total} already stored; "
+                    f"this sale of {amount} would exceed it"
+                )
+        return None
 
 
 @dataclass
 class SaleReport:
     """Everything a receipt or the CLI's JSON needs about one finished sale."""
 
-    status: str  # approved | declined | expired | unknown | cancelled
+    status: str  # approved | declined | expired | unknown | cancelled | failed | queued
     reference: str
     idempotency_key: str
     fiat: Money
@@ -87,9 +134,10 @@ def new_reference(terminal_id: str) -> str:
     return f"{terminal_id}-{int(time.time() * 1000):x}-{secrets.token_hex(4)}"
 
 
-def idempotency_key_for(reference: str, quote_id: str) -> str:
-    """Derived from the journaled sale and the quote it pays: the same on every retry."""
-    return hashlib.sha256(f"{reference}|{quote_id}".encode()).hexdigest()[:32]
+def idempotency_key_for(reference: str) -> str:
+    """Derived from the journaled sale alone: the same on every retry, after a re-quote, after a
+    restart, and when an offline sale is forwarded."""
+    return hashlib.sha256(f"cryptopos-sale|{reference}".encode()).hexdigest()[:32]
 
 
 _STATUS = {
@@ -112,27 +160,36 @@ class SaleRunner:
         terminal_id: str,
         readers: Sequence[str],
         payment_wait_s: float = 120.0,
+        offline: OfflinePolicy | None = None,
         clock: Callable[[], float] = time.time,
         reader_factory: Callable[[str], Reader] = open_reader,
+        inquiry_attempts: int = INQUIRY_ATTEMPTS,
+        inquiry_delay_s: float = INQUIRY_DELAY_S,
     ) -> None:
         self.client = client
         self.journal = journal
         self.terminal_id = terminal_id
         self.readers = list(readers)
         self.payment_wait_s = payment_wait_s
+        self.offline = offline or OfflinePolicy()
         self.clock = clock
         self.reader_factory = reader_factory
+        self.inquiry_attempts = inquiry_attempts
+        self.inquiry_delay_s = inquiry_delay_s
         self.session = s.PaymentSession()
         self._open: list[Reader] = []
         self._events: asyncio.Queue[ReaderEvent] = asyncio.Queue()
+        self._status: str | None = None  # set when the sale ended outside the session's table
 
     async def run(self, amount: Money, crypto: Asset) -> SaleReport:
         started = time.perf_counter()
         reference = new_reference(self.terminal_id)
-        report = SaleReport(status="unknown", reference=reference, idempotency_key="", fiat=amount)
+        key = idempotency_key_for(reference)
+        report = SaleReport(status="unknown", reference=reference, idempotency_key=key, fiat=amount)
+        # journaled before any network call
         self.journal.open_sale(
             reference=reference,
-            idempotency_key=f"pending-{reference}",
+            idempotency_key=key,
             fiat_minor=amount.minor,
             fiat_currency=amount.asset.code,
             asset=crypto.code,
@@ -146,7 +203,7 @@ class SaleRunner:
                 pending += await self._execute(cmd, report, reference, deadline, started)
         finally:
             self._stop_readers()
-        report.status = _STATUS.get(self.session.state, "unknown")
+        report.status = self._status or _STATUS.get(self.session.state, "unknown")
         report.reason = report.reason or self.session.reason
         report.timings_ms["total"] = (time.perf_counter() - started) * 1000
         return report
@@ -158,27 +215,31 @@ class SaleRunner:
         match cmd:
             case s.RequestQuote(amount, asset):
                 if sess.quotes_requested > MAX_QUOTES:
+                    self.journal.update(reference, "cancelled", detail="too many quotes")
                     return sess.handle(s.SaleCancelled())
                 t0 = time.perf_counter()
                 try:
                     quote = await self.client.quote(amount, asset)
-                except (QuoteRefusedError, BackendError) as exc:
-                    report.reason = f"{exc.title}: {exc.message}"
+                except BackendUnavailableError as exc:
+                    sess.handle(s.QuoteRefused(exc.message))
+                    await self._take_offline(report, reference, amount, exc, deadline)
+                    return []
+                except BackendError as exc:
+                    # a refused quote is an error the cashier sees, never a tiny invoice
+                    report.reason = f"No quote: {exc.title}: {exc.message}"
                     self.journal.update(reference, "cancelled", detail=report.reason)
                     sess.handle(s.QuoteRefused(exc.message))
                     return sess.handle(s.SaleCancelled())
                 report.timings_ms["quote"] = (time.perf_counter() - t0) * 1000
                 report.crypto, report.rate = quote.crypto, str(quote.rate)
                 report.quote_id, report.quote_expires_at = quote.quote_id, quote.expires_at
-                report.idempotency_key = idempotency_key_for(reference, quote.quote_id)
                 self.journal.update(
-                    reference,
-                    "awaiting_payment",
-                    crypto_minor=quote.crypto.minor,
-                    quote_id=quote.quote_id,
-                    idempotency_key=report.idempotency_key,
+                    reference, "awaiting_payment", crypto_minor=quote.crypto.minor, quote_id=quote.quote_id
                 )
-                return sess.handle(s.QuoteReceived(quote))
+                commands = sess.handle(s.QuoteReceived(quote))
+                left = quote.seconds_left(self.clock())
+                report.notices.append(f"Quote {quote.crypto.format(trim=True)} valid for {left:.0f} s")
+                return commands
             case s.StartReaders():
                 self._start_readers()
                 return []
@@ -188,54 +249,114 @@ class SaleRunner:
             case s.StartQuoteTimer(expires_at):
                 return await self._wait_for_payment(expires_at, deadline, report, started)
             case s.SubmitPayment(quote, payload, source):
-                report.source = source
-                self.journal.update(reference, "submitting", payload_hash=payload_hash(payload))
-                t0 = time.perf_counter()
-                try:
-                    result = await self.client.create_payment(
-                        quote=quote,
-                        reference=reference,
-                        payload=payload,
-                        idempotency_key=report.idempotency_key,
-                    )
-                except (OutcomeUnknownError, BackendUnavailableError) as exc:
-                    report.timings_ms["submit"] = (time.perf_counter() - t0) * 1000
-                    self.journal.update(reference, "unknown_outcome", reason=exc.message)
-                    return sess.handle(s.OutcomeUnknown(exc.message))
-                except BackendError as exc:
-                    report.timings_ms["submit"] = (time.perf_counter() - t0) * 1000
-                    self.journal.update(reference, "declined", reason=exc.message)
-                    return sess.handle(s.PaymentDeclined(exc.message))
-                report.timings_ms["submit"] = (time.perf_counter() - t0) * 1000
-                return self._settle(result, report, reference)
+                return await self._submit(quote, payload, source, report, reference)
             case s.InquireStatus():
-                for _ in range(INQUIRY_ATTEMPTS):
-                    await asyncio.sleep(INQUIRY_DELAY_S)
-                    try:
-                        found = await self.client.find_by_reference(reference)
-                    except BackendError:
-                        continue
-                    if found is None:
-                        # the backend never saw it: safe to send again with the same key
-                        assert sess.quote is not None and sess.payload is not None
-                        try:
-                            found = await self.client.create_payment(
-                                quote=sess.quote,
-                                reference=reference,
-                                payload=sess.payload,
-                                idempotency_key=report.idempotency_key,
-                            )
-                        except BackendError:
-                            continue
-                    if found.status in ("approved", "declined"):
-                        return self._settle(found, report, reference)
-                return []  # left in unknown_outcome; `reconcile` settles it later
+                return await self._inquire(report, reference)
             case s.ShowNotice(message):
                 report.notices.append(message)
                 return []
             case s.ShowResult():
                 return []
         raise AssertionError(f"unhandled command {cmd!r}")  # pragma: no cover
+
+    async def _submit(
+        self, quote: Quote, payload: str, source: str, report: SaleReport, reference: str
+    ) -> list[s.Command]:
+        sess = self.session
+        report.source = source
+        seen = identify(payload)
+        try:
+            if seen.replay_token is not None:
+                self.journal.remember_token(seen.kind, seen.replay_token, reference)
+            if seen.card_uid is not None and seen.counter is not None:
+                self.journal.advance_counter(seen.card_uid, seen.counter, reference)
+        except ReplayError as exc:
+            report.reason = "replayed_tap"
+            report.notices.append(f"Refused: {exc}")
+            self.journal.update(
+                reference,
+                "declined",
+                reason="replayed_tap",
+                payload_hash=payload_hash(payload),
+                detail=str(exc),
+            )
+            return sess.handle(s.PaymentDeclined("replayed_tap"))
+        self.journal.update(
+            reference,
+            "submitting",
+            payload_hash=payload_hash(payload),
+            payload_kind=seen.kind,
+            submitted_at=self.clock(),
+        )
+        t0 = time.perf_counter()
+        try:
+            result = await self.client.create_payment(
+                quote=quote, reference=reference, payload=payload, idempotency_key=report.idempotency_key
+            )
+        except BackendUnavailableError as exc:
+            # nothing reached the backend: not charged
+            report.timings_ms["submit"] = (time.perf_counter() - t0) * 1000
+            refusal = self.offline.refusal(quote.fiat, self.journal.offline_total(quote.fiat.asset.code))
+            if refusal is None and seen.kind in self.offline.allowed_kinds:
+                self.journal.queue_offline(reference, payload=payload, payload_kind=seen.kind)
+                self._status = "queued"
+                report.notices.append("Stored offline; it is charged when the backend is back")
+                return sess.handle(s.PaymentDeclined("offline_queued"))
+            self._status = "failed"
+            report.reason = f"{exc.title}: {exc.message}; not charged"
+            self.journal.update(reference, "failed", reason=report.reason)
+            return sess.handle(s.PaymentDeclined(report.reason))
+        except QuoteExpiredError as exc:
+            report.timings_ms["submit"] = (time.perf_counter() - t0) * 1000
+            self._status = "expired"
+            report.reason = f"{exc.message}; not charged"
+            self.journal.update(reference, "expired", reason=report.reason)
+            return sess.handle(s.PaymentDeclined("quote_expired"))
+        except (OutcomeUnknownError, BadAnswerError) as exc:
+            report.timings_ms["submit"] = (time.perf_counter() - t0) * 1000
+            self.journal.update(reference, "unknown_outcome", reason=exc.message)
+            return sess.handle(s.OutcomeUnknown(exc.message))
+        except ProblemError as exc:
+            report.timings_ms["submit"] = (time.perf_counter() - t0) * 1000
+            reason = exc.type or exc.message
+            self.journal.update(reference, "declined", reason=reason, detail=exc.message)
+            return sess.handle(s.PaymentDeclined(reason))
+        except BackendError as exc:
+            report.timings_ms["submit"] = (time.perf_counter() - t0) * 1000
+            self.journal.update(reference, "unknown_outcome", reason=exc.message)
+            return sess.handle(s.OutcomeUnknown(exc.message))
+        report.timings_ms["submit"] = (time.perf_counter() - t0) * 1000
+        return self._settle(result, report, reference)
+
+    async def _inquire(self, report: SaleReport, reference: str) -> list[s.Command]:
+        """Ask the backend by reference before anything else; resend (same key, same body) only
+        when it does not have the payment."""
+        sess = self.session
+        for _ in range(self.inquiry_attempts):
+            await asyncio.sleep(self.inquiry_delay_s)
+            try:
+                found = await self.client.find_by_reference(reference)
+                if found is None and sess.quote is not None and sess.payload is not None:
+                    found = await self.client.create_payment(
+                        quote=sess.quote,
+                        reference=reference,
+                        payload=sess.payload,
+                        idempotency_key=report.idempotency_key,
+                    )
+            except QuoteExpiredError:
+                # never sent on an expired quote; the backend had nothing: not charged
+                self._status = "failed"
+                report.reason = "no answer, and the quote expired before a resend; not charged"
+                self.journal.update(reference, "failed", reason=report.reason)
+                return []
+            except ProblemError as exc:
+                self.journal.update(reference, "declined", reason=exc.type or exc.message)
+                return sess.handle(s.PaymentDeclined(exc.type or exc.message))
+            except BackendError:
+                continue
+            if found is not None and found.status in ("approved", "declined"):
+                return self._settle(found, report, reference)
+        return []  # left in unknown_outcome; `reconcile` settles it later
 
     def _settle(self, result: PaymentResult, report: SaleReport, reference: str) -> list[s.Command]:
         report.payment_id = result.payment_id
@@ -247,14 +368,69 @@ class SaleRunner:
             self.journal.update(reference, "declined", payment_id=result.payment_id, reason=reason)
             return self.session.handle(s.PaymentDeclined(reason, result.payment_id))
         self.journal.update(reference, "unknown_outcome", payment_id=result.payment_id, reason=result.status)
+        if self.session.state is s.State.UNKNOWN_OUTCOME:
+            return []  # still pending after asking: reconcile settles it
         return self.session.handle(s.OutcomeUnknown(f"payment is {result.status}"))
+
+    async def _take_offline(
+        self, report: SaleReport, reference: str, amount: Money, cause: BackendError, deadline: float
+    ) -> None:
+        """The backend is unreachable: take the sale offline if the policy allows, else refuse it
+        with a message that says which limit stopped it."""
+        refusal = self.offline.refusal(amount, self.journal.offline_total(amount.asset.code))
+        if refusal is not None:
+            self._status = "cancelled"
+            report.reason = f"Not taken: {refusal} ({cause.message})"
+            self.journal.update(reference, "cancelled", detail=report.reason)
+            return
+        report.notices.append("Backend unreachable: taking this payment offline")
+        self._start_readers()
+        try:
+            payload: str | None = None
+            while payload is None:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    self._status = "expired"
+                    self.journal.update(reference, "expired", detail="no tap while offline")
+                    return
+                try:
+                    event = await asyncio.wait_for(self._events.get(), timeout)
+                except TimeoutError:
+                    continue
+                if isinstance(event, TagRead | CodeScanned):
+                    payload, report.source = event.payload, event.reader
+        finally:
+            self._stop_readers()
+        seen = identify(payload)
+        if seen.kind not in self.offline.allowed_kinds:
+            self._status = "declined"
+            allowed = ", ".join(self.offline.allowed_kinds) or "none"
+            report.reason = (
+                f"Not taken: a {seen.kind.replace('_', ' ')} cannot be accepted offline "
+                f"(allowed offline: {allowed})"
+            )
+            self.journal.update(reference, "declined", reason="offline_kind_refused", detail=report.reason)
+            return
+        try:
+            if seen.replay_token is not None:
+                self.journal.remember_token(seen.kind, seen.replay_token, reference)
+            if seen.card_uid is not None and seen.counter is not None:
+                self.journal.advance_counter(seen.card_uid, seen.counter, reference)
+        except ReplayError as exc:
+            self._status = "declined"
+            report.reason = "replayed_tap"
+            self.journal.update(reference, "declined", reason="replayed_tap", detail=str(exc))
+            return
+        seq = self.journal.queue_offline(reference, payload=payload, payload_kind=seen.kind)
+        self._status = "queued"
+        report.notices.append(f"Stored offline (#{seq}); it is charged when the backend is back")
 
     async def _wait_for_payment(
         self, expires_at: float, deadline: float, report: SaleReport, started: float
     ) -> list[s.Command]:
         while True:
             now_wall = self.clock()
-            timeout = min(expires_at - now_wall, deadline - time.monotonic())
+            timeout = min(expires_at - QUOTE_MARGIN_S - now_wall, deadline - time.monotonic())
             if timeout <= 0:
                 if time.monotonic() >= deadline:
                     self.journal.update(report.reference, "expired")
@@ -266,7 +442,9 @@ class SaleRunner:
                 continue
             if isinstance(event, TagRead | CodeScanned):
                 report.timings_ms["to_payment"] = (time.perf_counter() - started) * 1000
-                return self.session.handle(s.PaymentPresented(event.payload, event.reader, self.clock()))
+                # the margin makes a tap just before expiry re-quote instead of racing the rate's end
+                at = self.clock() + QUOTE_MARGIN_S
+                return self.session.handle(s.PaymentPresented(event.payload, event.reader, at))
             if isinstance(event, ReaderError):
                 report.notices.append(f"{event.title}: {event.message}")
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 from drivers.registry import DriverError
 from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, PARENT, CliError, load
-from terminal.client import BackendClient, backend_transport
+from terminal.client import DeprecationNotice
+from terminal.client.factory import client_from_settings
 from terminal.config import Settings
 from terminal.domain.money import Asset, Money, MoneyError, asset
-from terminal.flow import SaleReport, SaleRunner
+from terminal.flow import OfflinePolicy, SaleReport, SaleRunner
 from terminal.journal import Journal
+from terminal.settlement import reconcile
 
 EXIT_BY_STATUS = {
     "approved": EXIT_OK,
@@ -21,6 +24,8 @@ EXIT_BY_STATUS = {
     "expired": EXIT_FAILED,
     "cancelled": EXIT_FAILED,
     "unknown": EXIT_UNKNOWN,
+    "failed": EXIT_FAILED,
+    "queued": EXIT_OK,
 }
 
 
@@ -45,6 +50,11 @@ def register(sub: Any) -> None:
         "--wait", type=float, help="seconds to wait for the customer (default: timeouts.payment_wait_s)"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--no-reconcile",
+        action="store_true",
+        help="do not settle the journal's open sales and offline queue before this sale",
+    )
     p.set_defaults(func=run)
 
 
@@ -74,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     )
     settings = loaded.settings
     amount, crypto = parse_sale(settings, args.amount, args.asset)
-    report = asyncio.run(take_payment(settings, amount, crypto))
+    report = asyncio.run(take_payment(settings, amount, crypto, reconcile_first=not args.no_reconcile))
     if args.json:
         print(json.dumps(report.to_json()))
     else:
@@ -82,25 +92,44 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_BY_STATUS.get(report.status, EXIT_UNKNOWN)
 
 
-async def take_payment(settings: Settings, amount: Money, crypto: Asset) -> SaleReport:
-    secret = settings.signing.secret.get_secret_value().encode()
-    transport = backend_transport(settings.backend.url, key_id=settings.signing.key_id, secret=secret)
+def offline_policy(settings: Settings) -> OfflinePolicy:
+    o, fiat = settings.offline, settings.terminal.fiat_currency
+    return OfflinePolicy(
+        enabled=o.enabled,
+        max_payment=Money.parse(o.max_payment, fiat),
+        max_total=Money.parse(o.max_total, fiat),
+        allowed_kinds=o.allowed_kinds,
+    )
+
+
+def notice_recorder(journal: Journal) -> Callable[[DeprecationNotice], None]:
+    """Keep the backend's deprecation notices in the journal, for `cryptopos doctor`."""
+
+    def record(n: DeprecationNotice) -> None:
+        journal.record_notice(api=n.api, deprecation=n.deprecation, sunset=n.sunset, link=n.link)
+
+    return record
+
+
+async def take_payment(
+    settings: Settings, amount: Money, crypto: Asset, *, reconcile_first: bool = False
+) -> SaleReport:
+    try:
+        policy = offline_policy(settings)
+    except MoneyError as exc:
+        raise CliError(f"offline caps: {exc}") from None
     journal = Journal(settings.journal.path)
     try:
-        async with BackendClient(
-            base_url=settings.backend.url,
-            key_id=settings.signing.key_id,
-            secret=secret,
-            transport=transport,
-            connect_timeout=settings.timeouts.connect_s,
-            request_timeout=settings.timeouts.request_s,
-        ) as client:
+        async with client_from_settings(settings, on_notice=notice_recorder(journal)) as client:
+            if reconcile_first and journal.unsettled():
+                await reconcile(client=client, journal=journal)
             runner = SaleRunner(
                 client=client,
                 journal=journal,
                 terminal_id=settings.terminal.id,
                 readers=settings.terminal.readers,
                 payment_wait_s=settings.timeouts.payment_wait_s,
+                offline=policy,
             )
             try:
                 return await runner.run(amount, crypto)

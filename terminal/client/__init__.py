@@ -4,29 +4,55 @@ Errors::
 
     BackendError (Exception)            title + message a cashier can read
      ├── BackendUnavailableError        could not reach the backend (nothing was sent)
-     ├── OutcomeUnknownError            a write was sent but no answer came back
+     │    └── CircuitOpenError          too many failures in a row; not even trying for a while
+     ├── OutcomeUnknownError            a write was sent and its fate could not be learned
+     ├── QuoteExpiredError              the quote ran out before the payment was sent
+     ├── BadAnswerError                 the backend broke the contract (shape, a nonsense quote)
+     ├── UnsupportedError               the negotiated API version lacks the operation
      └── ProblemError                   the backend answered with RFC 9457 problem details
-          └── QuoteRefusedError         the rates service refused to quote
+          ├── QuoteRefusedError         the rates service refused to quote (or quoted nonsense)
+          └── VersionSunsetError        the API version is past its sunset (410)
 """
 
+from terminal.client.adapters import PaymentResult, RefundResult
 from terminal.client.client import (
     BackendClient,
     BackendError,
     BackendUnavailableError,
+    BadAnswerError,
+    CircuitOpenError,
+    ClientStats,
+    DeprecationNotice,
     OutcomeUnknownError,
-    PaymentResult,
     ProblemError,
+    QuoteExpiredError,
     QuoteRefusedError,
+    Timeouts,
+    UnsupportedError,
+    VersionSunsetError,
     backend_transport,
 )
+from terminal.client.retry import CircuitBreaker, RetryBudget, RetryPolicy
 
 __all__ = [
     "BackendClient",
     "BackendError",
     "BackendUnavailableError",
+    "BadAnswerError",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "ClientStats",
+    "DeprecationNotice",
     "OutcomeUnknownError",
     "PaymentResult",
     "ProblemError",
+    "QuoteExpiredError",
     "QuoteRefusedError",
+    "RefundResult",
+    "RetryBudget",
+    "RetryPolicy",
+    "Timeouts",
+    "UnsupportedError",
+    "VersionSunsetError",
     "backend_transport",
 ]

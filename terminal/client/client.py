@@ -1,22 +1,50 @@
-"""HTTP client of the backend: keyword-only options, an injectable transport."""
+"""HTTP client of the backend: keyword-only options, an injectable transport.
+
+Every request is HMAC-signed (a fresh nonce per attempt); every write carries an
+``Idempotency-Key`` that the caller derives from the journaled sale and that is the same
+on every retry. Retry decisions come from :mod:`terminal.client.retry` (pure functions);
+this module only carries them out. Sleeping, the clock and randomness are injected.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import random
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
 import httpx
 
+from terminal.client.adapters import (
+    ADAPTERS,
+    Adapter,
+    AdapterError,
+    PaymentResult,
+    RefundResult,
+    UnsupportedOperationError,
+    choose_version,
+)
+from terminal.client.retry import (
+    CircuitBreaker,
+    Decision,
+    Failure,
+    RetryBudget,
+    RetryPolicy,
+    decide,
+    delay,
+    parse_retry_after,
+)
 from terminal.domain import signing
-from terminal.domain.money import Asset, Money, MoneyError, asset
+from terminal.domain.money import Asset, Money
 from terminal.domain.quote import Quote
+
+log = logging.getLogger("cryptopos.client")
 
 
 class BackendError(Exception):
@@ -27,10 +55,26 @@ class BackendError(Exception):
 
 
 class BackendUnavailableError(BackendError):
+    """Nothing reached the backend (or the circuit breaker kept us from trying)."""
+
+
+class CircuitOpenError(BackendUnavailableError):
     pass
 
 
 class OutcomeUnknownError(BackendError):
+    """A write was sent and its fate could not be learned, even by asking."""
+
+
+class QuoteExpiredError(BackendError):
+    """The quote expired before the payment was sent; nothing was sent."""
+
+
+class BadAnswerError(BackendError):
+    """The backend answered something the contract does not allow."""
+
+
+class UnsupportedError(BackendError):
     pass
 
 
@@ -47,12 +91,40 @@ class QuoteRefusedError(ProblemError):
     pass
 
 
+class VersionSunsetError(ProblemError):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
-class PaymentResult:
-    payment_id: str
-    reference: str
-    status: str  # approved | declined | pending
-    reason: str | None
+class DeprecationNotice:
+    """What a deprecated API version told us about itself (``Deprecation``/``Sunset``/``Link``)."""
+
+    api: str  # "payments/v1"
+    deprecation: str
+    sunset: str | None
+    link: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeouts:
+    """Per phase, as httpx understands them."""
+
+    connect_s: float = 2.0
+    read_s: float = 10.0
+    write_s: float = 5.0
+    pool_s: float = 2.0
+
+    def httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect_s, read=self.read_s, write=self.write_s, pool=self.pool_s)
+
+
+@dataclass(slots=True)
+class ClientStats:
+    attempts: int = 0
+    retries: int = 0
+    inquiries: int = 0
+    replayed: int = 0  # answers the backend replayed for an idempotency key
+    by_outcome: dict[str, int] = field(default_factory=dict)
 
 
 def backend_transport(url: str, *, key_id: str, secret: bytes) -> httpx.AsyncBaseTransport | None:
@@ -70,12 +142,29 @@ def backend_transport(url: str, *, key_id: str, secret: bytes) -> httpx.AsyncBas
     return transport
 
 
-def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+def _failure_of(exc: httpx.TransportError) -> Failure:
+    # Only these guarantee that no byte of the request reached the backend.
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return Failure.NOT_SENT
+    return Failure.NO_ANSWER
+
+
+def _problem(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        return data
+    return {"title": f"HTTP {resp.status_code}", "detail": f"HTTP {resp.status_code} without problem details"}
+
+
+def _slug(problem: dict[str, Any]) -> str:
+    return str(problem.get("type", "")).rsplit("/", 1)[-1]
 
 
 class BackendClient:
-    """Talks to the backend. Every request is HMAC-signed; every write carries an idempotency key."""
+    """Talks to the backend; the rest of the terminal sees one model whatever the API version."""
 
     def __init__(
         self,
@@ -84,20 +173,42 @@ class BackendClient:
         key_id: str,
         secret: bytes,
         transport: httpx.AsyncBaseTransport | None = None,
-        connect_timeout: float = 2.0,
-        request_timeout: float = 10.0,
+        api_version: str = "auto",
+        timeouts: Timeouts | None = None,
+        policy: RetryPolicy | None = None,
+        budget: RetryBudget | None = None,
+        breaker: CircuitBreaker | None = None,
+        quote_margin_s: float = 2.0,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
         nonce: Callable[[], str] = lambda: secrets.token_hex(12),
+        on_notice: Callable[[DeprecationNotice], None] | None = None,
     ) -> None:
+        if api_version not in ("auto", *ADAPTERS):
+            raise ValueError(f"api_version must be auto or one of {', '.join(ADAPTERS)}, not {api_version!r}")
         self._key_id = key_id
         self._secret = secret
+        self._pinned = None if api_version == "auto" else api_version
+        self._adapter: Adapter | None = ADAPTERS[api_version] if self._pinned else None
+        self.policy = policy or RetryPolicy()
+        self.budget = budget or RetryBudget()
+        self.breaker = breaker or CircuitBreaker()
+        self.quote_margin_s = quote_margin_s
         self._clock = clock
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._rand = rand
         self._nonce = nonce
+        self._on_notice = on_notice
+        self.deprecations: dict[str, DeprecationNotice] = {}
+        self.stats = ClientStats()
         base = "http://embedded.invalid" if base_url == "embedded" else base_url
         self._http = httpx.AsyncClient(
             base_url=base,
             transport=transport,
-            timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
+            timeout=(timeouts or Timeouts()).httpx(),
             # shorter than uvicorn's 5 s keep-alive, so we never reuse a socket the server closed
             limits=httpx.Limits(keepalive_expiry=4.0),
             headers={"User-Agent": "cryptopos-terminal/0.1"},
@@ -114,16 +225,16 @@ class BackendClient:
 
     # -- plumbing --------------------------------------------------------------------
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-        write: bool = False,
-    ) -> dict[str, Any]:
-        content = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
+    async def _attempt(
+        self, method: str, path: str, content: bytes, headers: dict[str, str]
+    ) -> httpx.Response | Failure:
+        """One signed attempt: a response, or how it failed. Feeds the circuit breaker."""
+        now = self._monotonic()
+        if not self.breaker.allow(now):
+            raise CircuitOpenError(
+                "Backend unreachable",
+                f"too many failures in a row; trying again in {self.breaker.retry_in(now):.0f} s",
+            )
         signed = signing.signature_headers(
             key_id=self._key_id,
             secret=self._secret,
@@ -133,106 +244,279 @@ class BackendClient:
             nonce=self._nonce(),
             body=content,
         )
-        all_headers = {**signed, **(headers or {})}
-        if body is not None:
-            all_headers["Content-Type"] = "application/json"
+        self.stats.attempts += 1
+        self.budget.record_request(now)
         try:
-            resp = await self._http.request(method, path, content=content, headers=all_headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise BackendUnavailableError("Backend unreachable", f"cannot connect: {exc}") from exc
+            resp = await self._http.request(method, path, content=content, headers={**signed, **headers})
         except httpx.TransportError as exc:
-            if write:
-                raise OutcomeUnknownError(
-                    "No answer from the backend", f"{type(exc).__name__}: {exc}"
-                ) from exc
-            raise BackendUnavailableError("Backend unreachable", f"{type(exc).__name__}: {exc}") from exc
+            self.breaker.record_failure(self._monotonic())
+            log.info("%s %s failed: %s", method, path.split("?", maxsplit=1)[0], type(exc).__name__)
+            return _failure_of(exc)
+        if resp.status_code >= 500:
+            self.breaker.record_failure(self._monotonic())
+        else:
+            self.breaker.record_success(self._monotonic())
+        self._note_deprecation(path, resp)
+        if resp.headers.get("Idempotent-Replayed") == "true":
+            self.stats.replayed += 1
+        return resp
+
+    def _note_deprecation(self, path: str, resp: httpx.Response) -> None:
+        dep = resp.headers.get("Deprecation")
+        if dep is None:
+            return
+        api = "/".join(path.lstrip("/").split("/")[:2])
+        if api in self.deprecations:
+            return
+        notice = DeprecationNotice(api, dep, resp.headers.get("Sunset"), resp.headers.get("Link"))
+        self.deprecations[api] = notice
+        log.warning(
+            "backend API %s is deprecated (sunset %s); successor: %s", api, notice.sunset, notice.link
+        )
+        if self._on_notice is not None:
+            self._on_notice(notice)
+
+    async def _wait(self, attempt: int, resp: httpx.Response | None) -> bool:
+        """Sleep before retry ``attempt``; False when the budget or Retry-After says stop."""
+        now = self._monotonic()
+        if not self.budget.can_retry(now):
+            log.warning("retry budget exhausted; not retrying")
+            return False
+        after = parse_retry_after(resp.headers.get("Retry-After"), now=self._clock()) if resp else None
+        wait = delay(policy=self.policy, attempt=attempt, rand=self._rand(), retry_after=after)
+        if wait is None:
+            return False
+        self.budget.record_retry(now)
+        self.stats.retries += 1
+        await self._sleep(wait)
+        return True
+
+    async def _read(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A request without side effects worth guarding (reads, quotes): retried freely."""
+        content = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = await self._attempt(method, path, content, headers)
+            if isinstance(outcome, httpx.Response):
+                if outcome.status_code < 400:
+                    return self._json(outcome)
+                decision = decide(
+                    policy=self.policy, attempt=attempt, write=False, status=outcome.status_code
+                )
+                if decision is not Decision.RETRY or not await self._wait(attempt, outcome):
+                    raise self._error(outcome)
+            else:
+                decision = decide(policy=self.policy, attempt=attempt, write=False, failure=outcome)
+                if decision is not Decision.RETRY or not await self._wait(attempt, None):
+                    raise BackendUnavailableError(
+                        "Backend unreachable", f"no answer after {attempt} attempt(s) ({outcome.value})"
+                    )
+
+    @staticmethod
+    def _json(resp: httpx.Response) -> dict[str, Any]:
         try:
             data = resp.json()
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            if write and resp.status_code >= 500:
-                raise OutcomeUnknownError(
-                    "Backend error", f"HTTP {resp.status_code} without a problem document"
-                )
-            raise ProblemError(
-                resp.status_code,
-                {
-                    "title": "Backend sent an unreadable answer",
-                    "detail": f"HTTP {resp.status_code}, not a JSON object",
-                },
-            )
-        if resp.status_code >= 400:
-            if write and resp.status_code >= 500:
-                raise OutcomeUnknownError(
-                    str(data.get("title", "Backend error")), str(data.get("detail", ""))
-                )
-            raise ProblemError(resp.status_code, data)
+            raise BadAnswerError("Backend sent an unreadable answer", f"HTTP {resp.status_code}, not JSON")
         return data
+
+    @staticmethod
+    def _error(resp: httpx.Response) -> ProblemError:
+        problem = _problem(resp)
+        if resp.status_code == 410 and _slug(problem) == "version-sunset":
+            return VersionSunsetError(resp.status_code, problem)
+        return ProblemError(resp.status_code, problem)
+
+    async def adapter(self) -> Adapter:
+        """The adapter of the negotiated (or pinned) API version."""
+        if self._adapter is None:
+            try:
+                self._adapter = ADAPTERS[choose_version(await self.discover())]
+            except AdapterError as exc:
+                raise BadAnswerError("Backend API not usable", str(exc)) from exc
+            log.info("backend API %s negotiated", self._adapter.version)
+        return self._adapter
+
+    async def _renegotiate_on_sunset(self, exc: VersionSunsetError) -> None:
+        if self._pinned:
+            raise BackendError(
+                "Backend API version retired",
+                f"{self._pinned} is past its sunset; set backend.api_version = 'auto' or a newer version",
+            ) from exc
+        self._adapter = None
 
     # -- API -------------------------------------------------------------------------
 
     async def discover(self) -> dict[str, Any]:
-        return await self._request("GET", "/discovery")
+        return await self._read("GET", "/discovery")
+
+    @property
+    def api_version(self) -> str | None:
+        return self._adapter.version if self._adapter else None
 
     async def quote(self, amount: Money, crypto: Asset) -> Quote:
-        body = {"fiat_amount": amount.amount_str(), "fiat_currency": amount.asset.code, "asset": crypto.code}
-        try:
-            data = await self._request("POST", "/rates/v1/quotes", body=body)
-        except ProblemError as exc:
-            raise QuoteRefusedError(exc.status, exc.problem) from exc
-        try:
-            fiat = Money.from_decimal(data["fiat_amount"], asset(data["fiat_currency"]))
-            got = Money.from_decimal(data["crypto_amount"], asset(data["asset"]))
-            q = Quote(
-                quote_id=str(data["quote_id"]),
-                fiat=fiat,
-                crypto=got,
-                rate=Decimal(data["rate"]),
-                spread_bps=int(data["spread_bps"]),
-                issued_at=_epoch(data["issued_at"]),
-                expires_at=_epoch(data["expires_at"]),
-            )
-        except (KeyError, TypeError, ValueError, InvalidOperation, MoneyError) as exc:
-            raise BackendError("Backend sent a bad quote", f"{type(exc).__name__}: {exc}") from exc
-        if q.fiat != amount or q.crypto.asset != crypto or not q.crypto.is_positive() or q.rate <= 0:
-            raise BackendError("Backend sent a bad quote", "the quote does not match the amount asked for")
-        return q
+        for _ in range(2):
+            adapter = await self.adapter()
+            path, body = adapter.quote_request(amount, crypto)
+            try:
+                data = await self._read("POST", path, body)
+            except VersionSunsetError as exc:
+                await self._renegotiate_on_sunset(exc)
+                continue
+            except ProblemError as exc:
+                raise QuoteRefusedError(exc.status, exc.problem) from exc
+            try:
+                return adapter.parse_quote(data, amount, crypto)
+            except AdapterError as exc:
+                # A nonsense quote is refused, never shown: no 1-satoshi invoices.
+                raise QuoteRefusedError(
+                    502, {"title": "Backend sent a bad quote", "detail": str(exc), "type": "bad-quote"}
+                ) from exc
+        raise BackendError("Backend API version retired", "no usable API version after renegotiating")
 
     async def create_payment(
         self, *, quote: Quote, reference: str, payload: str, idempotency_key: str
     ) -> PaymentResult:
-        body = {
-            "quote_id": quote.quote_id,
-            "reference": reference,
-            "asset": quote.crypto.asset.code,
-            "amount": quote.crypto.amount_str(),
-            "payload": payload,
-        }
-        data = await self._request(
-            "POST",
-            "/payments/v1/payments",
-            body=body,
-            headers={"Idempotency-Key": idempotency_key},
-            write=True,
-        )
-        return self._payment(data)
+        """Submit a payment exactly once. An unknown outcome is never guessed: the backend is asked
+        for the payment by ``reference`` first; only when it has none is the same request (same
+        key, same body) sent again. Raises :class:`OutcomeUnknownError` when that cannot be learned."""
+        if quote.expired(self._clock() + self.quote_margin_s):
+            raise QuoteExpiredError("Quote expired", "the rate is no longer valid; a new quote is needed")
+        adapter = await self.adapter()
+        path, body = adapter.payment_request(quote=quote, reference=reference, payload=payload)
+        content = json.dumps(body, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
+        maybe_sent = False
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = await self._attempt("POST", path, content, headers)
+            resp = outcome if isinstance(outcome, httpx.Response) else None
+            if resp is not None:
+                if resp.status_code < 400:
+                    return self._parse_payment(adapter, self._json(resp))
+                problem = _problem(resp)
+                slug = _slug(problem)
+                if resp.status_code == 409 and slug == "duplicate-reference":
+                    # the backend already has a payment for this sale: that is the result
+                    found = await self.find_by_reference(reference)
+                    if found is None:
+                        raise BadAnswerError("Backend contradicts itself", "duplicate reference not found")
+                    return found
+                if resp.status_code == 409 and slug == "idempotency-in-flight":
+                    decision = Decision.INQUIRE
+                else:
+                    decision = decide(
+                        policy=self.policy, attempt=attempt, write=True, status=resp.status_code
+                    )
+                if decision is Decision.GIVE_UP:
+                    if resp.status_code == 409 and slug == "quote-expired":
+                        raise QuoteExpiredError(
+                            "Quote expired", "the backend says the rate is no longer valid"
+                        )
+                    if maybe_sent and resp.status_code == 429:
+                        raise OutcomeUnknownError(
+                            "No answer from the backend", "it is busy; left to reconcile"
+                        )
+                    raise self._error(resp)
+            else:
+                assert isinstance(outcome, Failure)
+                decision = decide(policy=self.policy, attempt=attempt, write=True, failure=outcome)
+                if decision is Decision.GIVE_UP:
+                    if maybe_sent:
+                        raise OutcomeUnknownError(
+                            "No answer from the backend", "it may have the payment; left to reconcile"
+                        )
+                    raise BackendUnavailableError(
+                        "Backend unreachable", f"cannot connect after {attempt} attempt(s)"
+                    )
+            if decision is Decision.INQUIRE:
+                maybe_sent = True
+                self.stats.inquiries += 1
+                try:
+                    found = await self.find_by_reference(reference)
+                except BackendError as exc:
+                    raise OutcomeUnknownError(
+                        "No answer from the backend", f"and asking about the payment failed: {exc.message}"
+                    ) from exc
+                if found is not None:
+                    return found
+                if attempt >= self.policy.max_attempts:
+                    raise OutcomeUnknownError(
+                        "No answer from the backend", "the payment is not there yet; left to reconcile"
+                    )
+                # the backend has not got it: the same request with the same key is safe
+            if not await self._wait(attempt, resp):
+                if maybe_sent:
+                    raise OutcomeUnknownError(
+                        "No answer from the backend", "retries exhausted; left to reconcile"
+                    )
+                if resp is not None:
+                    raise self._error(resp)
+                raise BackendUnavailableError("Backend unreachable", "retries exhausted")
+
+    def _parse_payment(self, adapter: Adapter, data: dict[str, Any]) -> PaymentResult:
+        try:
+            return adapter.parse_payment(data)
+        except AdapterError as exc:
+            raise BadAnswerError("Backend sent a bad payment", str(exc)) from exc
 
     async def get_payment(self, payment_id: str) -> PaymentResult:
-        return self._payment(await self._request("GET", f"/payments/v1/payments/{payment_id}"))
+        adapter = await self.adapter()
+        return self._parse_payment(adapter, await self._read("GET", adapter.payment_path(payment_id)))
 
     async def find_by_reference(self, reference: str) -> PaymentResult | None:
-        data = await self._request("GET", f"/payments/v1/payments?reference={reference}")
-        items = data.get("items")
-        if not isinstance(items, list):
-            raise BackendError("Backend sent a bad answer", "payment list without items")
-        return self._payment(items[0]) if items else None
-
-    @staticmethod
-    def _payment(data: dict[str, Any]) -> PaymentResult:
+        """The payment the backend holds for the terminal's sale reference, or None."""
+        adapter = await self.adapter()
+        data = await self._read("GET", adapter.by_reference_path(reference))
         try:
-            return PaymentResult(
-                str(data["payment_id"]), str(data["reference"]), str(data["status"]), data.get("reason")
+            items = [p for p in adapter.parse_items(data) if p.reference == reference]
+        except AdapterError as exc:
+            raise BadAnswerError("Backend sent a bad payment list", str(exc)) from exc
+        if len(items) > 1:
+            # two payments for one sale would be a double charge: never hide it
+            raise BadAnswerError(
+                "Backend holds two payments for one sale",
+                f"reference {reference}: {', '.join(p.payment_id for p in items)}",
             )
-        except KeyError as exc:
-            raise BackendError("Backend sent a bad payment", f"missing {exc}") from exc
+        return items[0] if items else None
+
+    async def refund(
+        self, *, payment_id: str, amount_minor: int, to: str, idempotency_key: str
+    ) -> RefundResult:
+        adapter = await self.adapter()
+        try:
+            path, body = adapter.refund_request(payment_id=payment_id, amount_minor=amount_minor, to=to)
+        except UnsupportedOperationError as exc:
+            raise UnsupportedError("Refunds not available", str(exc)) from exc
+        content = json.dumps(body, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = await self._attempt("POST", path, content, headers)
+            if isinstance(outcome, httpx.Response):
+                if outcome.status_code < 400:
+                    try:
+                        return adapter.parse_refund(self._json(outcome))
+                    except AdapterError as exc:
+                        raise BadAnswerError("Backend sent a bad refund", str(exc)) from exc
+                decision = decide(policy=self.policy, attempt=attempt, write=True, status=outcome.status_code)
+                if decision is Decision.GIVE_UP:
+                    raise self._error(outcome)
+            else:
+                decision = decide(policy=self.policy, attempt=attempt, write=True, failure=outcome)
+                if decision is Decision.GIVE_UP:
+                    raise BackendUnavailableError("Backend unreachable", "the refund was not sent")
+            # A refund's status cannot be listed by reference; the same key makes a resend safe
+            # (the backend replays the stored answer), so "inquire" is the resend itself.
+            if attempt >= self.policy.max_attempts or not await self._wait(
+                attempt, outcome if isinstance(outcome, httpx.Response) else None
+            ):
+                raise OutcomeUnknownError(
+                    "No answer from the backend", "the refund may have been made; run the refund again"
+                )

@@ -1,0 +1,257 @@
+"""One small adapter per API version: it builds requests and reads answers, the rest of the
+terminal sees one model (:class:`~terminal.domain.quote.Quote`, :class:`PaymentResult`,
+:class:`RefundResult`).
+
+v1 speaks decimal strings in major units; v2 integer minor units (crypto as strings of
+digits) and has refunds. Adapters do no I/O; the client sends what they build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+from terminal.domain.money import Asset, Money, MoneyError, asset, fiat_to_crypto
+from terminal.domain.quote import Quote
+
+
+class AdapterError(Exception):
+    """The backend's answer does not have the shape the contract promises."""
+
+
+class UnsupportedOperationError(Exception):
+    """The negotiated API version has no such operation (e.g. refunds on v1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentResult:
+    payment_id: str
+    reference: str
+    status: str  # approved | declined | pending
+    reason: str | None
+    amount_minor: int | None = None
+    asset: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    refund_id: str
+    payment_id: str
+    amount_minor: int
+    to: str
+    status: str
+
+
+def _epoch(text: Any) -> float:
+    if not isinstance(text, str):
+        raise AdapterError(f"a time must be an RFC 3339 string, not {type(text).__name__}")
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _digits(value: Any, what: str) -> int:
+    # v2 sends crypto minor units as strings of digits (wei overflow JSON numbers) and fiat as ints
+    if isinstance(value, bool):
+        raise AdapterError(f"{what} must be an integer, not a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise AdapterError(f"{what} must be integer minor units, got {value!r}")
+
+
+def _check_quote(q: Quote, amount: Money, crypto: Asset) -> Quote:
+    """Refuse an answer that is not the quote asked for, or whose amount does not follow from
+    its rate: the '1 satoshi invoice' when every rate source failed is caught here."""
+    if q.fiat != amount or q.crypto.asset != crypto:
+        raise AdapterError("the quote does not match the amount and asset asked for")
+    if q.rate <= 0 or not q.crypto.is_positive():
+        raise AdapterError(f"the quote has a nonsense rate {q.rate} or amount {q.crypto}")
+    expected = fiat_to_crypto(amount, crypto, q.rate)
+    # one minor unit of slack for a backend that rounds the rate it shows
+    if abs(expected.minor - q.crypto.minor) > max(1, expected.minor // 10_000):
+        raise AdapterError(
+            f"the quote's amount {q.crypto} does not follow from its rate {q.rate} ({expected})"
+        )
+    if q.expires_at <= q.issued_at:
+        raise AdapterError("the quote expires before it was issued")
+    return q
+
+
+class Adapter:
+    version: ClassVar[str]
+
+    def quote_request(self, amount: Money, crypto: Asset) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    def parse_quote(self, data: dict[str, Any], amount: Money, crypto: Asset) -> Quote:
+        raise NotImplementedError
+
+    def payment_request(self, *, quote: Quote, reference: str, payload: str) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    def parse_payment(self, data: Any) -> PaymentResult:
+        raise NotImplementedError
+
+    def payment_path(self, payment_id: str) -> str:
+        return f"/payments/{self.version}/payments/{payment_id}"
+
+    def by_reference_path(self, reference: str) -> str:
+        return f"/payments/{self.version}/payments?{urlencode({'reference': reference})}"
+
+    def refund_request(self, *, payment_id: str, amount_minor: int, to: str) -> tuple[str, dict[str, Any]]:
+        raise UnsupportedOperationError(f"refunds need API v2; this backend speaks {self.version}")
+
+    def parse_refund(self, data: dict[str, Any]) -> RefundResult:
+        raise UnsupportedOperationError(f"refunds need API v2; this backend speaks {self.version}")
+
+    def parse_items(self, data: dict[str, Any]) -> list[PaymentResult]:
+        items = data.get("items")
+        if not isinstance(items, list):
+            raise AdapterError("a payment list without 'items'")
+        return [self.parse_payment(item) for item in items]
+
+
+class V1Adapter(Adapter):
+    version = "v1"
+
+    def quote_request(self, amount: Money, crypto: Asset) -> tuple[str, dict[str, Any]]:
+        body = {"fiat_amount": amount.amount_str(), "fiat_currency": amount.asset.code, "asset": crypto.code}
+        return "/rates/v1/quotes", body
+
+    def parse_quote(self, data: dict[str, Any], amount: Money, crypto: Asset) -> Quote:
+        try:
+            q = Quote(
+                quote_id=str(data["quote_id"]),
+                fiat=Money.from_decimal(data["fiat_amount"], asset(data["fiat_currency"])),
+                crypto=Money.from_decimal(data["crypto_amount"], asset(data["asset"])),
+                rate=Decimal(data["rate"]),
+                spread_bps=int(data["spread_bps"]),
+                issued_at=_epoch(data["issued_at"]),
+                expires_at=_epoch(data["expires_at"]),
+            )
+        except (KeyError, TypeError, ValueError, InvalidOperation, MoneyError) as exc:
+            raise AdapterError(f"{type(exc).__name__}: {exc}") from exc
+        return _check_quote(q, amount, crypto)
+
+    def payment_request(self, *, quote: Quote, reference: str, payload: str) -> tuple[str, dict[str, Any]]:
+        body = {
+            "quote_id": quote.quote_id,
+            "reference": reference,
+            "asset": quote.crypto.asset.code,
+            "amount": quote.crypto.amount_str(),
+            "payload": payload,
+        }
+        return "/payments/v1/payments", body
+
+    def parse_payment(self, data: Any) -> PaymentResult:
+        try:
+            amount = data.get("amount")
+            code = data.get("asset")
+            minor = Money.from_decimal(amount, asset(code)).minor if amount and code else None
+            return PaymentResult(
+                str(data["payment_id"]),
+                str(data["reference"]),
+                str(data["status"]),
+                data.get("reason"),
+                minor,
+                code,
+            )
+        except (AttributeError, KeyError, TypeError, MoneyError) as exc:
+            raise AdapterError(f"a payment without {exc}") from exc
+
+
+class V2Adapter(Adapter):
+    version = "v2"
+
+    def quote_request(self, amount: Money, crypto: Asset) -> tuple[str, dict[str, Any]]:
+        body = {"fiat_minor": amount.minor, "fiat_currency": amount.asset.code, "asset": crypto.code}
+        return "/rates/v2/quotes", body
+
+    def parse_quote(self, data: dict[str, Any], amount: Money, crypto: Asset) -> Quote:
+        try:
+            q = Quote(
+                quote_id=str(data["quote_id"]),
+                fiat=Money(_digits(data["fiat_minor"], "fiat_minor"), asset(data["fiat_currency"])),
+                crypto=Money(_digits(data["crypto_minor"], "crypto_minor"), asset(data["asset"])),
+                rate=Decimal(data["rate"]),
+                spread_bps=int(data["spread_bps"]),
+                issued_at=_epoch(data["issued_at"]),
+                expires_at=_epoch(data["expires_at"]),
+            )
+        except (KeyError, TypeError, ValueError, InvalidOperation, MoneyError) as exc:
+            raise AdapterError(f"{type(exc).__name__}: {exc}") from exc
+        return _check_quote(q, amount, crypto)
+
+    def payment_request(self, *, quote: Quote, reference: str, payload: str) -> tuple[str, dict[str, Any]]:
+        body = {
+            "quote_id": quote.quote_id,
+            "reference": reference,
+            "asset": quote.crypto.asset.code,
+            "amount_minor": str(quote.crypto.minor),
+            "payload": payload,
+        }
+        return "/payments/v2/payments", body
+
+    def parse_payment(self, data: Any) -> PaymentResult:
+        try:
+            raw = data.get("amount_minor")
+            return PaymentResult(
+                str(data["payment_id"]),
+                str(data["reference"]),
+                str(data["status"]),
+                data.get("reason"),
+                None if raw is None else _digits(raw, "amount_minor"),
+                data.get("asset"),
+            )
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise AdapterError(f"a payment without {exc}") from exc
+
+    def refund_request(self, *, payment_id: str, amount_minor: int, to: str) -> tuple[str, dict[str, Any]]:
+        return f"/payments/v2/payments/{payment_id}/refunds", {"amount_minor": str(amount_minor), "to": to}
+
+    def parse_refund(self, data: dict[str, Any]) -> RefundResult:
+        try:
+            return RefundResult(
+                str(data["refund_id"]),
+                str(data["payment_id"]),
+                _digits(data["amount_minor"], "amount_minor"),
+                str(data["to"]),
+                str(data["status"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise AdapterError(f"a refund without {exc}") from exc
+
+
+ADAPTERS: dict[str, Adapter] = {"v1": V1Adapter(), "v2": V2Adapter()}
+
+
+def choose_version(discovery: dict[str, Any], *, supported: tuple[str, ...] = ("v2", "v1")) -> str:
+    """The newest version both services offer and that is not past its sunset."""
+    services = discovery.get("services")
+    if not isinstance(services, dict):
+        raise AdapterError("discovery without 'services'")
+    usable: list[set[str]] = []
+    for name in ("rates", "payments"):
+        versions = (
+            (services.get(name) or {}).get("versions") if isinstance(services.get(name), dict) else None
+        )
+        if not isinstance(versions, list):
+            raise AdapterError(f"discovery does not list the versions of {name!r}")
+        usable.append(
+            {
+                str(v.get("version"))
+                for v in versions
+                if isinstance(v, dict) and v.get("status") in ("stable", "deprecated")
+            }
+        )
+    for version in supported:
+        if all(version in u for u in usable):
+            return version
+    offered = sorted(set().union(*usable))
+    raise AdapterError(
+        f"no API version in common: the backend offers {', '.join(offered) or 'none'}, "
+        f"this terminal speaks {', '.join(supported)}"
+    )
