@@ -1,0 +1,295 @@
+"""The client against the real stub (ASGI, in-process) and scripted transports."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from decimal import Decimal
+
+import httpx
+import pytest
+from conftest import Sleeps, make_client
+
+from backend_stub.state import BackendState
+from terminal.client import (
+    BackendUnavailableError,
+    CircuitBreaker,
+    CircuitOpenError,
+    OutcomeUnknownError,
+    ProblemError,
+    QuoteExpiredError,
+    QuoteRefusedError,
+    RetryPolicy,
+    UnsupportedError,
+)
+from terminal.domain.money import Money, asset
+from terminal.domain.quote import Quote
+
+EUR = asset("EUR")
+BTC = asset("BTC")
+
+
+def problem(status: int, slug: str, **extra: object) -> httpx.Response:
+    body = {"type": f"https://cryptopos.dev/problems/{slug}", "title": slug, "status": status, **extra}
+    return httpx.Response(status, json=body, headers={"Content-Type": "application/problem+json"})
+
+
+class Scripted(httpx.AsyncBaseTransport):
+    """Answers from a script (a response, an exception, or 'pass' to the inner transport)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport | None, script: dict[str, list[object]]) -> None:
+        self.inner = inner
+        self.script = script
+        self.seen: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        key = f"{request.method} {request.url.path}"
+        steps = self.script.get(key)
+        step = steps.pop(0) if steps else "pass"
+        if isinstance(step, Exception):
+            raise step
+        if isinstance(step, httpx.Response):
+            return step
+        assert self.inner is not None, f"no script for {key}"
+        return await self.inner.handle_async_request(request)
+
+    def posts(self, path: str) -> list[httpx.Request]:
+        return [r for r in self.seen if r.method == "POST" and r.url.path == path]
+
+
+async def test_quote_and_payment_on_the_stub(
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps
+) -> None:
+    async with make_client(stub_transport, sleeps) as c:
+        q = await c.quote(Money.parse("12.50", EUR), BTC)
+        assert q.fiat == Money(1250, EUR) and q.crypto.asset == BTC and q.crypto.minor > 1000
+        p = await c.create_payment(
+            quote=q, reference="r-1", payload="cryptopos-test:card:approve", idempotency_key="k-1"
+        )
+        assert p.status == "approved" and p.amount_minor == q.crypto.minor
+        assert (await c.find_by_reference("r-1")) == p
+        assert (await c.get_payment(p.payment_id)).payment_id == p.payment_id
+        assert await c.find_by_reference("r-none") is None
+
+
+async def test_same_key_on_every_retry_new_nonce_every_attempt(
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps, backend_state: BackendState
+) -> None:
+    t = Scripted(
+        stub_transport,
+        {"POST /payments/v1/payments": [httpx.ConnectError("refused"), httpx.ConnectError("refused")]},
+    )
+    async with make_client(t, sleeps) as c:
+        q = await c.quote(Money(500, EUR), BTC)
+        p = await c.create_payment(
+            quote=q, reference="r-2", payload="cryptopos-test:card:approve", idempotency_key="K"
+        )
+    posts = t.posts("/payments/v1/payments")
+    assert len(posts) == 3
+    assert {r.headers["Idempotency-Key"] for r in posts} == {"K"}
+    assert len({r.headers["X-Cp-Nonce"] for r in posts}) == 3
+    assert len({r.content for r in posts}) == 1
+    assert sleeps.calls == [pytest.approx(0.05), pytest.approx(0.1)]
+    assert p.status == "approved" and len(backend_state.payments) == 1
+
+
+async def test_a_4xx_is_never_retried(stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps) -> None:
+    t = Scripted(stub_transport, {"POST /payments/v1/payments": [problem(422, "amount-mismatch")]})
+    async with make_client(t, sleeps) as c:
+        q = await c.quote(Money(500, EUR), BTC)
+        with pytest.raises(ProblemError) as info:
+            await c.create_payment(quote=q, reference="r", payload="x", idempotency_key="K")
+    assert info.value.type == "amount-mismatch"
+    assert len(t.posts("/payments/v1/payments")) == 1 and sleeps.calls == []
+
+
+async def test_429_waits_as_long_as_retry_after_says(
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps
+) -> None:
+    busy = problem(429, "rate-limited")
+    busy.headers["Retry-After"] = "3"
+    t = Scripted(stub_transport, {"POST /payments/v1/payments": [busy]})
+    async with make_client(t, sleeps) as c:
+        q = await c.quote(Money(500, EUR), BTC)
+        p = await c.create_payment(
+            quote=q, reference="r", payload="cryptopos-test:card:approve", idempotency_key="K"
+        )
+    assert p.status == "approved"
+    assert sleeps.calls == [pytest.approx(3.05)]
+
+
+async def test_5xx_on_a_write_asks_by_reference_before_resending(
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps, backend_state: BackendState
+) -> None:
+    t = Scripted(stub_transport, {"POST /payments/v1/payments": [problem(500, "internal")]})
+    async with make_client(t, sleeps) as c:
+        q = await c.quote(Money(500, EUR), BTC)
+        p = await c.create_payment(
+            quote=q, reference="r5", payload="cryptopos-test:card:approve", idempotency_key="K"
+        )
+    order = [(r.method, r.url.path) for r in t.seen if r.url.path.startswith("/payments")]
+    assert order == [
+        ("POST", "/payments/v1/payments"),
+        ("GET", "/payments/v1/payments"),  # the inquiry comes first
+        ("POST", "/payments/v1/payments"),
+    ]
+    assert p.status == "approved" and len(backend_state.payments) == 1
+    assert c.stats.inquiries == 1
+
+
+async def test_committed_then_lost_answer_is_found_not_resent(
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps, backend_state: BackendState
+) -> None:
+    class LoseAnswer(Scripted):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            resp = await super().handle_async_request(request)
+            if (
+                request.method == "POST"
+                and request.url.path.endswith("/payments")
+                and len(self.posts(request.url.path)) == 1
+            ):
+                await resp.aread()
+                raise httpx.ReadTimeout("timed out", request=request)
+            return resp
+
+    t = LoseAnswer(stub_transport, {})
+    async with make_client(t, sleeps) as c:
+        q = await c.quote(Money(500, EUR), BTC)
+        p = await c.create_payment(
+            quote=q, reference="rl", payload="cryptopos-test:card:approve", idempotency_key="K"
+        )
+    assert p.status == "approved"
+    assert len(t.posts("/payments/v1/payments")) == 1  # found by reference: never sent again
+    assert len(backend_state.payments) == 1
+
+
+async def test_unknown_outcome_when_even_the_inquiry_fails(
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps
+) -> None:
+    down = [httpx.ConnectError("refused")] * 10
+    t = Scripted(
+        stub_transport,
+        {"POST /payments/v1/payments": [httpx.ReadTimeout("t")], "GET /payments/v1/payments": list(down)},
+    )
+    async with make_client(t, sleeps) as c:
+        q = await c.quote(Money(500, EUR), BTC)
+        with pytest.raises(OutcomeUnknownError):
+            await c.create_payment(quote=q, reference="ru", payload="x", idempotency_key="K")
+
+
+async def test_unreachable_backend_is_reported_as_such(sleeps: Sleeps) -> None:
+    t = Scripted(None, {"POST /rates/v1/quotes": [httpx.ConnectError("refused")] * 4})
+    async with make_client(t, sleeps) as c:
+        with pytest.raises(BackendUnavailableError):
+            await c.quote(Money(500, EUR), BTC)
+    assert len(t.seen) == 4
+
+
+async def test_breaker_opens_and_stops_sending(sleeps: Sleeps) -> None:
+    t = Scripted(None, {"POST /rates/v1/quotes": [httpx.ConnectError("refused")] * 100})
+    now = [0.0]
+    async with make_client(
+        t, sleeps, breaker=CircuitBreaker(failure_threshold=3, reset_s=30), monotonic=lambda: now[0]
+    ) as c:
+        with pytest.raises(BackendUnavailableError):
+            await c.quote(Money(500, EUR), BTC)
+        with pytest.raises(CircuitOpenError):
+            await c.quote(Money(500, EUR), BTC)
+    assert len(t.seen) == 3
+
+
+async def test_expired_quote_is_never_submitted(sleeps: Sleeps) -> None:
+    t = Scripted(None, {})
+    q = Quote(
+        quote_id="q1",
+        fiat=Money(500, EUR),
+        crypto=Money(600, BTC),
+        rate=Decimal("83333"),
+        spread_bps=100,
+        issued_at=time.time() - 120,
+        expires_at=time.time() - 60,
+    )
+    async with make_client(t, sleeps) as c:
+        with pytest.raises(QuoteExpiredError):
+            await c.create_payment(quote=q, reference="r", payload="x", idempotency_key="K")
+    assert t.seen == []
+
+
+async def test_refused_quote_is_an_error_not_a_tiny_invoice(
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps
+) -> None:
+    stale = problem(503, "rate-sources-stale", detail="every rate source is older than 30 s")
+    stale.headers["Retry-After"] = "60"
+    t = Scripted(stub_transport, {"POST /rates/v1/quotes": [stale]})
+    async with make_client(t, sleeps) as c:
+        with pytest.raises(QuoteRefusedError) as info:
+            await c.quote(Money(500, EUR), BTC)
+    assert info.value.type == "rate-sources-stale" and "older than 30 s" in info.value.message
+
+    tiny = {
+        "quote_id": "q",
+        "fiat_amount": "5.00",
+        "fiat_currency": "EUR",
+        "asset": "BTC",
+        "crypto_amount": "0.00000001",
+        "rate": "0",
+        "spread_bps": 100,
+        "issued_at": "2026-01-01T00:00:00Z",
+        "expires_at": "2026-01-01T00:01:00Z",
+    }
+    t2 = Scripted(None, {"POST /rates/v1/quotes": [httpx.Response(201, json=tiny)]})
+    async with make_client(t2, sleeps) as c:
+        with pytest.raises(QuoteRefusedError, match="nonsense rate"):
+            await c.quote(Money(500, EUR), BTC)
+
+
+async def test_deprecation_is_logged_once_and_kept(
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Deprecated(Scripted):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            resp = await super().handle_async_request(request)
+            resp.headers["Deprecation"] = "@1767225600"
+            resp.headers["Sunset"] = "Thu, 01 Jul 2027 00:00:00 GMT"
+            resp.headers["Link"] = '</payments/v2/payments>; rel="successor-version"'
+            return resp
+
+    seen: list[str] = []
+    with caplog.at_level(logging.WARNING, logger="cryptopos.client"):
+        async with make_client(
+            Deprecated(stub_transport, {}), sleeps, on_notice=lambda n: seen.append(n.api)
+        ) as c:
+            for _ in range(3):
+                await c.quote(Money(500, EUR), BTC)
+    assert seen == ["rates/v1"]
+    assert len([r for r in caplog.records if "deprecated" in r.message]) == 1
+    assert c.deprecations["rates/v1"].sunset == "Thu, 01 Jul 2027 00:00:00 GMT"
+
+
+async def test_refunds_need_v2(stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps) -> None:
+    async with make_client(stub_transport, sleeps) as c:
+        with pytest.raises(UnsupportedError, match="v2"):
+            await c.refund(payment_id="p", amount_minor=1, to="bc1q", idempotency_key="k")
+
+
+async def test_retry_budget_stops_a_retry_storm(sleeps: Sleeps) -> None:
+    from terminal.client import RetryBudget
+
+    t = Scripted(None, {"GET /payments/v1/payments": [problem(503, "unavailable")] * 100})
+    async with make_client(
+        t, sleeps, policy=RetryPolicy(max_attempts=10), budget=RetryBudget(ratio=0.0, min_retries=2)
+    ) as c:
+        with pytest.raises(ProblemError):
+            await c.find_by_reference("r")
+    assert len(t.seen) == 3  # one try and the two retries the budget allows
+
+
+def test_signature_covers_the_query(sleeps: Sleeps) -> None:
+    # the by-reference path is signed exactly as sent
+    from terminal.client.adapters import V2Adapter
+
+    path = V2Adapter().by_reference_path("t 1&x")
+    assert path == "/payments/v2/payments?reference=t+1%26x"
+    assert json.dumps(path)
