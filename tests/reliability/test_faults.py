@@ -1,0 +1,188 @@
+"""Every fault, then the ledger: each approved payment exactly once, nothing left open."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from faults import Fault, FaultTransport, ResetProxy
+from harness import APPROVE, NoSleep, ThreadServer, assert_ledger_agrees, client, ledger, run_sales
+
+from backend_stub.app import create_app
+from backend_stub.state import BackendState
+from terminal.client import RetryPolicy
+from terminal.journal import Journal
+from terminal.settlement import reconcile
+
+PAY = "POST /payments/v1/payments"
+
+
+async def run_with(
+    stub: httpx.AsyncBaseTransport, journal: Journal, faults: list[Fault], n: int = 3, **kw: object
+) -> tuple[FaultTransport, NoSleep, list[str]]:
+    ft = FaultTransport(stub, faults)
+    sleeps = NoSleep()
+    async with client(ft, sleep=sleeps, **kw) as c:  # type: ignore[arg-type]
+        reports = await run_sales(c, journal, [APPROVE] * n)
+        await ft.settle()
+        await reconcile(client=c, journal=journal, grace_s=0.0)
+    return ft, sleeps, [r.status for r in reports]
+
+
+def posts_reaching_backend(ft: FaultTransport) -> int:
+    return sum(
+        1 for line in ft.log if line.startswith(PAY) and not line.endswith(("refuse", "drop", " status"))
+    )
+
+
+async def test_connection_refused(
+    stub: httpx.AsyncBaseTransport, journal: Journal, state: BackendState
+) -> None:
+    ft, sleeps, statuses = await run_with(stub, journal, [Fault("refuse", PAY, times=2)])
+    assert statuses == ["approved"] * 3
+    assert len(sleeps.calls) == 2  # two backoffs, then through
+    assert_ledger_agrees(journal, ledger(state))
+    assert len(ledger(state)) == 3
+
+
+async def test_connection_refused_for_good_charges_nothing(
+    stub: httpx.AsyncBaseTransport, journal: Journal, state: BackendState
+) -> None:
+    _, _, statuses = await run_with(stub, journal, [Fault("refuse", PAY, times=100)], n=2)
+    assert statuses == ["failed", "failed"]
+    assert ledger(state) == []
+    assert_ledger_agrees(journal, ledger(state))
+
+
+async def test_timeout_before_the_backend_committed(
+    stub: httpx.AsyncBaseTransport, journal: Journal, state: BackendState
+) -> None:
+    ft, _, statuses = await run_with(stub, journal, [Fault("drop", PAY, times=1)])
+    assert statuses == ["approved"] * 3
+    # lost request -> inquiry found nothing -> resent with the same key
+    first = [line for line in ft.log if "/payments/" in line][:3]
+    assert first == [f"{PAY} drop", "GET /payments/v1/payments ok", f"{PAY} ok"]
+    assert_ledger_agrees(journal, ledger(state))
+    assert len(ledger(state)) == 3
+
+
+async def test_timeout_and_the_lost_request_arrives_late(
+    stub: httpx.AsyncBaseTransport, journal: Journal, state: BackendState
+) -> None:
+    # the client gives up, asks, resends; the first request reaches the backend afterwards
+    _, _, statuses = await run_with(stub, journal, [Fault("delay_deliver", PAY, times=2, delay_s=0.01)])
+    assert statuses == ["approved"] * 3
+    assert_ledger_agrees(journal, ledger(state))
+    assert len(ledger(state)) == 3
+
+
+async def test_timeout_after_the_backend_committed(
+    stub: httpx.AsyncBaseTransport, journal: Journal, state: BackendState
+) -> None:
+    ft, _, statuses = await run_with(stub, journal, [Fault("timeout_after", PAY, times=3)])
+    assert statuses == ["approved"] * 3
+    assert posts_reaching_backend(ft) == 3  # found by reference each time, never resent
+    assert_ledger_agrees(journal, ledger(state))
+
+
+async def test_reset_mid_response(
+    stub: httpx.AsyncBaseTransport, journal: Journal, state: BackendState
+) -> None:
+    ft, _, statuses = await run_with(stub, journal, [Fault("reset_after", PAY, times=2)])
+    assert statuses == ["approved"] * 3
+    assert posts_reaching_backend(ft) == 3
+    assert_ledger_agrees(journal, ledger(state))
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_5xx_storm_before_the_backend(
+    stub: httpx.AsyncBaseTransport, journal: Journal, state: BackendState, status: int
+) -> None:
+    faults = [
+        Fault("status", PAY, times=3, status=status),
+        Fault("status", "POST /rates/", times=3, status=status),
+    ]
+    _, _, statuses = await run_with(stub, journal, faults, n=3)
+    assert statuses == ["approved"] * 3
+    assert_ledger_agrees(journal, ledger(state))
+
+
+async def test_500_storm_after_the_backend_committed(
+    stub: httpx.AsyncBaseTransport, journal: Journal, state: BackendState
+) -> None:
+    _, _, statuses = await run_with(stub, journal, [Fault("status_after", PAY, times=3, status=500)])
+    assert statuses == ["approved"] * 3
+    assert_ledger_agrees(journal, ledger(state))
+    assert len(ledger(state)) == 3
+
+
+async def test_503_storm_longer_than_the_retries_is_settled_by_reconcile(
+    stub: httpx.AsyncBaseTransport, journal: Journal, state: BackendState
+) -> None:
+    # every POST answered 503 by the "load balancer" for a while: the sale ends unknown, then
+    # reconcile asks the backend, which never got it: failed, not charged
+    ft = FaultTransport(stub, [Fault("status", PAY, times=40, status=503)])
+    async with client(ft, sleep=NoSleep()) as c:
+        reports = await run_sales(c, journal, [APPROVE])
+        assert reports[0].status == "unknown"
+        assert journal.unsettled()
+        ft.faults.clear()
+        result = await reconcile(client=c, journal=journal, grace_s=0.0)
+    assert result.clean and result.settled == {reports[0].reference: "failed"}
+    assert_ledger_agrees(journal, ledger(state))
+
+
+async def test_429_with_retry_after(
+    stub: httpx.AsyncBaseTransport, journal: Journal, state: BackendState
+) -> None:
+    ft, sleeps, statuses = await run_with(
+        stub, journal, [Fault("status", PAY, times=2, status=429, retry_after="2")], n=2
+    )
+    assert statuses == ["approved"] * 2
+    assert [round(s) for s in sleeps.calls] == [2, 2]
+    assert posts_reaching_backend(ft) == 2
+    assert_ledger_agrees(journal, ledger(state))
+
+
+async def test_a_backend_that_restarts(journal: Journal, state: BackendState) -> None:
+    server = ThreadServer(create_app(state))
+    server.start()
+    try:
+        async with client(
+            None, base_url=server.url, policy=RetryPolicy(max_attempts=8, base_s=0.05, cap_s=0.2)
+        ) as c:
+            await run_sales(c, journal, [APPROVE])
+            server.stop()  # down, with the ledger kept (state is shared with the next start)
+
+            async def come_back() -> None:
+                await asyncio.sleep(0.3)
+                await asyncio.to_thread(server.start)
+
+            back = asyncio.create_task(come_back())
+            reports = await run_sales(c, journal, [APPROVE, APPROVE])
+            await back
+            await reconcile(client=c, journal=journal, grace_s=0.0)
+        assert [r.status for r in reports] == ["approved", "approved"]
+    finally:
+        server.stop()
+    assert_ledger_agrees(journal, ledger(state))
+    assert len(ledger(state)) == 3
+
+
+async def test_reset_mid_response_through_a_tcp_proxy(
+    journal: Journal, state: BackendState, server: ThreadServer
+) -> None:
+    proxy = ResetProxy(server.port)
+    await proxy.start()
+    try:
+        proxy.resets_left = 2
+        async with client(None, base_url=f"http://127.0.0.1:{proxy.port}") as c:
+            reports = await run_sales(c, journal, [APPROVE] * 3)
+            await reconcile(client=c, journal=journal, grace_s=0.0)
+    finally:
+        await proxy.stop()
+    assert proxy.resets_done == 2
+    assert [r.status for r in reports] == ["approved"] * 3
+    assert_ledger_agrees(journal, ledger(state))
+    assert len(ledger(state)) == 3
