@@ -11,7 +11,7 @@ from harness import APPROVE, NoSleep, ThreadServer, assert_ledger_agrees, client
 
 from backend_stub.app import create_app
 from backend_stub.state import BackendState
-from terminal.client import RetryPolicy
+from terminal.client import CircuitBreaker, RetryPolicy
 from terminal.journal import Journal
 from terminal.settlement import reconcile
 
@@ -150,7 +150,11 @@ async def test_a_backend_that_restarts(journal: Journal, state: BackendState) ->
     server.start()
     try:
         async with client(
-            None, base_url=server.url, policy=RetryPolicy(max_attempts=8, base_s=0.05, cap_s=0.2)
+            None,
+            base_url=server.url,
+            policy=RetryPolicy(max_attempts=10, base_s=0.1, cap_s=0.3),
+            breaker=CircuitBreaker(failure_threshold=50),
+            rand=lambda: 0.99,  # ~2.4 s of retries in all: longer than the restart
         ) as c:
             await run_sales(c, journal, [APPROVE])
             server.stop()  # down, with the ledger kept (state is shared with the next start)
