@@ -204,7 +204,8 @@ class SaleRunner:
         finally:
             self._stop_readers()
         report.status = self._status or _STATUS.get(self.session.state, "unknown")
-        report.reason = report.reason or self.session.reason
+        if report.status != "queued":
+            report.reason = report.reason or self.session.reason
         report.timings_ms["total"] = (time.perf_counter() - started) * 1000
         return report
 

@@ -118,7 +118,7 @@ async def test_auto_negotiates_v2_and_speaks_minor_units(sleeps: Sleeps) -> None
         assert (r.refund_id, r.amount_minor, r.to) == ("rf_1", 5, "0xabc")
     paths = [r.url.path for r in fake.requests]
     assert paths.count("/discovery") == 1  # negotiated once
-    refund_req = [r for r in fake.requests if r.url.path.endswith("/refunds")][0]
+    refund_req = next(r for r in fake.requests if r.url.path.endswith("/refunds"))
     assert refund_req.headers["Idempotency-Key"] == "RK"
 
 

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import uvicorn
@@ -57,7 +58,7 @@ async def run_sales(
             client=c,
             journal=journal,
             terminal_id="t_rel",
-            readers=[f"sim:nfc?payload={payload}&delay=0"],
+            readers=[f"sim:nfc?payload={quote(payload, safe='')}&delay=0"],
             payment_wait_s=wait_s,
             offline=offline,
             inquiry_delay_s=0.0,

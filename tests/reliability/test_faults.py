@@ -39,7 +39,7 @@ def posts_reaching_backend(ft: FaultTransport) -> int:
 async def test_connection_refused(
     stub: httpx.AsyncBaseTransport, journal: Journal, state: BackendState
 ) -> None:
-    ft, sleeps, statuses = await run_with(stub, journal, [Fault("refuse", PAY, times=2)])
+    _ft, sleeps, statuses = await run_with(stub, journal, [Fault("refuse", PAY, times=2)])
     assert statuses == ["approved"] * 3
     assert len(sleeps.calls) == 2  # two backoffs, then through
     assert_ledger_agrees(journal, ledger(state))
