@@ -1,0 +1,168 @@
+"""SIGKILL a terminal at random points while it takes payments against a real backend process;
+after each restart and reconcile, its journal and the backend's ledger agree exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from harness import KEY_ID, SECRET, assert_ledger_agrees
+
+from terminal.journal import Journal
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def backend_process() -> Iterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "ledger_server.py"),
+            "--fd",
+            str(sock.fileno()),
+            "--key-id",
+            KEY_ID,
+            "--secret",
+            SECRET.decode(),
+        ],
+        pass_fds=[sock.fileno()],
+    )
+    sock.close()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the backend process did not start")
+            time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def ledger(url: str) -> list[tuple[str, str, str]]:
+    data = httpx.get(f"{url}/_test/ledger", timeout=5).json()
+    return [(p["reference"], p["payment_id"], p["status"]) for p in data["payments"]]
+
+
+def spawn(journal: Path, url: str, seed: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "crash_worker.py"),
+            "--journal",
+            str(journal),
+            "--url",
+            url,
+            "--key-id",
+            KEY_ID,
+            "--secret",
+            SECRET.decode(),
+            "--seed",
+            str(seed),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+
+
+def close(proc: subprocess.Popen[str]) -> None:
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
+
+
+def read_line(proc: subprocess.Popen[str]) -> str:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise AssertionError(f"the worker exited early with {proc.wait()}")
+    return line.strip()
+
+
+def restart_and_check(
+    journal_path: Path, url: str, seed: int
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """Start a terminal (which reconciles), then compare its journal with the backend's ledger."""
+    proc = spawn(journal_path, url, seed)
+    report = json.loads(read_line(proc))
+    assert report["left"] == {}, f"reconcile left sales open: {report['left']}"
+    j = Journal(journal_path)
+    try:
+        assert_ledger_agrees(j, ledger(url))
+    finally:
+        j.close()
+    return proc, report["reconciled"]
+
+
+def crash_run(tmp_path: Path, url: str, kills: int, seed: int) -> dict[str, int]:
+    rng = random.Random(seed)
+    journal_path = tmp_path / "journal.sqlite3"
+    stats = {"kills": 0, "reconciled": 0}
+    proc, _ = restart_and_check(journal_path, url, seed)
+    try:
+        for i in range(kills):
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            assert read_line(proc) == "ready"
+            time.sleep(rng.uniform(0.0, 0.5))  # a random point in the stream of payments
+            os.kill(proc.pid, signal.SIGKILL)
+            close(proc)
+            stats["kills"] += 1
+            proc, settled = restart_and_check(journal_path, url, seed + i + 1)
+            stats["reconciled"] += len(settled)
+            for status in settled.values():
+                stats[f"reconciled_{status}"] = stats.get(f"reconciled_{status}", 0) + 1
+    finally:
+        proc.kill()
+        close(proc)
+    j = Journal(journal_path)
+    stats["sales"] = len(j.sales())
+    stats["approved"] = len(j.sales(states=("approved",)))
+    j.close()
+    return stats
+
+
+def test_sigkill_at_random_points_50_times(tmp_path: Path, backend_process: str) -> None:
+    stats = crash_run(tmp_path, backend_process, kills=50, seed=1)
+    assert stats["kills"] == 50
+    assert stats["approved"] > 40  # payments were really taken between the kills
+    assert stats["reconciled"] > 0  # and some kills left sales for reconcile to settle
+    print(f"crash test: {stats}")
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_300_times(tmp_path: Path, backend_process: str) -> None:
+    stats = crash_run(tmp_path, backend_process, kills=300, seed=1000)
+    assert stats["kills"] == 300
+    print(f"crash test: {stats}")
