@@ -61,7 +61,7 @@ class OfflinePolicy:
     def refusal(self, amount: Money, queued_minor: int) -> str | None:
         """Why ``amount`` cannot be taken offline now, or None when it can."""
         if not self.enabled:
-            return "the backend is unreachable and offline payments are off"
+            return "offline payments are off"
         if (
             self.max_payment is not None
             and self.max_payment.asset == amount.asset
@@ -381,7 +381,7 @@ class SaleRunner:
         refusal = self.offline.refusal(amount, self.journal.offline_total(amount.asset.code))
         if refusal is not None:
             self._status = "cancelled"
-            report.reason = f"Not taken: {refusal} ({cause.message})"
+            report.reason = f"{cause.title}: {cause.message}; not taken: {refusal}"
             self.journal.update(reference, "cancelled", detail=report.reason)
             return
         report.notices.append("Backend unreachable: taking this payment offline")

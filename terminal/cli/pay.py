@@ -8,6 +8,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
 from drivers.registry import DriverError
 from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, PARENT, CliError, load
 from terminal.client import DeprecationNotice
@@ -112,15 +114,23 @@ def notice_recorder(journal: Journal) -> Callable[[DeprecationNotice], None]:
 
 
 async def take_payment(
-    settings: Settings, amount: Money, crypto: Asset, *, reconcile_first: bool = False
+    settings: Settings,
+    amount: Money,
+    crypto: Asset,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    reconcile_first: bool = False,
 ) -> SaleReport:
+    """One sale with the configured backend; ``transport`` lets several sales share one embedded backend."""
     try:
         policy = offline_policy(settings)
     except MoneyError as exc:
         raise CliError(f"offline caps: {exc}") from None
     journal = Journal(settings.journal.path)
     try:
-        async with client_from_settings(settings, on_notice=notice_recorder(journal)) as client:
+        async with client_from_settings(
+            settings, transport=transport, on_notice=notice_recorder(journal)
+        ) as client:
             if reconcile_first and journal.unsettled():
                 await reconcile(client=client, journal=journal)
             runner = SaleRunner(

@@ -310,9 +310,8 @@ class BackendClient:
             else:
                 decision = decide(policy=self.policy, attempt=attempt, write=False, failure=outcome)
                 if decision is not Decision.RETRY or not await self._wait(attempt, None):
-                    raise BackendUnavailableError(
-                        "Backend unreachable", f"no answer after {attempt} attempt(s) ({outcome.value})"
-                    )
+                    what = "cannot connect" if outcome is Failure.NOT_SENT else "no answer"
+                    raise BackendUnavailableError("Backend unreachable", f"{what} after {attempt} attempt(s)")
 
     @staticmethod
     def _json(resp: httpx.Response) -> dict[str, Any]:

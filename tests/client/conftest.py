@@ -1,27 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import httpx
 import pytest
 
 from backend_stub.app import create_app
 from backend_stub.state import BackendState
-from terminal.client import BackendClient, RetryPolicy
-
-KEY_ID = "t_test"
-SECRET = b"test-secret-0123456789"
-
-
-class Sleeps:
-    """Records the sleeps a client asks for, without sleeping."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
+from tests.client.helpers import KEY_ID, SECRET, Sleeps
 
 
 @pytest.fixture
@@ -34,25 +18,6 @@ def backend_state() -> BackendState:
     return BackendState(keys={KEY_ID: SECRET})
 
 
-def make_client(
-    transport: httpx.AsyncBaseTransport, sleeps: Sleeps, *, api_version: str = "v1", **kw: Any
-) -> BackendClient:
-    return BackendClient(
-        base_url="http://backend.test",
-        key_id=KEY_ID,
-        secret=SECRET,
-        transport=transport,
-        api_version=api_version,
-        sleep=sleeps,
-        rand=lambda: 0.5,
-        policy=kw.pop("policy", RetryPolicy(max_attempts=4)),
-        **kw,
-    )
-
-
 @pytest.fixture
 def stub_transport(backend_state: BackendState) -> httpx.AsyncBaseTransport:
     return httpx.ASGITransport(app=create_app(backend_state))
-
-
-Handler = Callable[[httpx.Request], httpx.Response]

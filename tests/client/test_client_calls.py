@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from conftest import Sleeps, make_client
 
 from backend_stub.state import BackendState
 from terminal.client import (
@@ -25,6 +24,7 @@ from terminal.client import (
 )
 from terminal.domain.money import Money, asset
 from terminal.domain.quote import Quote
+from tests.client.helpers import Sleeps, make_client
 
 EUR = asset("EUR")
 BTC = asset("BTC")

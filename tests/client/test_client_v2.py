@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Sleeps, make_client
 
 from terminal.client import BackendError, BadAnswerError, ProblemError
 from terminal.client.adapters import AdapterError, choose_version
 from terminal.domain.money import Money, asset, fiat_to_crypto
+from tests.client.helpers import Sleeps, make_client
 
 EUR, ETH = asset("EUR"), asset("ETH")
 

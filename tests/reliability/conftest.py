@@ -5,11 +5,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import KEY_ID, SECRET, ThreadServer
 
 from backend_stub.app import create_app
 from backend_stub.state import BackendState
 from terminal.journal import Journal
+from tests.reliability.harness import KEY_ID, SECRET, ThreadServer
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import KEY_ID, SECRET, assert_ledger_agrees
 
 from terminal.journal import Journal
+from tests.reliability.harness import KEY_ID, SECRET, assert_ledger_agrees
 
 HERE = Path(__file__).parent
 

@@ -6,14 +6,22 @@ import asyncio
 
 import httpx
 import pytest
-from faults import Fault, FaultTransport, ResetProxy
-from harness import APPROVE, NoSleep, ThreadServer, assert_ledger_agrees, client, ledger, run_sales
 
 from backend_stub.app import create_app
 from backend_stub.state import BackendState
 from terminal.client import CircuitBreaker, RetryPolicy
 from terminal.journal import Journal
 from terminal.settlement import reconcile
+from tests.reliability.faults import Fault, FaultTransport, ResetProxy
+from tests.reliability.harness import (
+    APPROVE,
+    NoSleep,
+    ThreadServer,
+    assert_ledger_agrees,
+    client,
+    ledger,
+    run_sales,
+)
 
 PAY = "POST /payments/v1/payments"
 

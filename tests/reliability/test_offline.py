@@ -8,14 +8,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from faults import Fault, FaultTransport
-from harness import APPROVE, NoSleep, assert_ledger_agrees, client, ledger, run_sales
 
 from backend_stub.state import BackendState
 from terminal.domain.money import Money, asset
 from terminal.flow import OfflinePolicy
 from terminal.journal import Journal
 from terminal.settlement import forward_offline, reconcile
+from tests.reliability.faults import Fault, FaultTransport
+from tests.reliability.harness import APPROVE, NoSleep, assert_ledger_agrees, client, ledger, run_sales
 
 EUR = asset("EUR")
 POLICY = OfflinePolicy(
