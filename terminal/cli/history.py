@@ -1,0 +1,115 @@
+"""``cryptopos history``: the journal's sales, newest last, filtered by time and status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from terminal.cli.common import EXIT_OK, PARENT, CliError, load
+from terminal.domain.money import Money, MoneyError, asset
+from terminal.journal import Journal, SaleRecord
+
+STATES = (
+    "amount_entered",
+    "awaiting_payment",
+    "submitting",
+    "unknown_outcome",
+    "offline_queued",
+    "forwarding",
+    "approved",
+    "declined",
+    "expired",
+    "cancelled",
+    "failed",
+)
+_RELATIVE = re.compile(r"^(\d+)([smhd])$")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("history", parents=[PARENT], help="list the sales in the journal")
+    p.add_argument("--since", help="YYYY-MM-DD, an ISO date-time (UTC unless it says), or 30m / 2h / 7d")
+    p.add_argument("--status", help=f"comma-separated states: {', '.join(STATES)}")
+    p.add_argument("--limit", type=int, default=200, help="show at most this many (the newest)")
+    p.add_argument("--journal", help="journal path (default: journal.path)")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.set_defaults(func=run)
+
+
+def parse_since(text: str, *, now: float) -> float:
+    m = _RELATIVE.match(text.strip())
+    if m:
+        return now - int(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m[2]]
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(
+            f"--since {text!r} is not a date (YYYY-MM-DD), a date-time, or like 30m, 2h, 7d"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def parse_states(text: str) -> tuple[str, ...]:
+    wanted = tuple(s.strip().lower() for s in text.split(",") if s.strip())
+    bad = [s for s in wanted if s not in STATES]
+    if bad or not wanted:
+        raise CliError(f"unknown status {', '.join(bad) or '(empty)'}; known: {', '.join(STATES)}")
+    return wanted
+
+
+def sale_json(s: SaleRecord) -> dict[str, Any]:
+    fiat = Money(s.fiat_minor, asset(s.fiat_currency))
+    crypto = None if s.crypto_minor is None else Money(s.crypto_minor, asset(s.asset))
+    return {
+        "reference": s.reference,
+        "status": s.state,
+        "created_at": datetime.fromtimestamp(s.created_at, UTC).isoformat(timespec="seconds"),
+        "fiat": {"amount": fiat.amount_str(), "minor": fiat.minor, "currency": fiat.asset.code},
+        "asset": s.asset,
+        "crypto": None if crypto is None else {"amount": crypto.amount_str(), "minor": str(crypto.minor)},
+        "payment_id": s.payment_id,
+        "reason": s.reason,
+        "offline": bool(s.offline),
+        "idempotency_key": s.idempotency_key,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = {"journal.path": (args.journal, "--journal")}
+    settings = load(args, overrides).settings
+    since = parse_since(args.since, now=time.time()) if args.since else None
+    states = parse_states(args.status) if args.status else None
+    if args.limit < 1:
+        raise CliError("--limit must be at least 1")
+    if not settings.journal.path.exists():
+        raise CliError(f"no journal at {settings.journal.path}; no sale was taken with this configuration")
+    journal = Journal(settings.journal.path)
+    try:
+        sales = journal.sales(states=states, since=since)[-args.limit :]
+    finally:
+        journal.close()
+    try:
+        rows = [sale_json(s) for s in sales]
+    except MoneyError as exc:
+        raise CliError(f"the journal holds an amount this version cannot read: {exc}") from None
+    if args.json:
+        print(json.dumps(rows))
+        return EXIT_OK
+    if not rows:
+        print("no sales")
+        return EXIT_OK
+    for r in rows:
+        crypto = f"{r['crypto']['amount']} {r['asset']}" if r["crypto"] else f"- {r['asset']}"
+        extra = " ".join(
+            x for x in (r["payment_id"] or "", r["reason"] or "", "offline" if r["offline"] else "") if x
+        )
+        print(
+            f"{r['created_at']}  {r['status']:<16} {r['fiat']['amount']:>10} {r['fiat']['currency']}  "
+            f"{crypto:<28} {r['reference']}  {extra}".rstrip()
+        )
+    return EXIT_OK

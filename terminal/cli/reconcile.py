@@ -1,0 +1,56 @@
+"""``cryptopos reconcile``: settle every open sale with the backend and forward the offline queue."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from terminal.cli.common import EXIT_OK, EXIT_UNKNOWN, PARENT, load
+from terminal.cli.pay import notice_recorder
+from terminal.client import BackendError
+from terminal.client.factory import client_from_settings
+from terminal.config import Settings
+from terminal.journal import Journal
+from terminal.settlement import ReconcileReport, reconcile
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("reconcile", parents=[PARENT], help="settle open sales and forward the offline queue")
+    p.add_argument("--backend", help="'embedded' or the backend's URL (default: backend.url)")
+    p.add_argument("--journal", help="journal path (default: journal.path)")
+    p.add_argument("--no-forward", action="store_true", help="do not forward the offline queue")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+async def settle(settings: Settings, *, forward: bool) -> ReconcileReport:
+    journal = Journal(settings.journal.path)
+    try:
+        async with client_from_settings(settings, on_notice=notice_recorder(journal)) as client:
+            return await reconcile(client=client, journal=journal, forward=forward)
+    finally:
+        journal.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load(
+        args, {"backend.url": (args.backend, "--backend"), "journal.path": (args.journal, "--journal")}
+    ).settings
+    try:
+        rep = asyncio.run(settle(settings, forward=not args.no_forward))
+    except BackendError as exc:  # pragma: no cover - reconcile reports per sale; this is set-up
+        rep = ReconcileReport(left={"*": f"{exc.title}: {exc.message}"})
+    if args.json:
+        print(json.dumps({"settled": rep.settled, "forwarded": rep.forwarded, "left": rep.left}))
+    else:
+        for ref, state in rep.settled.items():
+            print(f"settled    {ref}: {state}")
+        for ref in rep.forwarded:
+            print(f"forwarded  {ref}")
+        for ref, why in rep.left.items():
+            print(f"still open {ref}: {why}")
+        if not (rep.settled or rep.left):
+            print("nothing to reconcile")
+    return EXIT_OK if rep.clean else EXIT_UNKNOWN
