@@ -1,0 +1,113 @@
+"""The SaleRunner: quotes shown with their expiry, re-quoted before an expired one is submitted,
+refused quotes shown to the cashier, replayed taps refused, every step journaled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend_stub.app import create_app
+from backend_stub.state import BackendState
+from drivers.sim import SimReader, Step
+from terminal.domain.money import Money, asset
+from terminal.flow import SaleRunner
+from terminal.journal import Journal
+from tests.client.helpers import KEY_ID, SECRET, Sleeps, make_client
+
+EUR, BTC = asset("EUR"), asset("BTC")
+CARD = "lnurlw://card.example/ln?p=4E2E289D945A66BB13377A728884E867&c=E19CCB1FED8892CE"
+
+
+def readers(*delays_and_payloads: tuple[float, str]):  # type: ignore[no-untyped-def]
+    """A reader factory: the n-th reader started taps once with the n-th (delay, payload)."""
+    plan = list(delays_and_payloads)
+
+    def factory(device: str) -> SimReader:
+        delay, payload = plan.pop(0)
+        return SimReader(device, "nfc", [Step(payload, delay)])
+
+    return factory
+
+
+async def sale(state: BackendState, journal: Journal, factory, **kw):  # type: ignore[no-untyped-def]
+    async with make_client(httpx.ASGITransport(app=create_app(state)), Sleeps()) as c:
+        runner = SaleRunner(
+            client=c,
+            journal=journal,
+            terminal_id="t",
+            readers=["sim:nfc"],
+            payment_wait_s=10,
+            reader_factory=factory,
+            inquiry_delay_s=0,
+            **kw,
+        )
+        return await runner.run(Money(1250, EUR), BTC)
+
+
+async def test_a_tap_on_a_nearly_expired_quote_re_quotes_first(tmp_path: Path) -> None:
+    # quotes live 2.3 s; the flow keeps a 2 s margin, so a tap after 0.5 s is too late for the first
+    state = BackendState(keys={KEY_ID: SECRET}, quote_ttl_s=2.3)
+    journal = Journal(tmp_path / "j.sqlite3")
+    report = await sale(
+        state, journal, readers((0.5, "cryptopos-test:card:approve"), (0.0, "cryptopos-test:card:approve"))
+    )
+    assert report.status == "approved"
+    assert len(state.quotes) == 2
+    [paid] = state.payments.values()
+    first, second = sorted(state.quotes.values(), key=lambda q: q.issued_at)
+    assert paid.quote_id == second.quote_id != first.quote_id  # never the expired one
+    assert any("Quote expired" in n for n in report.notices)
+    assert any("valid for" in n for n in report.notices)  # the cashier sees the expiry
+    assert report.quote_expires_at == pytest.approx(second.expires_at, abs=0.001)
+
+
+async def test_a_refused_quote_is_shown_and_nothing_is_charged(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            503,
+            json={
+                "type": "https://cryptopos.dev/problems/rate-sources-diverge",
+                "title": "Rate sources diverge",
+                "detail": "sources disagree by 4.1%",
+            },
+            headers={"Retry-After": "30"},
+        )
+
+    async with make_client(httpx.MockTransport(refuse), Sleeps()) as c:
+        runner = SaleRunner(client=c, journal=journal, terminal_id="t", readers=["sim:nfc"], payment_wait_s=2)
+        report = await runner.run(Money(1250, EUR), BTC)
+    assert report.status == "cancelled"
+    assert report.reason is not None and "Rate sources diverge" in report.reason and "4.1%" in report.reason
+    assert report.crypto is None
+    assert journal.get(report.reference).state == "cancelled"  # type: ignore[union-attr]
+
+
+async def test_a_replayed_card_tap_is_refused_before_the_backend_sees_it(tmp_path: Path) -> None:
+    state = BackendState(keys={KEY_ID: SECRET})
+    journal = Journal(tmp_path / "j.sqlite3")
+    first = await sale(state, journal, readers((0.0, CARD)))
+    second = await sale(state, journal, readers((0.0, CARD)))
+    assert first.status == "approved"
+    assert (second.status, second.reason) == ("declined", "replayed_tap")
+    assert len(state.payments) == 1
+    rec = journal.get(second.reference)
+    assert rec is not None and rec.state == "declined" and rec.payment_id is None
+
+
+async def test_the_sale_is_journaled_before_the_network(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    seen: list[list[str]] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        # at the moment of each request, what does the journal already hold?
+        seen.append([s.state for s in journal.sales()])
+        return httpx.Response(503, json={"title": "down"})
+
+    async with make_client(httpx.MockTransport(record), Sleeps()) as c:
+        runner = SaleRunner(client=c, journal=journal, terminal_id="t", readers=["sim:nfc"], payment_wait_s=2)
+        await runner.run(Money(1250, EUR), BTC)
+    assert seen and seen[0] == ["amount_entered"]
