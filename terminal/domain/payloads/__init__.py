@@ -20,6 +20,7 @@ from typing import Any
 
 from terminal.domain.payloads.addresses import BitcoinAddress, parse_bitcoin_address
 from terminal.domain.payloads.bitcoin import BitcoinUri, build_bip21, parse_bitcoin_uri
+from terminal.domain.payloads.bolt11 import Bolt11Invoice, decode_bolt11, encode_bolt11, looks_like_bolt11
 from terminal.domain.payloads.boltcard import BoltCardTap, SunResult, parse_card_tap, verify_sun
 from terminal.domain.payloads.errors import PayloadError
 
@@ -27,18 +28,21 @@ __all__ = [
     "MAX_PAYLOAD_CHARS",
     "BitcoinAddress",
     "BitcoinUri",
+    "Bolt11Invoice",
     "BoltCardTap",
     "Payload",
     "PayloadError",
     "SunResult",
     "build_bip21",
+    "decode_bolt11",
+    "encode_bolt11",
     "parse_bitcoin_address",
     "parse_payload",
     "payload_to_json",
     "verify_sun",
 ]
 
-Payload = BitcoinUri | BoltCardTap
+Payload = BitcoinUri | Bolt11Invoice | BoltCardTap
 
 # A QR code holds at most 7,089 digits / 4,296 alphanumerics; an NDEF message read as hex
 # can be longer. Anything beyond this is not a payment payload.
@@ -60,16 +64,26 @@ def parse_payload(text: str, *, now: float | None = None) -> Payload:
     scheme = scheme.lower() if sep else ""
     if scheme == "bitcoin":
         return parse_bitcoin_uri(text)
+    if scheme == "lightning":
+        return _parse_lightning(text[len("lightning:") :], now=now)
     if scheme == "lnurlw":
         tap = parse_card_tap(text)
         if tap is not None:
             return tap
     if not scheme:
-        return _parse_bare(text)
+        return _parse_bare(text, now=now)
     raise PayloadError("unsupported_scheme", f"{scheme!r} payloads are not supported")
 
 
-def _parse_bare(text: str) -> Payload:
+def _parse_lightning(text: str, *, now: float | None) -> Payload:
+    if looks_like_bolt11(text):
+        return decode_bolt11(text, now=now)
+    raise PayloadError("unrecognised", "lightning: is followed by neither an invoice nor an LNURL")
+
+
+def _parse_bare(text: str, *, now: float | None) -> Payload:
+    if looks_like_bolt11(text):
+        return decode_bolt11(text, now=now)
     try:
         addr = parse_bitcoin_address(text)
     except PayloadError as exc:
