@@ -48,7 +48,7 @@ class BoltCardTap:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "network": "lightning",
+            "network": None,
             "asset": "BTC-LN",
             "amount": None,
             "amount_minor": None,
