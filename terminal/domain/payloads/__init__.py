@@ -158,14 +158,15 @@ def _parse_bare(text: str, *, now: float | None) -> Payload:
     if low.startswith("0x"):
         return EthereumRequest(target=parse_eth_address(text))
     try:
+        # a base58 32-byte key is a Solana address; a bitcoin base58 address holds 25 bytes
+        return SolanaTransfer(recipient=parse_solana_pubkey(text, what="Solana address"))
+    except PayloadError:
+        pass
+    try:
         addr = parse_bitcoin_address(text)
     except PayloadError as exc:
         if exc.code in _ADDRESS_ERRORS:
             raise
-        try:
-            return SolanaTransfer(recipient=parse_solana_pubkey(text, what="Solana address"))
-        except PayloadError:
-            pass
         if exc.code in ("bad_length", "bad_hrp") and text[:3].lower() in ("bc1", "tb1", "bcr"):
             raise
         raise PayloadError("unrecognised", "not a payment code this terminal knows") from None

@@ -74,7 +74,7 @@ class NdefMessage:
 
 def _record(rec: Any) -> NdefRecord:
     if isinstance(rec, ndeflib.UriRecord):
-        return NdefRecord(type=rec.type, name=rec.name, data=bytes(rec.data), uri=rec.uri)
+        return NdefRecord(type=rec.type, name=rec.name, data=bytes(rec.data), uri=rec.iri)
     if isinstance(rec, ndeflib.TextRecord):
         return NdefRecord(
             type=rec.type, name=rec.name, data=bytes(rec.data), text=rec.text, language=rec.language
