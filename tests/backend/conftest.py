@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
 import json
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime

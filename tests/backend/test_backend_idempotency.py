@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from backend_stub.app import create_app, create_service_app
+from backend_stub.app import create_service_app
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 
