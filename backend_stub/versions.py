@@ -1,7 +1,8 @@
 """API versions: discovery, and the lifecycle headers of deprecated versions.
 
-A deprecated version answers with ``Deprecation`` (RFC 9745, ``@epoch``), ``Sunset``
-(RFC 8594, an HTTP-date) and ``Link: <successor>; rel="successor-version"``. After its
+A version with a deprecation or sunset date answers with ``Deprecation`` (RFC 9745,
+``@epoch``, possibly in the future), ``Sunset`` (RFC 8594, an HTTP-date) and
+``Link: <successor>; rel="successor-version"``. After its
 sunset it answers every request with 410 ``version-sunset``.
 """
 
@@ -93,11 +94,12 @@ class VersionHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = version_status(self.policy, self.clock())
-        if status == "stable":
+        extra = lifecycle_headers(self.service, self.policy)
+        if not extra:
             await self.app(scope, receive, send)
             return
-        extra = lifecycle_headers(self.service, self.policy)
+        # Scheduled dates are announced before they come (RFC 9745 allows a future date).
+        status = version_status(self.policy, self.clock())
         if status == "sunset":
             successor = self.policy.successor
             response = problem_response(

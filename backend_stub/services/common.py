@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import sqlite3
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from backend_stub.problems import PROBLEM_JSON, ProblemError
 from backend_stub.services.rates.signer import QuoteSigner
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
+from terminal.domain.money import AmountError, Asset, Money
 
 REPLAYED = "Idempotent-Replayed"
 
@@ -64,6 +66,21 @@ def parse_iso(text: str) -> float:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
+
+
+_DECIMAL = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
+
+
+def parse_major(text: str, asset: Asset, *, what: str = "amount") -> Money:
+    """A v1 wire amount: a plain decimal string in major units (no sign, exponent or spaces)."""
+    if not _DECIMAL.match(text):
+        raise ProblemError(
+            422, "invalid-amount", f"Invalid {what}", f"{text[:40]!r} is not a decimal string like '12.50'"
+        )
+    try:
+        return Money.from_decimal(text, asset)
+    except AmountError as exc:
+        raise ProblemError(422, "invalid-amount", f"Invalid {what}", str(exc)[:200]) from None
 
 
 def fingerprint(request: Request, body: dict[str, Any]) -> str:

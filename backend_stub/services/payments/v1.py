@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from backend_stub.auth import Authenticator
-from backend_stub.problems import ProblemError, ResponseDroppedError
-from backend_stub.services.common import Context, idempotent_write
+from backend_stub.problems import ResponseDroppedError
+from backend_stub.services.common import Context, idempotent_write, parse_major
 from backend_stub.services.payments import core
-from terminal.domain.money import ASSETS, AmountError, Money
+from terminal.domain.money import ASSETS
 
 
 class PaymentRequestV1(BaseModel):
@@ -60,10 +60,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
 
         def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
             q = core.load_quote(db, body.quote_id)
-            try:
-                amount = Money.from_decimal(body.amount, ASSETS[q.asset])
-            except AmountError as exc:
-                raise ProblemError(422, "invalid-amount", "Invalid amount", str(exc)[:200]) from None
+            amount = parse_major(body.amount, ASSETS[q.asset])
             core.check_quote(ctx, q, asset=body.asset, amount_minor=amount.minor)
             core.check_reference(db, terminal=terminal, reference=body.reference)
             row = core.insert_payment(

@@ -8,10 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from backend_stub.auth import Authenticator
-from backend_stub.problems import ProblemError
-from backend_stub.services.common import Context, iso
+from backend_stub.services.common import Context, iso, parse_major
 from backend_stub.services.rates import core
-from terminal.domain.money import ASSETS, AmountError, Money
+from terminal.domain.money import ASSETS
 
 
 class QuoteRequestV1(BaseModel):
@@ -40,10 +39,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
     @r.post("/quotes", status_code=201, response_model=QuoteV1)
     async def create_quote(body: QuoteRequestV1, terminal: Terminal) -> dict[str, Any]:
         fiat_code, asset_code = core.check_pair(body.fiat_currency, body.asset, ctx)
-        try:
-            fiat = Money.from_decimal(body.fiat_amount, ASSETS[fiat_code])
-        except AmountError as exc:
-            raise ProblemError(422, "invalid-amount", "Invalid fiat amount", str(exc)[:200]) from None
+        fiat = parse_major(body.fiat_amount, ASSETS[fiat_code], what="fiat amount")
         q = core.price(ctx, fiat, asset_code)
         doc = {
             "quote_id": q.quote_id,
