@@ -47,7 +47,7 @@ def test_median_of_fresh_sources_within_jitter_of_reference() -> None:
 
 def test_one_stopped_source_still_quotes_two_do_not() -> None:
     one = feed(stopped_at={"kraken-sim": START - 100})
-    mid, used = one.mid("BTC", "EUR", START)
+    _mid, used = one.mid("BTC", "EUR", START)
     assert {s.name for s in used} == {"bitstamp-sim", "coinbase-sim"}
     two = feed(stopped_at={"kraken-sim": START - 100, "bitstamp-sim": START - 100})
     with pytest.raises(SourcesStaleError, match="1 of 3 sources are fresh"):
