@@ -99,9 +99,15 @@ CREATE TABLE IF NOT EXISTS nonces (
     scope TEXT NOT NULL,
     nonce TEXT NOT NULL,
     seen_at REAL NOT NULL,
+    keep_until REAL NOT NULL,
     PRIMARY KEY (scope, nonce)
 );
-CREATE INDEX IF NOT EXISTS nonces_by_age ON nonces (seen_at);
+CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (keep_until);
+CREATE TABLE IF NOT EXISTS wallet_keys (
+    key_id TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS cards (
     uid TEXT PRIMARY KEY,
     k1 TEXT NOT NULL,
@@ -234,17 +240,24 @@ class Store:
 
     # -- nonces -----------------------------------------------------------------------
 
-    def remember_nonce(self, scope: str, nonce: str, *, now: float, window_s: float) -> bool:
-        """Record a nonce; ``False`` when it was already seen within the window (a replay)."""
+    def remember_nonce(self, scope: str, nonce: str, *, now: float, keep_until: float) -> bool:
+        """Record a nonce; ``False`` when it was seen before (a replay).
+
+        ``keep_until`` is when the nonce can be forgotten: once whatever carried it would be
+        refused anyway (a request outside the time window, an expired token).
+        """
         with self.write() as db:
-            db.execute("DELETE FROM nonces WHERE seen_at < ?", (now - 2 * window_s,))
-            row = db.execute(
-                "SELECT seen_at FROM nonces WHERE scope = ? AND nonce = ?", (scope, nonce)
-            ).fetchone()
-            if row is not None:
-                return False
-            db.execute("INSERT INTO nonces (scope, nonce, seen_at) VALUES (?, ?, ?)", (scope, nonce, now))
-            return True
+            return self.claim_nonce(db, scope, nonce, now=now, keep_until=keep_until)
+
+    @staticmethod
+    def claim_nonce(db: sqlite3.Connection, scope: str, nonce: str, *, now: float, keep_until: float) -> bool:
+        """:meth:`remember_nonce` inside a caller's transaction (so it commits with the payment)."""
+        db.execute("DELETE FROM nonces WHERE keep_until < ?", (now,))
+        cur = db.execute(
+            "INSERT OR IGNORE INTO nonces (scope, nonce, seen_at, keep_until) VALUES (?, ?, ?, ?)",
+            (scope, nonce, now, keep_until),
+        )
+        return cur.rowcount == 1
 
     # -- idempotency ------------------------------------------------------------------
 
@@ -312,15 +325,14 @@ class Store:
                 (uid.upper(), k1.hex(), k2.hex(), now),
             )
 
-    def card_k1_keys(self) -> list[bytes]:
-        rows = self.read().execute("SELECT DISTINCT k1 FROM cards").fetchall()
-        return [bytes.fromhex(r["k1"]) for r in rows]
-
-    def card(self, uid: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = (
-            self.read().execute("SELECT * FROM cards WHERE uid = ?", (uid.upper(),)).fetchone()
-        )
-        return row
+    def add_wallet_key(self, key_id: str, public_key: bytes, *, now: float) -> None:
+        """Trust a wallet's Ed25519 public key (32 raw bytes) for its payment tokens."""
+        with self.write() as db:
+            db.execute(
+                "INSERT INTO wallet_keys (key_id, public_key, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key_id) DO UPDATE SET public_key = excluded.public_key",
+                (key_id, public_key.hex(), now),
+            )
 
     # -- counts (tests, metrics) ------------------------------------------------------
 
