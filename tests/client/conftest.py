@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import httpx
 import pytest
 
-from backend_stub.app import create_app
-from backend_stub.state import BackendState
-from tests.client.helpers import KEY_ID, SECRET, Sleeps
+from tests.client.helpers import Backend, Sleeps
 
 
 @pytest.fixture
@@ -14,10 +15,12 @@ def sleeps() -> Sleeps:
 
 
 @pytest.fixture
-def backend_state() -> BackendState:
-    return BackendState(keys={KEY_ID: SECRET})
+def backend(tmp_path: Path) -> Iterator[Backend]:
+    b = Backend(tmp_path / "ledger.sqlite3")
+    yield b
+    b.store.close()
 
 
 @pytest.fixture
-def stub_transport(backend_state: BackendState) -> httpx.AsyncBaseTransport:
-    return httpx.ASGITransport(app=create_app(backend_state))
+def stub_transport(backend: Backend) -> httpx.AsyncBaseTransport:
+    return backend.transport()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from backend_stub.app import create_app
+from backend_stub.settings import ServiceSettings
+from backend_stub.store import Store
+from backend_stub.transport import InProcessTransport
 from terminal.client import BackendClient, RetryPolicy
 
 KEY_ID = "t_test"
@@ -36,3 +41,25 @@ def make_client(
         policy=kw.pop("policy", RetryPolicy(max_attempts=4)),
         **kw,
     )
+
+
+class Backend:
+    """The emulated backend in-process over a SQLite ledger file, and what its ledger holds."""
+
+    def __init__(self, path: Path, **settings: Any) -> None:
+        self.store = Store(path)
+        self.app = create_app(store=self.store, settings=ServiceSettings(keys={KEY_ID: SECRET}, **settings))
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        return InProcessTransport(self.app)
+
+    def payments(self) -> list[dict[str, Any]]:
+        rows = self.store.read().execute("SELECT * FROM payments ORDER BY seq").fetchall()
+        return [dict(r) for r in rows]
+
+    def quotes(self) -> list[dict[str, Any]]:
+        rows = self.store.read().execute("SELECT * FROM quotes ORDER BY issued_at").fetchall()
+        return [dict(r) for r in rows]
+
+    def idempotency_keys(self) -> set[str]:
+        return {r[0] for r in self.store.read().execute("SELECT key FROM idempotency").fetchall()}

@@ -162,15 +162,28 @@ def test_refund_of_an_unknown_or_declined_payment(
 
 
 def test_refund_on_a_v1_backend_says_v2_is_needed(
-    journal_path: Path, capsys: pytest.CaptureFixture[str]
+    journal_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("CRYPTOPOS_BACKEND__API_VERSION", "v1")
     j = Journal(journal_path)
     pid = j.sales(states=("approved",))[0].payment_id
     j.close()
     code, out, _ = run(
         capsys, "refund", pid or "", "--journal", str(journal_path), "--to", f"bitcoin:{GOOD_BTC}?amount=1"
     )
-    assert code == 2 and "need API v2" in out
+    assert code == 2 and "need API v2" in out, out
+
+
+def test_refund_the_backend_refuses_is_shown(journal_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # each `cryptopos pay` above ran its own embedded backend: this one never saw the payment
+    j = Journal(journal_path)
+    pid = j.sales(states=("approved",))[0].payment_id
+    j.close()
+    code, out, _ = run(
+        capsys, "refund", pid or "", "--journal", str(journal_path), "--to", GOOD_BTC, "--json"
+    )
+    result = json.loads(out)
+    assert code == 1 and result["status"] == "failed" and "Unknown payment" in result["reason"]
 
 
 async def test_refund_on_v2_is_journaled_and_the_same_refund_keeps_its_key(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from backend_stub.state import BackendState
 from terminal.client import (
     BackendUnavailableError,
     CircuitBreaker,
@@ -24,7 +23,7 @@ from terminal.client import (
 )
 from terminal.domain.money import Money, asset
 from terminal.domain.quote import Quote
-from tests.client.helpers import Sleeps, make_client
+from tests.client.helpers import Backend, Sleeps, make_client
 
 EUR = asset("EUR")
 BTC = asset("BTC")
@@ -75,7 +74,7 @@ async def test_quote_and_payment_on_the_stub(
 
 
 async def test_same_key_on_every_retry_new_nonce_every_attempt(
-    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps, backend_state: BackendState
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps, backend: Backend
 ) -> None:
     t = Scripted(
         stub_transport,
@@ -92,7 +91,7 @@ async def test_same_key_on_every_retry_new_nonce_every_attempt(
     assert len({r.headers["X-Cp-Nonce"] for r in posts}) == 3
     assert len({r.content for r in posts}) == 1
     assert sleeps.calls == [pytest.approx(0.05), pytest.approx(0.1)]
-    assert p.status == "approved" and len(backend_state.payments) == 1
+    assert p.status == "approved" and len(backend.payments()) == 1
 
 
 async def test_a_4xx_is_never_retried(stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps) -> None:
@@ -121,7 +120,7 @@ async def test_429_waits_as_long_as_retry_after_says(
 
 
 async def test_5xx_on_a_write_asks_by_reference_before_resending(
-    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps, backend_state: BackendState
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps, backend: Backend
 ) -> None:
     t = Scripted(stub_transport, {"POST /payments/v1/payments": [problem(500, "internal")]})
     async with make_client(t, sleeps) as c:
@@ -135,12 +134,12 @@ async def test_5xx_on_a_write_asks_by_reference_before_resending(
         ("GET", "/payments/v1/payments"),  # the inquiry comes first
         ("POST", "/payments/v1/payments"),
     ]
-    assert p.status == "approved" and len(backend_state.payments) == 1
+    assert p.status == "approved" and len(backend.payments()) == 1
     assert c.stats.inquiries == 1
 
 
 async def test_committed_then_lost_answer_is_found_not_resent(
-    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps, backend_state: BackendState
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps, backend: Backend
 ) -> None:
     class LoseAnswer(Scripted):
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -162,7 +161,7 @@ async def test_committed_then_lost_answer_is_found_not_resent(
         )
     assert p.status == "approved"
     assert len(t.posts("/payments/v1/payments")) == 1  # found by reference: never sent again
-    assert len(backend_state.payments) == 1
+    assert len(backend.payments()) == 1
 
 
 async def test_unknown_outcome_when_even_the_inquiry_fails(

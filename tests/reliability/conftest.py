@@ -6,20 +6,25 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend_stub.app import create_app
-from backend_stub.state import BackendState
 from terminal.journal import Journal
-from tests.reliability.harness import KEY_ID, SECRET, ThreadServer
+from tests.reliability.harness import Backend, ThreadServer
 
 
 @pytest.fixture
-def state() -> BackendState:
-    return BackendState(keys={KEY_ID: SECRET})
+def backend(tmp_path: Path) -> Iterator[Backend]:
+    b = Backend(tmp_path / "ledger.sqlite3")
+    yield b
+    b.store.close()
 
 
 @pytest.fixture
-def stub(state: BackendState) -> httpx.AsyncBaseTransport:
-    return httpx.ASGITransport(app=create_app(state))
+def stub(backend: Backend) -> httpx.AsyncBaseTransport:
+    return backend.transport()
+
+
+@pytest.fixture(params=["v1", "v2"])
+def api(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
@@ -30,8 +35,8 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 
 
 @pytest.fixture
-def server(state: BackendState) -> Iterator[ThreadServer]:
-    s = ThreadServer(create_app(state))
+def server(backend: Backend) -> Iterator[ThreadServer]:
+    s = ThreadServer(backend.app)
     s.start()
     yield s
     s.stop()

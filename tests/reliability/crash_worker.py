@@ -40,7 +40,7 @@ async def main() -> None:
         base_url=args.url,
         key_id=args.key_id,
         secret=args.secret.encode(),
-        api_version="v1",
+        api_version="auto",
         policy=RetryPolicy(max_attempts=4, base_s=0.02, cap_s=0.1),
     ) as client:
         for _ in range(20):

@@ -14,14 +14,13 @@ from urllib.parse import quote
 import httpx
 import uvicorn
 
-from backend_stub.state import BackendState
 from terminal.client import BackendClient, RetryPolicy
 from terminal.domain.money import Money, asset
 from terminal.flow import OfflinePolicy, SaleReport, SaleRunner
 from terminal.journal import Journal
+from tests.client.helpers import KEY_ID, SECRET, Backend
 
-KEY_ID = "t_rel"
-SECRET = b"reliability-secret-0123"
+__all__ = ["KEY_ID", "SECRET", "Backend"]
 EUR, BTC = asset("EUR"), asset("BTC")
 APPROVE = "cryptopos-test:card:approve"
 
@@ -35,11 +34,15 @@ class NoSleep:
 
 
 def client(
-    transport: httpx.AsyncBaseTransport | None, *, base_url: str = "http://backend.test", **kw: Any
+    transport: httpx.AsyncBaseTransport | None,
+    *,
+    base_url: str = "http://backend.test",
+    api_version: str = "v2",
+    **kw: Any,
 ) -> BackendClient:
     kw.setdefault("policy", RetryPolicy(max_attempts=4, base_s=0.01, cap_s=0.05))
     return BackendClient(
-        base_url=base_url, key_id=KEY_ID, secret=SECRET, transport=transport, api_version="v1", **kw
+        base_url=base_url, key_id=KEY_ID, secret=SECRET, transport=transport, api_version=api_version, **kw
     )
 
 
@@ -67,9 +70,9 @@ async def run_sales(
     return reports
 
 
-def ledger(state: BackendState) -> list[tuple[str, str, str]]:
-    """(reference, payment_id, status) of every payment the backend holds."""
-    return [(p.reference, p.payment_id, p.status) for p in state.payments.values()]
+def ledger(backend: Backend) -> list[tuple[str, str, str]]:
+    """(reference, payment_id, status) of every payment the backend holds, in the order taken."""
+    return [(p["reference"], p["payment_id"], p["status"]) for p in backend.payments()]
 
 
 def assert_ledger_agrees(journal: Journal, payments: list[tuple[str, str, str]]) -> None:
