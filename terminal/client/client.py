@@ -247,7 +247,10 @@ class BackendClient:
         self.stats.attempts += 1
         self.budget.record_request(now)
         try:
-            resp = await self._http.request(method, path, content=content, headers={**signed, **headers})
+            # a GET goes without a body (not an empty one with Content-Length: 0)
+            resp = await self._http.request(
+                method, path, content=content or None, headers={**signed, **headers}
+            )
         except httpx.TransportError as exc:
             self.breaker.record_failure(self._monotonic())
             log.info("%s %s failed: %s", method, path.split("?", maxsplit=1)[0], type(exc).__name__)

@@ -4,6 +4,7 @@ the test opened (``--fd``), its ledger in a SQLite file (``--db``) that the test
 from __future__ import annotations
 
 import argparse
+import socket
 
 import uvicorn
 
@@ -20,7 +21,9 @@ def main() -> None:
     ap.add_argument("--secret", required=True)
     args = ap.parse_args()
     app = create_app(store=Store(args.db), settings=ServiceSettings(keys={args.key_id: args.secret.encode()}))
-    uvicorn.run(app, fd=args.fd, log_level="warning", lifespan="off")
+    # a socket object, not uvicorn's fd= (which assumes a UNIX socket and so leaves Nagle on)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    uvicorn.Server(config).run(sockets=[socket.socket(fileno=args.fd)])
 
 
 if __name__ == "__main__":
