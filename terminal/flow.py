@@ -265,7 +265,13 @@ class SaleRunner:
     ) -> list[s.Command]:
         sess = self.session
         report.source = source
-        seen = identify(payload)
+        seen = identify(payload, now=self.clock())
+        if seen.refusal is not None:
+            report.reason = seen.refusal
+            self.journal.update(
+                reference, "declined", reason=seen.refusal, payload_hash=payload_hash(payload)
+            )
+            return sess.handle(s.PaymentDeclined(seen.refusal))
         try:
             if seen.replay_token is not None:
                 self.journal.remember_token(seen.kind, seen.replay_token, reference)
@@ -402,7 +408,13 @@ class SaleRunner:
                     payload, report.source = event.payload, event.reader
         finally:
             self._stop_readers()
-        seen = identify(payload)
+        seen = identify(payload, now=self.clock())
+        if seen.refusal is not None:
+            self._status, report.reason = "declined", seen.refusal
+            self.journal.update(
+                reference, "declined", reason=seen.refusal, payload_hash=payload_hash(payload)
+            )
+            return
         if seen.kind not in self.offline.allowed_kinds:
             self._status = "declined"
             allowed = ", ".join(self.offline.allowed_kinds) or "none"

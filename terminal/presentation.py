@@ -1,44 +1,54 @@
 """What a customer presented, as far as offline rules and replay protection need to know.
 
-PENDING: payload parsing (``terminal.domain.payloads.parse_payload``, Bolt Card SUN
-decryption, wallet-token nonces) is being built on another branch. Until it lands this
-module tells the kinds apart by their scheme only and uses the one-time parts that can be
-read without keys: a Bolt Card's ``p``/``c`` pair (a new SUN message on every tap) and a
-whole LNURL-withdraw or wallet token. When the parser lands, :func:`identify` should take
-the nonce and the (uid, counter) from it; the journal already keeps counters per card
-(:meth:`terminal.journal.Journal.advance_counter`).
+Built on :func:`terminal.domain.payloads.parse_payload`. The one-time part of each kind:
+
+* Bolt Card (``lnurlw://...?p=..&c=..``): the SUN message ``p``/``c`` is new on every tap (``p``
+  encrypts the card's UID and tap counter). The terminal holds no card keys, so it cannot read
+  the counter; it refuses a ``p``/``c`` pair it has seen, which is what a replayed (recorded)
+  tap is. The backend, which holds the keys, checks the counter itself. Where a terminal does
+  learn (uid, counter), :meth:`terminal.journal.Journal.advance_counter` keeps them monotonic.
+* wallet token (``CPT1:...``): its nonce, per wallet; an expired token is refused here.
+* LNURL-withdraw: the whole link (its ``k1`` is single-use).
+* the emulator's test cards (``cryptopos-test:card:*``) are reused on purpose: no guard.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+
+from terminal.domain.payloads import BoltCardTap, Lnurl, PayloadError, WalletToken, parse_payload
 
 TEST_PREFIX = "cryptopos-test:"
 
 
 @dataclass(frozen=True, slots=True)
 class Presentation:
-    kind: str  # one of terminal.config.PAYLOAD_KINDS, or "unknown"
+    kind: str  # one of terminal.config.PAYLOAD_KINDS, another payload kind, or "unknown"
     replay_token: str | None  # a part that must never be seen twice, or None
     card_uid: str | None = None
     counter: int | None = None
+    refusal: str | None = None  # why the terminal refuses it without asking the backend
 
 
-def identify(payload: str) -> Presentation:
+def identify(payload: str, *, now: float) -> Presentation:
     text = payload.strip()
-    lower = text.lower()
-    if lower.startswith(TEST_PREFIX):
-        # the emulator's test cards are reused on purpose: no replay guard
+    if text.lower().startswith(TEST_PREFIX):
         return Presentation("test_card", None)
-    if lower.startswith("lnurlw://"):
-        query = parse_qs(urlsplit(text).query)
-        p, c = query.get("p", [""])[-1], query.get("c", [""])[-1]
-        if p and c:
-            return Presentation("bolt_card", f"{p.upper()}:{c.upper()}")
-        return Presentation("lnurl_withdraw", text)
-    if lower.startswith(("lnurl1", "lightning:lnurl1")):
-        return Presentation("lnurl_withdraw", lower.removeprefix("lightning:"))
-    if lower.startswith("cryptopos-token:"):
-        return Presentation("wallet_token", text)
-    return Presentation("unknown", None)
+    try:
+        parsed = parse_payload(text, now=now)
+    except PayloadError:
+        return Presentation("unknown", None)  # the backend judges what the terminal cannot read
+    if isinstance(parsed, BoltCardTap):
+        return Presentation("bolt_card", f"{parsed.p.upper()}:{parsed.c.upper()}")
+    if isinstance(parsed, WalletToken):
+        token = f"{parsed.wallet_id}:{parsed.nonce.hex()}"
+        if parsed.expired:
+            return Presentation("wallet_token", token, refusal="expired_token")
+        return Presentation("wallet_token", token)
+    if isinstance(parsed, Lnurl):
+        if parsed.tag in (None, "withdrawRequest") and (
+            parsed.tag == "withdrawRequest" or parsed.original.lower().startswith("lnurlw://")
+        ):
+            return Presentation("lnurl_withdraw", parsed.original)
+        return Presentation("lnurl", None)
+    return Presentation(str(parsed.kind), None)

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from backend_stub.app import create_app
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
-from terminal.client import BackendClient, OutcomeUnknownError
+from terminal.client import BackendClient
 from terminal.domain.money import Money, asset
 from tests.support import serve
 
@@ -123,14 +122,15 @@ async def test_the_terminal_client_over_a_real_uvicorn_server(tmp_path: Path) ->
             )
             assert (paid.status, paid.reference) == ("approved", "real-1")
             # A lost answer over a real socket: the server commits, then cuts the connection.
+            # The client never guesses: it asks by reference and finds the committed payment.
             quote = await client.quote(Money.parse("3.00", "EUR"), asset("BTC"))
-            with pytest.raises(OutcomeUnknownError):
-                await client.create_payment(
-                    quote=quote,
-                    reference="real-2",
-                    payload="cryptopos-test:card:unknown",
-                    idempotency_key="i-2",
-                )
+            settled = await client.create_payment(
+                quote=quote,
+                reference="real-2",
+                payload="cryptopos-test:card:unknown",
+                idempotency_key="i-2",
+            )
+            assert settled.status == "approved" and client.stats.inquiries == 1
             found = await client.find_by_reference("real-2")
             assert found is not None and found.status == "approved"
         # Version headers and problem documents survive the real HTTP stack too.

@@ -292,3 +292,31 @@ def test_signature_covers_the_query(sleeps: Sleeps) -> None:
     path = V2Adapter().by_reference_path("t 1&x")
     assert path == "/payments/v2/payments?reference=t+1%26x"
     assert json.dumps(path)
+
+
+async def test_the_real_v1_announces_its_sunset_and_the_client_keeps_it(
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="cryptopos.client"):
+        async with make_client(stub_transport, sleeps, api_version="v1") as c:
+            for ref in ("d1", "d2"):
+                q = await c.quote(Money(500, EUR), BTC)
+                await c.create_payment(
+                    quote=q, reference=ref, payload="cryptopos-test:card:approve", idempotency_key=ref
+                )
+    assert set(c.deprecations) == {"rates/v1", "payments/v1"}
+    notice = c.deprecations["payments/v1"]
+    assert notice.deprecation.startswith("@") and notice.sunset and "successor-version" in (notice.link or "")
+    assert len([r for r in caplog.records if "deprecated" in r.message]) == 2  # once per API, not per call
+
+
+async def test_auto_negotiates_v2_on_the_real_stub(
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps
+) -> None:
+    async with make_client(stub_transport, sleeps, api_version="auto") as c:
+        q = await c.quote(Money(500, EUR), asset("ETH"))
+        p = await c.create_payment(
+            quote=q, reference="v2-1", payload="cryptopos-test:card:approve", idempotency_key="k"
+        )
+    assert c.api_version == "v2" and c.deprecations == {}
+    assert p.amount_minor == q.crypto.minor and p.asset == "ETH"

@@ -110,3 +110,31 @@ async def test_the_sale_is_journaled_before_the_network(tmp_path: Path) -> None:
         runner = SaleRunner(client=c, journal=journal, terminal_id="t", readers=["sim:nfc"], payment_wait_s=2)
         await runner.run(Money(1250, EUR), BTC)
     assert seen and seen[0] == ["amount_entered"]
+
+
+def wallet_token(*, expires_in: float, nonce: bytes) -> str:
+    import time as _time
+
+    from terminal.domain.payloads import sign_token
+
+    return sign_token(
+        private_key=bytes(range(32)),
+        key_id="w1",
+        wallet_id="wallet-7",
+        asset="BTC",
+        nonce=nonce,
+        expires_at=int(_time.time() + expires_in),
+    )
+
+
+async def test_a_replayed_wallet_token_and_an_expired_one_never_reach_the_backend(tmp_path: Path) -> None:
+    backend = Backend(tmp_path / "ledger.sqlite3")
+    journal = Journal(tmp_path / "j.sqlite3")
+    token = wallet_token(expires_in=300, nonce=b"\x01" * 16)
+    first = await sale(backend, journal, readers((0.0, token)))
+    assert first.status in ("approved", "declined")  # the backend judged it
+    again = await sale(backend, journal, readers((0.0, token)))
+    assert (again.status, again.reason) == ("declined", "replayed_tap")
+    stale = await sale(backend, journal, readers((0.0, wallet_token(expires_in=-10, nonce=b"\x02" * 16))))
+    assert (stale.status, stale.reason) == ("declined", "expired_token")
+    assert len(backend.payments()) == 1

@@ -204,3 +204,16 @@ async def test_reset_mid_response_through_a_tcp_proxy(
     assert [r.status for r in reports] == ["approved"] * 3
     assert_ledger_agrees(journal, ledger(backend))
     assert len(ledger(backend)) == 3
+
+
+async def test_the_backend_itself_drops_the_answer_after_committing(
+    stub: httpx.AsyncBaseTransport, journal: Journal, backend: Backend, api: str
+) -> None:
+    # the emulator's test card "unknown": committed, then the response is cut mid-way
+    ft = FaultTransport(stub, [])
+    async with client(ft, sleep=NoSleep(), api_version=api) as c:
+        reports = await run_sales(c, journal, ["cryptopos-test:card:unknown", APPROVE])
+        assert c.stats.inquiries == 1
+    assert [r.status for r in reports] == ["approved", "approved"]
+    assert sum(1 for line in ft.log if line.startswith("POST /payments/")) == 2  # never resent
+    assert_ledger_agrees(journal, ledger(backend))
