@@ -11,7 +11,7 @@ BOLT11 = (
     "lp53ut353s06fv3qfegext0eh0ymjpf39tuven09sam30g4vgpfna3rh"
 )
 TAP = "lnurlw://card.yourdomain.com?p=4E2E289D945A66BB13377A728884E867&c=E19CCB1FED8892CE"
-TOKEN = (
+WALLET_SAMPLE = (
     "CPT1:AEBHOMIJO5QWY3DFOQWTIMQGIJKEGLKMJYAACAQDAQCQMBYIBEFAWDANBYHQAAAAABUSJAIA6I56OHGY5SEOQAEMEPZXSNHOHXE7O3TPDS"
     "5TO54JXT7VOFMLNLHYRSIJKU32M3J5XXNTTECP7JI7N64B4HOKYOBUVS4YBFTJ7DXTAAI"
 )
@@ -37,11 +37,13 @@ CORPUS: dict[str, list[str]] = {
     "solana_transaction": ["solana:https%3A%2F%2Fexample.com%2Fsolana-pay%3Forder%3D12345"],
     "bolt11": [BOLT11, "lightning:" + BOLT11.upper()],
     "lnurl": [
-        encode_lnurl("https://service.com/api?q=3fc3645b439ce8e7f2553a69e5267081d96dcd340693afabe04be7b0ccd178df"),
+        encode_lnurl(
+            "https://service.com/api?q=3fc3645b439ce8e7f2553a69e5267081d96dcd340693afabe04be7b0ccd178df"
+        ),
         "lnurlp://examplennnnnnnn.onion/path",
     ],
     "boltcard": [TAP],
-    "wallet_token": [TOKEN],
+    "wallet_token": [WALLET_SAMPLE],
     "ndef": ["ndef:" + encode_uri_message(TAP).hex()],
 }
 
