@@ -119,4 +119,4 @@ def test_rechecksummed_invoices_never_crash(edits: list[tuple[int, int, bool]], 
 )
 def test_ndef_bytes_never_crash(data: bytes) -> None:
     with contextlib.suppress(PayloadError):
-        parse_ndef(data, parse_inner=parse_payload)
+        parse_ndef(data)
