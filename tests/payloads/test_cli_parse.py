@@ -53,3 +53,14 @@ def test_human_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     lines = dict(line.split(None, 1) for line in out.splitlines())
     assert lines["kind"] == "bitcoin" and lines["amount"] == "0.001" and lines["label"] == "Café"
+
+
+def test_payload_money() -> None:
+    from terminal.domain.money import asset
+    from terminal.domain.payloads import parse_payload, payload_money
+
+    m = payload_money(parse_payload(BOLT11))
+    assert m is not None and (m.minor, m.asset) == (250_000_000, asset("BTC-LN"))
+    m = payload_money(parse_payload(CORPUS["ethereum"][1]))
+    assert m is not None and (m.minor, m.asset.code) == (12_500_000, "USDC")
+    assert payload_money(parse_payload(TAP)) is None

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from terminal.domain.money import Money, asset
 from terminal.domain.payloads import ndef as _ndef
 from terminal.domain.payloads.addresses import BitcoinAddress, parse_bitcoin_address
 from terminal.domain.payloads.bitcoin import BitcoinUri, build_bip21, parse_bitcoin_uri
@@ -75,6 +76,7 @@ __all__ = [
     "parse_bitcoin_address",
     "parse_ndef",
     "parse_payload",
+    "payload_money",
     "payload_to_json",
     "sign_token",
     "verify_sun",
@@ -177,6 +179,14 @@ def _parse_bare(text: str, *, now: float | None) -> Payload:
 def parse_ndef(data: bytes, *, strict: bool = True, now: float | None = None) -> NdefMessage:
     """Decode NDEF octets from a tag or phone; ``content`` is the payment payload inside, if any."""
     return _ndef.parse_ndef(data, strict=strict, parse_inner=lambda inner: parse_payload(inner, now=now))
+
+
+def payload_money(payload: Payload) -> Money | None:
+    """The amount a payload asks for as ``Money`` (minor units of a known asset), or None."""
+    j = payload.to_json()
+    if j["asset"] is None or j["amount_minor"] is None:
+        return None
+    return Money(int(j["amount_minor"]), asset(j["asset"]))
 
 
 def payload_to_json(payload: Payload) -> dict[str, Any]:
