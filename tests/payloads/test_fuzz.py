@@ -120,3 +120,26 @@ def test_rechecksummed_invoices_never_crash(edits: list[tuple[int, int, bool]], 
 def test_ndef_bytes_never_crash(data: bytes) -> None:
     with contextlib.suppress(PayloadError):
         parse_ndef(data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # int() refuses strings over 4,300 digits: length checks must come first
+        "ethereum:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed?value=1e" + "9" * 5000,
+        "ethereum:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed?value=" + "9" * 5000,
+        "ethereum:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed@" + "1" * 5000,
+        "bitcoin:1RustyRX2oai4EYYDpQGWvEL62BBGqN9T?amount=" + "1" * 5000,
+        "bitcoin:1RustyRX2oai4EYYDpQGWvEL62BBGqN9T?amount=0." + "1" * 5000,
+        "solana:mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN?amount=" + "1" * 2000,
+        "lnbc" + "1" * 5000 + "m1qqqqqq",
+        "1" * 5000,
+        # non-ASCII digits are digits to Python's \\d and int(), not to these specs
+        "bitcoin:1RustyRX2oai4EYYDpQGWvEL62BBGqN9T?amount=\u0661\u0660",
+        "ethereum:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed?value=\u0661e18",
+        "solana:mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN?amount=\u0661",
+    ],
+)
+def test_hostile_numbers(text: str) -> None:
+    with pytest.raises(PayloadError):
+        parse_payload(text)
