@@ -21,13 +21,14 @@ from terminal.domain.payloads.samples import ALL, BOLT11, CORPUS, TAP
 TAP_NDEF = encode_uri_message(TAP)
 
 INTERESTING = [
-    *"01:?&=%#@/.-+eE pP1qQlL\x00\u00e9\u212a\U0001f600",
+    *"01:?&=%#@/.-+eE pP1qQlL\x00\u00e9\u212a\U0001f600\u0661",
     "%ZZ",
     "%C3",
     "lnbc",
     "0x",
     "CPT1:",
     "ndef:",
+    "9" * 4400,  # past int()'s 4,300-digit limit
 ]
 
 
