@@ -70,13 +70,9 @@ def check_reference(db: sqlite3.Connection, *, terminal: str, reference: str) ->
         )
 
 
-def behaviour(ctx: Context, payload: str, fiat_minor: int) -> Behaviour:
-    """What the test mode forces for this payload and amount (approve when nothing does)."""
-    if ctx.settings.test_mode:
-        forced = payment_behaviour(payload, fiat_minor)
-        if forced is not None:
-            return forced
-    return Behaviour()
+def behaviour(ctx: Context, payload: str, fiat_minor: int) -> Behaviour | None:
+    """What the test mode forces for this payload and amount, if anything."""
+    return payment_behaviour(payload, fiat_minor) if ctx.settings.test_mode else None
 
 
 def insert_payment(
