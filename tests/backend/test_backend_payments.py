@@ -173,3 +173,14 @@ async def test_refund_problems(api: Api) -> None:
     url = f"/payments/v2/payments/{ok['payment_id']}/refunds"
     r = await api.post(url, {"amount_minor": "1", "to": "two words"}, headers={"Idempotency-Key": "z"})
     assert (r.status_code, problem_type(r)) == (422, "invalid-address")
+    bad = [
+        "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdp",  # one character off: bech32 checksum
+        "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx",  # testnet
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",  # an Ethereum address for a BTC refund
+    ]
+    for i, to in enumerate(bad):
+        r = await api.post(url, {"amount_minor": "1", "to": to}, headers={"Idempotency-Key": f"bad{i}"})
+        assert (r.status_code, problem_type(r)) == (422, "invalid-address"), to
+    uri = "bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq?label=Alice"
+    r = await api.post(url, {"amount_minor": "1", "to": uri}, headers={"Idempotency-Key": "uri"})
+    assert (r.status_code, r.json()["to"]) == (201, "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq")

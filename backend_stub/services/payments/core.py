@@ -10,6 +10,7 @@ from backend_stub.problems import ProblemError
 from backend_stub.services.common import Context, iso, new_id
 from backend_stub.testmode import Behaviour, payment_behaviour
 from terminal.domain.money import ASSETS, Money
+from terminal.domain.payloads import PayloadError, parse_payload
 
 FINAL = frozenset({"approved", "declined"})
 
@@ -158,8 +159,49 @@ def doc_v2(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def check_refund_address(asset: str, to: str) -> None:
-    """A refund goes to an address of the payment's network (full checksum checks: payloads)."""
-    text = to.strip()
-    if not text or any(c.isspace() for c in text):
-        raise ProblemError(422, "invalid-address", "Invalid refund address", "an address has no spaces")
+REFUND_KINDS: dict[str, frozenset[str]] = {
+    "BTC": frozenset({"bitcoin"}),
+    "BTC-LN": frozenset({"bolt11", "lnurl", "bitcoin"}),
+    "ETH": frozenset({"ethereum"}),
+    "USDC": frozenset({"ethereum"}),
+    "USDT": frozenset({"ethereum"}),
+    "SOL": frozenset({"solana_transfer"}),
+}
+KIND_NAMES = {
+    "bitcoin": "a bitcoin address",
+    "bolt11": "a Lightning invoice",
+    "lnurl": "an LNURL",
+    "ethereum": "an Ethereum address",
+    "solana_transfer": "a Solana address",
+}
+
+
+def check_refund_address(asset: str, to: str, *, now: float) -> str:
+    """The address a refund of ``asset`` goes to, checked (checksums, network); 422 otherwise.
+
+    ``to`` may be a bare address or the customer's receive URI (``bitcoin:...``).
+    """
+    try:
+        parsed = parse_payload(to.strip(), now=now)
+    except PayloadError as exc:
+        raise ProblemError(422, "invalid-address", "Invalid refund address", exc.message) from None
+    wanted = REFUND_KINDS.get(asset, frozenset())
+    if parsed.kind not in wanted:
+        names = " or ".join(KIND_NAMES[k] for k in sorted(wanted))
+        got = KIND_NAMES.get(parsed.kind, parsed.kind)
+        raise ProblemError(
+            422,
+            "invalid-address",
+            "Wrong kind of refund address",
+            f"{asset} refunds go to {names}, not {got}",
+        )
+    info = parsed.to_json()
+    if parsed.kind == "bitcoin" and info.get("network") != "mainnet":
+        raise ProblemError(
+            422,
+            "invalid-address",
+            "Refund address on the wrong network",
+            f"this is a {info.get('network')} address; this terminal refunds on mainnet",
+        )
+    address = info.get("address")
+    return str(address) if address else to.strip()

@@ -268,13 +268,13 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
                     f"between 1 and {left} minor units of {p['asset']} can still be refunded",
                     refundable_minor=str(left),
                 )
-            core.check_refund_address(p["asset"], body.to)
             now = ctx.now()
+            to = core.check_refund_address(p["asset"], body.to, now=now)
             refund_id = new_id("rf")
             db.execute(
                 "INSERT INTO refunds (refund_id, payment_id, amount_minor, to_address, status, created_at) "
                 "VALUES (?, ?, ?, ?, 'completed', ?)",
-                (refund_id, payment_id, str(amount), body.to, now),
+                (refund_id, payment_id, str(amount), to, now),
             )
             db.execute(
                 "UPDATE payments SET refunded_minor = ?, updated_at = ? WHERE payment_id = ?",
@@ -284,7 +284,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
                 "refund_id": refund_id,
                 "payment_id": payment_id,
                 "amount_minor": str(amount),
-                "to": body.to,
+                "to": to,
                 "status": "completed",
                 "created_at": iso(now),
             }
