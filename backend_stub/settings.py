@@ -68,8 +68,6 @@ class ServiceSettings:
     test_mode: bool = True  # test cards and magic amounts (docs/backend.md)
     slow_s: float = 2.0  # how long a "slow" test payment takes
     idempotency_lease_s: float = 30.0  # an in-flight record older than this is taken over
-    invoice_ttl_s: float = 900.0
-    # Ed25519 quote-signing key is derived from this seed so all instances and builds share it.
+    # The Ed25519 quote-signing key, invoice addresses and the Lightning node key derive from this
+    # seed, so all instances and builds agree.
     signing_seed: bytes = b"cryptopos-emulator-rates-signing-key"
-    # Where LNURL / invoice links point (the emulator's public name; never fetched here).
-    public_host: str = "pay.cryptopos.test"
