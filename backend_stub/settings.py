@@ -8,10 +8,12 @@ expiries, the authentication window and version sunsets.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 
 def _epoch(text: str) -> float:
@@ -71,3 +73,23 @@ class ServiceSettings:
     # The Ed25519 quote-signing key, invoice addresses and the Lightning node key derive from this
     # seed, so all instances and builds agree.
     signing_seed: bytes = b"cryptopos-emulator-rates-signing-key"
+
+    def updated(self, overrides: Mapping[str, Any]) -> ServiceSettings:
+        """A copy with ``overrides`` (e.g. a build's ``settings:`` from a topology file).
+
+        ``feed`` may be a mapping of :class:`FeedSettings` fields. Unknown names are an error
+        that lists the known ones, so a typo in a config file is not silently ignored.
+        """
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown service settings {unknown}; known: {', '.join(sorted(known))}")
+        values = dict(overrides)
+        feed = values.get("feed")
+        if isinstance(feed, Mapping):
+            feed_known = {f.name for f in dataclasses.fields(FeedSettings)}
+            bad = sorted(set(feed) - feed_known)
+            if bad:
+                raise ValueError(f"unknown feed settings {bad}; known: {', '.join(sorted(feed_known))}")
+            values["feed"] = dataclasses.replace(self.feed, **feed)
+        return dataclasses.replace(self, **values)
