@@ -165,3 +165,15 @@ async def test_test_mode_endpoints_are_off_outside_test_mode(store: Store, clock
             "/payments/v2/test/cards", {"uid": UID.hex(), "k1": K1.hex(), "k2": K2.hex()}
         )
     assert (r.status_code, problem_type(r)) == (404, "not-found")
+
+
+async def test_v1_verifies_bolt_card_taps_too(api: Api) -> None:
+    await issue(api)
+    q = (
+        await api.post("/rates/v1/quotes", {"fiat_amount": "1.00", "fiat_currency": "EUR", "asset": "BTC-LN"})
+    ).json()
+    body = {"quote_id": q["quote_id"], "asset": "BTC-LN", "amount": q["crypto_amount"], "payload": tap(7)}
+    first = await api.post("/payments/v1/payments", {**body, "reference": "v1-a"})
+    replay = await api.post("/payments/v1/payments", {**body, "reference": "v1-b"})
+    assert first.json()["status"] == "approved"
+    assert (replay.json()["status"], replay.json()["reason"]) == ("declined", "replayed_tap")

@@ -213,7 +213,8 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         cursor: Annotated[str | None, Query(max_length=64)] = None,
     ) -> dict[str, Any]:
         """Newest first. Status inquiry: ``?reference=R`` finds the terminal's own sale."""
-        where, args = ["terminal_id = ?"], [terminal]
+        where: list[str] = ["terminal_id = ?"]
+        args: list[str | float | int] = [terminal]
         if reference is not None:
             where.append("reference = ?")
             args.append(reference)
@@ -222,10 +223,10 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
             args.append(status)
         if since is not None:
             where.append("created_at >= ?")
-            args.append(str(parse_iso(since)))
+            args.append(parse_iso(since))
         if cursor is not None:
             where.append("seq < ?")
-            args.append(str(_uncursor(cursor)))
+            args.append(_uncursor(cursor))
         sql = f"SELECT * FROM payments WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"  # noqa: S608
 
         def find() -> list[sqlite3.Row]:
