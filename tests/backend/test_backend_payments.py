@@ -97,6 +97,8 @@ async def test_a_terminal_sees_only_its_own_payments(api: Api) -> None:
     r = await api.get(f"/payments/v2/payments/{p['payment_id']}")
     assert (r.status_code, problem_type(r)) == (404, "unknown-payment")
     assert (await api.get("/payments/v2/payments?reference=mine")).json()["items"] == []
+    r = await api.pay_v2(q, key="k", reference="theirs")  # the first terminal's quote
+    assert (r.status_code, problem_type(r)) == (404, "unknown-quote")
 
 
 async def make_sales(api: Api, clock: FakeClock, n: int) -> list[dict[str, Any]]:

@@ -25,11 +25,12 @@ class QuoteRow:
     expires_at: float
 
 
-def load_quote(db: sqlite3.Connection, quote_id: str) -> QuoteRow:
+def load_quote(db: sqlite3.Connection, quote_id: str, *, terminal: str) -> QuoteRow:
+    """A quote this terminal was given (another terminal's quote is unknown to it)."""
     row = db.execute(
         "SELECT quote_id, fiat_minor, fiat_currency, asset, crypto_minor, expires_at FROM quotes "
-        "WHERE quote_id = ?",
-        (quote_id,),
+        "WHERE quote_id = ? AND terminal_id = ?",
+        (quote_id, terminal),
     ).fetchone()
     if row is None:
         raise ProblemError(404, "unknown-quote", "Unknown quote", f"no quote {quote_id[:64]!r}")

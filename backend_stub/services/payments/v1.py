@@ -55,11 +55,13 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
     async def create_payment(
         body: PaymentRequestV1, request: Request, terminal: Terminal, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
-        quote = await run_in_threadpool(lambda: core.load_quote(ctx.store.read(), body.quote_id))
+        quote = await run_in_threadpool(
+            lambda: core.load_quote(ctx.store.read(), body.quote_id, terminal=terminal)
+        )
         how = core.behaviour(ctx, body.payload, quote.fiat_minor)
 
         def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
-            q = core.load_quote(db, body.quote_id)
+            q = core.load_quote(db, body.quote_id, terminal=terminal)
             amount = parse_major(body.amount, ASSETS[q.asset])
             core.check_quote(ctx, q, asset=body.asset, amount_minor=amount.minor)
             core.check_reference(db, terminal=terminal, reference=body.reference)

@@ -159,11 +159,13 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         body: PaymentRequestV2, request: Request, terminal: Terminal, idempotency_key: RequiredKey = None
     ) -> JSONResponse:
         key = require_key(idempotency_key)
-        quote = await run_in_threadpool(lambda: core.load_quote(ctx.store.read(), body.quote_id))
+        quote = await run_in_threadpool(
+            lambda: core.load_quote(ctx.store.read(), body.quote_id, terminal=terminal)
+        )
         how = core.behaviour(ctx, body.payload, quote.fiat_minor)
 
         def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
-            q = core.load_quote(db, body.quote_id)
+            q = core.load_quote(db, body.quote_id, terminal=terminal)
             core.check_quote(ctx, q, asset=body.asset, amount_minor=int(body.amount_minor))
             core.check_reference(db, terminal=terminal, reference=body.reference)
             status, reason, method = methods.decide(db, ctx, payload=body.payload, quote=q, forced=how)
@@ -301,7 +303,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         """A merchant-presented invoice for a quote; its payment starts ``pending``."""
 
         def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
-            q = core.load_quote(db, body.quote_id)
+            q = core.load_quote(db, body.quote_id, terminal=terminal)
             core.check_quote(ctx, q, asset=q.asset, amount_minor=q.crypto_minor)
             invoices.check_kind(body.kind, q.asset)
             core.check_reference(db, terminal=terminal, reference=body.reference)
