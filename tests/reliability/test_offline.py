@@ -89,6 +89,7 @@ async def test_offline_queue_caps_and_forwarding_across_a_crash(
     assert ledger(backend) == []
     queued = [s.reference for s in journal.offline_queue()]
     assert len(queued) == 3
+    assert [s.payload_kind for s in journal.offline_queue()] == ["test_card", "bolt_card", "test_card"]
     assert all(s.payload is not None for s in journal.offline_queue())
 
     # back online; the terminal dies right after the second forwarded payment reached the backend
@@ -109,7 +110,13 @@ async def test_offline_queue_caps_and_forwarding_across_a_crash(
     assert again.forwarded == [] and again.settled == {}
     assert sum(1 for line in counting.log if line.startswith("POST /payments/")) == 1  # only the third
     assert [ref for ref, _, _ in ledger(backend)] == queued  # in order, each once
-    assert all(s.state == "approved" and s.payload is None for s in (journal.get(r) for r in queued))  # type: ignore[union-attr]
+    settled = [journal.get(r) for r in queued]
+    assert all(s is not None and s.final and s.payload is None for s in settled)  # payloads wiped
+    # the test cards are approved; the Bolt Card is judged by the backend (it knows no such card)
+    assert [s.state for s in settled if s is not None and s.payload_kind == "test_card"] == [
+        "approved",
+        "approved",
+    ]
     # the original idempotency key went with each
     keys = {s.reference: s.idempotency_key for s in journal.sales()}
     assert {keys[r] for r in queued} <= backend.idempotency_keys()
