@@ -38,7 +38,7 @@ from terminal.client import (
 from terminal.domain import session as s
 from terminal.domain.money import Asset, Money
 from terminal.domain.quote import Quote
-from terminal.journal import Journal, ReplayError, payload_hash
+from terminal.journal import Journal, ReplayError, SaleFinalError, payload_hash
 from terminal.presentation import identify
 
 # How often an unknown outcome is asked about before the sale is left to `reconcile`.
@@ -201,6 +201,11 @@ class SaleRunner:
             while pending:
                 cmd = pending.pop(0)
                 pending += await self._execute(cmd, report, reference, deadline, started)
+        except SaleFinalError:
+            # `reconcile` in another process closed this sale before anything was sent
+            rec = self.journal.get(reference)
+            self._status = rec.state if rec is not None else "cancelled"
+            report.reason = "the sale was closed elsewhere before it was sent; not charged"
         finally:
             self._stop_readers()
         report.status = self._status or _STATUS.get(self.session.state, "unknown")
@@ -273,6 +278,20 @@ class SaleRunner:
             )
             return sess.handle(s.PaymentDeclined(seen.refusal))
         try:
+            self.journal.update(
+                reference,
+                "submitting",
+                payload_hash=payload_hash(payload),
+                payload_kind=seen.kind,
+                submitted_at=self.clock(),
+            )
+        except SaleFinalError:
+            # closed by `reconcile` in another process while the customer tapped: never send it
+            rec = self.journal.get(reference)
+            self._status = rec.state if rec is not None else "cancelled"
+            report.reason = "the sale was closed elsewhere before it was sent; not charged"
+            return sess.handle(s.PaymentDeclined("closed_elsewhere"))
+        try:
             if seen.replay_token is not None:
                 self.journal.remember_token(seen.kind, seen.replay_token, reference)
             if seen.card_uid is not None and seen.counter is not None:
@@ -288,13 +307,6 @@ class SaleRunner:
                 detail=str(exc),
             )
             return sess.handle(s.PaymentDeclined("replayed_tap"))
-        self.journal.update(
-            reference,
-            "submitting",
-            payload_hash=payload_hash(payload),
-            payload_kind=seen.kind,
-            submitted_at=self.clock(),
-        )
         t0 = time.perf_counter()
         try:
             result = await self.client.create_payment(

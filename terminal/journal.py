@@ -21,6 +21,7 @@ Schema versions are numbered migrations applied in order (``PRAGMA user_version`
 Errors::
 
     JournalError (Exception)
+     ├── SaleFinalError         a change to a sale that is already settled
      └── ReplayError            a token or card counter that was seen before
 """
 
@@ -110,6 +111,10 @@ OFFLINE_STATES = ("offline_queued", "forwarding")
 
 
 class JournalError(Exception):
+    pass
+
+
+class SaleFinalError(JournalError):
     pass
 
 
@@ -238,6 +243,11 @@ class Journal:
         now = self._clock()
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._tx():
+            row = self._db.execute("SELECT state FROM sales WHERE reference = ?", (reference,)).fetchone()
+            if row is not None and row[0] in FINAL_STATES and row[0] != state:
+                # a settled sale never changes its outcome (e.g. a sale that `reconcile` closed
+                # while another process still held it must not be submitted after all)
+                raise SaleFinalError(f"sale {reference} is already {row[0]}; not moving it to {state}")
             cur = self._db.execute(
                 # the column names come from the allow-list above, values are placeholders
                 f"UPDATE sales SET state = ?, updated_at = ?{', ' + sets if sets else ''}"  # noqa: S608

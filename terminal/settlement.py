@@ -76,11 +76,19 @@ async def reconcile(
     journal: Journal,
     clock: Callable[[], float] = time.time,
     grace_s: float = 15.0,
+    idle_s: float = 0.0,
     forward: bool = True,
 ) -> ReconcileReport:
+    """``grace_s``: how old a send must be before "not on the backend" means "never arrived".
+    ``idle_s``: how long a never-sent sale must have been idle before it is closed; 0 when this
+    process is the only terminal on the journal (start-up), longer when a running terminal may
+    still be waiting for a tap on it."""
     report = ReconcileReport()
     for sale in journal.unsettled():
         if sale.state in NEVER_SENT:
+            if clock() - sale.updated_at < idle_s:
+                report.left[sale.reference] = "waiting for a tap (a terminal may still be running it)"
+                continue
             journal.update(sale.reference, "cancelled", detail="interrupted before the payment was sent")
             report.settled[sale.reference] = "cancelled"
         elif sale.state in MAYBE_SENT:

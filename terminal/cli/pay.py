@@ -132,7 +132,7 @@ async def take_payment(
             settings, transport=transport, on_notice=notice_recorder(journal)
         ) as client:
             if reconcile_first and journal.unsettled():
-                await reconcile(client=client, journal=journal)
+                await reconcile(client=client, journal=journal, idle_s=settings.timeouts.payment_wait_s + 30)
             runner = SaleRunner(
                 client=client,
                 journal=journal,

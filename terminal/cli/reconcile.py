@@ -29,7 +29,9 @@ async def settle(settings: Settings, *, forward: bool) -> ReconcileReport:
     journal = Journal(settings.journal.path)
     try:
         async with client_from_settings(settings, on_notice=notice_recorder(journal)) as client:
-            return await reconcile(client=client, journal=journal, forward=forward)
+            # another terminal process may be waiting for a tap on a recent sale: leave those
+            idle = settings.timeouts.payment_wait_s + 30
+            return await reconcile(client=client, journal=journal, forward=forward, idle_s=idle)
     finally:
         journal.close()
 

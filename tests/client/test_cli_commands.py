@@ -108,7 +108,7 @@ def test_z_report(journal_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_reconcile_settles_an_old_unknown_sale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "j.sqlite3"
-    old = Journal(path, clock=lambda: time.time() - 120)
+    old = Journal(path, clock=lambda: time.time() - 600)
     old.open_sale(reference="r-old", idempotency_key="k", fiat_minor=500, fiat_currency="EUR", asset="BTC")
     old.update("r-old", "unknown_outcome", submitted_at=time.time() - 120)
     old.open_sale(reference="r-tap", idempotency_key="k2", fiat_minor=500, fiat_currency="EUR", asset="BTC")

@@ -138,3 +138,36 @@ async def test_a_replayed_wallet_token_and_an_expired_one_never_reach_the_backen
     stale = await sale(backend, journal, readers((0.0, wallet_token(expires_in=-10, nonce=b"\x02" * 16))))
     assert (stale.status, stale.reason) == ("declined", "expired_token")
     assert len(backend.payments()) == 1
+
+
+async def test_a_sale_closed_by_reconcile_elsewhere_is_never_sent(tmp_path: Path) -> None:
+    from terminal.settlement import reconcile
+
+    backend = Backend(tmp_path / "ledger.sqlite3")
+    journal = Journal(tmp_path / "j.sqlite3")
+    other = Journal(tmp_path / "j.sqlite3")  # another process on the same journal
+
+    async with make_client(backend.transport(), Sleeps()) as c:
+
+        def factory(device: str) -> SimReader:
+            return SimReader(device, "nfc", [Step("cryptopos-test:card:approve", 0.3)])
+
+        runner = SaleRunner(
+            client=c,
+            journal=journal,
+            terminal_id="t",
+            readers=["sim:nfc"],
+            payment_wait_s=10,
+            reader_factory=factory,
+        )
+        import asyncio
+
+        task = asyncio.create_task(runner.run(Money(1250, EUR), BTC))
+        await asyncio.sleep(0.15)  # the runner waits for the tap
+        early = await reconcile(client=c, journal=other, idle_s=60)
+        assert early.settled == {} and len(early.left) == 1  # a live sale is left alone by default
+        closed = await reconcile(client=c, journal=other, idle_s=0)
+        assert list(closed.settled.values()) == ["cancelled"]
+        report = await task
+    assert report.status == "cancelled" and "closed elsewhere" in (report.reason or "")
+    assert backend.payments() == []

@@ -108,3 +108,15 @@ def test_refunds_and_notices(tmp_path: Path) -> None:
     j.record_notice(api="payments/v1", deprecation="@1", sunset="Thu, 01 Jul 2027 00:00:00 GMT", link=None)
     j.record_notice(api="payments/v1", deprecation="@1", sunset="Thu, 01 Jul 2027 00:00:00 GMT", link=None)
     assert [n.api for n in j.notices()] == ["payments/v1"]
+
+
+def test_a_settled_sale_never_changes_its_outcome(tmp_path: Path) -> None:
+    from terminal.journal import SaleFinalError
+
+    j = Journal(tmp_path / "j.sqlite3")
+    sale(j, "r1")
+    j.update("r1", "approved", payment_id="p1")
+    j.update("r1", "approved", payload=None)  # the same outcome may be written again
+    with pytest.raises(SaleFinalError, match="already approved"):
+        j.update("r1", "declined")
+    assert j.get("r1").state == "approved"  # type: ignore[union-attr]
