@@ -9,6 +9,8 @@ this module only carries them out. Sleeping, the clock and randomness are inject
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
 import random
@@ -20,6 +22,8 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import httpx
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from terminal.client.adapters import (
     ADAPTERS,
@@ -159,6 +163,13 @@ def _problem(resp: httpx.Response) -> dict[str, Any]:
     return {"title": f"HTTP {resp.status_code}", "detail": f"HTTP {resp.status_code} without problem details"}
 
 
+def _unb64url(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"not base64url: {exc}") from exc
+
+
 def _slug(problem: dict[str, Any]) -> str:
     return str(problem.get("type", "")).rsplit("/", 1)[-1]
 
@@ -185,6 +196,7 @@ class BackendClient:
         rand: Callable[[], float] = random.random,
         nonce: Callable[[], str] = lambda: secrets.token_hex(12),
         on_notice: Callable[[DeprecationNotice], None] | None = None,
+        quote_keys: dict[str, bytes] | None = None,
     ) -> None:
         if api_version not in ("auto", *ADAPTERS):
             raise ValueError(f"api_version must be auto or one of {', '.join(ADAPTERS)}, not {api_version!r}")
@@ -203,6 +215,10 @@ class BackendClient:
         self._nonce = nonce
         self._on_notice = on_notice
         self.deprecations: dict[str, DeprecationNotice] = {}
+        # Ed25519 keys of the rates service (v2 signs quotes): pinned, or fetched once from
+        # /rates/v2/keys and refreshed when a quote names a key not seen yet (rotation).
+        self._quote_keys: dict[str, bytes] = dict(quote_keys or {})
+        self._keys_pinned = quote_keys is not None
         self.stats = ClientStats()
         base = "http://embedded.invalid" if base_url == "embedded" else base_url
         self._http = httpx.AsyncClient(
@@ -372,13 +388,49 @@ class BackendClient:
             except ProblemError as exc:
                 raise QuoteRefusedError(exc.status, exc.problem) from exc
             try:
-                return adapter.parse_quote(data, amount, crypto)
+                quote = adapter.parse_quote(data, amount, crypto)
+                if adapter.version == "v2":
+                    await self._verify_quote_signature(data)
+                return quote
             except AdapterError as exc:
                 # A nonsense quote is refused, never shown: no 1-satoshi invoices.
                 raise QuoteRefusedError(
                     502, {"title": "Backend sent a bad quote", "detail": str(exc), "type": "bad-quote"}
                 ) from exc
         raise BackendError("Backend API version retired", "no usable API version after renegotiating")
+
+    async def _verify_quote_signature(self, doc: dict[str, Any]) -> None:
+        """A v2 quote is signed by the rates service; a quote that fails the check is refused."""
+        sig = doc.get("signature")
+        if not isinstance(sig, dict) or sig.get("alg") != "Ed25519":
+            raise AdapterError("the quote is not signed with Ed25519")
+        key_id, value = sig.get("key_id"), sig.get("value")
+        if not isinstance(key_id, str) or not isinstance(value, str):
+            raise AdapterError("the quote's signature has no key id or value")
+        if key_id not in self._quote_keys and not self._keys_pinned:
+            self._quote_keys.update(await self._fetch_quote_keys())
+        public = self._quote_keys.get(key_id)
+        if public is None:
+            raise AdapterError(f"the quote is signed by an unknown key {key_id!r}")
+        unsigned = {k: v for k, v in doc.items() if k != "signature"}
+        canonical = json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        try:
+            Ed25519PublicKey.from_public_bytes(public).verify(_unb64url(value), canonical)
+        except (InvalidSignature, ValueError) as exc:
+            raise AdapterError("the quote's signature does not verify: it was altered") from exc
+
+    async def _fetch_quote_keys(self) -> dict[str, bytes]:
+        data = await self._read("GET", "/rates/v2/keys")
+        keys: dict[str, bytes] = {}
+        for item in data.get("keys") or []:
+            if isinstance(item, dict) and item.get("alg") == "Ed25519":
+                try:
+                    raw = _unb64url(str(item["public_key"]))
+                except (KeyError, ValueError) as exc:
+                    raise AdapterError("the rates service lists a malformed key") from exc
+                if len(raw) == 32:
+                    keys[str(item.get("key_id"))] = raw
+        return keys
 
     async def create_payment(
         self, *, quote: Quote, reference: str, payload: str, idempotency_key: str

@@ -3,14 +3,17 @@ the real one), and version negotiation from /discovery."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from terminal.client import BackendError, BadAnswerError, ProblemError
+from terminal.client import BackendError, BadAnswerError, ProblemError, QuoteRefusedError
 from terminal.client.adapters import AdapterError, choose_version
 from terminal.domain.money import Money, asset, fiat_to_crypto
 from tests.client.helpers import Sleeps, make_client
@@ -22,9 +25,25 @@ def iso(dt: datetime) -> str:
     return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+SIGNING_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+PUBLIC_KEY = SIGNING_KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def sign(doc: dict[str, Any], key_id: str = "k1") -> dict[str, Any]:
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return {
+        **doc,
+        "signature": {"alg": "Ed25519", "key_id": key_id, "value": b64url(SIGNING_KEY.sign(canonical))},
+    }
+
+
 class FakeV2:
-    def __init__(self, *, v1_status: str = "deprecated", v2: bool = True) -> None:
-        self.v1_status, self.v2 = v1_status, v2
+    def __init__(self, *, v1_status: str = "deprecated", v2: bool = True, tamper: bool = False) -> None:
+        self.v1_status, self.v2, self.tamper = v1_status, v2, tamper
         self.payments: dict[str, dict[str, Any]] = {}
         self.keys: dict[str, dict[str, Any]] = {}
         self.requests: list[httpx.Request] = []
@@ -39,6 +58,10 @@ class FakeV2:
             return httpx.Response(
                 200, json={"services": {"rates": {"versions": versions}, "payments": {"versions": versions}}}
             )
+        if path == "/rates/v2/keys":
+            return httpx.Response(
+                200, json={"keys": [{"key_id": "k1", "alg": "Ed25519", "public_key": b64url(PUBLIC_KEY)}]}
+            )
         assert "X-Cp-Signature" in request.headers
         if path == "/rates/v2/quotes":
             body = json.loads(request.content)
@@ -46,9 +69,8 @@ class FakeV2:
             now = datetime.now(UTC)
             fiat = Money(body["fiat_minor"], asset(body["fiat_currency"]))
             crypto = fiat_to_crypto(fiat, asset(body["asset"]), "3000.0000")
-            return httpx.Response(
-                201,
-                json={
+            doc = sign(
+                {
                     "quote_id": "q_1",
                     "fiat_minor": fiat.minor,
                     "fiat_currency": fiat.asset.code,
@@ -60,9 +82,12 @@ class FakeV2:
                     "sources": [],
                     "issued_at": iso(now),
                     "expires_at": iso(now + timedelta(seconds=60)),
-                    "signature": {"alg": "Ed25519", "key_id": "k", "value": "x"},
-                },
+                }
             )
+            if self.tamper:  # a man in the middle asks for a little less
+                doc["crypto_minor"] = str(int(doc["crypto_minor"]) - 1)
+                doc["rate"] = "3000.1000"
+            return httpx.Response(201, json=doc)
         if path == "/payments/v2/payments" and request.method == "POST":
             key = request.headers.get("Idempotency-Key")
             if not key:
@@ -212,3 +237,24 @@ async def test_problem_details_reach_the_caller(sleeps: Sleeps) -> None:
         with pytest.raises(ProblemError) as info:
             await c.get_payment("pay_x")
     assert (info.value.status, info.value.type, info.value.message) == (404, "unknown-payment", "pay_x")
+
+
+async def test_an_altered_quote_is_refused(sleeps: Sleeps) -> None:
+    fake = FakeV2(tamper=True)
+    async with make_client(httpx.MockTransport(fake), sleeps, api_version="v2") as c:
+        with pytest.raises(QuoteRefusedError, match="altered"):
+            await c.quote(Money(1250, EUR), ETH)
+
+
+async def test_a_quote_signed_by_a_key_not_pinned_is_refused(sleeps: Sleeps) -> None:
+    fake = FakeV2()
+    async with make_client(
+        httpx.MockTransport(fake), sleeps, api_version="v2", quote_keys={"other": bytes(32)}
+    ) as c:
+        with pytest.raises(QuoteRefusedError, match="unknown key 'k1'"):
+            await c.quote(Money(1250, EUR), ETH)
+    assert "/rates/v2/keys" not in [r.url.path for r in fake.requests]  # pinned: never fetched
+    async with make_client(
+        httpx.MockTransport(fake), sleeps, api_version="v2", quote_keys={"k1": PUBLIC_KEY}
+    ) as c:
+        assert (await c.quote(Money(1250, EUR), ETH)).quote_id == "q_1"
