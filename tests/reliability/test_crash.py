@@ -177,3 +177,49 @@ def test_sigkill_at_random_points_300_times(tmp_path: Path, backend_process: tup
     stats = crash_run(tmp_path, backend_process, kills=300, seed=1000)
     assert stats["kills"] == 300
     print(f"crash test: {stats}")
+
+
+def test_sigkill_mid_forwarding_of_the_offline_queue(
+    tmp_path: Path, backend_process: tuple[str, Path]
+) -> None:
+    """An offline queue of 150 sales; the terminal is killed again and again while its start-up
+    reconcile forwards them. In the end each is charged exactly once, in the order taken."""
+    url, db = backend_process
+    journal_path = tmp_path / "journal.sqlite3"
+    j = Journal(journal_path)
+    queued = []
+    for i in range(150):
+        ref = f"t_crash-offline-{i:03d}"
+        j.open_sale(
+            reference=ref, idempotency_key=f"key-{ref}", fiat_minor=500 + i, fiat_currency="EUR", asset="BTC"
+        )
+        j.queue_offline(ref, payload="cryptopos-test:card:approve", payload_kind="test_card")
+        queued.append(ref)
+    j.close()
+    rng = random.Random(7)
+    kills = 0
+    for attempt in range(60):
+        proc = spawn(journal_path, url, attempt)
+        time.sleep(rng.uniform(0.25, 0.6))  # start-up takes ~0.3 s; forwarding follows
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        close(proc)
+        charged = [ref for ref, _, _ in ledger(db)]
+        assert len(charged) == len(set(charged)), "a queued sale was charged twice"
+        assert charged == queued[: len(charged)], "forwarded out of order"
+        j = Journal(journal_path)
+        left = j.offline_queue()
+        j.close()
+        if not left:
+            break
+    # one clean start settles whatever the last kill left
+    proc, _ = restart_and_check(journal_path, url, db, 999)
+    proc.kill()
+    close(proc)
+    assert kills >= 5
+    print(f"forwarding crash test: {kills} kills, {len(queued)} queued sales")
+    assert [ref for ref, _, status in ledger(db)] == queued
+    j = Journal(journal_path)
+    assert all(j.get(r).state == "approved" and j.get(r).payload is None for r in queued)  # type: ignore[union-attr]
+    j.close()
