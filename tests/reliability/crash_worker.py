@@ -1,7 +1,7 @@
 """A terminal that takes payments until it is killed: the subject of the crash test.
 
-On start it reconciles its journal as a terminal does (asking again while a sale was sent only
-moments ago), prints ``reconciled`` with the result, waits for ``go`` on stdin, prints ``ready``
+On start it prints ``reconciling``, reconciles its journal as a terminal does (asking again while
+a sale was sent only moments ago, forwarding the offline queue), prints the result as JSON, waits for ``go`` on stdin, prints ``ready``
 and then takes payments one after another with the simulated reader, against a real backend.
 """
 
@@ -43,6 +43,7 @@ async def main() -> None:
         api_version="auto",
         policy=RetryPolicy(max_attempts=4, base_s=0.02, cap_s=0.1),
     ) as client:
+        print("reconciling", flush=True)
         for _ in range(20):
             result = await reconcile(client=client, journal=journal, grace_s=0.2)
             if result.clean:

@@ -124,6 +124,7 @@ def restart_and_check(
 ) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Start a terminal (which reconciles), then compare its journal with the backend's ledger."""
     proc = spawn(journal_path, url, seed)
+    assert read_line(proc) == "reconciling"
     report = json.loads(read_line(proc))
     assert report["left"] == {}, f"reconcile left sales open: {report['left']}"
     j = Journal(journal_path)
@@ -182,13 +183,13 @@ def test_sigkill_at_random_points_300_times(tmp_path: Path, backend_process: tup
 def test_sigkill_mid_forwarding_of_the_offline_queue(
     tmp_path: Path, backend_process: tuple[str, Path]
 ) -> None:
-    """An offline queue of 150 sales; the terminal is killed again and again while its start-up
+    """An offline queue of 100 sales; the terminal is killed again and again while its start-up
     reconcile forwards them. In the end each is charged exactly once, in the order taken."""
     url, db = backend_process
     journal_path = tmp_path / "journal.sqlite3"
     j = Journal(journal_path)
     queued = []
-    for i in range(150):
+    for i in range(100):
         ref = f"t_crash-offline-{i:03d}"
         j.open_sale(
             reference=ref, idempotency_key=f"key-{ref}", fiat_minor=500 + i, fiat_currency="EUR", asset="BTC"
@@ -198,9 +199,10 @@ def test_sigkill_mid_forwarding_of_the_offline_queue(
     j.close()
     rng = random.Random(7)
     kills = 0
-    for attempt in range(60):
+    for attempt in range(100):
         proc = spawn(journal_path, url, attempt)
-        time.sleep(rng.uniform(0.25, 0.6))  # start-up takes ~0.3 s; forwarding follows
+        assert read_line(proc) == "reconciling"  # started: the forwarding runs now
+        time.sleep(rng.uniform(0.05, 0.3))  # first forward after ~0.1 s of warm-up
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
