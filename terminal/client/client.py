@@ -448,7 +448,13 @@ class BackendClient:
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._attempt("POST", path, content, headers)
+            try:
+                outcome = await self._attempt("POST", path, content, headers)
+            except CircuitOpenError as exc:
+                if maybe_sent:
+                    # an earlier attempt may have reached the backend: not "nothing was sent"
+                    raise OutcomeUnknownError("No answer from the backend", exc.message) from exc
+                raise
             resp = outcome if isinstance(outcome, httpx.Response) else None
             if resp is not None:
                 if resp.status_code < 400:

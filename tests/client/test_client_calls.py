@@ -320,3 +320,25 @@ async def test_auto_negotiates_v2_on_the_real_stub(
         )
     assert c.api_version == "v2" and c.deprecations == {}
     assert p.amount_minor == q.crypto.minor and p.asset == "ETH"
+
+
+async def test_a_breaker_opening_after_a_maybe_sent_write_is_an_unknown_outcome(
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps
+) -> None:
+    class OpensAfter(CircuitBreaker):
+        """Lets ``n`` requests through, then stays open (as if other requests had failed)."""
+
+        def __init__(self, n: int) -> None:
+            super().__init__()
+            self.n = n
+
+        def allow(self, now: float) -> bool:
+            self.n -= 1
+            return self.n >= 0
+
+    # quote, POST (lost answer), inquiry (nothing there yet) go through; the resend is blocked
+    t = Scripted(stub_transport, {"POST /payments/v1/payments": [httpx.ReadTimeout("t")]})
+    async with make_client(t, sleeps, breaker=OpensAfter(3)) as c:
+        q = await c.quote(Money(500, EUR), BTC)
+        with pytest.raises(OutcomeUnknownError):
+            await c.create_payment(quote=q, reference="rb", payload="x", idempotency_key="K")
