@@ -146,6 +146,18 @@ def backend_transport(url: str, *, key_id: str, secret: bytes) -> httpx.AsyncBas
     return transport
 
 
+def _timeouts(given: Timeouts | None, connect: float | None, request: float | None) -> Timeouts:
+    t = given or Timeouts()
+    if connect is not None or request is not None:
+        t = Timeouts(
+            connect_s=t.connect_s if connect is None else connect,
+            read_s=t.read_s if request is None else request,
+            write_s=t.write_s,
+            pool_s=t.pool_s,
+        )
+    return t
+
+
 def _failure_of(exc: httpx.TransportError) -> Failure:
     # Only these guarantee that no byte of the request reached the backend.
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
@@ -197,7 +209,11 @@ class BackendClient:
         nonce: Callable[[], str] = lambda: secrets.token_hex(12),
         on_notice: Callable[[DeprecationNotice], None] | None = None,
         quote_keys: dict[str, bytes] | None = None,
+        connect_timeout: float | None = None,
+        request_timeout: float | None = None,
     ) -> None:
+        """``connect_timeout`` / ``request_timeout``: the walking skeleton's two timeouts, still
+        accepted (callers on other branches use them); ``timeouts=`` sets every phase."""
         if api_version not in ("auto", *ADAPTERS):
             raise ValueError(f"api_version must be auto or one of {', '.join(ADAPTERS)}, not {api_version!r}")
         self._key_id = key_id
@@ -224,7 +240,7 @@ class BackendClient:
         self._http = httpx.AsyncClient(
             base_url=base,
             transport=transport,
-            timeout=(timeouts or Timeouts()).httpx(),
+            timeout=_timeouts(timeouts, connect_timeout, request_timeout).httpx(),
             # shorter than uvicorn's 5 s keep-alive, so we never reuse a socket the server closed
             limits=httpx.Limits(keepalive_expiry=4.0),
             headers={"User-Agent": "cryptopos-terminal/0.1"},

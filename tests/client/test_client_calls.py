@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from terminal.client import (
+    BackendClient,
     BackendUnavailableError,
     CircuitBreaker,
     CircuitOpenError,
@@ -342,3 +343,10 @@ async def test_a_breaker_opening_after_a_maybe_sent_write_is_an_unknown_outcome(
         q = await c.quote(Money(500, EUR), BTC)
         with pytest.raises(OutcomeUnknownError):
             await c.create_payment(quote=q, reference="rb", payload="x", idempotency_key="K")
+
+
+def test_the_skeleton_timeout_options_still_work() -> None:
+    c = BackendClient(
+        base_url="http://x.test", key_id="k", secret=b"s" * 16, connect_timeout=1.5, request_timeout=7.0
+    )
+    assert (c._http.timeout.connect, c._http.timeout.read, c._http.timeout.write) == (1.5, 7.0, 5.0)
