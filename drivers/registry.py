@@ -15,7 +15,7 @@ Errors::
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
 from drivers.events import ReaderEvent
@@ -34,7 +34,43 @@ class DeviceStringError(DriverError, ValueError):
 class MissingExtraError(DriverError):
     def __init__(self, family: str, module: str, extra: str) -> None:
         super().__init__(f"{family} readers need the {module!r} library: pip install 'cryptopos[{extra}]'")
+        self.family = family
+        self.module = module
         self.extra = extra
+
+
+def split_options(
+    device: str, rest: str, known: Mapping[str, Callable[[str], object]]
+) -> tuple[str, dict[str, object]]:
+    """Split ``path?k=v&k2=v2`` and convert each option with its parser from ``known``.
+    Unknown or malformed options raise :class:`DeviceStringError` listing the known ones."""
+    from urllib.parse import parse_qsl
+
+    path, _, query = rest.partition("?")
+    out: dict[str, object] = {}
+    if not query:
+        return path, out
+    names = ", ".join(sorted(known)) or "none"
+    for pair in query.split("&"):
+        if "=" not in pair:
+            raise DeviceStringError(
+                f"option {pair!r} in {device!r} needs a value (name=value); known: {names}"
+            )
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key not in known:
+            raise DeviceStringError(f"unknown option {key!r} in {device!r}; known options: {names}")
+        try:
+            out[key] = known[key](value)
+        except ValueError as exc:
+            raise DeviceStringError(f"bad value {value!r} for option {key!r} in {device!r}: {exc}") from None
+    return path, out
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("expected a number of seconds >= 0")
+    return value
 
 
 @runtime_checkable
@@ -52,6 +88,11 @@ class Reader(Protocol):
 # family -> (module that implements it, the `open(device, rest, **options)` factory's name,
 #            the schemes it understands, for error messages)
 FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "nfc": (
+        "drivers.nfc",
+        ("nfc:usb", "nfc:usb:VID:PID", "nfc:usb:BUS:DEV", "nfc:tty:PORT:DRIVER", "nfc:udp:HOST:PORT"),
+    ),
+    "camera": ("drivers.camera", ("camera:INDEX", "camera:file:PATH", "camera:image:PATH")),
     "sim": ("drivers.sim", ("sim:nfc", "sim:qr")),
 }
 
