@@ -2,9 +2,11 @@
 de-duplication across frames, and a stop on the first payload the caller's ``accept`` takes.
 
 Built for a 30 fps camera on a small 2-core box: most frames cost one decode of a 640-pixel-wide
-copy. Only when that finds nothing is the full-resolution frame tried: around the places where the
-decoder located a code it could not read, else (no candidate at all) on every ``full_every``-th frame,
-so a small or distant code is still found without paying full price on every frame.
+copy. Only when that finds nothing is the full-resolution frame tried: first around the places where
+the decoder located a code it could not read; else the whole frame, when the measured cost of a
+full pass still fits the frame budget (``budget_ms``, default 25 ms of the 33 ms a 30 fps camera
+gives), otherwise only on every ``full_every``-th frame. So a small, distant or dense code is still
+found, and a slow decoder (or a big frame) never makes the pipeline fall behind by more than that.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class ScanPipeline:
         full_every: int = 3,
         dedup_s: float = 2.0,
         margin: float = 0.25,
+        budget_ms: float = 25.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.decoder = decoder
@@ -70,6 +73,8 @@ class ScanPipeline:
         self.full_every = max(1, full_every)
         self.dedup_s = dedup_s
         self.margin = margin
+        self.budget_ms = budget_ms
+        self._full_ms: float | None = None  # moving average of a full-resolution pass
         self.clock = clock
         self.stats = PipelineStats()
         self._seen: dict[str, float] = {}
@@ -81,9 +86,11 @@ class ScanPipeline:
         h, w = gray.shape[:2]
         if w <= self.fast_width * 1.25:
             return _texts(self.decoder.decode(gray)), False
+        t0 = time.perf_counter()
         scale = w / self.fast_width
         small = cv2.resize(gray, (self.fast_width, max(1, round(h / scale))), interpolation=cv2.INTER_AREA)
         results = self.decoder.decode(small)
+        fast_ms = (time.perf_counter() - t0) * 1000
         texts = _texts(results)
         if texts:
             self._since_full = 0
@@ -98,9 +105,14 @@ class ScanPipeline:
             if found:
                 return found, True
         self._since_full += 1
-        if self._since_full >= self.full_every:
+        affordable = self._full_ms is None or fast_ms + self._full_ms <= self.budget_ms
+        if affordable or self._since_full >= self.full_every:
             self._since_full = 0
-            return _texts(self.decoder.decode(gray)), True
+            t1 = time.perf_counter()
+            texts = _texts(self.decoder.decode(gray))
+            ms = (time.perf_counter() - t1) * 1000
+            self._full_ms = ms if self._full_ms is None else 0.8 * self._full_ms + 0.2 * ms
+            return texts, True
         return [], bool(candidates)
 
     def _roi(self, gray: Any, points: tuple[tuple[float, float], ...], scale: float) -> Any:

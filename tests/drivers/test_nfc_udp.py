@@ -207,7 +207,11 @@ def test_unplugged_reader_goes_disconnected_and_comes_back(emulator: Any, udp_po
     emulator("isodep", [Tap(card=cards.type4_tag(cards.ndef_message(url)), delay=0.2)])
     events = Events()
     reader = NfcReader(
-        "nfc:udp:test", f"udp:localhost:{udp_port}", targets=("106A",), reconnect=0.05, frontend=UnpluggedOnce()
+        "nfc:udp:test",
+        f"udp:localhost:{udp_port}",
+        targets=("106A",),
+        reconnect=0.05,
+        frontend=UnpluggedOnce(),
     )
     reader.start(events)
     try:

@@ -124,7 +124,7 @@ def test_json_script_and_plain_payloads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        ('[[steps]]\ndelay = 1\n', "needs a 'payload'"),
+        ("[[steps]]\ndelay = 1\n", "needs a 'payload'"),
         ('[[steps]]\ncard = "visa"\n', "unknown card 'visa'"),
         ('[[steps]]\npayload = "x"\nspeed = 2\n', "unknown key speed"),
         ('[boltcard]\nk1 = "00"\n[[steps]]\ncard = "boltcard"\n', "bad [boltcard]"),
