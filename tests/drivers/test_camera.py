@@ -153,7 +153,7 @@ def test_missing_source_is_a_state_then_reconnects_when_it_appears(tmp_path: Pat
 
 
 def test_camera_index_without_a_camera_is_disconnected_not_a_crash() -> None:
-    with reading("camera:7?reconnect=0.2") as (reader, events):
+    with reading("camera:7?reconnect=0.2") as (_reader, events):
         assert events.wait(lambda _: ReaderState.DISCONNECTED in events.states(), timeout=10)
     (err,) = events.errors()
     assert err.code == "camera_missing" and "/dev/video" in err.hint

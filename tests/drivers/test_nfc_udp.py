@@ -37,7 +37,7 @@ def reading(device: str, **kw: Any) -> Iterator[tuple[Any, Events]]:
 
 
 def counter_of(url: str) -> int:
-    p = bytes.fromhex(url.split("p=")[1].split("&")[0])
+    p = bytes.fromhex(url.split("p=")[1].split("&", maxsplit=1)[0])
     dec = Cipher(algorithms.AES(K1), modes.CBC(bytes(16))).decryptor()
     plain = dec.update(p) + dec.finalize()
     assert plain[0] == 0xC7 and plain[1:8] == UID

@@ -67,7 +67,7 @@ def play(device: str, n: int) -> list[object]:
 
 
 def sun(url: str, k1: bytes) -> tuple[bytes, int, str]:
-    p = bytes.fromhex(url.split("p=")[1].split("&")[0])
+    p = bytes.fromhex(url.split("p=")[1].split("&", maxsplit=1)[0])
     dec = Cipher(algorithms.AES(k1), modes.CBC(bytes(16))).decryptor()
     plain = dec.update(p) + dec.finalize()
     return plain[1:8], int.from_bytes(plain[8:11], "little"), url.split("c=")[1]
