@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from drivers.events import ReaderEvent
@@ -117,6 +118,33 @@ def check_device_string(device: str) -> None:
     checker: Callable[[str, str], None] | None = getattr(module, "check", None)
     if checker is not None:
         checker(device, rest)
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Whether a configured device is usable now, for ``cryptopos doctor``."""
+
+    device: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+
+def probe_device(device: str) -> Probe:
+    """Try the device the way its reader would, briefly, and say what is wrong and how to fix it.
+    Never raises for a device problem; a bad device string is a failed probe too."""
+    try:
+        family, rest = split_device_string(device)
+        module = importlib.import_module(FAMILIES[family][0])
+        checker: Callable[[str, str], None] | None = getattr(module, "check", None)
+        if checker is not None:
+            checker(device, rest)
+        prober: Callable[[str, str], Probe] = module.probe
+        return prober(device, rest)
+    except MissingExtraError as exc:
+        return Probe(device, False, str(exc), f"pip install 'cryptopos[{exc.extra}]'")
+    except DriverError as exc:
+        return Probe(device, False, str(exc), "fix the device string in terminal.readers")
 
 
 def open_reader(device: str, **options: object) -> Reader:

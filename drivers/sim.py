@@ -37,7 +37,7 @@ from urllib.parse import parse_qs
 
 from drivers.boltcard import BoltCard, BoltCardError
 from drivers.events import CodeScanned, ReaderError, ReaderEvent, ReaderState, ReaderStateChanged, TagRead
-from drivers.registry import DeviceStringError, EventSink
+from drivers.registry import DeviceStringError, EventSink, Probe
 
 KINDS = ("nfc", "qr")
 OPTIONS = ("payload", "delay", "count", "script", "uid", "card")
@@ -169,6 +169,11 @@ def load_script(path: Path, *, kind: str = "nfc") -> Script:
 
 def check(device: str, rest: str) -> None:
     _parse(device, rest)
+
+
+def probe(device: str, rest: str) -> Probe:
+    kind, script = _parse(device, rest)
+    return Probe(device, True, f"simulated {kind} reader, {len(script.steps)} scripted step(s)")
 
 
 class SimReader:

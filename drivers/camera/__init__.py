@@ -20,7 +20,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from drivers.registry import DeviceStringError, DriverError, MissingExtraError, positive_float, split_options
+from drivers.registry import (
+    DeviceStringError,
+    DriverError,
+    MissingExtraError,
+    Probe,
+    positive_float,
+    split_options,
+)
 
 if TYPE_CHECKING:
     from drivers.camera.reader import CameraReader
@@ -103,3 +110,31 @@ def open_reader(device: str, rest: str, **options: object) -> CameraReader:
 
     merged = {**parsed, **options}
     return CameraReader(device, kind, target, **merged)  # type: ignore[arg-type]
+
+
+def probe(device: str, rest: str) -> Probe:
+    """Open the camera, file or image and read one frame."""
+    kind, target, options = parse(device, rest)
+    require_cv2()
+    from drivers.camera.decoders import DEFAULT_DECODER, get_decoder
+    from drivers.camera.reader import CAMERA_HINT, open_capture, read_image
+
+    get_decoder(str(options.get("decoder", DEFAULT_DECODER)))
+    if kind == "image":
+        try:
+            img = read_image(target)
+        except CameraError as exc:
+            return Probe(device, False, exc.message, "check the path")
+        return Probe(device, True, f"image {img.shape[1]}x{img.shape[0]}")
+    cap = open_capture(kind, target)
+    if cap is None:
+        what = f"camera {target}" if kind == "index" else target
+        hint = CAMERA_HINT if kind == "index" else "check the path; OpenCV must be able to read the file"
+        return Probe(device, False, f"{what} cannot be opened", hint)
+    try:
+        ok, frame = cap.read()
+        if not ok:
+            return Probe(device, False, "opened but sends no frames", CAMERA_HINT)
+        return Probe(device, True, f"{frame.shape[1]}x{frame.shape[0]} frames")
+    finally:
+        cap.release()

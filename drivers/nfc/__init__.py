@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from drivers.registry import DeviceStringError, MissingExtraError, positive_float, split_options
+from drivers.registry import DeviceStringError, MissingExtraError, Probe, positive_float, split_options
 
 if TYPE_CHECKING:
     from drivers.nfc.reader import NfcReader
@@ -79,11 +79,52 @@ def open_reader(device: str, rest: str, **options: object) -> NfcReader:
         raise DeviceStringError(
             f"unknown option {', '.join(unknown)} for {device!r}; known: {', '.join(OPTIONS)}"
         )
-    try:
-        import nfc  # noqa: F401
-    except ImportError:
-        raise MissingExtraError("NFC", "nfcpy", "nfc") from None
+    _require_nfcpy()
     from drivers.nfc.reader import NfcReader
 
     merged = {**parsed, **options}
     return NfcReader(device, path, **merged)  # type: ignore[arg-type]
+
+
+def _require_nfcpy() -> None:
+    try:
+        import nfc  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("NFC", "nfcpy", "nfc") from None
+
+
+def list_usb_readers() -> list[str]:
+    """Supported NFC readers on USB, as ``usb:VID:PID (driver) at BUS:DEV``; [] without libusb."""
+    _require_nfcpy()
+    import nfc.clf.device
+    import nfc.clf.transport
+
+    try:
+        found = nfc.clf.transport.USB.find("usb") or []
+    except Exception:  # no libusb on this machine: no USB readers either
+        return []
+    out = []
+    for vid, pid, bus, dev in found:
+        driver = nfc.clf.device.usb_device_map.get((vid, pid))
+        if driver:
+            out.append(f"usb:{vid:04x}:{pid:04x} ({driver}) at {bus:03d}:{dev:03d}")
+    return out
+
+
+def probe(device: str, rest: str) -> Probe:
+    """Open the reader once, as the reader thread would, and close it again."""
+    path, _ = parse(device, rest)
+    _require_nfcpy()
+    if path.startswith("udp"):
+        return Probe(device, True, "nfcpy udp driver (loopback emulation, no hardware)")
+    from drivers.nfc.reader import default_frontend, open_problem
+
+    try:
+        clf = default_frontend(path)
+    except OSError as exc:
+        _, problem = open_problem(path, exc)
+        return Probe(device, False, problem.message, problem.hint)
+    try:
+        return Probe(device, True, f"opened {clf.device}")
+    finally:
+        clf.close()

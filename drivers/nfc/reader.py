@@ -77,7 +77,7 @@ def default_frontend(path: str) -> Any:
     """An opened nfcpy ContactlessFrontend, or raise OSError (ENODEV when nothing is there)."""
     clf = nfc.ContactlessFrontend()
     if not clf.open(path):
-        raise OSError(errno.ENODEV, f"no reader at {path}")
+        raise OSError(errno.ENODEV, "nothing answered")
     return clf
 
 
