@@ -141,3 +141,8 @@ def write_sequence(folder: str | os.PathLike[str], frames: Iterable[Any]) -> str
     for i, f in enumerate(frames):
         cv2.imwrite(str(d / f"{i:04d}.png"), f)
     return str(d / "%04d.png")
+
+
+def to_bgr(gray: Any) -> Any:
+    """What a colour camera hands the pipeline."""
+    return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
