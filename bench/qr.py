@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the script's own folder would shadow nfcpy with this very file: put the repository root first
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from drivers.camera import synth  # noqa: E402
 from drivers.camera.decoders import DECODERS, DEFAULT_DECODER, get_decoder  # noqa: E402

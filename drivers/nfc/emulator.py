@@ -52,6 +52,8 @@ class EmulatorLog:
     apdus: list[bytes] = field(default_factory=list)
     blocks: list[bytes] = field(default_factory=list)  # raw ISO-DEP blocks received
     errors: list[str] = field(default_factory=list)
+    present_at: list[float] = field(default_factory=list)  # monotonic: the card came into the field
+    activated_at: list[float] = field(default_factory=list)  # monotonic: the reader activated it
 
 
 class _Emulator:
@@ -104,6 +106,11 @@ class _Emulator:
     def _serve(self, clf: nfc.ContactlessFrontend, tap: Tap) -> bool:
         raise NotImplementedError
 
+    def _record(self, present: float) -> None:
+        self.log.activations += 1
+        self.log.present_at.append(present)
+        self.log.activated_at.append(time.monotonic())
+
 
 class IsoDepEmulator(_Emulator):
     def __init__(
@@ -125,10 +132,11 @@ class IsoDepEmulator(_Emulator):
         target.sens_res = bytearray.fromhex("4403" if len(self.uid) == 7 else "0400")
         target.sdd_res = bytearray(self.uid)
         target.sel_res = bytearray([self.sel_res])
+        present = time.monotonic()
         activated = clf.listen(target, self.listen_timeout)
         if activated is None or activated.tt4_cmd is None or activated.tt4_cmd[0] != 0xE0:
             return False  # nobody polled, or a stray frame: listen again
-        self.log.activations += 1
+        self._record(present)
         tap.card.reset()
         self._session(clf, tap)
         return True
@@ -204,13 +212,14 @@ class Type3TagEmulator(_Emulator):
     def _serve(self, clf: nfc.ContactlessFrontend, tap: Tap) -> bool:
         target = nfc.clf.LocalTarget("212F")
         target.sensf_res = bytearray(b"\x01" + self.IDM + self.PMM + b"\x12\xfc")
+        present = time.monotonic()
         activated = clf.listen(target, self.listen_timeout)
         if activated is None or activated.tt3_cmd is None:
             return False
         tag = nfc.tag.emulate(clf, activated)
         if not isinstance(tag, nfc.tag.tt3.Type3TagEmulation):
             return False
-        self.log.activations += 1
+        self._record(present)
         data = tap.ndef
         nmaxb = max(1, (len(data) + 15) // 16)
         blocks = [type3_attribute_block(len(data), nmaxb=nmaxb)]
