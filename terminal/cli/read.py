@@ -9,8 +9,6 @@ Exit codes: 0 something was read, 1 nothing was read before ``--timeout``, 2 a b
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import importlib
 import json
 import queue
 import sys
@@ -20,6 +18,7 @@ from typing import Any
 from drivers import CodeScanned, ReaderError, ReaderEvent, ReaderStateChanged, TagRead, open_reader
 from drivers.registry import DriverError
 from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError
+from terminal.domain.payloads import PayloadError, parse_ndef, parse_payload, payload_to_json
 
 
 def register(sub: Any) -> None:
@@ -36,31 +35,22 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def parse_view(text: str) -> dict[str, Any]:
-    """The payload layer's verdict on ``text``: ``{"parsed": ...}`` or ``{"parse_error": ...}``."""
+def parse_view(text: str, *, now: float | None = None) -> dict[str, Any]:
+    """The payload layer's verdict on ``text``: ``{"parsed": ..., "parse_error": None}`` or the
+    error's stable code and message."""
     try:
-        payloads: Any = importlib.import_module("terminal.domain.payloads")
-    except ImportError:  # the payload layer is not installed in this build: raw payload only
-        return {"parsed": None, "parse_error": None}
-    try:
-        parsed = payloads.parse_payload(text)
-    except Exception as exc:  # the payload layer's errors carry the reason a cashier sees
-        return {"parsed": None, "parse_error": {"type": type(exc).__name__, "message": str(exc)}}
-    return {"parsed": to_jsonable(parsed), "parse_error": None}
+        parsed = parse_payload(text, now=time.time() if now is None else now)
+    except PayloadError as exc:
+        return {"parsed": None, "parse_error": {"code": exc.code, "message": exc.message}}
+    return {"parsed": payload_to_json(parsed), "parse_error": None}
 
 
-def to_jsonable(value: Any) -> Any:
-    if hasattr(value, "to_json"):
-        return value.to_json()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: to_jsonable(v) for k, v in dataclasses.asdict(value).items()}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, str | int | bool) or value is None:
-        return value
-    return str(value)
+def ndef_view(raw: bytes) -> dict[str, Any] | None:
+    """The NDEF message's records as the payload layer decodes them."""
+    try:
+        return {"kind": "ndef", **parse_ndef(raw).to_json()}
+    except PayloadError as exc:
+        return {"error": {"code": exc.code, "message": exc.message}}
 
 
 def describe(event: TagRead | CodeScanned) -> dict[str, Any]:
@@ -74,6 +64,7 @@ def describe(event: TagRead | CodeScanned) -> dict[str, Any]:
     if isinstance(event, TagRead):
         out["uid"] = event.uid
         out["tag_type"] = event.tag_type
+        out["ndef"] = None if event.ndef is None else ndef_view(event.ndef)
     else:
         out["decoder"] = event.decoder
     return out
@@ -88,7 +79,9 @@ def human(view: dict[str, Any]) -> str:
     if view["parse_error"]:
         head += f"\n     not a payment: {view['parse_error']['message']}"
     elif view["parsed"] is not None:
-        head += f"\n     parsed: {json.dumps(view['parsed'], sort_keys=True)}"
+        parsed = view["parsed"]
+        facts = [f"{k} {parsed[k]}" for k in ("kind", "network", "asset", "amount") if parsed.get(k)]
+        head += f"\n     {', '.join(facts)}"
     return head
 
 

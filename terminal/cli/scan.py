@@ -65,8 +65,9 @@ def human(r: dict[str, Any]) -> str:
     ]
     for p in r["payloads"]:
         lines.append(f"  payload  {p['payload']}")
-        if p["parsed"] is not None:
-            lines.append(f"           parsed: {json.dumps(p['parsed'], sort_keys=True)}")
+        parsed = p["parsed"]
+        facts = [f"{k} {parsed[k]}" for k in ("kind", "network", "asset", "amount") if parsed.get(k)]
+        lines.append(f"           {', '.join(facts)}")
     for p in r["other_codes"]:
         lines.append(f"  other    {p['payload']}")
         lines.append(f"           not a payment: {p['parse_error']['message']}")

@@ -34,6 +34,8 @@ def test_read_prints_json_lines_for_each_bolt_card_tap(capsys: pytest.CaptureFix
     assert lines[0]["payload"] != lines[1]["payload"]
     assert {x["uid"] for x in lines} == {"04996C6A926980"}
     assert all({"parsed", "parse_error", "elapsed_ms", "reader"} <= set(x) for x in lines)
+    assert [x["parsed"]["kind"] for x in lines] == ["boltcard", "boltcard"]
+    assert lines[0]["ndef"]["records"][0]["uri"] == lines[0]["payload"]
 
 
 def test_read_once_from_a_real_nfcpy_reader(
@@ -69,7 +71,8 @@ def test_read_with_a_bad_device_string_is_a_usage_error(capsys: pytest.CaptureFi
 def test_scan_reports_payloads_per_file_and_time_to_first(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    frames = [synth.frame(1280, 720, None, seed=i) for i in range(4)]
+    frames = [synth.frame(1280, 720, None, seed=i) for i in range(2)]
+    frames += [synth.frame(1280, 720, "https://shop.example/loyalty/123", seed=i) for i in range(2)]
     frames += [synth.frame(1280, 720, BIP21, synth.CASES["perspective"], seed=i) for i in range(4)]
     video = synth.write_video(tmp_path / "clip.avi", frames)
     empty = tmp_path / "empty.png"
@@ -78,6 +81,10 @@ def test_scan_reports_payloads_per_file_and_time_to_first(
     assert code == 1  # one file had no payload, one is missing
     clip, blank, missing = (json.loads(x) for x in out.splitlines())
     assert [p["payload"] for p in clip["payloads"]] == [BIP21]
+    assert clip["payloads"][0]["parsed"]["kind"] == "bitcoin"
+    assert clip["payloads"][0]["parsed"]["amount"] == "0.00014087"
+    (other,) = clip["other_codes"]
+    assert other["payload"] == "https://shop.example/loyalty/123" and other["parse_error"]["code"]
     assert clip["first_payload_frame"] == 4 and clip["first_payload_ms"] > 0 and clip["frames"] == 8
     assert blank["payloads"] == [] and blank["frames"] == 1
     assert "no such file" in missing["error"]
