@@ -34,8 +34,8 @@ BEGIN, END = "<!-- bench/qr.py begin -->", "<!-- bench/qr.py end -->"
 
 def corpus(width: int, height: int, size: float, seeds: int) -> list[tuple[str, str, object]]:
     out = []
-    for case, look in synth.CASES.items():
-        look = dataclasses.replace(look, size=size)
+    for case, case_look in synth.CASES.items():
+        look = dataclasses.replace(case_look, size=size)
         for shape, text in synth.PAYLOADS.items():
             for seed in range(seeds):
                 # vary the position and angle a little so frames are not identical
@@ -47,6 +47,10 @@ def corpus(width: int, height: int, size: float, seeds: int) -> list[tuple[str, 
                 out.append((case, text, synth.frame(width, height, text, jitter, seed=seed)))
                 _ = shape
     return out
+
+
+def texts_of(decoder: object) -> object:
+    return lambda f: [r.text for r in decoder.decode(f) if r.valid]  # type: ignore[attr-defined]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -130,19 +134,14 @@ def main() -> None:
     ]
     for width, height, size in RESOLUTIONS:
         frames = corpus(width, height, size, args.seeds)
-        rows: list[tuple[str, object]] = [
-            (name, (lambda d: lambda f: [r.text for r in d.decode(f) if r.valid])(get_decoder(name)))
-            for name in DECODERS
-        ]
+        rows: list[tuple[str, object]] = [(name, texts_of(get_decoder(name))) for name in DECODERS]
         pipe = ScanPipeline(decoder=get_decoder(DEFAULT_DECODER), dedup_s=0)
         rows.append((f"pipeline ({DEFAULT_DECODER})", lambda f, p=pipe: [p.process(f).accepted]))
         for name, fn in rows:
             m = measure(fn, frames)
             by_case = " | ".join(f"{v:.0%}" for v in m["by_case"].values())  # type: ignore[union-attr]
-            line = (
-                f"| {name} | {width}x{height} (code {size:.0%} of width) | {m['median']:.1f} | {m['p90']:.1f} "
-                f"| {m['rate']:.1%} | {by_case} |"
-            )
+            where = f"{width}x{height} (code {size:.0%} of width)"
+            line = f"| {name} | {where} | {m['median']:.1f} | {m['p90']:.1f} | {m['rate']:.1%} | {by_case} |"
             lines.append(line)
             print(line, flush=True)
     fps = pipeline_fps()
