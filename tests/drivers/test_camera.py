@@ -175,3 +175,29 @@ def test_scan_path_reports_time_to_first_payload(counter_video: Path, tmp_path: 
     assert report.first_frame == 12 and report.first_ms is not None and report.frames == 30
     with pytest.raises(CameraError, match="no such file"):
         scan_path(str(tmp_path / "nope.avi"))
+
+
+def test_camera_that_stops_sending_frames_reconnects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live camera (an index) whose stream breaks: lost, missing for a while, then back."""
+    from drivers.camera import reader as camera_reader
+
+    empty = synth.write_video(tmp_path / "empty.avi", [synth.frame(640, 480, None, seed=i) for i in range(5)])
+    paying = synth.write_video(
+        tmp_path / "pay.avi", [synth.frame(640, 480, BIP21, seed=i) for i in range(20)]
+    )
+    # what VideoCapture(0) does over time: a short stream, unplugged, plugged in again
+    sources: list[Any] = [cv2.VideoCapture(str(empty)), None, cv2.VideoCapture(str(paying))]
+    monkeypatch.setattr(
+        camera_reader, "open_capture", lambda kind, target: sources.pop(0) if sources else None
+    )
+    with reading("camera:0?reconnect=0.05") as (_, events):
+        (scan,) = events.wait_for(CodeScanned, timeout=10)
+    assert scan.payload == BIP21
+    assert [e.code for e in events.errors()][:2] == ["camera_lost", "camera_missing"]
+    states = events.states()
+    assert states[:4] == [
+        ReaderState.STARTING,
+        ReaderState.READY,
+        ReaderState.DISCONNECTED,
+        ReaderState.READY,
+    ]

@@ -234,3 +234,14 @@ def test_usb_reader_missing_is_a_state_with_a_hint_not_a_crash() -> None:
     assert err.code == "reader_unavailable"
     assert "lsusb" in err.hint or "udev" in err.hint
     assert not reader.running
+
+
+@pytest.mark.slow
+def test_soak_thirty_bolt_card_taps_none_lost(emulator: Any, udp_port: int) -> None:
+    card = BoltCard(uid=UID, k1=K1, k2=K2)
+    tag = cards.bolt_card_tag(card)
+    emu = emulator("isodep", [Tap(card=tag, hold=0.12, delay=0.05) for _ in range(30)], uid=UID)
+    with reading(f"nfc:udp:localhost:{udp_port}?targets=106A&debounce=0") as (_, events):
+        reads = events.wait_for(TagRead, 30, timeout=90)
+    assert [counter_of(r.payload) for r in reads] == list(range(1, 31))
+    assert emu.log.errors == [] and events.errors() == []
