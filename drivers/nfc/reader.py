@@ -109,6 +109,7 @@ class NfcReader:
         self._last_key: set[str] = set()
         self._last_left = -1e9
         self._clf: Any = None
+        self._techs: list[str] = list(targets)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -122,8 +123,8 @@ class NfcReader:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
-            # a udp poll waits up to 1 s per technology for an answer; a USB poll far less
-            self._thread.join(timeout=1.0 + len(self.targets))
+            # a udp poll waits up to 1 s for an answer; a USB poll far less
+            self._thread.join(timeout=2.5)
 
     @property
     def running(self) -> bool:
@@ -161,6 +162,7 @@ class NfcReader:
                     self._stop.wait(self.reconnect)
                     continue
                 self._set_state(ReaderState.READY)
+                self._techs = list(self.targets)
                 try:
                     self._poll()
                 except OSError as exc:  # unplugged while running: nfcpy raises IOError/usb errors
@@ -200,12 +202,25 @@ class NfcReader:
     # -- polling -----------------------------------------------------------------------------
 
     def _sense(self) -> Any:
-        targets = [nfc.clf.RemoteTarget(t) for t in self.targets]
-        target = self._clf.sense(*targets, iterations=1, interval=self.interval)
-        if target is not None and not accept_target(target):
-            log.debug("skipping peer-to-peer target %s", target)
-            return None
-        return target
+        # one technology at a time, so stop() waits for one poll at most (the udp driver's is 1 s)
+        for tech in list(self._techs):
+            if self._stop.is_set():
+                return None
+            try:
+                target = self._clf.sense(nfc.clf.RemoteTarget(tech), iterations=1, interval=self.interval)
+            except nfc.clf.UnsupportedTargetError:
+                log.info("%s cannot poll %s; leaving it out", self.path, tech)
+                self._techs.remove(tech)
+                continue
+            if target is None:
+                continue
+            if not accept_target(target):
+                log.debug("skipping peer-to-peer target %s", target)
+                continue
+            return target
+        if not self._techs:
+            raise OSError(errno.ENOTSUP, f"the reader supports none of {', '.join(self.targets)}")
+        return None
 
     def _poll(self) -> None:
         while not self._stop.is_set():
