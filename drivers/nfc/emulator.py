@@ -44,6 +44,7 @@ class Tap:
     hold: float = 0.25
     drop_after: int | None = None
     delay: float = 0.0  # seconds before the card comes near the reader
+    lose_reply: int | None = None  # the answer to this APDU (0-based) is lost once: the reader must NAK
 
 
 @dataclass
@@ -54,6 +55,7 @@ class EmulatorLog:
     errors: list[str] = field(default_factory=list)
     present_at: list[float] = field(default_factory=list)  # monotonic: the card came into the field
     activated_at: list[float] = field(default_factory=list)  # monotonic: the reader activated it
+    retransmits: int = 0  # blocks sent again after an R(NAK) for them
 
 
 class _Emulator:
@@ -180,6 +182,8 @@ class IsoDepEmulator(_Emulator):
                 response = tap.card.transceive(apdu)
                 part, pending = response[:MAX_INF], response[MAX_INF:]
                 send = last = bytes([(0x12 if pending else 0x02) | bn]) + part
+                if tap.lose_reply == served - 1:
+                    send = None  # lost in the field: only an R(NAK) brings it back
             elif pcb & 0xF6 == 0xA2:  # R(ACK)
                 if pcb & 1 != bn and pending:
                     bn ^= 1
@@ -188,7 +192,11 @@ class IsoDepEmulator(_Emulator):
                 else:
                     send = last
             elif pcb & 0xF6 == 0xB2:  # R(NAK): presence check, or the reader missed our block
-                send = last if pcb & 1 == bn else bytes([0xA2 | bn])
+                if pcb & 1 == bn:
+                    send = last  # our block was lost: send it again
+                    self.log.retransmits += 1
+                else:
+                    send = bytes([0xA2 | bn])
             elif pcb & 0xF7 == 0xC2:  # S(DESELECT)
                 clf.exchange(bytearray(block), 0)
                 return

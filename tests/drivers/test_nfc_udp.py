@@ -245,3 +245,36 @@ def test_soak_thirty_bolt_card_taps_none_lost(emulator: Any, udp_port: int) -> N
         reads = events.wait_for(TagRead, 30, timeout=90)
     assert [counter_of(r.payload) for r in reads] == list(range(1, 31))
     assert emu.log.errors == [] and events.errors() == []
+
+
+def test_lost_reply_is_recovered_with_r_nak_and_retransmission(emulator: Any, udp_port: int) -> None:
+    url = "lnurlw://card.example.com/ln?p=77&c=88"
+    emu = emulator("isodep", [Tap(card=cards.type4_tag(cards.ndef_message(url)), lose_reply=3)])
+    with reading(f"nfc:udp:localhost:{udp_port}?targets=106A") as (_, events):
+        (tag,) = events.wait_for(TagRead, timeout=8)
+    assert tag.payload == url
+    assert emu.log.retransmits == 1
+    assert emu.log.activations == 1  # recovered inside the ISO-DEP link, no second tap needed
+
+
+def test_responder_answers_deselect(emulator: Any, udp_port: int) -> None:
+    """Drive the ISO-DEP responder with nfcpy's initiator directly: an APDU, then S(DESELECT)."""
+    import nfc
+    import nfc.tag
+
+    tag_model = cards.type4_tag(cards.ndef_message("lnurlw://x.example/y"))
+    emu = emulator("isodep", [Tap(card=tag_model, hold=2.0)])
+    clf = nfc.ContactlessFrontend(f"udp:localhost:{udp_port}")
+    try:
+        target = None
+        deadline = time.monotonic() + 8
+        while target is None and time.monotonic() < deadline:
+            target = clf.sense(nfc.clf.RemoteTarget("106A"), iterations=1)
+        assert target is not None
+        tag = nfc.tag.activate(clf, target)
+        assert bytes(tag.transceive(bytearray.fromhex("00A4040007D276000085010100")))[-2:] == b"\x90\x00"
+        assert bytes(clf.exchange(bytearray(b"\xc2"), 0.5)) == b"\xc2"
+    finally:
+        clf.close()
+    assert emu.log.blocks[-1] == b"\xc2"
+    assert emu.log.apdus == [bytes.fromhex("00A4040007D276000085010100")]
