@@ -26,6 +26,12 @@ from drivers.registry import EventSink
 
 log = logging.getLogger(__name__)
 
+# OpenCV prints a WARN line each time a missing camera is opened; the reader reports that itself
+# (one ReaderError, then a state), and retries every second, so the library's lines are only noise.
+_cv_logging = getattr(getattr(cv2, "utils", None), "logging", None)
+if _cv_logging is not None:
+    _cv_logging.setLogLevel(_cv_logging.LOG_LEVEL_ERROR)
+
 CAMERA_HINT = (
     "check that the camera is plugged in and not used by another program; `ls /dev/video*` lists "
     "cameras, and your user needs the `video` group"

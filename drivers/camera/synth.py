@@ -19,13 +19,14 @@ import numpy as np
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
 
-# The common payment payload shapes a customer shows or a terminal renders.
+# The common payment payload shapes a customer shows or a terminal renders. Built with the payload
+# layer's builders (valid checksums and signature) and checked against its parser by the test suite.
 PAYLOADS = {
     "bip21": "bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq?amount=0.00014087&label=Demo%20Cafe",
     "bolt11": (
-        "lightning:lnbc1408700n1pjz9k3hpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqdq5xysxxat"
-        "syp3k7enxv4jscqzzsxqyz5vqsp5zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zygs9qyyssqy4lgd8tj6"
-        "37q2lrz6ydl"
+        "lightning:lnbc140870n1p5ww7qqsp5yg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3qpp5qqqsyqcyq5rqw"
+        "zqfpg9scrgwpugpzysnzs23v9ccrydpk8qarc0sdq0g3jk6meqgdskvegxqzjccqpj9qrsgqfrr9x694erq2vsgt4qrvq30cyuq"
+        "np6ymxzd3tcvfm05sqt23p7n4lgdlugpp4h59jes0q4arnqvdd80m93wt8sgklf6ta98ujxyxvtspy6td25"
     ),
     "lnurl": (
         "LNURL1DP68GURN8GHJ7UM9WFMXJCM99E3K7MF0V9CXJ0M385EKVCENXC6R2C35XVUKXEFCV5MKVV34X5EKZD3EV56NYD3HX"
@@ -33,7 +34,7 @@ PAYLOADS = {
     ),
     "eip681": (
         "ethereum:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48@1/transfer"
-        "?address=0x8e23Ee67d1332aD560396262C48ffbB01f93d052&uint256=1250000"
+        "?address=0x8e23Ee67d1332aD560396262C48ffbB01F93D052&uint256=1.25e6"
     ),
 }
 

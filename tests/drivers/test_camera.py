@@ -49,7 +49,9 @@ def counter_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("case", list(synth.CASES))
-@pytest.mark.parametrize(("width", "height", "size"), [(640, 480, 0.3), (1280, 720, 0.25), (1920, 1080, 0.2)])
+@pytest.mark.parametrize(
+    ("width", "height", "size"), [(640, 480, 0.35), (1280, 720, 0.25), (1920, 1080, 0.2)]
+)
 def test_default_pipeline_reads_every_payload_shape(case: str, width: int, height: int, size: float) -> None:
     look = dataclasses.replace(synth.CASES[case], size=size)
     pipeline = ScanPipeline(decoder=get_decoder(), accept=is_payment)

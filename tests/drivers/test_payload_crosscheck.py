@@ -113,3 +113,13 @@ def test_wallet_phone_hands_over_a_token_that_verifies(emulator: Any, udp_port: 
     assert tag.payload == token
     verified = verify_token(tag.payload, public_keys={"w1": key.public_key()}, now=now)
     assert verified.wallet_id == "alice"
+
+
+@pytest.mark.parametrize(
+    ("shape", "kind"),
+    [("bip21", "bitcoin"), ("bolt11", "bolt11"), ("lnurl", "lnurl"), ("eip681", "ethereum")],
+)
+def test_synthetic_camera_payloads_are_valid_payments(shape: str, kind: str) -> None:
+    from drivers.camera import synth
+
+    assert parse_payload(synth.PAYLOADS[shape], now=1_760_000_000).kind == kind
