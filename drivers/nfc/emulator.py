@@ -139,13 +139,24 @@ class IsoDepEmulator(_Emulator):
         if activated is None or activated.tt4_cmd is None or activated.tt4_cmd[0] != 0xE0:
             return False  # nobody polled, or a stray frame: listen again
         self._record(present)
-        tap.card.reset()
-        self._session(clf, tap)
-        return True
-
-    def _session(self, clf: nfc.ContactlessFrontend, tap: Tap) -> None:
-        assert tap.card is not None
         leave_at = time.monotonic() + tap.hold
+        while True:
+            tap.card.reset()
+            if self._session(clf, tap, leave_at) != "field_off":
+                return True
+            # the reader switched its field off to poll again while the card lies on it:
+            # the card is still there and answers the next activation
+            while (left := leave_at - time.monotonic()) > 0 and not self._stop.is_set():
+                again = clf.listen(target, left)
+                if again is not None and again.tt4_cmd is not None and again.tt4_cmd[0] == 0xE0:
+                    self.log.activations += 1
+                    break
+            else:
+                return True
+
+    def _session(self, clf: nfc.ContactlessFrontend, tap: Tap, leave_at: float) -> str:
+        """Serve one activation; say how it ended: ``left``, ``field_off``, ``pulled`` or ``deselected``."""
+        assert tap.card is not None
         send: bytes | None = ATS  # RATS must be answered within nfcpy's 30 ms
         bn = 1  # the PICC's block number (ISO 14443-4: starts at 1)
         last: bytes = b""
@@ -155,13 +166,13 @@ class IsoDepEmulator(_Emulator):
         while True:
             remaining = leave_at - time.monotonic()
             if remaining <= 0 or self._stop.is_set():
-                return  # the card left the field: it simply stops answering
+                return "left"  # the card left the field: it simply stops answering
             try:
                 block = clf.exchange(bytearray(send) if send is not None else None, remaining)
             except nfc.clf.TimeoutError:
-                return
+                return "left"
             except (nfc.clf.BrokenLinkError, nfc.clf.CommunicationError):
-                return  # RFOFF: the reader switched its field off
+                return "field_off"  # RFOFF: the reader switched its field off
             if not block:
                 send = None
                 continue
@@ -176,7 +187,7 @@ class IsoDepEmulator(_Emulator):
                     continue
                 apdu, chained_cmd = bytes(chained_cmd), bytearray()
                 if tap.drop_after is not None and served >= tap.drop_after:
-                    return  # pulled away mid-read
+                    return "pulled"  # pulled away mid-read
                 served += 1
                 self.log.apdus.append(apdu)
                 response = tap.card.transceive(apdu)
@@ -199,7 +210,7 @@ class IsoDepEmulator(_Emulator):
                     send = bytes([0xA2 | bn])
             elif pcb & 0xF7 == 0xC2:  # S(DESELECT)
                 clf.exchange(bytearray(block), 0)
-                return
+                return "deselected"
             else:
                 send = None  # not for us: stay silent, as a card does
 

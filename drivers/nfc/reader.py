@@ -110,6 +110,7 @@ class NfcReader:
         self._last_left = -1e9
         self._clf: Any = None
         self._techs: list[str] = list(targets)
+        self._active: Any = None  # the tag being read, for the removal wait after an error
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -235,6 +236,9 @@ class NfcReader:
                 tag, content = self._read_with_retry(target, started)
             except NfcError as exc:
                 self._error(exc)
+                if self._active is not None and not isinstance(exc, TagLostError):
+                    # a card we cannot use, still on the reader: one error, not one per poll
+                    self._wait_removed(self._active)
             else:
                 uid = bytes(tag.identifier).hex().upper() if tag.identifier else None
                 keys = {f"uid:{uid}"} if uid else set()
@@ -260,8 +264,10 @@ class NfcReader:
         """Read the card; if it leaves mid-read, look for it again for ``retry`` seconds."""
         deadline = started + self.retry
         uid = bytes(getattr(target, "sdd_res", b"") or b"")
+        self._active = None
         while True:
             tag = nfc.tag.activate(self._clf, target)
+            self._active = tag
             if tag is not None:
                 try:
                     return tag, self._read(tag)

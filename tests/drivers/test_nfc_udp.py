@@ -278,3 +278,11 @@ def test_responder_answers_deselect(emulator: Any, udp_port: int) -> None:
         clf.close()
     assert emu.log.blocks[-1] == b"\xc2"
     assert emu.log.apdus == [bytes.fromhex("00A4040007D276000085010100")]
+
+
+def test_unusable_card_left_on_the_reader_is_one_error_not_one_per_poll(emulator: Any, udp_port: int) -> None:
+    emulator("isodep", [Tap(card=cards.IsoDepCard([]), hold=1.5)])
+    with reading(f"nfc:udp:localhost:{udp_port}?targets=106A") as (_, events):
+        events.wait(lambda _: bool(events.errors()), timeout=8)
+        time.sleep(1.2)  # the card stays in the field
+    assert [e.code for e in events.errors()] == ["tag_unsupported"]
