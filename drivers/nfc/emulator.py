@@ -122,11 +122,13 @@ class IsoDepEmulator(_Emulator):
         *,
         uid: bytes = bytes.fromhex("04996C6A926980"),
         sel_res: int = 0x20,
+        ats: bytes = ATS,
         **kw: float | int,
     ) -> None:
         super().__init__(port, taps, **kw)  # type: ignore[arg-type]
         self.uid = uid
         self.sel_res = sel_res
+        self.ats = ats
 
     def _serve(self, clf: nfc.ContactlessFrontend, tap: Tap) -> bool:
         assert tap.card is not None
@@ -157,7 +159,7 @@ class IsoDepEmulator(_Emulator):
     def _session(self, clf: nfc.ContactlessFrontend, tap: Tap, leave_at: float) -> str:
         """Serve one activation; say how it ended: ``left``, ``field_off``, ``pulled`` or ``deselected``."""
         assert tap.card is not None
-        send: bytes | None = ATS  # RATS must be answered within nfcpy's 30 ms
+        send: bytes | None = self.ats  # RATS must be answered within nfcpy's 30 ms
         bn = 1  # the PICC's block number (ISO 14443-4: starts at 1)
         last: bytes = b""
         pending = b""  # the rest of a chained response

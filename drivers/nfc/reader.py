@@ -23,7 +23,13 @@ import nfc.tag.tt4
 
 from drivers.events import ReaderError, ReaderState, ReaderStateChanged, TagRead
 from drivers.nfc import DEFAULT_TARGETS
-from drivers.nfc.errors import NfcError, ReaderUnavailableError, TagLostError, TagUnsupportedError
+from drivers.nfc.errors import (
+    NdefFormatError,
+    NfcError,
+    ReaderUnavailableError,
+    TagLostError,
+    TagUnsupportedError,
+)
 from drivers.nfc.protocol import CardContent, payload_from_ndef, read_iso_dep
 from drivers.registry import EventSink
 
@@ -55,6 +61,14 @@ def accept_target(target: Any) -> bool:
         return False
     sensf_res = getattr(target, "sensf_res", None)
     return not (sensf_res and bytes(sensf_res[1:3]) == b"\x01\xfe")
+
+
+def _target_id(target: Any) -> str:
+    for attr in ("sdd_res", "sensb_res", "sensf_res"):
+        value = getattr(target, attr, None)
+        if value:
+            return bytes(value).hex()
+    return ""
 
 
 def open_problem(path: str, exc: OSError | None) -> tuple[ReaderState, ReaderUnavailableError]:
@@ -111,6 +125,8 @@ class NfcReader:
         self._clf: Any = None
         self._techs: list[str] = list(targets)
         self._active: Any = None  # the tag being read, for the removal wait after an error
+        self._last_error: tuple[str, str] | None = None
+        self._last_error_at = -1e9
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -235,7 +251,10 @@ class NfcReader:
             try:
                 tag, content = self._read_with_retry(target, started)
             except NfcError as exc:
-                self._error(exc)
+                key = (exc.code, _target_id(target))
+                if key != self._last_error or time.monotonic() - self._last_error_at >= self.debounce:
+                    self._error(exc)  # the same failure of the same card again is not news
+                self._last_error, self._last_error_at = key, time.monotonic()
                 if self._active is not None and not isinstance(exc, TagLostError):
                     # a card we cannot use, still on the reader: one error, not one per poll
                     self._wait_removed(self._active)
@@ -266,7 +285,7 @@ class NfcReader:
         uid = bytes(getattr(target, "sdd_res", b"") or b"")
         self._active = None
         while True:
-            tag = nfc.tag.activate(self._clf, target)
+            tag = self._activate(target)
             self._active = tag
             if tag is not None:
                 try:
@@ -285,11 +304,25 @@ class NfcReader:
             if target is None:
                 raise TagLostError("the card left the field before it was read")
 
+    def _activate(self, target: Any) -> Any:
+        """nfcpy's activation, or None when the card did not answer. nfcpy indexes into the card's
+        answers unchecked (a short ATS raises IndexError): a malformed answer is an unsupported card."""
+        try:
+            return nfc.tag.activate(self._clf, target)
+        except (IndexError, ValueError, TypeError, KeyError) as exc:
+            raise TagUnsupportedError(
+                f"the card's activation answer is malformed ({type(exc).__name__})"
+            ) from exc
+
     def _read(self, tag: Any) -> CardContent:
         try:
             if isinstance(tag, nfc.tag.tt4.Type4Tag):
                 return read_iso_dep(lambda apdu: bytes(tag.transceive(bytearray(apdu))))
-            ndef_area = tag.ndef
+            try:
+                ndef_area = tag.ndef
+            except (IndexError, ValueError, TypeError, KeyError) as exc:
+                # nfcpy's NDEF discovery trusts the tag's attribute/CC data
+                raise NdefFormatError(f"the {tag.type} tag's NDEF area is malformed") from exc
             if ndef_area is None:
                 if not tag.is_present:
                     raise TagLostError("the card left the field before it was read")

@@ -286,3 +286,13 @@ def test_unusable_card_left_on_the_reader_is_one_error_not_one_per_poll(emulator
         events.wait(lambda _: bool(events.errors()), timeout=8)
         time.sleep(1.2)  # the card stays in the field
     assert [e.code for e in events.errors()] == ["tag_unsupported"]
+
+
+def test_card_with_a_malformed_ats_is_unsupported_not_a_crash(emulator: Any, udp_port: int) -> None:
+    tag = cards.type4_tag(cards.ndef_message("lnurlw://x.example/y"))
+    emulator("isodep", [Tap(card=tag, hold=0.3)], ats=bytes.fromhex("0278"))
+    with reading(f"nfc:udp:localhost:{udp_port}?targets=106A") as (reader, events):
+        events.wait(lambda _: bool(events.errors()), timeout=8)
+        assert reader.running
+    assert [e.code for e in events.errors()] == ["tag_unsupported"]
+    assert "malformed" in events.errors()[0].message
