@@ -258,7 +258,7 @@ def test_lost_reply_is_recovered_with_r_nak_and_retransmission(emulator: Any, ud
 
 
 def test_responder_answers_deselect(emulator: Any, udp_port: int) -> None:
-    """Drive the ISO-DEP responder with nfcpy's initiator directly: an APDU, then S(DESELECT)."""
+    """Drive the ISO-DEP responder with nfcpy's initiator directly: APDUs (one chained), S(DESELECT)."""
     import nfc
     import nfc.tag
 
@@ -273,11 +273,15 @@ def test_responder_answers_deselect(emulator: Any, udp_port: int) -> None:
         assert target is not None
         tag = nfc.tag.activate(clf, target)
         assert bytes(tag.transceive(bytearray.fromhex("00A4040007D276000085010100")))[-2:] == b"\x90\x00"
+        # a command longer than one frame: nfcpy chains it, the responder acknowledges each part
+        long_apdu = bytes.fromhex("80EE0000") + bytes([0xFF]) + bytes(395)
+        assert bytes(tag.transceive(bytearray(long_apdu))) == bytes.fromhex("6D00")
         assert bytes(clf.exchange(bytearray(b"\xc2"), 0.5)) == b"\xc2"
     finally:
         clf.close()
     assert emu.log.blocks[-1] == b"\xc2"
-    assert emu.log.apdus == [bytes.fromhex("00A4040007D276000085010100")]
+    assert emu.log.apdus == [bytes.fromhex("00A4040007D276000085010100"), long_apdu]
+    assert sum(b[0] & 0x10 != 0 for b in emu.log.blocks) == 1  # one chained I-block, then the last part
 
 
 def test_unusable_card_left_on_the_reader_is_one_error_not_one_per_poll(emulator: Any, udp_port: int) -> None:
