@@ -17,7 +17,19 @@ from collections.abc import Sequence
 from terminal.cli.common import EXIT_USAGE, CliError
 
 # module names under terminal.cli; imported lazily so `cryptopos --help` stays fast
-COMMANDS = ["pay", "config_cmd", "demo", "parse", "history", "report", "refund", "reconcile"]
+COMMANDS = [
+    "pay",
+    "config_cmd",
+    "demo",
+    "parse",
+    "read",
+    "scan",
+    "doctor",
+    "history",
+    "report",
+    "refund",
+    "reconcile",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

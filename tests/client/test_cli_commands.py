@@ -206,3 +206,21 @@ async def test_refund_on_v2_is_journaled_and_the_same_refund_keeps_its_key(tmp_p
         plan_refund(j, "pay_1", "0.00010001", GOOD_BTC)  # 4000 of 14000 refunded: 10000 left
     nxt = plan_refund(j, "pay_1", "0.0001", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2")
     assert nxt.idempotency_key != first.idempotency_key
+
+
+def test_doctor_shows_the_deprecations_the_client_met(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    j = Journal(path)
+    j.record_notice(
+        api="payments/v1",
+        deprecation="@1790812800",
+        sunset="Wed, 30 Jun 2027 00:00:00 GMT",
+        link='</payments/v2>; rel="successor-version"',
+    )
+    j.close()
+    monkeypatch.setenv("CRYPTOPOS_JOURNAL__PATH", str(path))
+    code, out, _ = run(capsys, "doctor", "--reader", "sim:nfc")
+    assert code == 0
+    assert "deprecated: payments/v1 (sunset Wed, 30 Jun 2027 00:00:00 GMT" in out
