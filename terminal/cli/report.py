@@ -39,7 +39,8 @@ def z_report(journal: Journal, day: date) -> dict[str, Any]:
     for (state, code), n in sorted(counts.items()):
         entry = by_status.setdefault(state, {"count": 0, "fiat": {}, "crypto": {}})
         entry["count"] += n
-        entry["crypto"].setdefault(code, {"count": 0, "amount": "0", "minor": "0"})["count"] = n
+        # no amount for sales that never got a quote (cancelled, queued offline)
+        entry["crypto"].setdefault(code, {"count": 0, "amount": None, "minor": None})["count"] = n
     for (state, code), minor in fiat_tot.items():
         by_status[state]["fiat"][code] = Money(minor, asset(code)).amount_str()
     for (state, code), minor in crypto_tot.items():
@@ -94,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         fiat = ", ".join(f"{v} {k}" for k, v in e["fiat"].items())
         print(f"  {state:<16} {e['count']:>5}  {fiat}")
         for code, c in e["crypto"].items():
-            print(f"      {code:<8} {c['count']:>5}  {c['amount']} {code}")
+            amount = f"{c['amount']} {code}" if c["amount"] is not None else "(no quote)"
+            print(f"      {code:<8} {c['count']:>5}  {amount}")
     print(
         "  refunds: "
         + (", ".join(f"{k} x{v['count']} {v['amount']}" for k, v in rep["refunds"].items()) or "none")

@@ -98,6 +98,7 @@ def test_z_report(journal_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert rep["sales"]["approved"]["count"] == 2 and rep["sales"]["approved"]["fiat"] == {"EUR": "19.75"}
     assert rep["sales"]["declined"]["count"] == 1 and rep["sales"]["declined"]["fiat"] == {"EUR": "3.00"}
     assert rep["sales"]["offline_queued"]["count"] == 1
+    assert rep["sales"]["offline_queued"]["crypto"]["BTC"]["amount"] is None  # no quote yet, not "0"
     assert rep["refunds"] == {"pending/BTC": {"count": 1, "amount": "0.00000100"}}
     assert rep["offline_queue"] == {"count": 1, "fiat": {"EUR": "9.00"}}
     code, out, _ = run(capsys, "report", "--journal", str(journal_path), "--day", "2001-01-01", "--json")
