@@ -9,6 +9,7 @@ Run on start and by ``cryptopos reconcile``. For every sale not in a final state
   last send is older than ``grace_s`` (no request of the dead process can still be in
   flight), the sale is ``failed``: never charged. The raw payload is not kept for online
   sales, so such a sale is never re-sent from here; the customer taps again;
+* refunds whose answer was lost: sent again with their own idempotency key;
 * offline queue: forwarded in the order taken, each with its original idempotency key.
   A sale that may have been forwarded before (``forwarding``) is first looked up by
   reference, so a restart mid-forwarding never sends it twice. Forwarding stops at the
@@ -30,6 +31,7 @@ from terminal.client import (
     PaymentResult,
     ProblemError,
     QuoteExpiredError,
+    UnsupportedError,
 )
 from terminal.domain.money import Money, asset
 from terminal.journal import Journal, SaleRecord
@@ -111,9 +113,39 @@ async def reconcile(
                 detail="reconciled",
             )
             report.settled[sale.reference] = "failed"
+    await _settle_refunds(client, journal, report)
     if forward:
         await forward_offline(client=client, journal=journal, clock=clock, report=report)
     return report
+
+
+async def _settle_refunds(client: BackendClient, journal: Journal, report: ReconcileReport) -> None:
+    """A refund whose answer was lost is sent again with its own key: the backend answers once."""
+    for r in journal.refunds():
+        if r.state not in ("submitting", "unknown_outcome"):
+            continue
+        key = f"refund:{r.idempotency_key}"
+        try:
+            result = await client.refund(
+                payment_id=r.payment_id,
+                amount_minor=r.amount_minor,
+                to=r.to_address,
+                idempotency_key=r.idempotency_key,
+            )
+        except UnsupportedError as exc:
+            journal.update_refund(r.idempotency_key, "failed", detail=exc.message)
+            report.settled[key] = "failed"
+        except ProblemError as exc:
+            if exc.status >= 500 or exc.status == 429:
+                report.left[key] = f"refund not settled yet: {exc.message}"
+                continue
+            journal.update_refund(r.idempotency_key, "failed", detail=exc.message)
+            report.settled[key] = "failed"
+        except BackendError as exc:
+            report.left[key] = f"refund not settled yet: {exc.message}"
+        else:
+            journal.update_refund(r.idempotency_key, result.status, refund_id=result.refund_id)
+            report.settled[key] = result.status
 
 
 async def forward_offline(

@@ -225,3 +225,22 @@ def test_doctor_shows_the_deprecations_the_client_met(
     code, out, _ = run(capsys, "doctor", "--reader", "sim:nfc")
     assert code == 0
     assert "deprecated: payments/v1 (sunset Wed, 30 Jun 2027 00:00:00 GMT" in out
+
+
+async def test_reconcile_settles_a_refund_whose_answer_was_lost(tmp_path: Path) -> None:
+    from terminal.settlement import reconcile
+
+    j = Journal(tmp_path / "j.sqlite3")
+    j.open_sale(reference="r", idempotency_key="k", fiat_minor=1250, fiat_currency="EUR", asset="BTC")
+    j.update("r", "approved", payment_id="pay_1", crypto_minor=14_000)
+    planned = plan_refund(j, "pay_1", "0.00002", GOOD_BTC)
+    j.update_refund(planned.idempotency_key, "unknown_outcome", detail="no answer")
+    fake = FakeV2()
+    async with make_client(httpx.MockTransport(fake), Sleeps(), api_version="v2") as c:
+        result = await reconcile(client=c, journal=j)
+        again = await reconcile(client=c, journal=j)
+    assert result.settled == {f"refund:{planned.idempotency_key}": "pending"} and result.clean
+    assert again.settled == {}
+    sent = [r for r in fake.requests if r.url.path.endswith("/refunds")]
+    assert [r.headers["Idempotency-Key"] for r in sent] == [planned.idempotency_key]
+    assert j.refund(planned.idempotency_key).refund_id == "rf_1"  # type: ignore[union-attr]
