@@ -136,7 +136,7 @@ async def _settle_refunds(client: BackendClient, journal: Journal, report: Recon
             journal.update_refund(r.idempotency_key, "failed", detail=exc.message)
             report.settled[key] = "failed"
         except ProblemError as exc:
-            if exc.status >= 500 or exc.status == 429:
+            if exc.status >= 500 or exc.status == 429 or exc.type == "idempotency-in-flight":
                 report.left[key] = f"refund not settled yet: {exc.message}"
                 continue
             journal.update_refund(r.idempotency_key, "failed", detail=exc.message)

@@ -581,7 +581,12 @@ class BackendClient:
                         return adapter.parse_refund(self._json(outcome))
                     except AdapterError as exc:
                         raise BadAnswerError("Backend sent a bad refund", str(exc)) from exc
-                decision = decide(policy=self.policy, attempt=attempt, write=True, status=outcome.status_code)
+                if outcome.status_code == 409 and _slug(_problem(outcome)) == "idempotency-in-flight":
+                    decision = Decision.RETRY  # the same refund is being made right now: wait for it
+                else:
+                    decision = decide(
+                        policy=self.policy, attempt=attempt, write=True, status=outcome.status_code
+                    )
                 if decision is Decision.GIVE_UP:
                     raise self._error(outcome)
             else:
