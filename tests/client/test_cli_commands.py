@@ -137,9 +137,10 @@ def test_reconcile_leaves_a_fresh_send_and_says_so(
 @pytest.mark.parametrize(
     ("to", "amount", "text"),
     [
-        ("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdz", None, "checksum is wrong"),
+        ("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdz", None, "wrong checksum"),
         ("ethereum:0x52908400098527886E0F7030069857D2E4169EE7", None, "cannot receive a BTC refund"),
-        ("tb1qw508d6qejxtdg4y7ry3r3q7gxn5t4f6t4", None, "test network"),
+        ("tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7", None, "test network"),
+        ("0x52908400098527886E0F7030069857D2E4169EE7", None, "not a base58 character"),
         (GOOD_BTC, "5", "left to refund"),
         (GOOD_BTC, "0.000000001", "at most 8 decimals"),
     ],
@@ -244,3 +245,40 @@ async def test_reconcile_settles_a_refund_whose_answer_was_lost(tmp_path: Path) 
     sent = [r for r in fake.requests if r.url.path.endswith("/refunds")]
     assert [r.headers["Idempotency-Key"] for r in sent] == [planned.idempotency_key]
     assert j.refund(planned.idempotency_key).refund_id == "rf_1"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "expected"),
+    [
+        (
+            "ethereum:0x52908400098527886E0F7030069857D2E4169EE7",
+            "ETH",
+            "0x52908400098527886E0F7030069857D2E4169EE7",
+        ),
+        ("0x52908400098527886e0f7030069857d2e4169ee7", "ETH", "0x52908400098527886E0F7030069857D2E4169EE7"),
+        ("bitcoin:BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ?amount=0.1", "BTC", GOOD_BTC),
+        ("alice@example.com", "BTC-LN", "alice@example.com"),
+    ],
+)
+def test_refund_destinations_that_are_taken(text: str, code: str, expected: str) -> None:
+    from terminal.addresses import refund_destination
+    from terminal.domain.money import asset
+
+    assert refund_destination(text, asset(code)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "message"),
+    [
+        ("0x52908400098527886E0F7030069857D2E4169Ee7", "ETH", "EIP-55"),
+        ("ethereum:0x52908400098527886E0F7030069857D2E4169EE7@5", "ETH", "chain 5"),
+        ("bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "SOL", "cannot receive a SOL refund"),
+        ("", "BTC", "no refund address"),
+    ],
+)
+def test_refund_destinations_that_are_refused(text: str, code: str, message: str) -> None:
+    from terminal.addresses import AddressError, refund_destination
+    from terminal.domain.money import asset
+
+    with pytest.raises(AddressError, match=message):
+        refund_destination(text, asset(code))
