@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from terminal.client.retry import (
     BreakerState,
@@ -132,3 +134,35 @@ def test_breaker_resets_its_count_on_success() -> None:
     br.record_failure(0)
     br.record_failure(0)
     assert br.state is BreakerState.CLOSED
+
+
+@given(
+    attempt=st.integers(1, 50),
+    rand=st.floats(0, 1, exclude_max=True),
+    base=st.floats(0.001, 5),
+    cap=st.floats(0.001, 60),
+)
+def test_backoff_stays_within_its_ceiling(attempt: int, rand: float, base: float, cap: float) -> None:
+    wait = backoff(attempt, rand, base_s=base, cap_s=cap)
+    assert 0 <= wait <= min(cap, base * 2 ** (attempt - 1)) + 1e-9
+
+
+@given(
+    attempt=st.integers(1, 10),
+    write=st.booleans(),
+    status=st.one_of(st.none(), st.integers(200, 599)),
+    failure=st.sampled_from(list(Failure)),
+)
+def test_no_decision_ever_resends_a_write_blindly(
+    attempt: int, write: bool, status: int | None, failure: Failure
+) -> None:
+    kw = {"status": status} if status is not None else {"failure": failure}
+    d = decide(policy=P, attempt=attempt, write=write, **kw)  # type: ignore[arg-type]
+    if status is not None and 400 <= status < 500 and status != 429:
+        assert d is Decision.GIVE_UP
+    if write and (
+        (failure is Failure.NO_ANSWER and status is None) or (status is not None and status >= 500)
+    ):
+        assert d is Decision.INQUIRE  # a write that may have landed is asked about, never resent
+    if attempt >= P.max_attempts:
+        assert d is not Decision.RETRY
