@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
 
-from terminal.client import CircuitBreaker, RetryPolicy
+from terminal.client import CircuitBreaker, RetryPolicy, Timeouts
 from terminal.journal import Journal
 from terminal.settlement import reconcile
 from tests.reliability.faults import Fault, FaultTransport, ResetProxy
@@ -217,3 +218,30 @@ async def test_the_backend_itself_drops_the_answer_after_committing(
     assert [r.status for r in reports] == ["approved", "approved"]
     assert sum(1 for line in ft.log if line.startswith("POST /payments/")) == 2  # never resent
     assert_ledger_agrees(journal, ledger(backend))
+
+
+async def test_a_real_read_timeout_before_the_backend_committed(
+    tmp_path: Path, journal: Journal, api: str
+) -> None:
+    # over a real socket: the backend holds the payment 0.8 s before committing, the client gives
+    # up reading after 0.2 s, asks (nothing yet), resends (409 in flight), and ends with the one payment
+    slow = Backend(tmp_path / "slow-ledger.sqlite3", slow_s=0.8)
+    server = ThreadServer(slow.app)
+    server.start()
+    try:
+        async with client(
+            None,
+            base_url=server.url,
+            api_version=api,
+            timeouts=Timeouts(read_s=0.2),
+            policy=RetryPolicy(max_attempts=6, base_s=0.1, cap_s=0.3),
+        ) as c:
+            reports = await run_sales(c, journal, ["cryptopos-test:card:slow", APPROVE])
+            await reconcile(client=c, journal=journal, grace_s=0.0)
+            assert c.stats.inquiries >= 1
+        assert [r.status for r in reports] == ["approved", "approved"]
+        assert_ledger_agrees(journal, ledger(slow))
+        assert len(ledger(slow)) == 2
+    finally:
+        server.stop()
+        slow.store.close()
