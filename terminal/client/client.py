@@ -340,6 +340,9 @@ class BackendClient:
                 decision = decide(
                     policy=self.policy, attempt=attempt, write=False, status=outcome.status_code
                 )
+                if _slug(_problem(outcome)).startswith("rate-sources-"):
+                    # a refusal to quote is an answer for the cashier now, not a hiccup to wait out
+                    decision = Decision.GIVE_UP
                 if decision is not Decision.RETRY or not await self._wait(attempt, outcome):
                     raise self._error(outcome)
             else:

@@ -221,12 +221,13 @@ async def test_refused_quote_is_an_error_not_a_tiny_invoice(
     stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps
 ) -> None:
     stale = problem(503, "rate-sources-stale", detail="every rate source is older than 30 s")
-    stale.headers["Retry-After"] = "60"
+    stale.headers["Retry-After"] = "5"  # short enough to wait for, but a refusal is not waited out
     t = Scripted(stub_transport, {"POST /rates/v1/quotes": [stale]})
     async with make_client(t, sleeps) as c:
         with pytest.raises(QuoteRefusedError) as info:
             await c.quote(Money(500, EUR), BTC)
     assert info.value.type == "rate-sources-stale" and "older than 30 s" in info.value.message
+    assert sleeps.calls == [] and len(t.posts("/rates/v1/quotes")) == 1  # shown at once, not waited out
 
     tiny = {
         "quote_id": "q",
