@@ -171,3 +171,20 @@ async def test_a_sale_closed_by_reconcile_elsewhere_is_never_sent(tmp_path: Path
         report = await task
     assert report.status == "cancelled" and "closed elsewhere" in (report.reason or "")
     assert backend.payments() == []
+
+
+@pytest.mark.parametrize(("minor", "word"), [(4008, "stale"), (4009, "disagree")])
+async def test_the_real_backend_refusing_to_quote_cancels_the_sale_with_its_reason(
+    tmp_path: Path, minor: int, word: str
+) -> None:
+    backend = Backend(tmp_path / "ledger.sqlite3")
+    journal = Journal(tmp_path / "j.sqlite3")
+    sleeps = Sleeps()
+    async with make_client(backend.transport(), sleeps, api_version="auto") as c:
+        runner = SaleRunner(client=c, journal=journal, terminal_id="t", readers=["sim:nfc"], payment_wait_s=2)
+        report = await runner.run(Money(minor, EUR), BTC)
+    assert report.status == "cancelled" and report.crypto is None
+    assert (
+        report.reason is not None and report.reason.startswith("No quote:") and word in report.reason.lower()
+    )
+    assert sleeps.calls == [] and backend.payments() == []
