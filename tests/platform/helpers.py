@@ -1,0 +1,125 @@
+"""Shared helpers of the platform tests: small topologies, plans and a tiny service app."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from backend_stub.rollout import RolloutPlan
+from backend_stub.rollout.plan import parse_plan
+from backend_stub.topology import BuildConfig, Topology, parse_topology
+
+KEY_ID, SECRET = "t_test", b"s" * 32
+
+
+def topology(**over: Any) -> Topology:
+    data: dict[str, Any] = {
+        "time_scale": 60.0,
+        "gateway": {"per_try_timeout_s": 2.0, "drain_timeout_s": 5.0, "hold_timeout_s": 5.0},
+        "services": {
+            "rates": {"stable": "1.0.0", "replicas": 2, "builds": {"1.0.0": {}}},
+            "payments": {
+                "stable": "1.4.0",
+                "replicas": 3,
+                "max_replicas": 10,
+                "builds": {
+                    "1.4.0": {},
+                    "1.5.0": {},
+                    "1.5.1-bad": {"faults": {"error_rate": 0.2}},
+                    "1.5.2-slow": {"faults": {"latency_ms": 300}},
+                },
+            },
+        },
+    }
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(data.get(k), dict):
+            data[k] = {**data[k], **v}
+        else:
+            data[k] = v
+    return parse_topology(data)
+
+
+def plan(
+    steps: str = "[{setWeight: 20}, {pause: {duration: 30s}}, {setWeight: 50}, {pause: {duration: 30s}}, "
+    "{setWeight: 80}, {pause: {duration: 30s}}]",
+    *,
+    interval: str = "10s",
+    failure_limit: int = 2,
+    condition: str = "result >= 0.95",
+    metric: str = "success_rate",
+    extra_metric: str = "",
+) -> RolloutPlan:
+    text = f"""
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {{name: payments}}
+spec:
+  replicas: 3
+  strategy:
+    canary:
+      abortScaleDownDelaySeconds: 30
+      scaleDownDelaySeconds: 30
+      analysis:
+        templates: [{{templateName: health}}]
+        args: [{{name: canary, valueFrom: {{podTemplateHashValue: Latest}}}}]
+      steps: {steps}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {{name: health}}
+spec:
+  args: [{{name: canary}}]
+  metrics:
+    - name: {metric}
+      interval: {interval}
+      successCondition: "{condition}"
+      failureLimit: {failure_limit}
+      provider:
+        web:
+          url: "http://gateway/_platform/analysis?metric={metric}&build={{{{args.canary}}}}"
+{extra_metric}
+"""
+    return parse_plan(text, source="test-plan")
+
+
+def echo_factory(*, slow_s: float = 0.3) -> Any:
+    """A tiny service app per instance: echo, slow, and a given status code."""
+
+    def make(service: str, build: str, config: BuildConfig) -> Any:
+        count = {"n": 0}
+
+        async def echo(request: Request) -> JSONResponse:
+            count["n"] += 1
+            return JSONResponse({"service": service, "build": build, "n": count["n"]})
+
+        async def slow(request: Request) -> JSONResponse:
+            await asyncio.sleep(float(request.query_params.get("s", slow_s)))
+            return JSONResponse({"build": build, "slow": True})
+
+        async def status(request: Request) -> JSONResponse:
+            code = int(request.path_params["code"])
+            return JSONResponse({"build": build, "code": code}, status_code=code)
+
+        async def healthz(request: Request) -> JSONResponse:
+            return JSONResponse({"status": "ok"})
+
+        routes = [Route("/healthz", healthz)]
+        for svc in ("rates", "payments"):
+            routes += [
+                Route(f"/{svc}/v1/echo", echo, methods=["GET", "POST"]),
+                Route(f"/{svc}/v1/slow", slow, methods=["GET", "POST"]),
+                Route(f"/{svc}/v1/status/{{code:int}}", status, methods=["GET", "POST"]),
+            ]
+        return Starlette(routes=routes)
+
+    return make
+
+
+def client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test")
