@@ -53,8 +53,9 @@ def plan(
     failure_limit: int = 2,
     condition: str = "result >= 0.95",
     metric: str = "success_rate",
-    extra_metric: str = "",
+    failure_condition: str = "",
 ) -> RolloutPlan:
+    failure = f'\n      failureCondition: "{failure_condition}"' if failure_condition else ""
     text = f"""
 apiVersion: argoproj.io/v1alpha1
 kind: Rollout
@@ -78,12 +79,11 @@ spec:
   metrics:
     - name: {metric}
       interval: {interval}
-      successCondition: "{condition}"
+      successCondition: "{condition}"{failure}
       failureLimit: {failure_limit}
       provider:
         web:
           url: "http://gateway/_platform/analysis?metric={metric}&build={{{{args.canary}}}}"
-{extra_metric}
 """
     return parse_plan(text, source="test-plan")
 
@@ -123,3 +123,65 @@ def echo_factory(*, slow_s: float = 0.3) -> Any:
 
 def client(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test")
+
+
+class PaymentLoad:
+    """Payments from the terminal's own client at a steady rate while a test ticks the cluster."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        from terminal.client import BackendClient
+
+        self.client = BackendClient(base_url="http://gateway.test", key_id=KEY_ID, secret=SECRET, transport=transport)
+        self.ok: list[tuple[str, str, str]] = []  # (reference, idempotency key, payment id)
+        self.failed: list[str] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def one(self, i: int) -> None:
+        from terminal.client import BackendError
+        from terminal.domain.money import Money, asset
+
+        reference, key = f"ref-{i}", f"idem-{i}"
+        try:
+            q = await self.client.quote(Money.parse("12.50", "EUR"), asset("BTC"))
+            p = await self.client.create_payment(quote=q, reference=reference, payload="tap", idempotency_key=key)
+        except BackendError as exc:
+            self.failed.append(f"{reference}: {exc}")
+            return
+        if p.status != "approved":
+            self.failed.append(f"{reference}: {p.status}")
+            return
+        self.ok.append((reference, key, p.payment_id))
+
+    async def run(self, *, rate: float, until: Any, max_payments: int) -> None:
+        """Start one payment every 1/rate s until ``until()`` is true or the cap is reached."""
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        i = 0
+        while i < max_payments and not until():
+            self._tasks.append(asyncio.ensure_future(self.one(i)))
+            i += 1
+            await asyncio.sleep(max(0.0, t0 + i / rate - loop.time()))
+        await asyncio.gather(*self._tasks)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def ledger_problems(state: Any, ok: list[tuple[str, str, str]]) -> list[str]:
+    """Exactly one charge per idempotency key and per reference, and every approved one is there."""
+    problems = []
+    by_ref: dict[str, list[str]] = {}
+    for p in state.payments.values():
+        by_ref.setdefault(p.reference, []).append(p.payment_id)
+    for ref, ids in by_ref.items():
+        if len(ids) != 1:
+            problems.append(f"{ref} charged {len(ids)} times")
+    keys = {k.split(":", 1)[1]: doc[2]["payment_id"] for k, doc in state.idempotency.items()}
+    for ref, key, pid in ok:
+        if keys.get(key) != pid:
+            problems.append(f"{key}: ledger has {keys.get(key)}, client saw {pid}")
+        if by_ref.get(ref) != [pid]:
+            problems.append(f"{ref}: ledger has {by_ref.get(ref)}, client saw {pid}")
+    if len(state.payments) != len(ok):
+        problems.append(f"{len(state.payments)} charges for {len(ok)} approved payments")
+    return problems

@@ -1,0 +1,186 @@
+"""Canary rollouts under payment load from the terminal's own client (in-process, manual clock)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from backend_stub.cluster import InstanceState, ManualClock
+from backend_stub.deployment import Deployment
+from backend_stub.rollout import RolloutPhase, RolloutPlan
+from backend_stub.rollout.plan import load_plan
+from backend_stub.state import BackendState
+from tests.platform.helpers import KEY_ID, SECRET, PaymentLoad, ledger_problems, plan, topology
+
+
+async def ticker(d: Deployment, stop: asyncio.Event, *, period: float = 0.05) -> None:
+    """Moves the manual clock at the pace of real time and runs the control loop."""
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    while not stop.is_set():
+        await asyncio.sleep(period)
+        now = loop.time()
+        await d.tick(now - last)
+        last = now
+
+
+async def run_rollout(
+    build: str, rollout_plan: RolloutPlan, *, rate: float, max_payments: int, until_retired: bool
+) -> tuple[Deployment, BackendState, PaymentLoad, list[int]]:
+    state = BackendState(keys={KEY_ID: SECRET})
+    d = Deployment.in_process(topology(), state=state, clock=ManualClock())
+    await d.start()
+    load = PaymentLoad(httpx.ASGITransport(app=d.gateway))
+    stop = asyncio.Event()
+    weights: list[int] = []
+    pool = d.cluster.pool("payments")
+
+    def finished() -> bool:
+        if pool.canary is not None and (not weights or weights[-1] != pool.weight):
+            weights.append(pool.weight)
+        ro = d.rollouts.rollouts.get("payments")
+        if ro is None or ro.phase in (RolloutPhase.PROGRESSING, RolloutPhase.PAUSED):
+            return False
+        if ro.phase is RolloutPhase.HEALTHY and until_retired:
+            return not pool.retiring
+        return ro.phase is RolloutPhase.DEGRADED and pool.canary is None
+
+    tick_task = asyncio.ensure_future(ticker(d, stop))
+    await asyncio.sleep(0.2)  # some traffic on the stable build first
+    await d.rollouts.deploy("payments", build, rollout_plan)
+    try:
+        await load.run(rate=rate, until=finished, max_payments=max_payments)
+    finally:
+        stop.set()
+        await tick_task
+        await load.aclose()
+    return d, state, load, weights
+
+
+async def test_healthy_canary_is_promoted_through_every_step_with_no_failed_payment() -> None:
+    p = plan()
+    d, state, load, weights = await run_rollout("1.5.0", p, rate=100, max_payments=600, until_retired=True)
+    ro = d.rollouts.get("payments")
+    pool = d.cluster.pool("payments")
+    assert ro.phase is RolloutPhase.HEALTHY, ro.as_json(d.clock.now())
+    assert [w for w in weights if w] == [20, 50, 80]
+    assert pool.stable == "1.5.0" and pool.canary is None and not pool.retiring
+    assert {i.build for i in pool.instances} == {"1.5.0"}
+    run = ro.analysis
+    assert run is not None and len(run.metrics[0].measurements) >= 3
+    assert all(m.phase.value == "Successful" for m in run.metrics[0].measurements)
+    assert load.failed == []
+    assert len(load.ok) >= 150
+    assert ledger_problems(state, load.ok) == []
+    canary_served = d.cluster.metrics.build("payments", "1.5.0").count
+    assert canary_served > 50
+    await d.aclose()
+
+
+async def test_canary_with_20_percent_5xx_is_aborted_after_failure_limit_plus_one_failed_measurements() -> None:
+    p = plan(failure_limit=2)
+    d, state, load, weights = await run_rollout("1.5.1-bad", p, rate=100, max_payments=600, until_retired=False)
+    ro = d.rollouts.get("payments")
+    pool = d.cluster.pool("payments")
+    assert ro.phase is RolloutPhase.DEGRADED and "RolloutAborted" in ro.message
+    m = ro.analysis.metrics[0] if ro.analysis else None
+    assert m is not None
+    failed = [x for x in m.measurements if x.phase.value == "Failed"]
+    assert len(failed) == 3  # failureLimit + 1, and nothing measured after the abort
+    assert m.measurements[-1].phase.value == "Failed"
+    assert all(x.value is not None and x.value < 0.95 for x in failed)
+    assert pool.weight == 0 and pool.canary is None
+    assert all(i.build == "1.4.0" for i in pool.instances)
+    assert pool.stable == "1.4.0"
+    # the canary really did fail requests; the gateway retried them elsewhere
+    assert d.cluster.metrics.build("payments", "1.5.1-bad").by_code.get("5xx", 0) > 0
+    assert d.gateway.retries > 0
+    assert load.failed == []
+    assert ledger_problems(state, load.ok) == []
+    await d.aclose()
+
+
+async def test_inconclusive_analysis_pauses_and_promote_resumes() -> None:
+    state = BackendState(keys={KEY_ID: SECRET})
+    d = Deployment.in_process(topology(), state=state, clock=ManualClock())
+    await d.start()
+    # success needs >= 0.95, failure needs < 0.5: the bad build's 0.8 is neither
+    p = plan("[{setWeight: 50}, {pause: {duration: 10m}}]", failure_condition="result < 0.5")
+    ro = await d.rollouts.deploy("payments", "1.5.1-bad", p)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.gateway), base_url="http://g") as c:
+        for _ in range(6):
+            for _ in range(20):
+                await c.get("/payments/v1/payments/none")
+            await d.tick(10 / 60)
+            if ro.phase is not RolloutPhase.PROGRESSING:
+                break
+    assert ro.phase is RolloutPhase.PAUSED and "inconclusive" in ro.message
+    await d.rollouts.promote("payments", full=True)
+    await d.tick(0.01)
+    assert ro.phase is RolloutPhase.HEALTHY
+    await d.aclose()
+
+
+async def test_manual_abort_and_indefinite_pause_and_delayed_canary_scale_down() -> None:
+    d = Deployment.in_process(topology(), clock=ManualClock())
+    await d.start()
+    ro = await d.rollouts.deploy("payments", "1.5.0", plan("[{setWeight: 25}, {pause: {}}, {setWeight: 75}]"))
+    pool = d.cluster.pool("payments")
+    assert ro.phase is RolloutPhase.PAUSED and pool.weight == 25
+    await d.tick(600)
+    assert ro.phase is RolloutPhase.PAUSED  # indefinite pause waits however long
+    await d.rollouts.abort("payments")
+    assert pool.weight == 0 and ro.phase is RolloutPhase.DEGRADED
+    canary = [i for i in pool.instances if i.build == "1.5.0"]
+    assert canary and all(i.state is InstanceState.READY for i in canary)
+    await d.tick(29 / 60)
+    assert pool.canary == "1.5.0"  # still there during abortScaleDownDelaySeconds
+    await d.tick(2 / 60)
+    await d.cluster.settle()
+    assert pool.canary is None and all(i.build == "1.4.0" for i in pool.instances)
+    await d.aclose()
+
+
+async def test_promotion_retires_old_instances_one_at_a_time() -> None:
+    d = Deployment.in_process(topology(), clock=ManualClock())
+    await d.start()
+    pool = d.cluster.pool("payments")
+    ro = await d.rollouts.deploy("payments", "1.5.0", plan("[{setWeight: 50}, {pause: {}}]"))
+    await d.rollouts.promote("payments")
+    assert ro.phase is RolloutPhase.HEALTHY and pool.stable == "1.5.0"
+    counts = []
+    for _ in range(12):
+        await d.tick(10 / 60)
+        await d.cluster.settle()
+        counts.append(len(pool.of_build("1.4.0")))
+    # 30 s delay, then one instance per 10 s (plan time): 3, 3, 3, 2, 1, 0
+    assert counts[:3] == [3, 3, 3] and counts[-1] == 0
+    assert all(a - b <= 1 for a, b in zip(counts, counts[1:], strict=False))
+    await d.aclose()
+
+
+def test_config_plans_load() -> None:
+    for name in ("payments", "rates"):
+        p = load_plan(__import__("pathlib").Path(f"config/rollouts/{name}.yaml"))
+        assert p.analysis is not None and p.analysis.metrics[0].failure_limit == 2
+
+
+@pytest.mark.slow
+async def test_long_healthy_rollout_with_the_shipped_plan() -> None:
+    p = load_plan(__import__("pathlib").Path("config/rollouts/payments.yaml"))
+    d, state, load, weights = await run_rollout("1.5.0", p, rate=100, max_payments=2000, until_retired=True)
+    assert d.rollouts.get("payments").phase is RolloutPhase.HEALTHY
+    assert [w for w in weights if w] == [10, 25, 50, 100]
+    assert load.failed == [] and ledger_problems(state, load.ok) == []
+    await d.aclose()
+
+
+@pytest.mark.slow
+async def test_long_bad_rollout_with_the_shipped_plan() -> None:
+    p = load_plan(__import__("pathlib").Path("config/rollouts/payments.yaml"))
+    d, state, load, _ = await run_rollout("1.5.1-bad", p, rate=100, max_payments=2000, until_retired=False)
+    assert d.rollouts.get("payments").phase is RolloutPhase.DEGRADED
+    assert load.failed == [] and ledger_problems(state, load.ok) == []
+    await d.aclose()
