@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from backend_stub.cluster import Cluster
@@ -29,8 +30,9 @@ def hpa_desired(current: int, metric: float, target: float, *, tolerance: float 
         raise ValueError("target must be positive")
     if current == 0:
         return 0
-    ratio = metric / target
-    if abs(ratio - 1.0) <= tolerance:
+    # decimal arithmetic, so that 110/100 sits exactly on a 0.1 tolerance as it reads
+    ratio = Decimal(str(metric)) / Decimal(str(target))
+    if abs(ratio - 1) <= Decimal(str(tolerance)):
         return current
     return math.ceil(current * ratio)
 
