@@ -81,7 +81,9 @@ class ServiceScaler:
             self.history.popleft()
         desired, reason = rec, "within tolerance" if rec == current else "hpa formula"
         if rec < current:
-            down_window = [r for t, r in self.history if t >= now - scaled(self.cfg.scale_down_stabilization_s)]
+            down_window = [
+                r for t, r in self.history if t >= now - scaled(self.cfg.scale_down_stabilization_s)
+            ]
             stabilized = max(down_window) if down_window else rec
             if stabilized > rec:
                 desired, reason = min(stabilized, current), "scale-down stabilization"
@@ -144,7 +146,9 @@ class Autoscaler:
         else:
             d = self.scalers[service].decide(now=now, current=current, metric=metric, scaled=scaled)
         if d.desired != current:
-            cluster.note(f"autoscale {service}: {current} -> {d.desired} ({d.reason}, {metric:.1f} rps/instance)")
+            cluster.note(
+                f"autoscale {service}: {current} -> {d.desired} ({d.reason}, {metric:.1f} rps/instance)"
+            )
             pool.replicas = d.desired
         self.decisions[service] = d
         return d

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
+from starlette.types import ASGIApp
 
-from backend_stub.faults import ASGIApp, FaultMiddleware, FaultSpec, InstanceCrashedError
+from backend_stub.faults import FaultMiddleware, FaultSpec, InstanceCrashedError
 from backend_stub.metrics import MetricsRegistry
 from backend_stub.topology import BuildConfig, Topology
 
@@ -264,9 +265,7 @@ class Cluster:
     def build_config(self, service: str, build: str) -> BuildConfig:
         builds = self.topology.services[service].builds if service in self.topology.services else {}
         if build not in builds:
-            raise ClusterError(
-                f"unknown build {build!r} of {service}; known: {', '.join(builds) or 'none'}"
-            )
+            raise ClusterError(f"unknown build {build!r} of {service}; known: {', '.join(builds) or 'none'}")
         return builds[build]
 
     def faults_for(self, service: str, build: str) -> FaultSpec:
@@ -441,7 +440,14 @@ class Cluster:
             if pool.canary:
                 builds[pool.canary] = pool.weight
             for b, w in builds.items():
-                out.append(("cryptopos_build_weight", "Traffic weight in percent.", {"service": pool.service, "build": b}, w))
+                out.append(
+                    (
+                        "cryptopos_build_weight",
+                        "Traffic weight in percent.",
+                        {"service": pool.service, "build": b},
+                        w,
+                    )
+                )
         for pool in self.pools.values():
             counts: dict[tuple[str, str], int] = {}
             for i in pool.instances:

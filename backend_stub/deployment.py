@@ -11,9 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from starlette.types import ASGIApp
+
 from backend_stub.autoscale import Autoscaler
-from backend_stub.cluster import AppFactory, Clock, Cluster, InProcessRunner, ManualClock, MonotonicClock, Runner
-from backend_stub.faults import ASGIApp, FaultSpec
+from backend_stub.cluster import (
+    AppFactory,
+    Clock,
+    Cluster,
+    InProcessRunner,
+    ManualClock,
+    MonotonicClock,
+    Runner,
+)
+from backend_stub.faults import FaultSpec
 from backend_stub.gateway import Gateway
 from backend_stub.rollout import RolloutController, RolloutPlan, load_plan
 from backend_stub.state import BackendState
@@ -82,7 +92,9 @@ class Deployment:
     ) -> Deployment:
         clock = clock or ManualClock()
         factory = app_factory or shared_app_factory(state or BackendState())
-        return cls.build(topology, runner=InProcessRunner(factory, clock=clock), clock=clock, auto_tick_s=auto_tick_s)
+        return cls.build(
+            topology, runner=InProcessRunner(factory, clock=clock), clock=clock, auto_tick_s=auto_tick_s
+        )
 
     async def start(self) -> None:
         await self.cluster.start()
@@ -100,7 +112,9 @@ class Deployment:
 
     def plan_for(self, service: str, plan_path: Path | None = None) -> RolloutPlan:
         if plan_path is None:
-            configured = self.topology.services[service].rollout if service in self.topology.services else None
+            configured = (
+                self.topology.services[service].rollout if service in self.topology.services else None
+            )
             plan_path = Path(configured) if configured else DEFAULT_PLAN_DIR / f"{service}.yaml"
         return load_plan(plan_path)
 
@@ -119,7 +133,13 @@ class Deployment:
             names = [pool.stable, *([pool.canary] if pool.canary else []), *pool.retiring]
             for b in dict.fromkeys(names):
                 role = "stable" if b == pool.stable else "canary" if b == pool.canary else "retiring"
-                weight = (100 - pool.weight if pool.canary else 100) if role == "stable" else pool.weight if role == "canary" else 0
+                weight = (
+                    (100 - pool.weight if pool.canary else 100)
+                    if role == "stable"
+                    else pool.weight
+                    if role == "canary"
+                    else 0
+                )
                 builds[b] = {
                     "role": role,
                     "weight": weight,
@@ -139,7 +159,10 @@ class Deployment:
             "time_scale": self.topology.time_scale,
             "services": services,
             "events": [{"t": round(t, 3), "event": e} for t, e in self.cluster.events[-20:]],
-            "gateway": {"retries": self.gateway.retries, "retry_budget_exhausted": self.gateway.budget_exhausted},
+            "gateway": {
+                "retries": self.gateway.retries,
+                "retry_budget_exhausted": self.gateway.budget_exhausted,
+            },
         }
 
 

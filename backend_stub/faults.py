@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from typing import Any
 
-ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
@@ -92,12 +92,20 @@ class FaultSpec:
     def merged(self, other: FaultSpec) -> FaultSpec:
         """``other``'s non-default values win."""
         default = FaultSpec()
-        changes = {f.name: getattr(other, f.name) for f in fields(self) if getattr(other, f.name) != getattr(default, f.name)}
+        changes = {
+            f.name: getattr(other, f.name)
+            for f in fields(self)
+            if getattr(other, f.name) != getattr(default, f.name)
+        }
         return replace(self, **changes)
 
     def describe(self) -> str:
         default = FaultSpec()
-        parts = [f"{f.name}={getattr(self, f.name)}" for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)]
+        parts = [
+            f"{f.name}={getattr(self, f.name)}"
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(default, f.name)
+        ]
         return ",".join(parts) or "none"
 
 
@@ -164,9 +172,9 @@ class FaultMiddleware:
 
     async def __call__(
         self,
-        scope: dict[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
     ) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -193,7 +201,7 @@ class FaultMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _send_problem(send: Callable[[Any], Awaitable[None]], status: int, slug: str, title: str) -> None:
+async def _send_problem(send: Send, status: int, slug: str, title: str) -> None:
     body = json.dumps(
         {"type": f"https://cryptopos.dev/problems/{slug}", "title": title, "status": status}
     ).encode()

@@ -25,16 +25,14 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend_stub.cluster import Cluster, Instance, Pool
 from backend_stub.metrics import prometheus_text
-
-ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 HOP_BY_HOP = frozenset(
@@ -87,7 +85,9 @@ class Attempt:
     error: str | None  # connect | reset | timeout
 
 
-def problem(status: int, slug: str, title: str, detail: str = "", **extra: Any) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+def problem(
+    status: int, slug: str, title: str, detail: str = "", **extra: Any
+) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     doc: dict[str, Any] = {"type": f"https://cryptopos.dev/problems/{slug}", "title": title, "status": status}
     if detail:
         doc["detail"] = detail
@@ -121,9 +121,9 @@ class Gateway:
 
     async def __call__(
         self,
-        scope: dict[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
     ) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
@@ -199,7 +199,9 @@ class Gateway:
         for build in order:
             if not self.serves(pool, build, version):
                 continue
-            candidates = [i for i in pool.instances if i.build == build and i.eligible(now) and i.id not in exclude]
+            candidates = [
+                i for i in pool.instances if i.build == build and i.eligible(now) and i.id not in exclude
+            ]
             if not candidates:
                 continue
             if len(candidates) == 1:
@@ -225,7 +227,9 @@ class Gateway:
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         found = self.route(path)
         if found is None:
-            return problem(404, "no-route", "No service at this path", f"known services: {', '.join(self.cluster.pools)}")
+            return problem(
+                404, "no-route", "No service at this path", f"known services: {', '.join(self.cluster.pools)}"
+            )
         service, version = found
         pool = self.cluster.pool(service)
         if not self._version_deployed(pool, version):
@@ -242,7 +246,11 @@ class Gateway:
             if inst is None and not tried:
                 if not await self.cluster.wait_ready(service, timeout_s=self.cfg.hold_timeout_s):
                     return problem(
-                        503, "no-instance", "No instance is ready", f"{service} has no ready instance", retry_after=1
+                        503,
+                        "no-instance",
+                        "No instance is ready",
+                        f"{service} has no ready instance",
+                        retry_after=1,
                     )
                 inst = self.pick(pool, version, tried)
             if inst is None:
@@ -309,9 +317,13 @@ class Gateway:
         inst.consecutive_failures = 0
         self.cluster.note(f"ejected {inst.id} for {self.cfg.eject_s:g} s after consecutive failures")
 
-    def _answer(self, a: Attempt | None, attempts: int, service: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    def _answer(
+        self, a: Attempt | None, attempts: int, service: str
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         if a is None:
-            return problem(503, "no-instance", "No instance is ready", f"{service} has no ready instance", retry_after=1)
+            return problem(
+                503, "no-instance", "No instance is ready", f"{service} has no ready instance", retry_after=1
+            )
         meta = [
             (b"x-cp-instance", a.instance.id.encode()),
             (b"x-cp-build", a.instance.build.encode()),
@@ -319,7 +331,9 @@ class Gateway:
         ]
         if a.response is None:
             if a.error == "timeout":
-                status, content, headers = problem(504, "upstream-timeout", "The service did not answer in time")
+                status, content, headers = problem(
+                    504, "upstream-timeout", "The service did not answer in time"
+                )
             else:
                 status, content, headers = problem(502, "upstream-unavailable", f"Upstream {a.error}")
             return status, content, headers + meta
@@ -331,7 +345,7 @@ class Gateway:
         return a.response.status_code, a.response.content, headers + meta
 
 
-async def _read_body(receive: Callable[[], Awaitable[Any]]) -> bytes:
+async def _read_body(receive: Receive) -> bytes:
     chunks = []
     while True:
         message = await receive()
@@ -343,15 +357,13 @@ async def _read_body(receive: Callable[[], Awaitable[Any]]) -> bytes:
     return b"".join(chunks)
 
 
-async def _respond(
-    send: Callable[[Any], Awaitable[None]], status: int, body: bytes, headers: list[tuple[bytes, bytes]]
-) -> None:
+async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
     headers = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-async def _lifespan(receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]) -> None:
+async def _lifespan(receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":

@@ -8,7 +8,15 @@ Errors::
 
 from backend_stub.rollout.analysis import AnalysisRun, MeasurementPhase, evaluate_condition
 from backend_stub.rollout.controller import Rollout, RolloutController, RolloutError, RolloutPhase
-from backend_stub.rollout.plan import AnalysisSpec, MetricSpec, Pause, PlanError, RolloutPlan, SetWeight, load_plan
+from backend_stub.rollout.plan import (
+    AnalysisSpec,
+    MetricSpec,
+    Pause,
+    PlanError,
+    RolloutPlan,
+    SetWeight,
+    load_plan,
+)
 
 __all__ = [
     "AnalysisRun",

@@ -126,7 +126,9 @@ class AnalysisRun:
     next_at: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, specs: tuple[MetricSpec, ...], *, now: float, scale: Callable[[float], float]) -> AnalysisRun:
+    def start(
+        cls, specs: tuple[MetricSpec, ...], *, now: float, scale: Callable[[float], float]
+    ) -> AnalysisRun:
         run = cls([MetricRun(s) for s in specs], now)
         for s in specs:
             # the first measurement covers a full interval of traffic (Argo measures at once,
@@ -135,7 +137,11 @@ class AnalysisRun:
         return run
 
     def due(self, now: float) -> list[MetricRun]:
-        return [m for m in self.metrics if m.phase is MeasurementPhase.RUNNING and now >= self.next_at[m.spec.name]]
+        return [
+            m
+            for m in self.metrics
+            if m.phase is MeasurementPhase.RUNNING and now >= self.next_at[m.spec.name]
+        ]
 
     def advance(self, m: MetricRun, *, scale: Callable[[float], float]) -> None:
         self.next_at[m.spec.name] += scale(m.spec.interval_s)

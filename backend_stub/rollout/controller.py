@@ -64,9 +64,7 @@ class Rollout:
                         "failed": m.failed,
                         "errors": m.errors,
                         "inconclusive": m.inconclusive,
-                        "last": [
-                            {"value": x.value, "phase": x.phase.value} for x in m.measurements[-5:]
-                        ],
+                        "last": [{"value": x.value, "phase": x.phase.value} for x in m.measurements[-5:]],
                     }
                 )
         return {
@@ -93,12 +91,16 @@ class RolloutController:
 
     # -- commands --------------------------------------------------------------------
 
-    async def deploy(self, service: str, build: str, plan: RolloutPlan, *, faults: FaultSpec | None = None) -> Rollout:
+    async def deploy(
+        self, service: str, build: str, plan: RolloutPlan, *, faults: FaultSpec | None = None
+    ) -> Rollout:
         pool = self.cluster.pool(service)
         self.cluster.build_config(service, build)  # raises for an unknown build
         current = self.rollouts.get(service)
         if current is not None and current.phase in (RolloutPhase.PROGRESSING, RolloutPhase.PAUSED):
-            raise RolloutError(f"{service}: a rollout of {current.canary} is in progress; promote or abort it first")
+            raise RolloutError(
+                f"{service}: a rollout of {current.canary} is in progress; promote or abort it first"
+            )
         if build == pool.stable:
             raise RolloutError(f"{service} already runs {build} as stable")
         if pool.canary is not None:  # an aborted canary still scaling down
@@ -197,7 +199,9 @@ class RolloutController:
             return None
         return metric_value(m.spec.metric, w.success_rate, w.p50_ms, w.p99_ms, w.rate_per_s)
 
-    def _record(self, ro: Rollout, pool: Pool, now: float, metric: str, value: float | None, phase: str) -> None:
+    def _record(
+        self, ro: Rollout, pool: Pool, now: float, metric: str, value: float | None, phase: str
+    ) -> None:
         window = self.scale(ro.plan.analysis.metrics[0].interval_s) if ro.plan.analysis else 1.0
         row: dict[str, Any] = {
             "t": round(now - ro.started_at, 3),

@@ -126,11 +126,23 @@ def parse_plan(text: str, *, source: str = "<plan>") -> RolloutPlan:
     canary = _get(spec, "strategy", "canary", where=f"{where}.spec")
     if not isinstance(canary, dict):
         raise PlanError(f"{where}: spec.strategy.canary must be a mapping")
-    supported = {"steps", "analysis", "scaleDownDelaySeconds", "abortScaleDownDelaySeconds",
-                 "canaryService", "stableService", "trafficRouting", "maxSurge", "maxUnavailable"}
+    supported = {
+        "steps",
+        "analysis",
+        "scaleDownDelaySeconds",
+        "abortScaleDownDelaySeconds",
+        "canaryService",
+        "stableService",
+        "trafficRouting",
+        "maxSurge",
+        "maxUnavailable",
+    }
     unknown = sorted(set(canary) - supported)
     if unknown:
-        raise PlanError(f"{where}: unsupported canary field(s) {', '.join(unknown)}; supported: {', '.join(sorted(supported))}")
+        raise PlanError(
+            f"{where}: unsupported canary field(s) {', '.join(unknown)}; "
+            f"supported: {', '.join(sorted(supported))}"
+        )
     steps = tuple(_step(s, where=f"{where}.steps[{i}]") for i, s in enumerate(canary.get("steps") or []))
     if not steps:
         raise PlanError(f"{where}: no steps")
@@ -145,7 +157,9 @@ def parse_plan(text: str, *, source: str = "<plan>") -> RolloutPlan:
         steps=steps,
         replicas=replicas,
         analysis=analysis,
-        scale_down_delay_s=parse_duration(canary.get("scaleDownDelaySeconds", 30), where=f"{where}.scaleDownDelaySeconds"),
+        scale_down_delay_s=parse_duration(
+            canary.get("scaleDownDelaySeconds", 30), where=f"{where}.scaleDownDelaySeconds"
+        ),
         abort_scale_down_delay_s=parse_duration(
             canary.get("abortScaleDownDelaySeconds", 30), where=f"{where}.abortScaleDownDelaySeconds"
         ),
@@ -168,7 +182,7 @@ def _get(d: Any, *keys: str, where: str) -> Any:
 def _step(s: Any, *, where: str) -> Step:
     if not isinstance(s, dict) or len(s) != 1:
         raise PlanError(f"{where}: a step is one of setWeight or pause")
-    (kind, value), = s.items()
+    ((kind, value),) = s.items()
     if kind == "setWeight":
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
             raise PlanError(f"{where}: setWeight must be an integer 0..100, got {value!r}")
@@ -246,7 +260,9 @@ def _template_metrics(t: dict[str, Any], args: dict[str, str], *, where: str) ->
                 success_condition=m.get("successCondition"),
                 failure_condition=m.get("failureCondition"),
                 failure_limit=_int(m.get("failureLimit", 0), where=f"{w}.failureLimit"),
-                consecutive_error_limit=_int(m.get("consecutiveErrorLimit", 4), where=f"{w}.consecutiveErrorLimit"),
+                consecutive_error_limit=_int(
+                    m.get("consecutiveErrorLimit", 4), where=f"{w}.consecutiveErrorLimit"
+                ),
                 inconclusive_limit=_int(m.get("inconclusiveLimit", 0), where=f"{w}.inconclusiveLimit"),
                 count=None if count is None else _int(count, where=f"{w}.count"),
                 initial_delay_s=parse_duration(m.get("initialDelay", 0), where=f"{w}.initialDelay"),

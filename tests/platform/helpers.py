@@ -131,7 +131,9 @@ class PaymentLoad:
     def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
         from terminal.client import BackendClient
 
-        self.client = BackendClient(base_url="http://gateway.test", key_id=KEY_ID, secret=SECRET, transport=transport)
+        self.client = BackendClient(
+            base_url="http://gateway.test", key_id=KEY_ID, secret=SECRET, transport=transport
+        )
         self.ok: list[tuple[str, str, str]] = []  # (reference, idempotency key, payment id)
         self.failed: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -143,7 +145,9 @@ class PaymentLoad:
         reference, key = f"ref-{i}", f"idem-{i}"
         try:
             q = await self.client.quote(Money.parse("12.50", "EUR"), asset("BTC"))
-            p = await self.client.create_payment(quote=q, reference=reference, payload="tap", idempotency_key=key)
+            p = await self.client.create_payment(
+                quote=q, reference=reference, payload="tap", idempotency_key=key
+            )
         except BackendError as exc:
             self.failed.append(f"{reference}: {exc}")
             return

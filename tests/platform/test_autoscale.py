@@ -64,7 +64,9 @@ def test_scale_up_is_limited_per_period() -> None:
 
 
 def test_clamped_to_min_and_max() -> None:
-    s = ServiceScaler(AutoscaleConfig(scale_down_stabilization_s=0), min_replicas=2, max_replicas=5, target=50.0)
+    s = ServiceScaler(
+        AutoscaleConfig(scale_down_stabilization_s=0), min_replicas=2, max_replicas=5, target=50.0
+    )
     assert s.decide(now=0, current=4, metric=1, scaled=identity).desired == 2
     s2 = ServiceScaler(AutoscaleConfig(scale_up_pods=100), min_replicas=1, max_replicas=5, target=50.0)
     assert s2.decide(now=0, current=4, metric=1000, scaled=identity).desired == 5

@@ -165,7 +165,9 @@ async def test_draining_loses_no_slow_in_flight_request() -> None:
     pool = d.cluster.pool("payments")
     victim = pool.instances[0]
     async with client(d.gateway) as c:
-        in_flight = [asyncio.ensure_future(c.get("/payments/v1/slow", params={"s": "0.3"})) for _ in range(12)]
+        in_flight = [
+            asyncio.ensure_future(c.get("/payments/v1/slow", params={"s": "0.3"})) for _ in range(12)
+        ]
         for _ in range(50):
             await asyncio.sleep(0.01)
             if victim.in_flight >= 2:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import httpx
 import pytest
@@ -79,9 +80,13 @@ async def test_healthy_canary_is_promoted_through_every_step_with_no_failed_paym
     await d.aclose()
 
 
-async def test_canary_with_20_percent_5xx_is_aborted_after_failure_limit_plus_one_failed_measurements() -> None:
+async def test_canary_with_20_percent_5xx_is_aborted_after_failure_limit_plus_one_failed_measurements() -> (
+    None
+):
     p = plan(failure_limit=2)
-    d, state, load, weights = await run_rollout("1.5.1-bad", p, rate=100, max_payments=600, until_retired=False)
+    d, state, load, _weights = await run_rollout(
+        "1.5.1-bad", p, rate=100, max_payments=600, until_retired=False
+    )
     ro = d.rollouts.get("payments")
     pool = d.cluster.pool("payments")
     assert ro.phase is RolloutPhase.DEGRADED and "RolloutAborted" in ro.message
@@ -157,7 +162,7 @@ async def test_promotion_retires_old_instances_one_at_a_time() -> None:
         counts.append(len(pool.of_build("1.4.0")))
     # 30 s delay, then one instance per 10 s (plan time): 3, 3, 3, 2, 1, 0
     assert counts[:3] == [3, 3, 3] and counts[-1] == 0
-    assert all(a - b <= 1 for a, b in zip(counts, counts[1:], strict=False))
+    assert all(a - b <= 1 for a, b in itertools.pairwise(counts))
     await d.aclose()
 
 
