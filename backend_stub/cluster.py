@@ -398,8 +398,8 @@ class Cluster:
         for build in set(want) | {i.build for i in pool.instances}:
             n = want.get(build, 0)
             running = [i for i in pool.of_build(build) if i.running]
-            for _ in range(n - len(running)):
-                await self.start_instance(service, build)
+            if n > len(running):  # concurrently: a process takes a while to come up
+                await asyncio.gather(*(self.start_instance(service, build) for _ in range(n - len(running))))
             if len(running) > n:
                 # leave the least busy first; starting ones before ready ones
                 victims = sorted(running, key=lambda i: (i.state is InstanceState.READY, i.in_flight))

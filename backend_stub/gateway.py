@@ -48,6 +48,10 @@ HOP_BY_HOP = frozenset(
         "host",
         "content-length",
         "content-encoding",
+        # set by the gateway itself
+        "x-cp-instance",
+        "x-cp-build",
+        "x-cp-attempts",
     }
 )
 _VERSION = re.compile(r"^v[0-9]+$")
