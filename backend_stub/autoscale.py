@@ -73,6 +73,8 @@ class ServiceScaler:
     scale_ups: deque[tuple[float, int]] = field(default_factory=deque)  # (at, replicas before)
 
     def decide(self, *, now: float, current: int, metric: float, scaled: Any) -> Decision:
+        if not self.history:  # as the HPA does: the replicas found count as a recommendation
+            self.history.append((now, current))
         rec = hpa_desired(current, metric, self.target, tolerance=self.cfg.tolerance)
         rec = min(max(rec, self.min_replicas, 1 if current else 0), self.max_replicas)
         self.history.append((now, rec))
@@ -81,15 +83,16 @@ class ServiceScaler:
             self.history.popleft()
         desired, reason = rec, "within tolerance" if rec == current else "hpa formula"
         if rec < current:
-            down_window = [
-                r for t, r in self.history if t >= now - scaled(self.cfg.scale_down_stabilization_s)
-            ]
-            stabilized = max(down_window) if down_window else rec
+            cutoff = now - scaled(self.cfg.scale_down_stabilization_s)
+            down_window = [r for t, r in list(self.history)[:-1] if t > cutoff] + [rec]
+            stabilized = max(down_window)
             if stabilized > rec:
                 desired, reason = min(stabilized, current), "scale-down stabilization"
         elif rec > current:
-            up_window = [r for t, r in self.history if t >= now - scaled(self.cfg.scale_up_stabilization_s)]
-            stabilized = min(up_window) if up_window else rec
+            # strictly inside the window, as the HPA's cutoffs are; the newest always counts
+            cutoff = now - scaled(self.cfg.scale_up_stabilization_s)
+            up_window = [r for t, r in list(self.history)[:-1] if t > cutoff] + [rec]
+            stabilized = min(up_window)
             desired = max(stabilized, current)
             period = scaled(self.cfg.scale_up_period_s)
             while self.scale_ups and self.scale_ups[0][0] < now - period:

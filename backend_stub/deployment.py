@@ -159,7 +159,7 @@ class Deployment:
             "time_scale": self.topology.time_scale,
             "services": services,
             "events": [{"t": round(t, 3), "event": e} for t, e in self.cluster.events[-20:]],
-            "gateway": {
+            "gateway_stats": {
                 "retries": self.gateway.retries,
                 "retry_budget_exhausted": self.gateway.budget_exhausted,
             },

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -87,6 +86,11 @@ def _state(run_dir: Path) -> dict[str, Any] | None:
 def _alive(pid: int) -> bool:
     if pid <= 0:
         return False
+    try:  # our own child that exited is a zombie until reaped
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -151,7 +155,6 @@ def up_cmd(args: argparse.Namespace) -> int:
     fd = os.open(run_dir / "keys.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(keys, f)
-    log = (run_dir / "supervisor.log").open("ab")
     cmd = [
         sys.executable,
         "-m",
@@ -163,25 +166,32 @@ def up_cmd(args: argparse.Namespace) -> int:
         "--port",
         str(args.port),
     ]
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+    log = str(run_dir / "supervisor.log")
+    # posix_spawn in a new session: the supervisor outlives this command (no Popen to reap)
+    pid = os.posix_spawn(
+        sys.executable,
+        cmd,
+        dict(os.environ),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
     )
-    log.close()
     deadline = time.monotonic() + UP_TIMEOUT_S
     state = None
     while time.monotonic() < deadline:
         state = _state(run_dir)
         if state is not None:
             break
-        if proc.poll() is not None:
-            tail = (run_dir / "supervisor.log").read_text(encoding="utf-8", errors="replace")[-800:]
-            raise CliError(f"the backend did not start (exit {proc.returncode}):\n{tail.strip()}")
+        if not _alive(pid):
+            tail = Path(log).read_text(encoding="utf-8", errors="replace")[-800:]
+            raise CliError(f"the backend did not start:\n{tail.strip()}")
         time.sleep(0.1)
     if state is None:
-        proc.terminate()
-        raise CliError(
-            f"the backend did not come up within {UP_TIMEOUT_S:g} s; see {run_dir / 'supervisor.log'}"
-        )
+        os.kill(pid, signal.SIGTERM)
+        raise CliError(f"the backend did not come up within {UP_TIMEOUT_S:g} s; see {log}")
     status = _call(run_dir, state, "GET", "/_platform/status")
     if args.json:
         print(
