@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m backend_stub.instance")
     p.add_argument("--service", required=True)
     p.add_argument("--build", required=True)
-    p.add_argument("--fd", type=int, required=True, help="an inherited listening socket")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--fd", type=int, help="an inherited listening socket (the process runner)")
+    where.add_argument("--port", type=int, help="listen on --host:PORT (a container)")
+    p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--faults", default="")
     p.add_argument("--settings", default="{}", help="the build's behaviour settings, JSON")
@@ -71,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(CRASH_EXIT)
 
         app = FaultMiddleware(app, faults, clock=time.monotonic, on_crash=crash)
+    listen: dict[str, Any] = (
+        {"fd": args.fd} if args.fd is not None else {"host": args.host, "port": args.port}
+    )
     config = uvicorn.Config(
-        app, fd=args.fd, log_level="warning", timeout_graceful_shutdown=10, timeout_keep_alive=5
+        app, log_level="warning", timeout_graceful_shutdown=10, timeout_keep_alive=5, **listen
     )
     uvicorn.Server(config).run()
     return 0
