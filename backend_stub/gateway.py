@@ -56,6 +56,11 @@ HOP_BY_HOP = frozenset(
 )
 _VERSION = re.compile(r"^v[0-9]+$")
 METRICS_WINDOW_S = 10.0  # real seconds of the windowed gauges at /metrics
+CUT = -1  # a status of our own: the upstream's answer broke off, so ours does too
+
+
+class _CutError(Exception):
+    """An upstream answer that started and broke off."""
 
 
 class RetryBudget:
@@ -163,6 +168,16 @@ class Gateway:
             headers=[(k, v) for k, v in scope["headers"] if k.decode("latin-1").lower() not in HOP_BY_HOP],
             body=body,
         )
+        if status == CUT:
+            # pass the lost answer on: headers promising a body that never comes
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [*headers, (b"content-type", b"application/json"), (b"content-length", b"64")],
+                }
+            )
+            return
         await _respond(send, status, content, headers)
 
     def _maybe_tick(self) -> None:
@@ -275,6 +290,8 @@ class Gateway:
     def _should_retry(a: Attempt, idempotent: bool) -> bool:
         if a.error == "connect":
             return True  # never reached the service: always safe
+        if a.error == "cut":
+            return False
         if a.error in ("reset", "timeout"):
             return idempotent
         assert a.response is not None
@@ -289,8 +306,10 @@ class Gateway:
         error: str | None = None
         try:
             resp = await asyncio.wait_for(
-                inst.client.request(method, url, headers=headers, content=body), self.cfg.per_try_timeout_s
+                self._exchange(inst, method, url, headers, body), self.cfg.per_try_timeout_s
             )
+        except _CutError:
+            error = "cut"
         except (httpx.ConnectError, httpx.ConnectTimeout):
             error = "connect"
         except (TimeoutError, httpx.TimeoutException):
@@ -310,6 +329,22 @@ class Gateway:
         else:
             inst.consecutive_failures = 0
         return Attempt(inst, resp, error)
+
+    @staticmethod
+    async def _exchange(
+        inst: Instance, method: str, url: str, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> httpx.Response:
+        request = inst.client.build_request(method, url, headers=headers, content=body)
+        resp = await inst.client.send(request, stream=True)
+        try:
+            await resp.aread()
+        except httpx.TransportError as exc:
+            # the instance answered and then lost the rest: the request was processed, and a
+            # proxy that has started answering cannot take it back; the client sees a cut too
+            raise _CutError(str(exc)) from exc
+        finally:
+            await resp.aclose()
+        return resp
 
     def _eject(self, inst: Instance, now: float) -> None:
         pool = self.cluster.pool(inst.service)
@@ -334,6 +369,8 @@ class Gateway:
             (b"x-cp-attempts", str(attempts).encode()),
         ]
         if a.response is None:
+            if a.error == "cut":
+                return CUT, b"", meta
             if a.error == "timeout":
                 status, content, headers = problem(
                     504, "upstream-timeout", "The service did not answer in time"

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import json
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -74,13 +75,15 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(CRASH_EXIT)
 
         app = FaultMiddleware(app, faults, clock=time.monotonic, on_crash=crash)
-    listen: dict[str, Any] = (
-        {"fd": args.fd} if args.fd is not None else {"host": args.host, "port": args.port}
-    )
-    config = uvicorn.Config(
-        app, log_level="warning", timeout_graceful_shutdown=10, timeout_keep_alive=5, **listen
-    )
-    uvicorn.Server(config).run()
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=10, timeout_keep_alive=5)
+    if args.fd is None:
+        config.host, config.port = args.host, args.port
+        uvicorn.Server(config).run()
+    else:
+        # socket(fileno=) detects the family; uvicorn's own fd= assumes AF_UNIX, and asyncio
+        # then leaves Nagle on for TCP connections (40 ms delayed-ACK stalls per request)
+        sock = socket.socket(fileno=args.fd)
+        uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 

@@ -112,6 +112,7 @@ def echo_factory(*, slow_s: float = 0.3) -> Any:
         routes = [Route("/healthz", healthz)]
         for svc in ("rates", "payments"):
             routes += [
+                Route(f"/{svc}/v1/cut", CutApp(), methods=["POST"]),
                 Route(f"/{svc}/v1/echo", echo, methods=["GET", "POST"]),
                 Route(f"/{svc}/v1/slow", slow, methods=["GET", "POST"]),
                 Route(f"/{svc}/v1/status/{{code:int}}", status, methods=["GET", "POST"]),
@@ -189,3 +190,10 @@ def ledger_problems(state: Any, ok: list[tuple[str, str, str]]) -> list[str]:
     if len(state.payments) != len(ok):
         problems.append(f"{len(state.payments)} charges for {len(ok)} approved payments")
     return problems
+
+
+class CutApp:
+    """Starts an answer and never finishes it (a lost answer after the work was done)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 201, "headers": [(b"content-length", b"64")]})

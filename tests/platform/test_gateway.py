@@ -211,3 +211,18 @@ async def test_gateway_own_endpoints(path: str) -> None:
         assert 'cryptopos_requests_total{service="payments",build="1.4.0",code="2xx"} 1' in r.text
         assert 'cryptopos_build_weight{service="payments",build="1.4.0"} 100' in r.text
     await d.aclose()
+
+
+async def test_an_answer_cut_mid_response_is_passed_on_not_retried() -> None:
+    from backend_stub.cluster import SocketLikeTransport
+
+    d = await make()
+    import httpx
+
+    async with httpx.AsyncClient(transport=SocketLikeTransport(d.gateway), base_url="http://g") as c:
+        with pytest.raises(httpx.ReadError):
+            await c.post("/payments/v1/cut", headers={"Idempotency-Key": "k"})
+    served = sum(i.served for i in d.cluster.pool("payments").instances)
+    assert served == 1  # processed once, not retried elsewhere
+    assert d.gateway.retries == 0
+    await d.aclose()
