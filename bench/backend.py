@@ -79,7 +79,7 @@ spec:
 
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, max(0, int(round(q / 100 * len(s))) - 1))]
+    return s[min(len(s) - 1, max(0, round(q / 100 * len(s)) - 1))]
 
 
 async def measure(client: httpx.AsyncClient, url: str, *, n: int, concurrency: int) -> dict[str, float]:
@@ -224,8 +224,8 @@ def report(args: argparse.Namespace) -> str:
         rows, summary = asyncio.run(timeline(build, rate=100, max_s=6 if args.quick else 12))
         out += [
             "",
-            f"Rollout timeline, {label}: ~100 payments/s from the terminal's client, analysis every 10 plan s "
-            f"(1/6 s), time scale 60",
+            f"Rollout timeline, {label}: ~100 payments/s from the terminal's client, "
+            "analysis every 10 plan s (1/6 s), time scale 60",
             "",
             "| t s | step | weight % | measurement | canary req | canary success | canary p99 ms "
             "| stable success | stable p99 ms |",
