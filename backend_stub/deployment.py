@@ -6,18 +6,20 @@
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp
 
+from backend_stub.app import SERVICES, create_service_app
 from backend_stub.autoscale import Autoscaler
 from backend_stub.cluster import (
     AppFactory,
     Clock,
     Cluster,
+    ClusterError,
     InProcessRunner,
     ManualClock,
     MonotonicClock,
@@ -26,33 +28,37 @@ from backend_stub.cluster import (
 from backend_stub.faults import FaultSpec
 from backend_stub.gateway import Gateway
 from backend_stub.rollout import RolloutController, RolloutPlan, load_plan
-from backend_stub.state import BackendState
+from backend_stub.settings import ServiceSettings
+from backend_stub.store import Store
 from backend_stub.topology import BuildConfig, Topology
 
 DEFAULT_PLAN_DIR = Path("config/rollouts")
 
 
-def shared_app_factory(state: BackendState) -> AppFactory:
-    """Instances that share one in-memory store: the services' per-service factory when the
-    app module has one, else the whole backend app (the gateway only routes its service to it)."""
-    from backend_stub import app as app_module
+def service_settings(base: ServiceSettings, build: str, behaviour: dict[str, Any]) -> ServiceSettings:
+    """A build's behaviour (``[services.X.builds."B"].settings``) over the shared settings."""
+    known = {f.name for f in dataclasses.fields(ServiceSettings)} - {"keys", "clock"}
+    unknown = sorted(set(behaviour) - known)
+    if unknown:
+        raise ClusterError(
+            f"build {build}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    return dataclasses.replace(base, **behaviour) if behaviour else base
 
-    per_service = getattr(app_module, "create_service_app", None)
+
+def shared_app_factory(*, store: Store, settings: ServiceSettings) -> AppFactory:
+    """Instances that share one ledger: each runs one service, all its API versions."""
 
     def make(service: str, build: str, config: BuildConfig) -> ASGIApp:
-        if per_service is not None:
-            params = inspect.signature(per_service).parameters
-            kwargs: dict[str, Any] = {}
-            if "store" in params:
-                kwargs["store"] = state
-            if "settings" in params:
-                kwargs["settings"] = dict(config.settings)
-            if "build" in params:
-                kwargs["build"] = build
-            made: ASGIApp = per_service(service, **kwargs)
-            return made
-        whole: ASGIApp = app_module.create_app(state)
-        return whole
+        if service not in SERVICES:
+            raise ClusterError(f"no service app named {service!r}; services: {', '.join(SERVICES)}")
+        app: ASGIApp = create_service_app(
+            service,  # checked against SERVICES above
+            store=store,
+            settings=service_settings(settings, build, dict(config.settings)),
+            build=build,
+        )
+        return app
 
     return make
 
@@ -65,6 +71,8 @@ class Deployment:
     rollouts: RolloutController
     autoscaler: Autoscaler
     clock: Clock
+    store: Store | None = None  # the ledger, when this deployment owns it
+    _owned: list[Store] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -85,16 +93,28 @@ class Deployment:
         cls,
         topology: Topology,
         *,
-        state: BackendState | None = None,
+        store: Store | None = None,
+        settings: ServiceSettings | None = None,
         clock: Clock | None = None,
         app_factory: AppFactory | None = None,
         auto_tick_s: float | None = None,
     ) -> Deployment:
+        """Every instance an ASGI app in this process, all sharing one ledger (a temporary
+        one, removed by :meth:`aclose`, unless ``store`` is given)."""
         clock = clock or ManualClock()
-        factory = app_factory or shared_app_factory(state or BackendState())
-        return cls.build(
+        owned = store is None and app_factory is None
+        the_store = Store.temporary() if owned else store
+        factory = app_factory
+        if factory is None:
+            assert the_store is not None
+            factory = shared_app_factory(store=the_store, settings=settings or ServiceSettings())
+        d = cls.build(
             topology, runner=InProcessRunner(factory, clock=clock), clock=clock, auto_tick_s=auto_tick_s
         )
+        d.store = the_store
+        if owned and the_store is not None:
+            d._owned.append(the_store)
+        return d
 
     async def start(self) -> None:
         await self.cluster.start()
@@ -109,6 +129,9 @@ class Deployment:
 
     async def aclose(self) -> None:
         await self.cluster.aclose()
+        for store in self._owned:
+            store.close()
+        self._owned.clear()
 
     def plan_for(self, service: str, plan_path: Path | None = None) -> RolloutPlan:
         if plan_path is None:

@@ -2,15 +2,14 @@
 process runner with a listening socket it inherits (``--fd``), so the port is known before
 the process starts and no other process can take it.
 
-The instance serves its service's app (the services' ``create_service_app`` with the ledger
-in the run directory when the app module has it; otherwise the whole backend app), wrapped
-in the build's fault middleware. A "crash" fault ends the process at once.
+The instance serves its service's app (``create_service_app``, every API version) on the
+ledger in the run directory, shared by every instance and build (SQLite, WAL), wrapped in
+the build's fault middleware. A "crash" fault ends the process at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import socket
@@ -22,7 +21,10 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from backend_stub.app import SERVICES, create_service_app
 from backend_stub.faults import FaultMiddleware, FaultSpec
+from backend_stub.settings import ServiceSettings
+from backend_stub.store import Store
 
 CRASH_EXIT = 70
 
@@ -36,21 +38,19 @@ def read_keys(run_dir: Path) -> dict[str, bytes]:
 
 
 def build_app(service: str, build: str, *, run_dir: Path, settings: dict[str, Any]) -> ASGIApp:
-    keys = read_keys(run_dir)
-    app_module = importlib.import_module("backend_stub.app")
-    per_service = getattr(app_module, "create_service_app", None)
-    if per_service is not None:
-        store_mod = importlib.import_module("backend_stub.store")
-        settings_mod = importlib.import_module("backend_stub.settings")
-        store = store_mod.Store(run_dir / "ledger.sqlite3")
-        made: ASGIApp = per_service(
-            service, store=store, settings=settings_mod.ServiceSettings(keys=keys), build=build
-        )
-        return made
-    # the walking skeleton's app keeps its state in memory: one process, one ledger
-    state_mod = importlib.import_module("backend_stub.state")
-    whole: ASGIApp = app_module.create_app(state_mod.BackendState(keys=keys))
-    return whole
+    """The service's app on the ledger in the run directory (shared by every instance)."""
+    from backend_stub.deployment import service_settings
+
+    base = ServiceSettings(keys=read_keys(run_dir))
+    if service not in SERVICES:
+        raise SystemExit(f"unknown service {service!r}; services: {', '.join(SERVICES)}")
+    app: ASGIApp = create_service_app(
+        service,  # checked against SERVICES above
+        store=Store(run_dir / "ledger.sqlite3"),
+        settings=service_settings(base, build, settings),
+        build=build,
+    )
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:

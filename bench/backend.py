@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from backend_stub.cluster import ManualClock  # noqa: E402
 from backend_stub.deployment import Deployment  # noqa: E402
 from backend_stub.rollout.plan import parse_plan  # noqa: E402
-from backend_stub.state import BackendState  # noqa: E402
+from backend_stub.settings import ServiceSettings  # noqa: E402
 from backend_stub.topology import parse_topology  # noqa: E402
 
 KEY_ID, SECRET = "bench", b"b" * 32
@@ -98,7 +98,7 @@ async def measure(client: httpx.AsyncClient, url: str, *, n: int, concurrency: i
 
 async def in_process(n: int) -> dict[str, dict[str, float]]:
     d = Deployment.in_process(
-        parse_topology(TOPOLOGY), state=BackendState(keys={KEY_ID: SECRET}), clock=ManualClock()
+        parse_topology(TOPOLOGY), settings=ServiceSettings(keys={KEY_ID: SECRET}), clock=ManualClock()
     )
     await d.start()
     inst = d.cluster.pool("payments").instances[0]
@@ -148,8 +148,10 @@ async def timeline(build: str, *, rate: float, max_s: float) -> tuple[list[dict[
     from terminal.client import BackendClient, BackendError
     from terminal.domain.money import Money, asset
 
-    state = BackendState(keys={KEY_ID: SECRET})
-    d = Deployment.in_process(parse_topology(TOPOLOGY), state=state, clock=ManualClock())
+    d = Deployment.in_process(
+        parse_topology(TOPOLOGY), settings=ServiceSettings(keys={KEY_ID: SECRET}), clock=ManualClock()
+    )
+    assert d.store is not None
     await d.start()
     client = BackendClient(
         base_url="http://gw", key_id=KEY_ID, secret=SECRET, transport=httpx.ASGITransport(app=d.gateway)
@@ -184,7 +186,7 @@ async def timeline(build: str, *, rate: float, max_s: float) -> tuple[list[dict[
         "message": ro.message,
         "payments_ok": outcome["ok"],
         "payments_failed": outcome["failed"],
-        "charges": len(state.payments),
+        "charges": d.store.count("payments"),
         "retries": d.gateway.retries,
     }
     await d.aclose()

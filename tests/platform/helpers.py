@@ -172,23 +172,32 @@ class PaymentLoad:
         await self.client.aclose()
 
 
-def ledger_problems(state: Any, ok: list[tuple[str, str, str]]) -> list[str]:
+def ledger_problems(store: Any, ok: list[tuple[str, str, str]]) -> list[str]:
     """Exactly one charge per idempotency key and per reference, and every approved one is there."""
+    import json
+
+    db = store.read()
     problems = []
     by_ref: dict[str, list[str]] = {}
-    for p in state.payments.values():
-        by_ref.setdefault(p.reference, []).append(p.payment_id)
+    for row in db.execute("SELECT reference, payment_id FROM payments").fetchall():
+        by_ref.setdefault(row["reference"], []).append(row["payment_id"])
     for ref, ids in by_ref.items():
         if len(ids) != 1:
             problems.append(f"{ref} charged {len(ids)} times")
-    keys = {k.split(":", 1)[1]: doc[2]["payment_id"] for k, doc in state.idempotency.items()}
+    keys: dict[str, str] = {}
+    for row in db.execute("SELECT key, state, body FROM idempotency").fetchall():
+        if row["state"] != "done":
+            problems.append(f"{row['key']} still in flight")
+            continue
+        keys[row["key"]] = json.loads(row["body"]).get("payment_id")
     for ref, key, pid in ok:
         if keys.get(key) != pid:
             problems.append(f"{key}: ledger has {keys.get(key)}, client saw {pid}")
         if by_ref.get(ref) != [pid]:
             problems.append(f"{ref}: ledger has {by_ref.get(ref)}, client saw {pid}")
-    if len(state.payments) != len(ok):
-        problems.append(f"{len(state.payments)} charges for {len(ok)} approved payments")
+    total = sum(len(v) for v in by_ref.values())
+    if total != len(ok):
+        problems.append(f"{total} charges for {len(ok)} approved payments")
     return problems
 
 

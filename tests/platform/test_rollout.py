@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from typing import Any
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from backend_stub.cluster import InstanceState, ManualClock
 from backend_stub.deployment import Deployment
 from backend_stub.rollout import RolloutPhase, RolloutPlan
 from backend_stub.rollout.plan import load_plan
-from backend_stub.state import BackendState
+from backend_stub.settings import ServiceSettings
 from tests.platform.helpers import KEY_ID, SECRET, PaymentLoad, ledger_problems, plan, topology
 
 
@@ -29,10 +30,12 @@ async def ticker(d: Deployment, stop: asyncio.Event, *, period: float = 0.05) ->
 
 async def run_rollout(
     build: str, rollout_plan: RolloutPlan, *, rate: float, max_payments: int, until_retired: bool
-) -> tuple[Deployment, BackendState, PaymentLoad, list[int]]:
-    state = BackendState(keys={KEY_ID: SECRET})
-    d = Deployment.in_process(topology(), state=state, clock=ManualClock())
+) -> tuple[Deployment, Any, PaymentLoad, list[int]]:
+    d = Deployment.in_process(
+        topology(), settings=ServiceSettings(keys={KEY_ID: SECRET}), clock=ManualClock()
+    )
     await d.start()
+    state = d.store
     load = PaymentLoad(httpx.ASGITransport(app=d.gateway))
     stop = asyncio.Event()
     weights: list[int] = []
@@ -108,8 +111,9 @@ async def test_canary_with_20_percent_5xx_is_aborted_after_failure_limit_plus_on
 
 
 async def test_inconclusive_analysis_pauses_and_promote_resumes() -> None:
-    state = BackendState(keys={KEY_ID: SECRET})
-    d = Deployment.in_process(topology(), state=state, clock=ManualClock())
+    d = Deployment.in_process(
+        topology(), settings=ServiceSettings(keys={KEY_ID: SECRET}), clock=ManualClock()
+    )
     await d.start()
     # success needs >= 0.95, failure needs < 0.5: the bad build's 0.8 is neither
     p = plan("[{setWeight: 50}, {pause: {duration: 10m}}]", failure_condition="result < 0.5")
