@@ -328,6 +328,7 @@ class Cluster:
         self.tick_hooks: list[Callable[[float], Awaitable[None]]] = []
         self.events: list[tuple[float, str]] = []  # what happened, for status and the bench timeline
         self._started = False
+        self._reconcile_lock: asyncio.Lock | None = None
 
     # -- lookup ----------------------------------------------------------------------
 
@@ -463,6 +464,14 @@ class Cluster:
         task.add_done_callback(self._tasks.discard)
 
     async def reconcile(self, service: str) -> None:
+        """Start and drain instances until each build has its desired count (one pass at a
+        time per cluster: a pass awaits start-ups, and two passes would both start the gap)."""
+        if self._reconcile_lock is None:
+            self._reconcile_lock = asyncio.Lock()
+        async with self._reconcile_lock:
+            await self._reconcile(service)
+
+    async def _reconcile(self, service: str) -> None:
         pool = self.pool(service)
         for inst in list(pool.instances):
             if inst.state is InstanceState.CRASHED or (

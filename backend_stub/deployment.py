@@ -86,7 +86,21 @@ class Deployment:
     ) -> Deployment:
         cluster = Cluster(topology, runner=runner, clock=clock)
         gateway = Gateway(cluster, auto_tick_s=auto_tick_s, control=control)
-        return cls(topology, cluster, gateway, RolloutController(cluster), Autoscaler(cluster), clock)
+        d = cls(topology, cluster, gateway, RolloutController(cluster), Autoscaler(cluster), clock)
+        gateway.notices = d.notices
+        return d
+
+    def notices(self) -> list[str]:
+        """Running rollouts, for the discovery document's ``notices``."""
+        out = []
+        for name, ro in self.rollouts.rollouts.items():
+            pool = self.cluster.pool(name)
+            if ro.phase.value in ("Progressing", "Paused"):
+                out.append(
+                    f"{name}: rolling out build {ro.canary} ({pool.weight}% of traffic), "
+                    f"stable {ro.previous}; {ro.phase.value.lower()}"
+                )
+        return out
 
     @classmethod
     def in_process(
@@ -128,6 +142,7 @@ class Deployment:
         await self.cluster.tick()
 
     async def aclose(self) -> None:
+        await self.gateway.aclose()
         await self.cluster.aclose()
         for store in self._owned:
             store.close()

@@ -25,6 +25,7 @@ import random
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,6 +126,15 @@ class Gateway:
         self._tick_task: asyncio.Task[None] | None = None
         self.retries = 0
         self.budget_exhausted = 0
+        self._abandoned: set[asyncio.Future[httpx.Response]] = set()
+        self.notices: Callable[[], list[str]] = list  # set by the deployment: running rollouts
+
+    async def aclose(self) -> None:
+        """Stop waiting for answers given up on (a hung instance never sends one)."""
+        for task in list(self._abandoned):
+            task.cancel()
+        if self._abandoned:
+            await asyncio.gather(*self._abandoned, return_exceptions=True)
 
     # -- ASGI ------------------------------------------------------------------------
 
@@ -161,6 +171,10 @@ class Gateway:
                 await self.control(scope, receive, send)
             return
         body = await _read_body(receive)
+        if path == "/discovery" and scope["method"] == "GET":
+            status, content, headers = await self.discovery()
+            await _respond(send, status, content, headers)
+            return
         status, content, headers = await self.forward(
             method=scope["method"],
             path=path,
@@ -198,8 +212,6 @@ class Gateway:
             if len(parts) >= 2 and _VERSION.match(parts[1]):
                 return parts[0], parts[1]
             return parts[0], None
-        if path in ("/discovery", "/openapi.json"):
-            return next(iter(self.cluster.pools)), None
         return None
 
     def serves(self, pool: Pool, build: str, version: str | None) -> bool:
@@ -233,6 +245,25 @@ class Gateway:
         builds = [pool.stable, *([pool.canary] if pool.canary else []), *pool.retiring]
         return any(self.serves(pool, b, version) for b in builds)
 
+    async def discovery(self) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """Every service's own discovery document, merged, plus the platform's notices."""
+        merged: dict[str, Any] = {"services": {}, "notices": []}
+        for service in self.cluster.pools:
+            status, content, _ = await self.forward(
+                method="GET", path="/discovery", query=b"", headers=[], body=b"", service=service
+            )
+            try:
+                doc = json.loads(content) if status == 200 else None
+            except ValueError:
+                doc = None
+            if not isinstance(doc, dict):
+                merged["notices"].append(f"{service}: discovery unavailable (HTTP {status})")
+                continue
+            merged["services"].update(doc.get("services", {}))
+            merged["notices"] += [n for n in doc.get("notices", []) if n not in merged["notices"]]
+        merged["notices"] += self.notices()
+        return 200, json.dumps(merged).encode(), [(b"content-type", b"application/json")]
+
     # -- forwarding ------------------------------------------------------------------
 
     async def forward(
@@ -243,8 +274,9 @@ class Gateway:
         query: bytes,
         headers: list[tuple[bytes, bytes]],
         body: bytes,
+        service: str | None = None,
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        found = self.route(path)
+        found = (service, None) if service is not None else self.route(path)
         if found is None:
             return problem(
                 404, "no-route", "No service at this path", f"known services: {', '.join(self.cluster.pools)}"
@@ -275,7 +307,12 @@ class Gateway:
             if inst is None:
                 break
             tried.add(inst.id)
-            last = await self._attempt(inst, method, url, headers, body)
+            previous, last = last, await self._attempt(inst, method, url, headers, body)
+            if previous is not None and _replay_refused(last):
+                # the retry's nonce was taken by the earlier attempt, so that one reached the
+                # service: its outcome is what the client must hear about (unknown, a 5xx)
+                last = previous
+                break
             if not self._should_retry(last, idempotent):
                 break
             if len(tried) > self.cfg.max_retries:
@@ -300,24 +337,28 @@ class Gateway:
     async def _attempt(
         self, inst: Instance, method: str, url: str, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> Attempt:
-        inst.begin()
         t0 = time.perf_counter()
         resp: httpx.Response | None = None
         error: str | None = None
+        inst.begin()
+        task = asyncio.ensure_future(self._exchange(inst, method, url, headers, body))
+        # the instance stays busy until its work is done, even after we stop waiting for it
+        task.add_done_callback(lambda _t: inst.end())
         try:
-            resp = await asyncio.wait_for(
-                self._exchange(inst, method, url, headers, body), self.cfg.per_try_timeout_s
-            )
+            # shielded: giving up on an answer does not stop the work it was for, as with a
+            # real server (an in-process app would otherwise be cancelled mid-payment)
+            resp = await asyncio.wait_for(asyncio.shield(task), self.cfg.per_try_timeout_s)
         except _CutError:
             error = "cut"
         except (httpx.ConnectError, httpx.ConnectTimeout):
             error = "connect"
         except (TimeoutError, httpx.TimeoutException):
             error = "timeout"
+            self._abandoned.add(task)
+            task.add_done_callback(self._abandoned.discard)
+            task.add_done_callback(_consume)
         except httpx.TransportError:
             error = "reset"
-        finally:
-            inst.end()
         latency = time.perf_counter() - t0
         status = resp.status_code if resp is not None else (504 if error == "timeout" else 502)
         now = self.cluster.clock.now()
@@ -384,6 +425,22 @@ class Gateway:
             if k.lower() not in HOP_BY_HOP
         ]
         return a.response.status_code, a.response.content, headers + meta
+
+
+def _consume(task: asyncio.Future[httpx.Response]) -> None:
+    """Fetch an abandoned attempt's outcome so asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _replay_refused(a: Attempt) -> bool:
+    if a.response is None or a.response.status_code != 401:
+        return False
+    try:
+        doc = a.response.json()
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and str(doc.get("type", "")).endswith("/replayed-request")
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -35,7 +35,7 @@ class _Model(BaseModel):
 
 
 class BuildConfig(_Model):
-    api_versions: tuple[str, ...] = ("v1",)
+    api_versions: tuple[str, ...] = ("v1", "v2")
     faults: dict[str, Any] = Field(default_factory=dict)
     # free-form behaviour handed to the service's app factory (e.g. a feature flag)
     settings: dict[str, Any] = Field(default_factory=dict)

@@ -13,6 +13,7 @@ promotes or aborts. Argo Rollouts semantics with a traffic router (our gateway):
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import math
 from dataclasses import dataclass, field
@@ -84,14 +85,42 @@ class RolloutController:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.rollouts: dict[str, Rollout] = {}
+        self._lock: asyncio.Lock | None = None
         cluster.tick_hooks.append(self.on_tick)
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Commands and ticks take turns: both await instance start-ups midway through a step."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
 
     def scale(self, plan_seconds: float) -> float:
         return self.cluster.topology.scaled(plan_seconds)
 
-    # -- commands --------------------------------------------------------------------
+    # -- commands (serialized with the ticks) -------------------------------------------
 
     async def deploy(
+        self, service: str, build: str, plan: RolloutPlan, *, faults: FaultSpec | None = None
+    ) -> Rollout:
+        async with self.lock:
+            return await self._deploy(service, build, plan, faults=faults)
+
+    async def promote(self, service: str, *, full: bool = False) -> Rollout:
+        async with self.lock:
+            return await self._promote(service, full=full)
+
+    async def abort(self, service: str, reason: str = "aborted by user") -> Rollout:
+        async with self.lock:
+            return await self._abort_cmd(service, reason)
+
+    async def on_tick(self, now: float) -> None:
+        async with self.lock:
+            await self._on_tick(now)
+
+    # -- implementations ---------------------------------------------------------------
+
+    async def _deploy(
         self, service: str, build: str, plan: RolloutPlan, *, faults: FaultSpec | None = None
     ) -> Rollout:
         pool = self.cluster.pool(service)
@@ -125,7 +154,7 @@ class RolloutController:
             raise RolloutError(f"no rollout of {service}")
         return ro
 
-    async def promote(self, service: str, *, full: bool = False) -> Rollout:
+    async def _promote(self, service: str, *, full: bool = False) -> Rollout:
         ro = self.get(service)
         if ro.phase not in (RolloutPhase.PROGRESSING, RolloutPhase.PAUSED):
             raise RolloutError(f"{service}: the rollout is {ro.phase.value}; nothing to promote")
@@ -139,7 +168,7 @@ class RolloutController:
         await self._progress(ro, self.cluster.clock.now())
         return ro
 
-    async def abort(self, service: str, reason: str = "aborted by user") -> Rollout:
+    async def _abort_cmd(self, service: str, reason: str = "aborted by user") -> Rollout:
         ro = self.get(service)
         if ro.phase not in (RolloutPhase.PROGRESSING, RolloutPhase.PAUSED):
             raise RolloutError(f"{service}: the rollout is {ro.phase.value}; nothing to abort")
@@ -148,7 +177,7 @@ class RolloutController:
 
     # -- the loop --------------------------------------------------------------------
 
-    async def on_tick(self, now: float) -> None:
+    async def _on_tick(self, now: float) -> None:
         for ro in list(self.rollouts.values()):
             pool = self.cluster.pool(ro.service)
             if ro.phase in (RolloutPhase.PROGRESSING, RolloutPhase.PAUSED):

@@ -21,7 +21,7 @@ KEY_ID, SECRET = "t_test", b"s" * 32
 def topology(**over: Any) -> Topology:
     data: dict[str, Any] = {
         "time_scale": 60.0,
-        "gateway": {"per_try_timeout_s": 2.0, "drain_timeout_s": 5.0, "hold_timeout_s": 5.0},
+        "gateway": {"per_try_timeout_s": 5.0, "drain_timeout_s": 5.0, "hold_timeout_s": 5.0},
         "services": {
             "rates": {"stable": "1.0.0", "replicas": 2, "builds": {"1.0.0": {}}},
             "payments": {

@@ -1,0 +1,87 @@
+"""The real services behind the gateway: slow and lost answers reach the terminal as unknown
+outcomes (never a false decline), the status inquiry finds the one charge."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from backend_stub.cluster import ManualClock, SocketLikeTransport
+from backend_stub.deployment import Deployment
+from backend_stub.settings import ServiceSettings
+from backend_stub.store import Store
+from terminal.client import BackendClient, OutcomeUnknownError
+from terminal.domain.money import Money, asset
+from tests.platform.helpers import KEY_ID, SECRET, topology
+
+
+async def deployment(ledger: Store, **gateway: float) -> Deployment:
+    d = Deployment.in_process(
+        topology(gateway=gateway),
+        store=ledger,
+        settings=ServiceSettings(keys={KEY_ID: SECRET}, slow_s=0.8),
+        clock=ManualClock(),
+    )
+    await d.start()
+    return d
+
+
+def client(d: Deployment) -> BackendClient:
+    return BackendClient(
+        base_url="http://gateway.test", key_id=KEY_ID, secret=SECRET, transport=SocketLikeTransport(d.gateway)
+    )
+
+
+async def test_timed_out_payment_is_an_unknown_outcome_not_a_replay_refusal(ledger: Store) -> None:
+    d = await deployment(ledger, per_try_timeout_s=0.3)
+    async with client(d) as c:
+        q = await c.quote(Money.parse("12.50", "EUR"), asset("BTC"))
+        with pytest.raises(OutcomeUnknownError):
+            await c.create_payment(
+                quote=q, reference="r-slow", payload="cryptopos-test:card:slow", idempotency_key="k1"
+            )
+        await asyncio.sleep(1.0)  # the first attempt finishes in the background
+        found = await c.find_by_reference("r-slow")
+        assert found is not None and found.status == "approved"
+        again = await c.create_payment(
+            quote=q, reference="r-slow", payload="cryptopos-test:card:slow", idempotency_key="k1"
+        )
+        assert again.payment_id == found.payment_id
+    assert d.store is not None and d.store.count("payments") == 1
+    await d.aclose()
+
+
+async def test_lost_answer_is_passed_on_and_not_charged_twice(ledger: Store) -> None:
+    d = await deployment(ledger)
+    async with client(d) as c:
+        q = await c.quote(Money.parse("12.50", "EUR"), asset("BTC"))
+        with pytest.raises(OutcomeUnknownError):
+            await c.create_payment(
+                quote=q, reference="r-lost", payload="cryptopos-test:card:unknown", idempotency_key="k2"
+            )
+        found = await c.find_by_reference("r-lost")
+        assert found is not None and found.status == "approved"
+    assert d.gateway.retries == 0
+    assert d.store is not None and d.store.count("payments") == 1
+    await d.aclose()
+
+
+async def test_versions_and_discovery_route_through_the_gateway(ledger: Store) -> None:
+    d = await deployment(ledger)
+    import httpx
+
+    async with httpx.AsyncClient(transport=SocketLikeTransport(d.gateway), base_url="http://g") as h:
+        disc = await h.get("/discovery")
+        assert disc.status_code == 200 and set(disc.json()["services"]) == {"rates", "payments"}
+        assert disc.json()["notices"] == []
+        v1 = await h.get("/payments/v1/payments/x")
+        assert v1.status_code == 401 and v1.headers["x-cp-build"] == "1.4.0"
+        from tests.platform.helpers import plan
+
+        await d.rollouts.deploy("payments", "1.5.0", plan("[{setWeight: 20}, {pause: {}}]"))
+        notices = (await h.get("/discovery")).json()["notices"]
+        assert notices == ["payments: rolling out build 1.5.0 (20% of traffic), stable 1.4.0; paused"]
+        v2 = await h.get("/rates/v2/openapi.json")
+        assert v2.status_code == 200 and v2.json()["info"]["title"].startswith("cryptopos rates v2")
+    await d.aclose()
