@@ -11,7 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backend_stub.store import Store
 from terminal.cli import main
+from terminal.client import BackendClient
+from terminal.config import load_settings
+from terminal.domain.money import Money, asset
 
 TOPOLOGY = """
 time_scale = 60.0
@@ -41,6 +45,18 @@ spec:
       abortScaleDownDelaySeconds: 30
       steps: [{setWeight: 50}, {pause: {}}]
 """
+
+
+async def pay_through(gateway: str, prefix: str, n: int) -> None:
+    settings = load_settings(file=Path("config/terminal.toml")).settings
+    secret = settings.signing.secret.get_secret_value().encode()
+    async with BackendClient(base_url=gateway, key_id=settings.signing.key_id, secret=secret) as c:
+        for i in range(n):
+            q = await c.quote(Money.parse("3.50", "EUR"), asset("BTC"))
+            p = await c.create_payment(
+                quote=q, reference=f"{prefix}-{i}", payload="tap", idempotency_key=f"{prefix}{i}"
+            )
+            assert p.status == "approved"
 
 
 @pytest.fixture
@@ -75,6 +91,10 @@ def test_up_status_deploy_drained_abort_and_down(
     r = httpx.get(gateway + "/payments/v1/payments/none", timeout=5)
     assert r.status_code == 401 and r.headers["x-cp-build"] == "1.4.0"
 
+    # payments through the gateway: rates and payments instances are separate processes that
+    # share the ledger in the run directory
+    asyncio.run(pay_through(gateway, "before", 6))
+
     # a canary whose every answer takes 1.5 s, at 50%
     code = main(
         [
@@ -103,6 +123,12 @@ def test_up_status_deploy_drained_abort_and_down(
     builds = [r.headers.get("x-cp-build") for r in results]
     assert [r.status_code for r in results] == [401] * 16  # answered by the app, none lost
     assert "1.5.0" in builds and "1.4.0" in builds
+
+    asyncio.run(pay_through(gateway, "after", 4))
+    ledger = Store(run_dir / "ledger.sqlite3")
+    refs = [r["reference"] for r in ledger.read().execute("SELECT reference FROM payments").fetchall()]
+    ledger.close()
+    assert sorted(refs) == sorted([f"before-{i}" for i in range(6)] + [f"after-{i}" for i in range(4)])
 
     assert main([*base, "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)

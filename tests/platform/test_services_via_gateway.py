@@ -85,3 +85,21 @@ async def test_versions_and_discovery_route_through_the_gateway(ledger: Store) -
         v2 = await h.get("/rates/v2/openapi.json")
         assert v2.status_code == 200 and v2.json()["info"]["title"].startswith("cryptopos rates v2")
     await d.aclose()
+
+
+async def test_embedded_backend_is_the_in_process_gateway() -> None:
+    from backend_stub.embedded import make_transport
+
+    transport = make_transport(key_id=KEY_ID, secret=SECRET)
+    async with BackendClient(base_url="embedded", key_id=KEY_ID, secret=SECRET, transport=transport) as c:
+        q = await c.quote(Money.parse("5.00", "EUR"), asset("BTC"))
+        p = await c.create_payment(quote=q, reference="r-emb", payload="tap", idempotency_key="k-emb")
+        assert p.status == "approved"
+    import httpx
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://embedded.invalid") as h:
+        metrics = (await h.get("/metrics")).text
+        echo = await h.get("/payments/v1/payments/x")
+    assert 'cryptopos_requests_total{service="payments",build="1.4.0",code="2xx"} 1' in metrics
+    assert 'cryptopos_instances{service="payments",build="1.4.0",state="ready"} 2' in metrics
+    assert echo.headers["x-cp-instance"].startswith("payments-1.4.0-")
