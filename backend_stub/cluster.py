@@ -35,6 +35,7 @@ from backend_stub.metrics import MetricsRegistry
 from backend_stub.topology import BuildConfig, Topology
 
 PROBE_TIMEOUT_S = 2.0
+UNREADY_AFTER = 2  # failed readiness checks in a row before an instance leaves the rotation
 log = logging.getLogger(__name__)
 
 
@@ -89,6 +90,8 @@ class Instance:
     served: int = 0
     consecutive_failures: int = 0
     ejected_until: float = 0.0
+    failed_checks: int = 0
+    next_check_at: float = 0.0
     client: httpx.AsyncClient = field(init=False)
     _idle: asyncio.Event | None = None
 
@@ -403,29 +406,44 @@ class Cluster:
         await self.probe(inst)
         return inst
 
-    async def probe(self, inst: Instance) -> None:
-        """Readiness for a starting instance; liveness for the others."""
-        if inst.state in (InstanceState.STOPPED, InstanceState.CRASHED):
+    async def probe(self, inst: Instance, *, periodic: bool = False) -> None:
+        """Readiness: a starting (or unready) instance joins the rotation when ``/readyz``
+        answers 200; a ready one leaves it after ``UNREADY_AFTER`` failed checks in a row
+        (``periodic``: at most one check per ``health_interval_s``). A dead process is crashed."""
+        if inst.state in (InstanceState.STOPPED, InstanceState.CRASHED, InstanceState.DRAINING):
             return
         if not inst.alive():
             self._crashed(inst)
             return
-        if inst.state is not InstanceState.STARTING:
-            return
+        now = self.clock.now()
+        if periodic and inst.state is InstanceState.READY:
+            if now < inst.next_check_at:
+                return
+            inst.next_check_at = now + self.topology.gateway.health_interval_s
+        ok = await self._ready_check(inst)
+        if inst.state is InstanceState.STARTING and ok:
+            inst.state, inst.failed_checks = InstanceState.READY, 0
+            inst.next_check_at = now + self.topology.gateway.health_interval_s
+            self.note(f"ready {inst.id}")
+        elif inst.state is InstanceState.READY:
+            inst.failed_checks = 0 if ok else inst.failed_checks + 1
+            if inst.failed_checks >= UNREADY_AFTER:
+                inst.state = InstanceState.STARTING
+                self.note(f"unready {inst.id}: {inst.failed_checks} failed readiness checks")
+
+    async def _ready_check(self, inst: Instance) -> bool:
         try:
             resp = await asyncio.wait_for(inst.client.get("/readyz"), PROBE_TIMEOUT_S)
             if resp.status_code == 404:  # an app without a readiness endpoint: health will do
                 resp = await asyncio.wait_for(inst.client.get("/healthz"), PROBE_TIMEOUT_S)
         except (httpx.TransportError, TimeoutError):
-            return
-        if resp.status_code == 200 and inst.state is InstanceState.STARTING:
-            inst.state = InstanceState.READY
-            self.note(f"ready {inst.id}")
+            return False
+        return resp.status_code == 200
 
     async def probe_all(self) -> None:
         for pool in self.pools.values():
             for inst in list(pool.instances):
-                await self.probe(inst)
+                await self.probe(inst, periodic=True)
 
     def _crashed(self, inst: Instance) -> None:
         if inst.state is not InstanceState.CRASHED:

@@ -83,6 +83,7 @@ class GatewayConfig(_Model):
     max_ejected_share: float = Field(0.5, ge=0, le=1)
     drain_timeout_s: float = Field(10.0, gt=0)
     hold_timeout_s: float = Field(30.0, gt=0)
+    health_interval_s: float = Field(1.0, gt=0, description="readiness checks of ready instances")
     seed: int = 1
 
 

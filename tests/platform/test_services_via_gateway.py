@@ -103,3 +103,81 @@ async def test_embedded_backend_is_the_in_process_gateway() -> None:
     assert 'cryptopos_requests_total{service="payments",build="1.4.0",code="2xx"} 1' in metrics
     assert 'cryptopos_instances{service="payments",build="1.4.0",state="ready"} 2' in metrics
     assert echo.headers["x-cp-instance"].startswith("payments-1.4.0-")
+
+
+async def test_an_instance_that_stops_being_ready_leaves_the_rotation_and_comes_back(ledger: Store) -> None:
+    d = await deployment(ledger)
+    pool = d.cluster.pool("payments")
+    inst = pool.instances[0]
+    inst.transport.app.state.accepting = False  # type: ignore[attr-defined]  # the app's drain switch
+    for _ in range(3):
+        await d.tick(1.0)
+    assert inst.state.value == "starting" and inst not in pool.ready()
+    import httpx
+
+    async with httpx.AsyncClient(transport=SocketLikeTransport(d.gateway), base_url="http://g") as h:
+        rs = [await h.get("/payments/v1/payments/x") for _ in range(20)]
+    assert inst.id not in {r.headers["x-cp-instance"] for r in rs}
+    inst.transport.app.state.accepting = True  # type: ignore[attr-defined]
+    await d.tick(1.0)
+    assert inst in pool.ready()
+    await d.aclose()
+
+
+async def test_control_api_commands_and_errors(ledger: Store, tmp_path: object) -> None:
+    import httpx
+
+    from backend_stub.control import control_app
+
+    d = await deployment(ledger)
+    stopped: list[bool] = []
+    d.gateway.control = control_app(d, token="t0k", on_shutdown=lambda: stopped.append(True))
+    plan_file = __import__("pathlib").Path(str(tmp_path)) / "plan.yaml"
+    plan_file.write_text(
+        "kind: Rollout\nmetadata: {name: p}\nspec: {strategy: {canary: {steps: [{setWeight: 30}, {pause: {}}]}}}\n"
+    )
+    auth = {"X-Cp-Control-Token": "t0k"}
+    async with httpx.AsyncClient(transport=SocketLikeTransport(d.gateway), base_url="http://g") as h:
+        assert (
+            await h.post("/_platform/deploy", json={"service": "payments", "build": "1.5.0"})
+        ).status_code == 401
+        unknown = await h.post(
+            "/_platform/deploy", json={"service": "payments", "build": "9.9"}, headers=auth
+        )
+        assert unknown.status_code == 404 and "unknown build '9.9'" in unknown.json()["detail"]
+        bad_fault = await h.post(
+            "/_platform/deploy",
+            json={"service": "payments", "build": "1.5.0", "plan": str(plan_file), "faults": ["eror_rate=1"]},
+            headers=auth,
+        )
+        assert bad_fault.status_code == 422 and "unknown fault 'eror_rate'" in bad_fault.json()["detail"]
+        nothing = await h.post("/_platform/promote", json={"service": "payments"}, headers=auth)
+        assert nothing.status_code == 409
+        ok = await h.post(
+            "/_platform/deploy",
+            json={
+                "service": "payments",
+                "build": "1.5.0",
+                "plan": str(plan_file),
+                "faults": ["latency_ms=1"],
+            },
+            headers=auth,
+        )
+        assert ok.status_code == 200 and ok.json()["phase"] == "Paused"
+        status = (await h.get("/_platform/status")).json()["services"]["payments"]
+        assert status["builds"]["1.5.0"] == {**status["builds"]["1.5.0"], "role": "canary", "weight": 30}
+        assert status["builds"]["1.5.0"]["faults"] == "latency_ms=1.0"
+        for _ in range(20):
+            await h.get("/payments/v1/payments/x")
+        analysis = (
+            await h.get("/_platform/analysis?service=payments&build=1.5.0&metric=success_rate&window_s=60")
+        ).json()
+        assert analysis["result"] == 1.0 and analysis["requests"] >= 1
+        promoted = await h.post(
+            "/_platform/promote", json={"service": "payments", "full": True}, headers=auth
+        )
+        assert promoted.json()["phase"] == "Healthy"
+        assert (await h.post("/_platform/shutdown", headers=auth)).json() == {"status": "stopping"}
+    await asyncio.sleep(0)
+    assert stopped == [True]
+    await d.aclose()
