@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -48,6 +49,16 @@ def write_private(path: Path, text: str) -> None:
 
 async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
     topology = load_topology(topology_path)
+    # bind the gateway's port before starting any instance: a busy port fails cleanly
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        print(f"backend: cannot listen on 127.0.0.1:{port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    sock.listen(128)
     clock = MonotonicClock()
     stop = asyncio.Event()
     token = secrets.token_hex(16)
@@ -58,16 +69,14 @@ async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await deployment.start()
-    server = _Server(
-        uvicorn.Config(deployment.gateway, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    server_task = asyncio.ensure_future(server.serve())
+    server = _Server(uvicorn.Config(deployment.gateway, log_level="warning", lifespan="off"))
+    server_task = asyncio.ensure_future(server.serve(sockets=[sock]))
     while not server.started:
         if server_task.done():
             await deployment.aclose()
             return 1
         await asyncio.sleep(0.02)
-    bound = server.servers[0].sockets[0].getsockname()[1]
+    bound = sock.getsockname()[1]
     state = {
         "pid": os.getpid(),
         "gateway": f"http://127.0.0.1:{bound}",

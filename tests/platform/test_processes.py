@@ -158,3 +158,23 @@ def test_usage_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main([*base, "up", "--topology", str(tmp_path / "missing.toml")]) == 2
     assert "file not found" in capsys.readouterr().err
     assert main([*base, "down"]) == 0
+
+
+def test_a_busy_gateway_port_is_a_clear_error_and_starts_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    (tmp_path / "backend.toml").write_text(TOPOLOGY)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        base = ["backend", "--run-dir", str(tmp_path / "run")]
+        code = main([*base, "up", "--topology", str(tmp_path / "backend.toml"), "--port", str(port)])
+    finally:
+        taken.close()
+    err = capsys.readouterr().err
+    assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err
+    assert not list((tmp_path / "run" / "logs").glob("*.log"))  # no instance was started

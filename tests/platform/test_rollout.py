@@ -214,3 +214,21 @@ async def test_long_bad_rollout_with_the_shipped_plan(ledger: Store) -> None:
     assert d.rollouts.get("payments").phase is RolloutPhase.DEGRADED
     assert load.failed == [] and ledger_problems(state, load.ok) == []
     await d.aclose()
+
+
+async def test_traffic_shifts_only_once_slow_starting_canary_instances_are_ready() -> None:
+    from backend_stub.faults import FaultSpec
+    from tests.platform.helpers import echo_factory
+
+    d = Deployment.in_process(topology(), clock=ManualClock(), app_factory=echo_factory())
+    await d.start()
+    pool = d.cluster.pool("payments")
+    ro = await d.rollouts.deploy(
+        "payments", "1.5.0", plan("[{setWeight: 40}, {pause: {}}]"), faults=FaultSpec(slow_start_s=3.0)
+    )
+    assert pool.weight == 0 and "waiting for 2 canary instance(s)" in ro.message
+    await d.tick(2.0)
+    assert pool.weight == 0
+    await d.tick(1.0)
+    assert pool.weight == 40 and ro.phase is RolloutPhase.PAUSED
+    await d.aclose()
