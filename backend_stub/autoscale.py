@@ -139,7 +139,7 @@ class Autoscaler:
         window = scaled(self.cfg.window_s)
         current = pool.replicas
         serving = max(1, len(pool.ready()))
-        rps = cluster.metrics.service_window(service, now, window).rate_per_s
+        rps = cluster.metrics.service_rate(service, now, window)
         metric = rps / serving
         idle_for = now - (pool.last_request_at if pool.last_request_at is not None else now)
         if svc.idle_to_zero_s and current > 0 and idle_for >= scaled(svc.idle_to_zero_s) and rps == 0:

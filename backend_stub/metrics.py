@@ -102,6 +102,15 @@ class BuildMetrics:
             percentile(latencies, 99),
         )
 
+    def count_since(self, since: float, now: float) -> int:
+        n = 0
+        for at, _, _ in reversed(self.samples):
+            if at < since:
+                break
+            if at <= now:
+                n += 1
+        return n
+
     def last_request_at(self) -> float | None:
         return self.samples[-1][0] if self.samples else None
 
@@ -122,14 +131,15 @@ class MetricsRegistry:
     def record(self, service: str, build: str, at: float, status: int, latency_s: float) -> None:
         self.build(service, build).record(at, status, latency_s)
 
-    def service_window(self, service: str, now: float, seconds: float) -> Window:
-        """All builds of a service together (what the autoscaler looks at)."""
-        merged = BuildMetrics(service, "*")
+    def service_rate(self, service: str, now: float, seconds: float) -> float:
+        """Requests per second to all builds of a service (what the autoscaler looks at)."""
+        if seconds <= 0:
+            return 0.0
+        total = 0
         for (svc, _), bm in self.builds.items():
             if svc == service:
-                merged.samples.extend(s for s in bm.samples if s[0] >= now - seconds)
-        merged.samples = deque(sorted(merged.samples), maxlen=MAX_SAMPLES)
-        return merged.window(now, seconds)
+                total += bm.count_since(now - seconds, now)
+        return total / seconds
 
 
 def _labels(**kv: str) -> str:
