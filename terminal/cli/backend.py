@@ -35,13 +35,20 @@ def register(sub: Any) -> None:
         default=os.environ.get("CRYPTOPOS_BACKEND_RUN_DIR", str(DEFAULT_RUN_DIR)),
         help="where the running backend keeps its state (default: .cryptopos/backend)",
     )
+    # also accepted after the action (`cryptopos backend status --run-dir DIR`)
+    run_dir = argparse.ArgumentParser(add_help=False)
+    run_dir.add_argument(
+        "--run-dir", default=argparse.SUPPRESS, help="where the running backend keeps its state"
+    )
     bsub = p.add_subparsers(dest="backend_command", metavar="ACTION", required=True)
-    up = bsub.add_parser("up", parents=[PARENT], help="start the gateway and the instances on loopback")
+    up = bsub.add_parser(
+        "up", parents=[PARENT, run_dir], help="start the gateway and the instances on loopback"
+    )
     up.add_argument("--topology", default="config/backend.toml", help="services and builds (TOML)")
     up.add_argument("--port", type=int, default=0, help="gateway port (default: any free one)")
     up.add_argument("--json", action="store_true")
     up.set_defaults(func=up_cmd)
-    dep = bsub.add_parser("deploy", help="start a canary rollout of BUILD of SERVICE")
+    dep = bsub.add_parser("deploy", parents=[run_dir], help="start a canary rollout of BUILD of SERVICE")
     dep.add_argument("service")
     dep.add_argument("build")
     dep.add_argument("--plan", help="Argo Rollout YAML (default: the service's plan in the topology)")
@@ -52,17 +59,21 @@ def register(sub: Any) -> None:
         help="inject faults into the new build, e.g. error_rate=0.2 or latency_ms=300,crash_on=50",
     )
     dep.set_defaults(func=deploy_cmd)
-    pro = bsub.add_parser("promote", help="resume a paused rollout (--full: skip every remaining step)")
+    pro = bsub.add_parser(
+        "promote", parents=[run_dir], help="resume a paused rollout (--full: skip every remaining step)"
+    )
     pro.add_argument("service")
     pro.add_argument("--full", action="store_true")
     pro.set_defaults(func=promote_cmd)
-    ab = bsub.add_parser("abort", help="abort a rollout: canary weight back to 0")
+    ab = bsub.add_parser("abort", parents=[run_dir], help="abort a rollout: canary weight back to 0")
     ab.add_argument("service")
     ab.set_defaults(func=abort_cmd)
-    st = bsub.add_parser("status", help="builds, weights, instances, success rate, p99, rollout, autoscaler")
+    st = bsub.add_parser(
+        "status", parents=[run_dir], help="builds, weights, instances, success rate, p99, rollout, autoscaler"
+    )
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=status_cmd)
-    down = bsub.add_parser("down", help="drain and stop everything")
+    down = bsub.add_parser("down", parents=[run_dir], help="drain and stop everything")
     down.set_defaults(func=down_cmd)
 
 

@@ -178,3 +178,61 @@ def test_a_busy_gateway_port_is_a_clear_error_and_starts_nothing(
     err = capsys.readouterr().err
     assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err
     assert not list((tmp_path / "run" / "logs").glob("*.log"))  # no instance was started
+
+
+@pytest.mark.slow
+def test_bad_canary_over_real_processes_is_aborted_with_no_failed_payment(
+    backend,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base, run_dir, info = backend
+    (tmp_path / "bad.yaml").write_text(
+        "kind: Rollout\nmetadata: {name: payments}\nspec:\n  strategy:\n    canary:\n"
+        "      analysis: {templates: [{templateName: t}], args: [{name: c, valueFrom: {podTemplateHashValue: Latest}}]}\n"
+        "      steps: [{setWeight: 50}, {pause: {duration: 10m}}]\n---\n"
+        "kind: AnalysisTemplate\nmetadata: {name: t}\nspec:\n  metrics:\n"
+        "    - {name: sr, interval: 10s, successCondition: result >= 0.95, failureLimit: 1,\n"
+        "       provider: {web: {url: 'http://g/_platform/analysis?metric=success_rate&build={{args.c}}'}}}\n"
+    )
+    plan = str(tmp_path / "bad.yaml")
+    assert main([*base, "deploy", "payments", "1.5.0", "--plan", plan, "--fault", "error_rate=0.2"]) == 0
+
+    async def load() -> tuple[int, list[str]]:
+        settings = load_settings(file=Path("config/terminal.toml")).settings
+        secret = settings.signing.secret.get_secret_value().encode()
+        ok, failed = 0, []
+        async with BackendClient(
+            base_url=info["gateway"], key_id=settings.signing.key_id, secret=secret
+        ) as c:
+
+            async def one(i: int) -> None:
+                nonlocal ok
+                try:
+                    q = await c.quote(Money.parse("2.00", "EUR"), asset("BTC"))
+                    await c.create_payment(
+                        quote=q, reference=f"bad-{i}", payload="tap", idempotency_key=f"b{i}"
+                    )
+                    ok += 1
+                except Exception as exc:
+                    failed.append(repr(exc))
+
+            tasks = []
+            for i in range(200):
+                tasks.append(asyncio.ensure_future(one(i)))
+                await asyncio.sleep(0.02)
+            await asyncio.gather(*tasks)
+        return ok, failed
+
+    ok, failed = asyncio.run(load())
+    capsys.readouterr()
+    assert main([*base, "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)["services"]["payments"]
+    assert status["rollout"]["phase"] == "Degraded"
+    assert status["rollout"]["analysis"][0]["failed"] == 2
+    assert failed == [] and ok == 200
+    ledger = Store(run_dir / "ledger.sqlite3")
+    try:
+        assert ledger.count("payments") == 200
+    finally:
+        ledger.close()
