@@ -46,10 +46,10 @@ def topology(**over: Any) -> Topology:
 
 
 def plan(
-    steps: str = "[{setWeight: 20}, {pause: {duration: 30s}}, {setWeight: 50}, {pause: {duration: 30s}}, "
-    "{setWeight: 80}, {pause: {duration: 30s}}]",
+    steps: str = "[{setWeight: 20}, {pause: {duration: 40s}}, {setWeight: 50}, {pause: {duration: 40s}}, "
+    "{setWeight: 80}, {pause: {duration: 40s}}]",
     *,
-    interval: str = "10s",
+    interval: str = "20s",
     failure_limit: int = 2,
     condition: str = "result >= 0.95",
     metric: str = "success_rate",
@@ -138,6 +138,7 @@ class PaymentLoad:
         self.ok: list[tuple[str, str, str]] = []  # (reference, idempotency key, payment id)
         self.failed: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._next = 0
 
     async def one(self, i: int) -> None:
         from terminal.client import BackendError
@@ -157,15 +158,21 @@ class PaymentLoad:
             return
         self.ok.append((reference, key, p.payment_id))
 
-    async def run(self, *, rate: float, until: Any, max_payments: int) -> None:
-        """Start one payment every 1/rate s until ``until()`` is true or the cap is reached."""
+    async def run(
+        self, *, rate: float, until: Any, max_payments: int, every: int = 0, on_every: Any = None
+    ) -> None:
+        """Start one payment every 1/rate s until ``until()`` is true or the cap is reached;
+        await ``on_every()`` after every ``every`` payments started."""
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        i = 0
-        while i < max_payments and not until():
-            self._tasks.append(asyncio.ensure_future(self.one(i)))
-            i += 1
-            await asyncio.sleep(max(0.0, t0 + i / rate - loop.time()))
+        n = 0
+        while n < max_payments and not until():
+            self._tasks.append(asyncio.ensure_future(self.one(self._next)))
+            self._next += 1
+            n += 1
+            if every and n % every == 0:
+                await on_every()
+            await asyncio.sleep(max(0.0, t0 + n / rate - loop.time()))
         await asyncio.gather(*self._tasks)
 
     async def aclose(self) -> None:

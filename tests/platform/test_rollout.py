@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 from typing import Any
@@ -18,16 +17,7 @@ from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 from tests.platform.helpers import KEY_ID, SECRET, PaymentLoad, ledger_problems, plan, topology
 
-
-async def ticker(d: Deployment, stop: asyncio.Event, *, period: float = 0.05) -> None:
-    """Moves the manual clock at the pace of real time and runs the control loop."""
-    loop = asyncio.get_running_loop()
-    last = loop.time()
-    while not stop.is_set():
-        await asyncio.sleep(period)
-        now = loop.time()
-        await d.tick(now - last)
-        last = now
+TICK_EVERY = 5  # payments started between two control-loop passes
 
 
 async def run_rollout(
@@ -39,14 +29,14 @@ async def run_rollout(
     max_payments: int,
     until_retired: bool,
 ) -> tuple[Deployment, Any, PaymentLoad, list[int]]:
+    """Payments at ``rate`` per second of real time; the cluster clock moves 1/rate per payment
+    started, so every analysis window holds the traffic it would at that rate even when a busy
+    machine delivers fewer payments per real second."""
     d = Deployment.in_process(
-        topology(), settings=ServiceSettings(keys={KEY_ID: SECRET}), clock=ManualClock()
+        topology(), store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}), clock=ManualClock()
     )
     await d.start()
-    state = d.store
     load = PaymentLoad(httpx.ASGITransport(app=d.gateway))
-    stop = asyncio.Event()
-    weights: list[int] = []
     pool = d.cluster.pool("payments")
 
     def finished() -> bool:
@@ -57,25 +47,28 @@ async def run_rollout(
             return not pool.retiring
         return ro.phase is RolloutPhase.DEGRADED and pool.canary is None
 
-    tick_task = asyncio.ensure_future(ticker(d, stop))
-    await asyncio.sleep(0.2)  # some traffic on the stable build first
+    async def tick() -> None:
+        await d.tick(TICK_EVERY / rate)
+
+    # some traffic on the stable build first, then the rollout
+    await load.run(rate=rate, until=lambda: False, max_payments=20, every=TICK_EVERY, on_every=tick)
     await d.rollouts.deploy("payments", build, rollout_plan)
     try:
-        await load.run(rate=rate, until=finished, max_payments=max_payments)
+        await load.run(rate=rate, until=finished, max_payments=max_payments, every=TICK_EVERY, on_every=tick)
     finally:
-        stop.set()
-        await tick_task
         await load.aclose()
-    for _, event in d.cluster.events:
-        if event.startswith("rollout payments: weight "):
-            weights.append(int(event.split()[3].rstrip("%")))
-    return d, state, load, weights
+    weights = [
+        int(event.split()[3].rstrip("%"))
+        for _, event in d.cluster.events
+        if event.startswith("rollout payments: weight ")
+    ]
+    return d, store, load, weights
 
 
 async def test_healthy_canary_is_promoted_through_every_step_with_no_failed_payment(ledger: Store) -> None:
     p = plan()
     d, state, load, weights = await run_rollout(
-        "1.5.0", p, store=ledger, rate=100, max_payments=600, until_retired=True
+        "1.5.0", p, store=ledger, rate=100, max_payments=1500, until_retired=True
     )
     ro = d.rollouts.get("payments")
     pool = d.cluster.pool("payments")
@@ -100,7 +93,7 @@ async def test_canary_with_20_percent_5xx_is_aborted_after_failure_limit_plus_on
 ) -> None:
     p = plan(failure_limit=2)
     d, state, load, _weights = await run_rollout(
-        "1.5.1-bad", p, store=ledger, rate=100, max_payments=600, until_retired=False
+        "1.5.1-bad", p, store=ledger, rate=100, max_payments=1500, until_retired=False
     )
     ro = d.rollouts.get("payments")
     pool = d.cluster.pool("payments")
