@@ -25,6 +25,7 @@ COMMANDS = [
     "read",
     "scan",
     "doctor",
+    "backend",
     "history",
     "report",
     "refund",
