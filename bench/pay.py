@@ -4,7 +4,9 @@ Runs ``--n`` payments (default 1,000) through the real SaleRunner with the simul
 (a tap as soon as the readers start) and the journal on disk (WAL, synchronous=FULL), against:
 
 1. the in-process backend (the embedded transport, SQLite ledger in a temporary folder);
-2. a real backend server: uvicorn in its own process on 127.0.0.1.
+2. a real backend server: uvicorn in its own process on 127.0.0.1;
+3. the real gateway on loopback: ``cryptopos backend up`` (the gateway in front of uvicorn
+   instances of each service, as config/backend.toml describes), stopped with ``backend down``.
 
 Tap-to-result is measured from the moment the runner takes the tap to the journaled result
 (the submit, any retries, the journal writes). Then, in the same run, the client's overhead:
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import secrets
@@ -99,11 +102,14 @@ async def overhead(
     path = f"/payments/{version}/payments?reference={reference}"
     ours: list[float] = []
     plain: list[float] = []
-    for _ in range(n):
+
+    async def ours_once() -> None:
         t0 = time.perf_counter()
         found = await client.find_by_reference(reference)
         ours.append((time.perf_counter() - t0) * 1000)
         assert found is not None
+
+    async def plain_once() -> None:
         t0 = time.perf_counter()
         headers = signing.signature_headers(
             key_id=KEY_ID,
@@ -118,6 +124,13 @@ async def overhead(
         resp.json()
         plain.append((time.perf_counter() - t0) * 1000)
         assert resp.status_code == 200
+
+    # alternate which goes first, so neither always follows the other (a server's timing
+    # rhythm would otherwise favour one of them)
+    for i in range(n):
+        first, second = (ours_once, plain_once) if i % 2 == 0 else (plain_once, ours_once)
+        await first()
+        await second()
     return ours, plain
 
 
@@ -174,6 +187,38 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
             proc.kill()
             raise SystemExit("the backend server did not start")
         time.sleep(0.05)
+
+
+def start_gateway(tmp: Path) -> tuple[Path, str]:
+    run_dir = tmp / "gateway"
+    env = {
+        **os.environ,
+        "CRYPTOPOS_SIGNING__KEY_ID": KEY_ID,
+        "CRYPTOPOS_SIGNING__SECRET": SECRET.decode(),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "terminal", "backend", "up", "--run-dir", str(run_dir), "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"cryptopos backend up failed: {out.stderr.strip()}")
+    return run_dir, str(json.loads(out.stdout)["gateway"])
+
+
+def stop_gateway(run_dir: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "terminal", "backend", "down", "--run-dir", str(run_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def report_text(n: int, results: dict[str, dict[str, Any]]) -> str:
@@ -236,6 +281,12 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+        run_dir, gateway = start_gateway(tmp)
+        try:
+            print(f"gateway on {gateway}: {args.n} payments ...", flush=True)
+            results["gateway on loopback"] = asyncio.run(run_against("gateway", gateway, None, args.n, tmp))
+        finally:
+            stop_gateway(run_dir)
     for name, r in results.items():
         print(f"\n{name} (API {r['version']}), statuses {r['statuses']}")
         print(f"  tap-to-result      {fmt(r['latency'])}")
