@@ -4,19 +4,43 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from backend_stub.app import create_app
+from backend_stub.settings import ServiceSettings
+from backend_stub.store import Store
 from terminal.cli import main
 from terminal.cli.common import CliError
 from terminal.cli.refund import plan_refund, send_refund
 from terminal.journal import Journal
 from tests.client.helpers import Sleeps, make_client
 from tests.client.test_client_v2 import FakeV2
+from tests.support import serve
 
 GOOD_BTC = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+
+
+DEMO_KEY_ID, DEMO_SECRET = "t_demo_01", b"demo-secret-do-not-use-in-production"
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real backend (uvicorn on loopback, SQLite ledger) for the commands of this module, which
+    sign with the shipped demo key: a ledger that outlives each command, as a real one does."""
+    store = Store(tmp_path_factory.mktemp("ledger") / "ledger.sqlite3")
+    app = create_app(store=store, settings=ServiceSettings(keys={DEMO_KEY_ID: DEMO_SECRET}))
+    with serve(app) as url:
+        yield url
+    store.close()
+
+
+@pytest.fixture(autouse=True)
+def _backend(server_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRYPTOPOS_BACKEND__URL", server_url)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -176,16 +200,35 @@ def test_refund_on_a_v1_backend_says_v2_is_needed(
     assert code == 2 and "need API v2" in out, out
 
 
-def test_refund_the_backend_refuses_is_shown(journal_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # each `cryptopos pay` above ran its own embedded backend: this one never saw the payment
+def test_refund_through_the_real_v2_backend(journal_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     j = Journal(journal_path)
-    pid = j.sales(states=("approved",))[0].payment_id
+    sale = j.sales(states=("approved",))[0]
     j.close()
+    assert sale.crypto_minor is not None
     code, out, _ = run(
-        capsys, "refund", pid or "", "--journal", str(journal_path), "--to", GOOD_BTC, "--json"
+        capsys,
+        "refund",
+        sale.payment_id or "",
+        "--journal",
+        str(journal_path),
+        "--to",
+        GOOD_BTC,
+        "--amount",
+        "0.00000100",
+        "--json",
     )
     result = json.loads(out)
-    assert code == 1 and result["status"] == "failed" and "Unknown payment" in result["reason"]
+    assert code == 0 and result["status"] == "completed" and result["refund_id"]
+    assert result["amount_minor"] == "100" and result["to"] == GOOD_BTC
+    # the rest, then nothing is left
+    code, out, _ = run(
+        capsys, "refund", sale.payment_id or "", "--journal", str(journal_path), "--to", GOOD_BTC, "--json"
+    )
+    assert code == 0 and json.loads(out)["amount_minor"] == str(sale.crypto_minor - 100)
+    code, _, err = run(
+        capsys, "refund", sale.payment_id or "", "--journal", str(journal_path), "--to", GOOD_BTC
+    )
+    assert code == 2 and "nothing left to refund" in err
 
 
 async def test_refund_on_v2_is_journaled_and_the_same_refund_keeps_its_key(tmp_path: Path) -> None:
