@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend_stub.cluster import ManualClock, SocketLikeTransport
-from backend_stub.deployment import Deployment
+from backend_stub.deployment import Deployment, shared_app_factory
+from backend_stub.faults import InstanceCrashedError
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 from terminal.client import BackendClient, OutcomeUnknownError
@@ -33,7 +35,9 @@ def client(d: Deployment) -> BackendClient:
     )
 
 
-async def test_timed_out_payment_is_an_unknown_outcome_not_a_replay_refusal(ledger: Store) -> None:
+async def test_timed_out_payment_is_an_unknown_outcome_not_a_conflict_with_its_own_retry(
+    ledger: Store,
+) -> None:
     d = await deployment(ledger, per_try_timeout_s=0.3)
     async with client(d) as c:
         q = await c.quote(Money.parse("12.50", "EUR"), asset("BTC"))
@@ -49,6 +53,129 @@ async def test_timed_out_payment_is_an_unknown_outcome_not_a_replay_refusal(ledg
         )
         assert again.payment_id == found.payment_id
     assert d.store is not None and d.store.count("payments") == 1
+    await d.aclose()
+
+
+class FailAfterWork:
+    """Wraps a payments instance: the first request to ``path`` does all its work (nonce,
+    idempotency record, charge) and then its answer is lost: a 503 from the instance, or
+    the connection reset before any answer (as when the process dies)."""
+
+    fired = False  # once per deployment: the gateway's retry goes to another instance
+
+    def __init__(self, app: ASGIApp, *, path: str, how: str) -> None:
+        self.app, self.path, self.how = app, path, how
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path or FailAfterWork.fired:
+            await self.app(scope, receive, send)
+            return
+        FailAfterWork.fired = True
+        answered: list[int] = []
+
+        async def swallow(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered.append(int(message["status"]))
+
+        await self.app(scope, receive, swallow)
+        assert answered and answered[0] < 300  # the work was done
+        if self.how == "reset":
+            raise InstanceCrashedError("died after the work, before the answer")
+        body = b'{"type":"https://cryptopos.dev/problems/overloaded","title":"Overloaded","status":503}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [(b"content-type", b"application/problem+json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+@pytest.mark.parametrize("how", ["503", "reset"])
+async def test_a_keyed_write_retried_after_its_answer_was_lost_is_charged_once(
+    ledger: Store, how: str
+) -> None:
+    """The gateway resends the very same signed request to another instance; the services
+    accept the retransmission and the idempotency record replays the first charge."""
+    settings = ServiceSettings(keys={KEY_ID: SECRET})
+    make = shared_app_factory(store=ledger, settings=settings)
+    FailAfterWork.fired = False
+    d = Deployment.in_process(
+        topology(),
+        store=ledger,
+        clock=ManualClock(),
+        app_factory=lambda s, b, c: FailAfterWork(make(s, b, c), path="/payments/v1/payments", how=how),
+    )
+    await d.start()
+    async with client(d) as c:
+        q = await c.quote(Money.parse("12.50", "EUR"), asset("BTC"))
+        paid = await c.create_payment(
+            quote=q, reference="r-lost-1", payload="tap", idempotency_key="k-lost-1"
+        )
+        assert paid.status == "approved"
+        assert FailAfterWork.fired and d.gateway.retries == 1
+        found = await c.find_by_reference("r-lost-1")
+    assert found is not None and found.payment_id == paid.payment_id
+    assert ledger.count("payments") == 1
+    await d.aclose()
+
+
+@pytest.mark.parametrize("how", ["503", "reset"])
+async def test_a_read_retried_after_its_answer_was_lost_is_answered(ledger: Store, how: str) -> None:
+    make = shared_app_factory(store=ledger, settings=ServiceSettings(keys={KEY_ID: SECRET}))
+    FailAfterWork.fired = False
+    d = Deployment.in_process(
+        topology(),
+        store=ledger,
+        clock=ManualClock(),
+        app_factory=lambda s, b, c: FailAfterWork(make(s, b, c), path="/payments/v1/payments", how=how),
+    )
+    await d.start()
+    async with client(d) as c:
+        assert await c.find_by_reference("nothing-yet") is None
+    assert FailAfterWork.fired and d.gateway.retries == 1
+    await d.aclose()
+
+
+async def test_a_write_without_key_is_not_resent_after_its_answer_was_lost(ledger: Store) -> None:
+    """Without an idempotency key a lost answer is passed on (unknown outcome), never resent."""
+    import httpx
+
+    from terminal.domain import signing
+
+    make = shared_app_factory(store=ledger, settings=ServiceSettings(keys={KEY_ID: SECRET}))
+    FailAfterWork.fired = False
+    d = Deployment.in_process(
+        topology(),
+        store=ledger,
+        clock=ManualClock(),
+        app_factory=lambda s, b, c: FailAfterWork(make(s, b, c), path="/rates/v1/quotes", how="reset"),
+    )
+    await d.start()
+    body = b'{"fiat_amount":"1.00","fiat_currency":"EUR","asset":"BTC"}'
+    headers = signing.signature_headers(
+        key_id=KEY_ID,
+        secret=SECRET,
+        method="POST",
+        path="/rates/v1/quotes",
+        timestamp=int(__import__("time").time()),
+        nonce="plain-1",
+        body=body,
+    )
+    async with httpx.AsyncClient(transport=SocketLikeTransport(d.gateway), base_url="http://g") as h:
+        r = await h.post(
+            "/rates/v1/quotes", content=body, headers={**headers, "content-type": "application/json"}
+        )
+        assert r.status_code == 502 and r.headers["x-cp-attempts"] == "1"
+        resent = await h.post(
+            "/rates/v1/quotes", content=body, headers={**headers, "content-type": "application/json"}
+        )
+    assert (resent.status_code, resent.json()["type"]) == (
+        401,
+        "https://cryptopos.dev/problems/replayed-request",
+    )
+    assert ledger.count("quotes") == 1
     await d.aclose()
 
 

@@ -50,10 +50,15 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
 def router(ctx: Context, auth: Authenticator) -> APIRouter:
     r = APIRouter()
     Terminal = Annotated[str, Depends(auth)]
+    # routes with an idempotency layer: an identical resend carrying a key is let through
+    KeyedTerminal = Annotated[str, Depends(auth.keyed)]
 
     @r.post("/payments", status_code=201, response_model=PaymentV1)
     async def create_payment(
-        body: PaymentRequestV1, request: Request, terminal: Terminal, idempotency_key: IdempotencyKey = None
+        body: PaymentRequestV1,
+        request: Request,
+        terminal: KeyedTerminal,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         quote = await run_in_threadpool(
             lambda: core.load_quote(ctx.store.read(), body.quote_id, terminal=terminal)

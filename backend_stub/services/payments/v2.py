@@ -153,10 +153,12 @@ def _uncursor(text: str) -> int:
 def router(ctx: Context, auth: Authenticator) -> APIRouter:
     r = APIRouter()
     Terminal = Annotated[str, Depends(auth)]
+    # routes with an idempotency layer: an identical resend carrying a key is let through
+    KeyedTerminal = Annotated[str, Depends(auth.keyed)]
 
     @r.post("/payments", status_code=201, response_model=PaymentV2)
     async def create_payment(
-        body: PaymentRequestV2, request: Request, terminal: Terminal, idempotency_key: RequiredKey = None
+        body: PaymentRequestV2, request: Request, terminal: KeyedTerminal, idempotency_key: RequiredKey = None
     ) -> JSONResponse:
         key = require_key(idempotency_key)
         quote = await run_in_threadpool(
@@ -247,7 +249,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         payment_id: str,
         body: RefundRequest,
         request: Request,
-        terminal: Terminal,
+        terminal: KeyedTerminal,
         idempotency_key: RequiredKey = None,
     ) -> JSONResponse:
         key = require_key(idempotency_key)
@@ -298,7 +300,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
 
     @r.post("/invoices", status_code=201, response_model=Invoice)
     async def create_invoice(
-        body: InvoiceRequest, request: Request, terminal: Terminal, idempotency_key: OptionalKey = None
+        body: InvoiceRequest, request: Request, terminal: KeyedTerminal, idempotency_key: OptionalKey = None
     ) -> JSONResponse:
         """A merchant-presented invoice for a quote; its payment starts ``pending``."""
 
