@@ -8,11 +8,12 @@ import asyncio
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend_stub.cluster import ManualClock, SocketLikeTransport
+from backend_stub.cluster import ManualClock
 from backend_stub.deployment import Deployment, shared_app_factory
 from backend_stub.faults import InstanceCrashedError
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
+from backend_stub.transport import InProcessTransport
 from terminal.client import BackendClient, OutcomeUnknownError
 from terminal.domain.money import Money, asset
 from tests.platform.helpers import KEY_ID, SECRET, topology
@@ -31,7 +32,7 @@ async def deployment(ledger: Store, **gateway: float) -> Deployment:
 
 def client(d: Deployment) -> BackendClient:
     return BackendClient(
-        base_url="http://gateway.test", key_id=KEY_ID, secret=SECRET, transport=SocketLikeTransport(d.gateway)
+        base_url="http://gateway.test", key_id=KEY_ID, secret=SECRET, transport=InProcessTransport(d.gateway)
     )
 
 
@@ -163,7 +164,7 @@ async def test_a_write_without_key_is_not_resent_after_its_answer_was_lost(ledge
         nonce="plain-1",
         body=body,
     )
-    async with httpx.AsyncClient(transport=SocketLikeTransport(d.gateway), base_url="http://g") as h:
+    async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as h:
         r = await h.post(
             "/rates/v1/quotes", content=body, headers={**headers, "content-type": "application/json"}
         )
@@ -198,7 +199,7 @@ async def test_versions_and_discovery_route_through_the_gateway(ledger: Store) -
     d = await deployment(ledger)
     import httpx
 
-    async with httpx.AsyncClient(transport=SocketLikeTransport(d.gateway), base_url="http://g") as h:
+    async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as h:
         disc = await h.get("/discovery")
         assert disc.status_code == 200 and set(disc.json()["services"]) == {"rates", "payments"}
         assert disc.json()["notices"] == []
@@ -242,7 +243,7 @@ async def test_an_instance_that_stops_being_ready_leaves_the_rotation_and_comes_
     assert inst.state.value == "starting" and inst not in pool.ready()
     import httpx
 
-    async with httpx.AsyncClient(transport=SocketLikeTransport(d.gateway), base_url="http://g") as h:
+    async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as h:
         rs = [await h.get("/payments/v1/payments/x") for _ in range(20)]
     assert inst.id not in {r.headers["x-cp-instance"] for r in rs}
     inst.transport.app.state.accepting = True  # type: ignore[attr-defined]
@@ -264,7 +265,7 @@ async def test_control_api_commands_and_errors(ledger: Store, tmp_path: object) 
         "kind: Rollout\nmetadata: {name: p}\nspec: {strategy: {canary: {steps: [{setWeight: 30}, {pause: {}}]}}}\n"
     )
     auth = {"X-Cp-Control-Token": "t0k"}
-    async with httpx.AsyncClient(transport=SocketLikeTransport(d.gateway), base_url="http://g") as h:
+    async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as h:
         assert (
             await h.post("/_platform/deploy", json={"service": "payments", "build": "1.5.0"})
         ).status_code == 401
