@@ -58,20 +58,18 @@ async def test_timed_out_payment_is_an_unknown_outcome_not_a_conflict_with_its_o
 
 
 class FailAfterWork:
-    """Wraps a payments instance: the first request to ``path`` does all its work (nonce,
-    idempotency record, charge) and then its answer is lost: a 503 from the instance, or
-    the connection reset before any answer (as when the process dies)."""
+    """Wraps an instance: the first request to ``path`` (of all instances sharing ``fired``)
+    does all its work (nonce, idempotency record, charge) and then its answer is lost: a 503
+    from the instance, or the connection reset before any answer (as when the process dies)."""
 
-    fired = False  # once per deployment: the gateway's retry goes to another instance
-
-    def __init__(self, app: ASGIApp, *, path: str, how: str) -> None:
-        self.app, self.path, self.how = app, path, how
+    def __init__(self, app: ASGIApp, *, path: str, how: str, fired: list[str]) -> None:
+        self.app, self.path, self.how, self.fired = app, path, how, fired
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path or FailAfterWork.fired:
+        if scope["type"] != "http" or scope["path"] != self.path or self.fired:
             await self.app(scope, receive, send)
             return
-        FailAfterWork.fired = True
+        self.fired.append(self.how)
         answered: list[int] = []
 
         async def swallow(message: Message) -> None:
@@ -93,29 +91,34 @@ class FailAfterWork:
         await send({"type": "http.response.body", "body": body})
 
 
+async def failing_deployment(ledger: Store, *, path: str, how: str) -> tuple[Deployment, list[str]]:
+    """Real services on ``ledger``; the first request to ``path`` loses its answer (``how``)."""
+    make = shared_app_factory(store=ledger, settings=ServiceSettings(keys={KEY_ID: SECRET}))
+    fired: list[str] = []
+    d = Deployment.in_process(
+        topology(),
+        store=ledger,
+        clock=ManualClock(),
+        app_factory=lambda s, b, c: FailAfterWork(make(s, b, c), path=path, how=how, fired=fired),
+    )
+    await d.start()
+    return d, fired
+
+
 @pytest.mark.parametrize("how", ["503", "reset"])
 async def test_a_keyed_write_retried_after_its_answer_was_lost_is_charged_once(
     ledger: Store, how: str
 ) -> None:
     """The gateway resends the very same signed request to another instance; the services
     accept the retransmission and the idempotency record replays the first charge."""
-    settings = ServiceSettings(keys={KEY_ID: SECRET})
-    make = shared_app_factory(store=ledger, settings=settings)
-    FailAfterWork.fired = False
-    d = Deployment.in_process(
-        topology(),
-        store=ledger,
-        clock=ManualClock(),
-        app_factory=lambda s, b, c: FailAfterWork(make(s, b, c), path="/payments/v1/payments", how=how),
-    )
-    await d.start()
+    d, fired = await failing_deployment(ledger, path="/payments/v1/payments", how=how)
     async with client(d) as c:
         q = await c.quote(Money.parse("12.50", "EUR"), asset("BTC"))
         paid = await c.create_payment(
             quote=q, reference="r-lost-1", payload="tap", idempotency_key="k-lost-1"
         )
         assert paid.status == "approved"
-        assert FailAfterWork.fired and d.gateway.retries == 1
+        assert fired == [how] and d.gateway.retries == 1
         found = await c.find_by_reference("r-lost-1")
     assert found is not None and found.payment_id == paid.payment_id
     assert ledger.count("payments") == 1
@@ -124,18 +127,10 @@ async def test_a_keyed_write_retried_after_its_answer_was_lost_is_charged_once(
 
 @pytest.mark.parametrize("how", ["503", "reset"])
 async def test_a_read_retried_after_its_answer_was_lost_is_answered(ledger: Store, how: str) -> None:
-    make = shared_app_factory(store=ledger, settings=ServiceSettings(keys={KEY_ID: SECRET}))
-    FailAfterWork.fired = False
-    d = Deployment.in_process(
-        topology(),
-        store=ledger,
-        clock=ManualClock(),
-        app_factory=lambda s, b, c: FailAfterWork(make(s, b, c), path="/payments/v1/payments", how=how),
-    )
-    await d.start()
+    d, fired = await failing_deployment(ledger, path="/payments/v1/payments", how=how)
     async with client(d) as c:
         assert await c.find_by_reference("nothing-yet") is None
-    assert FailAfterWork.fired and d.gateway.retries == 1
+    assert fired == [how] and d.gateway.retries == 1
     await d.aclose()
 
 
@@ -145,15 +140,7 @@ async def test_a_write_without_key_is_not_resent_after_its_answer_was_lost(ledge
 
     from terminal.domain import signing
 
-    make = shared_app_factory(store=ledger, settings=ServiceSettings(keys={KEY_ID: SECRET}))
-    FailAfterWork.fired = False
-    d = Deployment.in_process(
-        topology(),
-        store=ledger,
-        clock=ManualClock(),
-        app_factory=lambda s, b, c: FailAfterWork(make(s, b, c), path="/rates/v1/quotes", how="reset"),
-    )
-    await d.start()
+    d, fired = await failing_deployment(ledger, path="/rates/v1/quotes", how="reset")
     body = b'{"fiat_amount":"1.00","fiat_currency":"EUR","asset":"BTC"}'
     headers = signing.signature_headers(
         key_id=KEY_ID,
@@ -176,7 +163,7 @@ async def test_a_write_without_key_is_not_resent_after_its_answer_was_lost(ledge
         401,
         "https://cryptopos.dev/problems/replayed-request",
     )
-    assert ledger.count("quotes") == 1
+    assert fired == ["reset"] and ledger.count("quotes") == 1
     await d.aclose()
 
 
