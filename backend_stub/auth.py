@@ -1,10 +1,26 @@
 """Terminal authentication: HMAC-signed requests (see terminal.domain.signing).
 
 The nonce cache is the store's, so a replay sent to another instance (or another build) of
-the service is caught too.
+the service is caught too. It keeps, per nonce, a digest of the signature that came with
+it, which tells a *retransmission* (the very same signed request again: same key, nonce
+and signature, hence same method, path, timestamp and body) from a *replay* (the nonce
+used again for anything else). A retransmission is let through when repeating it is
+harmless, and refused otherwise:
+
+- a safe read (``GET``, ``HEAD``): always let through;
+- a write on a route that honours ``Idempotency-Key`` (the :meth:`Authenticator.keyed`
+  dependency) and carries one: let through, the idempotency layer replays the stored
+  response or answers 409 while the first copy is still running;
+- any other write (no key, or a route without an idempotency layer): refused, 401.
+
+The same nonce with another signature is always refused. So a gateway or client may resend
+a request after a lost answer without signing it again, and a captured request replayed by
+someone else can do no more than fetch the answer the first one got.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +35,8 @@ __all__ = ["Authenticator"]
 _CHALLENGE = {"WWW-Authenticate": 'CP-HMAC-SHA256 realm="cryptopos"'}
 MAX_NONCE_LEN = 128
 _HEX = frozenset("0123456789abcdefABCDEF")
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
 def _unauthorized(type_: str, title: str, detail: str = "") -> ProblemError:
@@ -26,13 +44,24 @@ def _unauthorized(type_: str, title: str, detail: str = "") -> ProblemError:
 
 
 class Authenticator:
-    """A FastAPI dependency: returns the key id of a correctly signed request, else 401."""
+    """A FastAPI dependency: returns the key id of a correctly signed request, else 401.
+
+    Use the instance itself on routes without an idempotency layer and :meth:`keyed` on
+    routes that pass ``Idempotency-Key`` to :func:`backend_stub.services.common.idempotent_write`.
+    """
 
     def __init__(self, *, store: Store, settings: ServiceSettings) -> None:
         self.store = store
         self.settings = settings
 
     async def __call__(self, request: Request) -> str:
+        return await self._check(request, keyed=False)
+
+    async def keyed(self, request: Request) -> str:
+        """As a call, but a retransmission carrying an ``Idempotency-Key`` is let through."""
+        return await self._check(request, keyed=True)
+
+    async def _check(self, request: Request, *, keyed: bool) -> str:
         h = request.headers
         key_id, ts, nonce, sig = (
             h.get(signing.KEY_ID),
@@ -73,14 +102,29 @@ class Authenticator:
             raise _unauthorized("bad-signature", "Signature is not 64 hex digits")
         if not signing.verify(secret, request.method, path, timestamp, nonce, body, sig):
             raise _unauthorized("bad-signature", "Signature does not match")
-        fresh = await run_in_threadpool(
-            self.store.remember_nonce,
+        seen = await run_in_threadpool(
+            self.store.remember_request,
             f"terminal:{key_id}",
             nonce,
+            hashlib.sha256(sig.lower().encode()).hexdigest(),
             now=now,
             # a request this old is refused by the window anyway, so its nonce can go then
             keep_until=max(now, timestamp) + signing.WINDOW_S + 1,
         )
-        if not fresh:
-            raise _unauthorized("replayed-request", "Nonce already used", "each nonce is accepted once")
+        if seen == "different":
+            raise _unauthorized(
+                "replayed-request", "Nonce already used", "the nonce came before with another request"
+            )
+        if seen == "same" and not _harmless_to_repeat(request, keyed=keyed):
+            raise _unauthorized(
+                "replayed-request",
+                "Nonce already used",
+                "a write is accepted once, unless it carries an Idempotency-Key where one is honoured",
+            )
         return key_id
+
+
+def _harmless_to_repeat(request: Request, *, keyed: bool) -> bool:
+    if request.method in SAFE_METHODS:
+        return True
+    return keyed and bool(request.headers.get(IDEMPOTENCY_KEY))

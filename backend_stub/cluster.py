@@ -7,9 +7,10 @@ autoscaler) only change the desired counts and weights; :meth:`Cluster.reconcile
 and drains instances to match, like a Deployment controller.
 
 Two runners start instances: :class:`InProcessRunner` (an ASGI app per instance behind
-``httpx.ASGITransport``, for fast tests) and ``backend_stub.processes.ProcessRunner``
-(uvicorn processes on loopback). Time comes from a :class:`Clock`; with a
-:class:`ManualClock` and :meth:`Cluster.tick`, tests move time forward without sleeping.
+:class:`backend_stub.transport.InProcessTransport`, for fast tests) and
+``backend_stub.processes.ProcessRunner`` (uvicorn processes on loopback). Time comes from a
+:class:`Clock`; with a :class:`ManualClock` and :meth:`Cluster.tick`, tests move time forward
+without sleeping.
 
 Errors::
 
@@ -23,16 +24,17 @@ import enum
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 from starlette.types import ASGIApp
 
-from backend_stub.faults import FaultMiddleware, FaultSpec, InstanceCrashedError
+from backend_stub.faults import FaultMiddleware, FaultSpec
 from backend_stub.metrics import MetricsRegistry
 from backend_stub.topology import BuildConfig, Topology
+from backend_stub.transport import InProcessTransport
 
 PROBE_TIMEOUT_S = 2.0
 UNREADY_AFTER = 2  # failed readiness checks in a row before an instance leaves the rotation
@@ -152,98 +154,6 @@ class Runner(Protocol):
     async def aclose(self) -> None: ...
 
 
-class _BrokenStream(httpx.AsyncByteStream):
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self
-
-    async def __anext__(self) -> bytes:
-        raise httpx.ReadError("connection closed in the middle of the response")
-
-
-class SocketLikeTransport(httpx.AsyncBaseTransport):
-    """An in-process ASGI transport that fails the way a socket to a server would: refused
-    when the instance is down, reset when it crashes before answering, a read error when the
-    app starts an answer and never finishes it (a lost answer), and a 500 for an unhandled
-    app exception, as uvicorn sends. (``httpx.ASGITransport`` raises or asserts instead.)"""
-
-    def __init__(self, app: ASGIApp, is_up: Callable[[], bool] = lambda: True) -> None:
-        self.app = app
-        self._is_up = is_up
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not self._is_up():
-            raise httpx.ConnectError("connection refused (instance is down)", request=request)
-        body = await request.aread()
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": request.method,
-            "scheme": request.url.scheme,
-            "path": request.url.path,
-            "raw_path": request.url.raw_path.split(b"?")[0],
-            "query_string": request.url.query,
-            "root_path": "",
-            "headers": [(k.lower(), v) for k, v in request.headers.raw],
-            "server": (request.url.host, request.url.port or 80),
-            "client": ("127.0.0.1", 50000),
-        }
-        sent_body = False
-        done = asyncio.Event()
-        status: int | None = None
-        headers: list[tuple[bytes, bytes]] = []
-        parts: list[bytes] = []
-        complete = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent_body
-            if not sent_body:
-                sent_body = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await done.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            nonlocal status, headers, complete
-            if message["type"] == "http.response.start":
-                status, headers = int(message["status"]), list(message.get("headers", []))
-            elif message["type"] == "http.response.body":
-                parts.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    complete = True
-                    done.set()
-
-        try:
-            await self.app(scope, receive, send)
-        except InstanceCrashedError as exc:
-            if status is None:
-                raise httpx.RemoteProtocolError(
-                    "Server disconnected without sending a response.", request=request
-                ) from exc
-        except Exception:
-            log.exception("instance app failed on %s %s", request.method, request.url.path)
-            if status is None:
-                return httpx.Response(
-                    500, headers={"content-type": "text/plain"}, content=b"Internal Server Error"
-                )
-        finally:
-            done.set()
-        if status is None:
-            raise httpx.RemoteProtocolError(
-                "Server disconnected without sending a response.", request=request
-            )
-        if not complete or _short(headers, parts):
-            return httpx.Response(status, headers=headers, stream=_BrokenStream())
-        return httpx.Response(status, headers=headers, content=b"".join(parts))
-
-
-def _short(headers: list[tuple[bytes, bytes]], parts: list[bytes]) -> bool:
-    for k, v in headers:
-        if k.lower() == b"content-length" and v.isdigit():
-            return sum(len(p) for p in parts) < int(v)
-    return False
-
-
 class InProcessRunner:
     """Every instance is an ASGI app built by ``app_factory`` in this process."""
 
@@ -274,7 +184,7 @@ class InProcessRunner:
             service=service,
             build=build,
             base_url=f"http://{instance_id}.in-process",
-            transport=SocketLikeTransport(app, is_up),
+            transport=InProcessTransport(app, is_up=is_up),
             started_at=self.clock.now(),
             stop_hook=stop,
         )

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import httpx
 
-from backend_stub.cluster import MonotonicClock, SocketLikeTransport
+from backend_stub.cluster import MonotonicClock
 from backend_stub.deployment import Deployment
 from backend_stub.settings import ServiceSettings
 from backend_stub.topology import Topology, parse_topology
+from backend_stub.transport import InProcessTransport
 
 EMBEDDED_TOPOLOGY = {
     "services": {
@@ -36,4 +37,4 @@ def make_transport(*, key_id: str, secret: bytes) -> httpx.AsyncBaseTransport:
         clock=MonotonicClock(),
         auto_tick_s=1.0,
     )
-    return SocketLikeTransport(deployment.gateway)
+    return InProcessTransport(deployment.gateway)

@@ -4,9 +4,15 @@
 - Within a build, the less busy of two random ready instances (power of two choices).
 - Retries to a *different* instance on connect failure, reset, per-try timeout or 503,
   within ``max_retries`` and a retry budget (retries may be at most ``retry_budget_ratio``
-  of recent requests plus ``retry_budget_min``), never on a plain 500. A request that is not
-  idempotent (a POST without ``Idempotency-Key``) is retried only after a connect failure,
-  when it cannot have reached the service; with a key, the shared store dedupes the retry.
+  of recent requests plus ``retry_budget_min``), never on a plain 500, never once an answer
+  has started and broken off. A request that is not idempotent (a POST without
+  ``Idempotency-Key``) is retried only after a connect failure, when it cannot have reached
+  the service. A retry is the same signed request again: the services accept such a
+  retransmission of a read or of a keyed write (see :mod:`backend_stub.auth`), and the
+  shared idempotency store replays or dedupes it. A retry that finds the earlier attempt
+  still at work (409 ``idempotency-in-flight``, after a per-try timeout) answers with the
+  earlier attempt's outcome: the client asked once and must hear "unknown", not a conflict
+  the gateway made itself.
 - Ejects an instance after ``eject_after`` consecutive failures for ``eject_s``, never more
   than ``max_ejected_share`` of a pool.
 - A service scaled to zero: the request is held until an instance is ready, not failed.
@@ -308,9 +314,7 @@ class Gateway:
                 break
             tried.add(inst.id)
             previous, last = last, await self._attempt(inst, method, url, headers, body)
-            if previous is not None and _replay_refused(last):
-                # the retry's nonce was taken by the earlier attempt, so that one reached the
-                # service: its outcome is what the client must hear about (unknown, a 5xx)
+            if previous is not None and _met_itself(last):
                 last = previous
                 break
             if not self._should_retry(last, idempotent):
@@ -433,14 +437,15 @@ def _consume(task: asyncio.Future[httpx.Response]) -> None:
         task.exception()
 
 
-def _replay_refused(a: Attempt) -> bool:
-    if a.response is None or a.response.status_code != 401:
+def _met_itself(a: Attempt) -> bool:
+    """A retry answered "this key is still being processed": by the attempt before it."""
+    if a.response is None or a.response.status_code != 409:
         return False
     try:
         doc = a.response.json()
     except ValueError:
         return False
-    return isinstance(doc, dict) and str(doc.get("type", "")).endswith("/replayed-request")
+    return isinstance(doc, dict) and str(doc.get("type", "")).endswith("/idempotency-in-flight")
 
 
 async def _read_body(receive: Receive) -> bytes:

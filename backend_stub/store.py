@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["IdempotencyBegun", "Store", "StoreError"]
+__all__ = ["IdempotencyBegun", "NonceSeen", "Store", "StoreError"]
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -100,6 +100,7 @@ CREATE TABLE IF NOT EXISTS nonces (
     nonce TEXT NOT NULL,
     seen_at REAL NOT NULL,
     keep_until REAL NOT NULL,
+    digest TEXT,
     PRIMARY KEY (scope, nonce)
 );
 CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (keep_until);
@@ -126,6 +127,11 @@ class StoreError(RuntimeError):
     """The shared database cannot be used."""
 
 
+NonceSeen = Literal["fresh", "same", "different"]
+"""What :meth:`Store.remember_request` found: a new nonce, the nonce of this very request
+(a retransmission), or the nonce of another request."""
+
+
 @dataclass(frozen=True, slots=True)
 class IdempotencyBegun:
     """What :meth:`Store.begin_idempotent` found.
@@ -150,7 +156,12 @@ class Store:
         self._closed = False
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         try:
-            self._conn().executescript(SCHEMA)
+            conn = self._conn()
+            conn.executescript(SCHEMA)
+            # a ledger made before request digests were kept (`backend up --run-dir` reuses it)
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(nonces)")}
+            if "digest" not in columns:
+                conn.execute("ALTER TABLE nonces ADD COLUMN digest TEXT")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot create the schema in {self.path}: {exc}") from exc
 
@@ -243,18 +254,33 @@ class Store:
 
     # -- nonces -----------------------------------------------------------------------
 
-    def remember_nonce(self, scope: str, nonce: str, *, now: float, keep_until: float) -> bool:
-        """Record a nonce; ``False`` when it was seen before (a replay).
+    def remember_request(
+        self, scope: str, nonce: str, digest: str, *, now: float, keep_until: float
+    ) -> NonceSeen:
+        """Record a request's nonce with a digest of the request it signed.
 
-        ``keep_until`` is when the nonce can be forgotten: once whatever carried it would be
-        refused anyway (a request outside the time window, an expired token).
+        ``same``: the nonce was seen with this digest (the identical request again, e.g. a
+        retry after a lost answer); ``different``: it was seen with another request (or as a
+        bare nonce), which is always a forgery or a client bug.
         """
         with self.write() as db:
-            return self.claim_nonce(db, scope, nonce, now=now, keep_until=keep_until)
+            db.execute("DELETE FROM nonces WHERE keep_until < ?", (now,))
+            row = db.execute(
+                "SELECT digest FROM nonces WHERE scope = ? AND nonce = ?", (scope, nonce)
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO nonces (scope, nonce, seen_at, keep_until, digest) VALUES (?, ?, ?, ?, ?)",
+                    (scope, nonce, now, keep_until, digest),
+                )
+                return "fresh"
+            return "same" if row["digest"] == digest else "different"
 
     @staticmethod
     def claim_nonce(db: sqlite3.Connection, scope: str, nonce: str, *, now: float, keep_until: float) -> bool:
-        """:meth:`remember_nonce` inside a caller's transaction (so it commits with the payment)."""
+        """Record a nonce inside a caller's transaction (so it commits with the payment);
+        ``False`` when it was seen before (a replay). ``keep_until`` is when the nonce can be
+        forgotten: once whatever carried it would be refused anyway (e.g. an expired token)."""
         db.execute("DELETE FROM nonces WHERE keep_until < ?", (now,))
         cur = db.execute(
             "INSERT OR IGNORE INTO nonces (scope, nonce, seen_at, keep_until) VALUES (?, ?, ?, ?)",

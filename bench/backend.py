@@ -33,6 +33,7 @@ from backend_stub.deployment import Deployment  # noqa: E402
 from backend_stub.rollout.plan import parse_plan  # noqa: E402
 from backend_stub.settings import ServiceSettings  # noqa: E402
 from backend_stub.topology import parse_topology  # noqa: E402
+from backend_stub.transport import InProcessTransport  # noqa: E402
 
 KEY_ID, SECRET = "bench", b"b" * 32
 PATH = "/payments/v1/payments/none"  # the app authenticates and answers 401: a real, cheap request
@@ -103,7 +104,7 @@ async def in_process(n: int) -> dict[str, dict[str, float]]:
     await d.start()
     inst = d.cluster.pool("payments").instances[0]
     direct = await measure(inst.client, PATH, n=n, concurrency=20)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.gateway), base_url="http://gw") as c:
+    async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://gw") as c:
         via = await measure(c, PATH, n=n, concurrency=20)
     await d.aclose()
     return {"direct": direct, "gateway": via}
@@ -154,7 +155,7 @@ async def timeline(build: str, *, rate: float, max_s: float) -> tuple[list[dict[
     assert d.store is not None
     await d.start()
     client = BackendClient(
-        base_url="http://gw", key_id=KEY_ID, secret=SECRET, transport=httpx.ASGITransport(app=d.gateway)
+        base_url="http://gw", key_id=KEY_ID, secret=SECRET, transport=InProcessTransport(d.gateway)
     )
     outcome = {"ok": 0, "failed": 0}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from backend_stub.app import create_service_app
@@ -116,3 +118,111 @@ async def test_a_nonce_is_forgotten_only_once_its_request_would_be_stale(api: Ap
     assert (stale.status_code, problem_type(stale)) == (401, "stale-request")
     fresh = await api.post("/rates/v2/quotes", QUOTE, nonce="old")  # a new request may reuse it later
     assert fresh.status_code == 201
+
+
+# -- retransmissions: the same signed request again ------------------------------------
+
+V1_PAYMENT = "/payments/v1/payments"
+
+
+async def v1_body(api: Api, reference: str) -> dict[str, str]:
+    q = (
+        await api.post("/rates/v1/quotes", {"fiat_amount": "12.50", "fiat_currency": "EUR", "asset": "BTC"})
+    ).json()
+    return {
+        "quote_id": q["quote_id"],
+        "reference": reference,
+        "asset": "BTC",
+        "amount": q["crypto_amount"],
+        "payload": "x",
+    }
+
+
+async def test_identical_retransmission_of_a_keyed_write_is_replayed_not_refused(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    body = await v1_body(api, "rt-1")
+    sent = {"nonce": "rt-nonce", "timestamp": int(clock()), "headers": {"Idempotency-Key": "rt-key"}}
+    first = await api.post(V1_PAYMENT, body, **sent)
+    clock.advance(5)  # a resend a little later, still inside the window
+    again = await api.post(V1_PAYMENT, body, **sent)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert store.count("payments") == 1
+
+
+async def test_retransmission_of_a_write_without_idempotency_key_is_refused(api: Api, store: Store) -> None:
+    body = await v1_body(api, "rt-2")
+    sent = {"nonce": "rt-plain", "timestamp": int(api.clock())}
+    assert (await api.post(V1_PAYMENT, body, **sent)).status_code == 201
+    again = await api.post(V1_PAYMENT, body, **sent)
+    assert (again.status_code, problem_type(again)) == (401, "replayed-request")
+    assert store.count("payments") == 1
+
+
+async def test_a_key_on_a_route_without_idempotency_does_not_open_the_door(api: Api, store: Store) -> None:
+    """Quotes keep no idempotency record: a resent quote request would price twice."""
+    sent = {"nonce": "rt-quote", "timestamp": int(api.clock()), "headers": {"Idempotency-Key": "q-key"}}
+    assert (await api.post("/rates/v2/quotes", QUOTE, **sent)).status_code == 201
+    again = await api.post("/rates/v2/quotes", QUOTE, **sent)
+    assert (again.status_code, problem_type(again)) == (401, "replayed-request")
+    assert store.count("quotes") == 1
+
+
+async def test_same_nonce_with_another_body_is_refused_even_with_the_same_key(api: Api, store: Store) -> None:
+    body = await v1_body(api, "rt-3")
+    sent = {"nonce": "rt-forged", "timestamp": int(api.clock()), "headers": {"Idempotency-Key": "rt-key-3"}}
+    assert (await api.post(V1_PAYMENT, body, **sent)).status_code == 201
+    other = await api.post(V1_PAYMENT, {**body, "reference": "rt-3b"}, **sent)
+    assert (other.status_code, problem_type(other)) == (401, "replayed-request")
+    # the same body under another timestamp is another signature too
+    later = await api.post(V1_PAYMENT, body, **{**sent, "timestamp": int(api.clock()) + 1})
+    assert (later.status_code, problem_type(later)) == (401, "replayed-request")
+    assert store.count("payments") == 1
+
+
+async def test_identical_retransmission_of_a_read_is_answered(api: Api) -> None:
+    sent = {"nonce": "rt-get", "timestamp": int(api.clock())}
+    first = await api.get("/payments/v1/payments?reference=nothing", **sent)
+    again = await api.get("/payments/v1/payments?reference=nothing", **sent)
+    assert (first.status_code, again.status_code) == (200, 200)
+    other = await api.get("/payments/v1/payments?reference=other", **sent)
+    assert (other.status_code, problem_type(other)) == (401, "replayed-request")
+
+
+async def test_retransmission_to_another_instance_is_replayed_there(
+    store: Store, settings: ServiceSettings, clock: FakeClock
+) -> None:
+    """The nonce digests are in the shared store: another build's instance knows the resend."""
+    a = create_service_app("payments", store=store, settings=settings, build="1.4.0")
+    b = create_service_app("payments", store=store, settings=settings, build="1.5.0")
+    rates = create_service_app("rates", store=store, settings=settings, build="1.4.0")
+    async with client_for(a) as ha, client_for(b) as hb, client_for(rates) as hr:
+        body = await v1_body(Api(hr, clock), "rt-4")
+        sent = {"nonce": "rt-x", "timestamp": int(clock()), "headers": {"Idempotency-Key": "rt-key-4"}}
+        first = await Api(ha, clock).post(V1_PAYMENT, body, **sent)
+        again = await Api(hb, clock).post(V1_PAYMENT, body, **sent)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["idempotent-replayed"] == "true" and again.headers["x-cp-build"] == "1.5.0"
+    assert store.count("payments") == 1
+
+
+def test_a_ledger_from_before_request_digests_gets_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE nonces (scope TEXT NOT NULL, nonce TEXT NOT NULL, seen_at REAL NOT NULL, "
+            "keep_until REAL NOT NULL, PRIMARY KEY (scope, nonce))"
+        )
+        db.execute("INSERT INTO nonces VALUES ('terminal:t', 'n1', 0, 1e12)")
+    db.close()
+    store = Store(path)
+    try:
+        assert store.remember_request("terminal:t", "n1", "d", now=1.0, keep_until=2.0) == "different"
+        assert store.remember_request("terminal:t", "n2", "d", now=1.0, keep_until=2.0) == "fresh"
+        assert store.remember_request("terminal:t", "n2", "d", now=1.0, keep_until=2.0) == "same"
+    finally:
+        store.close()

@@ -56,13 +56,7 @@ async def test_a_store_failure_is_a_500_problem_not_a_crash(tmp_path, clock: Fak
         "rates", store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}, clock=clock)
     )
     store.close()
-    import httpx
-
-    from backend_stub.transport import InProcessTransport
-
-    transport = InProcessTransport(app)
-    transport._inner = httpx.ASGITransport(app=transport._guarded, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://b") as http:
+    async with client_for(app) as http:
         r = await Api(http, clock).post(
             "/rates/v2/quotes", {"fiat_minor": 1, "fiat_currency": "EUR", "asset": "BTC"}
         )

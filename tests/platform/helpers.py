@@ -14,6 +14,7 @@ from starlette.routing import Route
 from backend_stub.rollout import RolloutPlan
 from backend_stub.rollout.plan import parse_plan
 from backend_stub.topology import BuildConfig, Topology, parse_topology
+from backend_stub.transport import InProcessTransport
 
 KEY_ID, SECRET = "t_test", b"s" * 32
 
@@ -123,7 +124,7 @@ def echo_factory(*, slow_s: float = 0.3) -> Any:
 
 
 def client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test")
+    return httpx.AsyncClient(transport=InProcessTransport(app), base_url="http://gateway.test")
 
 
 class PaymentLoad:

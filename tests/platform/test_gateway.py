@@ -214,12 +214,12 @@ async def test_gateway_own_endpoints(path: str) -> None:
 
 
 async def test_an_answer_cut_mid_response_is_passed_on_not_retried() -> None:
-    from backend_stub.cluster import SocketLikeTransport
+    from backend_stub.transport import InProcessTransport
 
     d = await make()
     import httpx
 
-    async with httpx.AsyncClient(transport=SocketLikeTransport(d.gateway), base_url="http://g") as c:
+    async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as c:
         with pytest.raises(httpx.ReadError):
             await c.post("/payments/v1/cut", headers={"Idempotency-Key": "k"})
     served = sum(i.served for i in d.cluster.pool("payments").instances)

@@ -15,6 +15,7 @@ from backend_stub.rollout import RolloutPhase, RolloutPlan
 from backend_stub.rollout.plan import load_plan
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
+from backend_stub.transport import InProcessTransport
 from tests.platform.helpers import KEY_ID, SECRET, PaymentLoad, ledger_problems, plan, topology
 
 TICK_EVERY = 5  # payments started between two control-loop passes
@@ -36,7 +37,7 @@ async def run_rollout(
         topology(), store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}), clock=ManualClock()
     )
     await d.start()
-    load = PaymentLoad(httpx.ASGITransport(app=d.gateway))
+    load = PaymentLoad(InProcessTransport(d.gateway))
     pool = d.cluster.pool("payments")
 
     def finished() -> bool:
@@ -123,7 +124,7 @@ async def test_inconclusive_analysis_pauses_and_promote_resumes(ledger: Store) -
     # success needs >= 0.95, failure needs < 0.5: the bad build's 0.8 is neither
     p = plan("[{setWeight: 50}, {pause: {duration: 10m}}]", failure_condition="result < 0.5")
     ro = await d.rollouts.deploy("payments", "1.5.1-bad", p)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.gateway), base_url="http://g") as c:
+    async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as c:
         for _ in range(6):
             for _ in range(20):
                 await c.get("/payments/v1/payments/none")

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
-from backend_stub.cluster import ManualClock, SocketLikeTransport
-from backend_stub.deployment import Deployment
+import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend_stub.cluster import ManualClock
+from backend_stub.deployment import Deployment, shared_app_factory
+from backend_stub.faults import InstanceCrashedError
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
+from backend_stub.transport import InProcessTransport
 from terminal.client import BackendClient, OutcomeUnknownError
 from terminal.domain.money import Money, asset
 from tests.platform.helpers import KEY_ID, SECRET, topology
@@ -27,11 +32,13 @@ async def deployment(ledger: Store, **gateway: float) -> Deployment:
 
 def client(d: Deployment) -> BackendClient:
     return BackendClient(
-        base_url="http://gateway.test", key_id=KEY_ID, secret=SECRET, transport=SocketLikeTransport(d.gateway)
+        base_url="http://gateway.test", key_id=KEY_ID, secret=SECRET, transport=InProcessTransport(d.gateway)
     )
 
 
-async def test_timed_out_payment_is_an_unknown_outcome_not_a_replay_refusal(ledger: Store) -> None:
+async def test_timed_out_payment_is_an_unknown_outcome_not_a_conflict_with_its_own_retry(
+    ledger: Store,
+) -> None:
     d = await deployment(ledger, per_try_timeout_s=0.3)
     async with client(d) as c:
         q = await c.quote(Money.parse("12.50", "EUR"), asset("BTC"))
@@ -56,6 +63,116 @@ async def test_timed_out_payment_is_an_unknown_outcome_not_a_replay_refusal(ledg
     await d.aclose()
 
 
+class FailAfterWork:
+    """Wraps an instance: the first request to ``path`` (of all instances sharing ``fired``)
+    does all its work (nonce, idempotency record, charge) and then its answer is lost: a 503
+    from the instance, or the connection reset before any answer (as when the process dies)."""
+
+    def __init__(self, app: ASGIApp, *, path: str, how: str, fired: list[str]) -> None:
+        self.app, self.path, self.how, self.fired = app, path, how, fired
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path or self.fired:
+            await self.app(scope, receive, send)
+            return
+        self.fired.append(self.how)
+        answered: list[int] = []
+
+        async def swallow(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered.append(int(message["status"]))
+
+        await self.app(scope, receive, swallow)
+        assert answered and answered[0] < 300  # the work was done
+        if self.how == "reset":
+            raise InstanceCrashedError("died after the work, before the answer")
+        body = b'{"type":"https://cryptopos.dev/problems/overloaded","title":"Overloaded","status":503}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [(b"content-type", b"application/problem+json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+async def failing_deployment(ledger: Store, *, path: str, how: str) -> tuple[Deployment, list[str]]:
+    """Real services on ``ledger``; the first request to ``path`` loses its answer (``how``)."""
+    make = shared_app_factory(store=ledger, settings=ServiceSettings(keys={KEY_ID: SECRET}))
+    fired: list[str] = []
+    d = Deployment.in_process(
+        topology(),
+        store=ledger,
+        clock=ManualClock(),
+        app_factory=lambda s, b, c: FailAfterWork(make(s, b, c), path=path, how=how, fired=fired),
+    )
+    await d.start()
+    return d, fired
+
+
+@pytest.mark.parametrize("how", ["503", "reset"])
+async def test_a_keyed_write_retried_after_its_answer_was_lost_is_charged_once(
+    ledger: Store, how: str
+) -> None:
+    """The gateway resends the very same signed request to another instance; the services
+    accept the retransmission and the idempotency record replays the first charge."""
+    d, fired = await failing_deployment(ledger, path="/payments/v2/payments", how=how)
+    async with client(d) as c:
+        q = await c.quote(Money.parse("12.50", "EUR"), asset("BTC"))
+        paid = await c.create_payment(
+            quote=q, reference="r-lost-1", payload="tap", idempotency_key="k-lost-1"
+        )
+        assert paid.status == "approved"
+        assert fired == [how] and d.gateway.retries == 1
+        found = await c.find_by_reference("r-lost-1")
+    assert found is not None and found.payment_id == paid.payment_id
+    assert ledger.count("payments") == 1
+    await d.aclose()
+
+
+@pytest.mark.parametrize("how", ["503", "reset"])
+async def test_a_read_retried_after_its_answer_was_lost_is_answered(ledger: Store, how: str) -> None:
+    d, fired = await failing_deployment(ledger, path="/payments/v2/payments", how=how)
+    async with client(d) as c:
+        assert await c.find_by_reference("nothing-yet") is None
+    assert fired == [how] and d.gateway.retries == 1
+    await d.aclose()
+
+
+async def test_a_write_without_key_is_not_resent_after_its_answer_was_lost(ledger: Store) -> None:
+    """Without an idempotency key a lost answer is passed on (unknown outcome), never resent."""
+    import httpx
+
+    from terminal.domain import signing
+
+    d, fired = await failing_deployment(ledger, path="/rates/v1/quotes", how="reset")
+    body = b'{"fiat_amount":"1.00","fiat_currency":"EUR","asset":"BTC"}'
+    headers = signing.signature_headers(
+        key_id=KEY_ID,
+        secret=SECRET,
+        method="POST",
+        path="/rates/v1/quotes",
+        timestamp=int(__import__("time").time()),
+        nonce="plain-1",
+        body=body,
+    )
+    async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as h:
+        r = await h.post(
+            "/rates/v1/quotes", content=body, headers={**headers, "content-type": "application/json"}
+        )
+        assert r.status_code == 502 and r.headers["x-cp-attempts"] == "1"
+        resent = await h.post(
+            "/rates/v1/quotes", content=body, headers={**headers, "content-type": "application/json"}
+        )
+    assert (resent.status_code, resent.json()["type"]) == (
+        401,
+        "https://cryptopos.dev/problems/replayed-request",
+    )
+    assert fired == ["reset"] and ledger.count("quotes") == 1
+    await d.aclose()
+
+
 async def test_lost_answer_is_passed_on_and_not_charged_twice(ledger: Store) -> None:
     d = await deployment(ledger)
     async with client(d) as c:
@@ -76,7 +193,7 @@ async def test_versions_and_discovery_route_through_the_gateway(ledger: Store) -
     d = await deployment(ledger)
     import httpx
 
-    async with httpx.AsyncClient(transport=SocketLikeTransport(d.gateway), base_url="http://g") as h:
+    async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as h:
         disc = await h.get("/discovery")
         assert disc.status_code == 200 and set(disc.json()["services"]) == {"rates", "payments"}
         assert disc.json()["notices"] == []
@@ -121,7 +238,7 @@ async def test_an_instance_that_stops_being_ready_leaves_the_rotation_and_comes_
     assert inst.state.value == "starting" and inst not in pool.ready()
     import httpx
 
-    async with httpx.AsyncClient(transport=SocketLikeTransport(d.gateway), base_url="http://g") as h:
+    async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as h:
         rs = [await h.get("/payments/v1/payments/x") for _ in range(20)]
     assert inst.id not in {r.headers["x-cp-instance"] for r in rs}
     inst.transport.app.state.accepting = True  # type: ignore[attr-defined]
@@ -143,7 +260,7 @@ async def test_control_api_commands_and_errors(ledger: Store, tmp_path: object) 
         "kind: Rollout\nmetadata: {name: p}\nspec: {strategy: {canary: {steps: [{setWeight: 30}, {pause: {}}]}}}\n"
     )
     auth = {"X-Cp-Control-Token": "t0k"}
-    async with httpx.AsyncClient(transport=SocketLikeTransport(d.gateway), base_url="http://g") as h:
+    async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as h:
         assert (
             await h.post("/_platform/deploy", json={"service": "payments", "build": "1.5.0"})
         ).status_code == 401

@@ -124,40 +124,45 @@ def load_payment(db: sqlite3.Connection, payment_id: str, *, terminal: str) -> s
     return row
 
 
-def doc_v1(row: sqlite3.Row) -> dict[str, Any]:
-    asset = ASSETS[row["asset"]]
-    fiat = ASSETS[row["fiat_currency"]]
+def _doc(row: sqlite3.Row, version_fields: dict[str, Any]) -> dict[str, Any]:
+    """A payment on the wire: what every version shows, around a version's own fields."""
     return {
         "payment_id": row["payment_id"],
         "reference": row["reference"],
         "quote_id": row["quote_id"],
         "status": row["status"],
         "reason": row["reason"],
-        "asset": row["asset"],
-        "amount": Money(int(row["amount_minor"]), asset).amount_str(),
-        "fiat_amount": Money(int(row["fiat_minor"]), fiat).amount_str(),
+        **version_fields,
         "fiat_currency": row["fiat_currency"],
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
     }
+
+
+def doc_v1(row: sqlite3.Row) -> dict[str, Any]:
+    """Amounts as decimal strings in major units."""
+    return _doc(
+        row,
+        {
+            "asset": row["asset"],
+            "amount": Money(int(row["amount_minor"]), ASSETS[row["asset"]]).amount_str(),
+            "fiat_amount": Money(int(row["fiat_minor"]), ASSETS[row["fiat_currency"]]).amount_str(),
+        },
+    )
 
 
 def doc_v2(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "payment_id": row["payment_id"],
-        "reference": row["reference"],
-        "quote_id": row["quote_id"],
-        "status": row["status"],
-        "reason": row["reason"],
-        "method": row["method"],
-        "asset": row["asset"],
-        "amount_minor": row["amount_minor"],
-        "fiat_minor": int(row["fiat_minor"]),
-        "fiat_currency": row["fiat_currency"],
-        "refunded_minor": row["refunded_minor"],
-        "created_at": iso(row["created_at"]),
-        "updated_at": iso(row["updated_at"]),
-    }
+    """Amounts in minor units; the payment method and what was refunded."""
+    return _doc(
+        row,
+        {
+            "method": row["method"],
+            "asset": row["asset"],
+            "amount_minor": row["amount_minor"],
+            "fiat_minor": int(row["fiat_minor"]),
+            "refunded_minor": row["refunded_minor"],
+        },
+    )
 
 
 REFUND_KINDS: dict[str, frozenset[str]] = {

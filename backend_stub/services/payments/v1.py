@@ -1,7 +1,6 @@
 """payments v1: decimal amounts in major units; Idempotency-Key optional (honoured when sent)."""
 
 # No `from __future__ import annotations`: FastAPI must see the per-app `Terminal` alias.
-import asyncio
 import sqlite3
 from typing import Annotated, Any
 
@@ -11,9 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from backend_stub.auth import Authenticator
-from backend_stub.problems import ResponseDroppedError
-from backend_stub.services.common import Context, idempotent_write, parse_major
-from backend_stub.services.payments import core, methods
+from backend_stub.services.common import Context, parse_major
+from backend_stub.services.payments import charges, core
 from terminal.domain.money import ASSETS
 
 
@@ -50,47 +48,24 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
 def router(ctx: Context, auth: Authenticator) -> APIRouter:
     r = APIRouter()
     Terminal = Annotated[str, Depends(auth)]
+    # routes with an idempotency layer: an identical resend carrying a key is let through
+    KeyedTerminal = Annotated[str, Depends(auth.keyed)]
 
     @r.post("/payments", status_code=201, response_model=PaymentV1)
     async def create_payment(
-        body: PaymentRequestV1, request: Request, terminal: Terminal, idempotency_key: IdempotencyKey = None
+        body: PaymentRequestV1,
+        request: Request,
+        terminal: KeyedTerminal,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
-        quote = await run_in_threadpool(
-            lambda: core.load_quote(ctx.store.read(), body.quote_id, terminal=terminal)
-        )
-        how = core.behaviour(ctx, body.payload, quote.fiat_minor)
-
-        def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
-            q = core.load_quote(db, body.quote_id, terminal=terminal)
-            amount = parse_major(body.amount, ASSETS[q.asset])
-            core.check_quote(ctx, q, asset=body.asset, amount_minor=amount.minor)
-            core.check_reference(db, terminal=terminal, reference=body.reference)
-            status, reason, method = methods.decide(db, ctx, payload=body.payload, quote=q, forced=how)
-            row = core.insert_payment(
-                db,
-                ctx,
-                terminal=terminal,
-                reference=body.reference,
-                q=q,
-                method=method,
-                status=status,
-                reason=reason,
-            )
-            return 201, core.doc_v1(row)
-
-        def dropped(doc: dict[str, Any]) -> None:
-            if how and how.drop and "payment_id" in doc:
-                raise ResponseDroppedError
-
-        return await idempotent_write(
+        return await charges.create(
             ctx,
             request,
             terminal=terminal,
             key=idempotency_key,
             body=body.model_dump(),
-            work=work,
-            before=(lambda: asyncio.sleep(ctx.settings.slow_s)) if how and how.slow else None,
-            after_commit=dropped,
+            amount_minor=lambda code: parse_major(body.amount, ASSETS[code]).minor,
+            render=core.doc_v1,
         )
 
     @r.get("/payments/{payment_id}", response_model=PaymentV1)

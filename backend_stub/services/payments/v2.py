@@ -2,7 +2,6 @@
 merchant-presented invoices and verified customer payloads (Bolt Card, wallet tokens)."""
 
 # No `from __future__ import annotations`: FastAPI must see the per-app `Terminal` alias.
-import asyncio
 import base64
 import sqlite3
 from typing import Annotated, Any, Literal
@@ -13,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from backend_stub.auth import Authenticator
-from backend_stub.problems import ProblemError, ResponseDroppedError
+from backend_stub.problems import ProblemError
 from backend_stub.services.common import Context, idempotent_write, iso, new_id, parse_iso
-from backend_stub.services.payments import core, invoices, methods
+from backend_stub.services.payments import charges, core, invoices
 
 DIGITS = r"^[0-9]{1,40}$"
 Status = Literal["approved", "declined", "pending"]
@@ -153,47 +152,21 @@ def _uncursor(text: str) -> int:
 def router(ctx: Context, auth: Authenticator) -> APIRouter:
     r = APIRouter()
     Terminal = Annotated[str, Depends(auth)]
+    # routes with an idempotency layer: an identical resend carrying a key is let through
+    KeyedTerminal = Annotated[str, Depends(auth.keyed)]
 
     @r.post("/payments", status_code=201, response_model=PaymentV2)
     async def create_payment(
-        body: PaymentRequestV2, request: Request, terminal: Terminal, idempotency_key: RequiredKey = None
+        body: PaymentRequestV2, request: Request, terminal: KeyedTerminal, idempotency_key: RequiredKey = None
     ) -> JSONResponse:
-        key = require_key(idempotency_key)
-        quote = await run_in_threadpool(
-            lambda: core.load_quote(ctx.store.read(), body.quote_id, terminal=terminal)
-        )
-        how = core.behaviour(ctx, body.payload, quote.fiat_minor)
-
-        def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
-            q = core.load_quote(db, body.quote_id, terminal=terminal)
-            core.check_quote(ctx, q, asset=body.asset, amount_minor=int(body.amount_minor))
-            core.check_reference(db, terminal=terminal, reference=body.reference)
-            status, reason, method = methods.decide(db, ctx, payload=body.payload, quote=q, forced=how)
-            row = core.insert_payment(
-                db,
-                ctx,
-                terminal=terminal,
-                reference=body.reference,
-                q=q,
-                method=method,
-                status=status,
-                reason=reason,
-            )
-            return 201, core.doc_v2(row)
-
-        def dropped(doc: dict[str, Any]) -> None:
-            if how and how.drop and "payment_id" in doc:
-                raise ResponseDroppedError
-
-        return await idempotent_write(
+        return await charges.create(
             ctx,
             request,
             terminal=terminal,
-            key=key,
+            key=require_key(idempotency_key),
             body=body.model_dump(),
-            work=work,
-            before=(lambda: asyncio.sleep(ctx.settings.slow_s)) if how and how.slow else None,
-            after_commit=dropped,
+            amount_minor=lambda _code: int(body.amount_minor),
+            render=core.doc_v2,
         )
 
     @r.get("/payments/{payment_id}", response_model=PaymentV2)
@@ -247,7 +220,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         payment_id: str,
         body: RefundRequest,
         request: Request,
-        terminal: Terminal,
+        terminal: KeyedTerminal,
         idempotency_key: RequiredKey = None,
     ) -> JSONResponse:
         key = require_key(idempotency_key)
@@ -298,7 +271,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
 
     @r.post("/invoices", status_code=201, response_model=Invoice)
     async def create_invoice(
-        body: InvoiceRequest, request: Request, terminal: Terminal, idempotency_key: OptionalKey = None
+        body: InvoiceRequest, request: Request, terminal: KeyedTerminal, idempotency_key: OptionalKey = None
     ) -> JSONResponse:
         """A merchant-presented invoice for a quote; its payment starts ``pending``."""
 

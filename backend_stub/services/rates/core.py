@@ -1,17 +1,26 @@
-"""Quoting, shared by rates v1 and v2: validate, price from the feed, store."""
+"""Quoting, one piece of code for rates v1 and v2: validate, price from the feed, store.
+
+The versions differ only on the wire: how the fiat amount is written (v1 a decimal string in
+major units, v2 integer minor units) and how the quote is rendered (:func:`doc_v1`;
+:func:`doc_v2`, which v2 signs).
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
 
 from backend_stub.feed import FeedError, SourcePrice, SourcesDivergeError, SourcesStaleError
 from backend_stub.problems import ProblemError
-from backend_stub.services.common import Context, new_id
+from backend_stub.services.common import Context, iso, new_id
 from backend_stub.testmode import MAGIC_QUOTE_AMOUNTS
-from terminal.domain.money import ASSETS, AssetKind, Money, MoneyError, fiat_to_crypto
+from terminal.domain.money import ASSETS, Asset, AssetKind, Money, MoneyError, fiat_to_crypto
 
 RATE_QUANTUM = Decimal("0.0001")
 RETRY_AFTER_S = 5
@@ -116,3 +125,56 @@ def save(db: sqlite3.Connection, q: PricedQuote, *, terminal: str, doc: dict[str
             json.dumps(doc),
         ),
     )
+
+
+async def create(
+    ctx: Context,
+    *,
+    terminal: str,
+    fiat_currency: str,
+    asset: str,
+    fiat: Callable[[Asset], Money],
+    render: Callable[[PricedQuote], dict[str, Any]],
+) -> dict[str, Any]:
+    """Quote the amount ``fiat(currency)`` reads from the request, store and return ``render``'s doc."""
+    fiat_code, asset_code = check_pair(fiat_currency, asset, ctx)
+    q = price(ctx, fiat(ASSETS[fiat_code]), asset_code)
+    doc = render(q)
+
+    def store() -> None:
+        with ctx.store.write() as db:
+            save(db, q, terminal=terminal, doc=doc)
+
+    await run_in_threadpool(store)
+    return doc
+
+
+def doc_v1(q: PricedQuote) -> dict[str, Any]:
+    return {
+        "quote_id": q.quote_id,
+        "fiat_amount": q.fiat.amount_str(),
+        "fiat_currency": q.fiat.asset.code,
+        "asset": q.crypto.asset.code,
+        "crypto_amount": q.crypto.amount_str(),
+        "rate": str(q.rate),
+        "spread_bps": q.spread_bps,
+        "issued_at": iso(q.issued_at),
+        "expires_at": iso(q.expires_at),
+    }
+
+
+def doc_v2(q: PricedQuote) -> dict[str, Any]:
+    """Unsigned; v2 adds the signature over exactly this."""
+    return {
+        "quote_id": q.quote_id,
+        "fiat_minor": q.fiat.minor,
+        "fiat_currency": q.fiat.asset.code,
+        "asset": q.crypto.asset.code,
+        "crypto_minor": str(q.crypto.minor),
+        "rate": str(q.rate),
+        "spread_bps": q.spread_bps,
+        "fee_minor": q.fee_minor,
+        "sources": [{"name": s.name, "rate": str(s.rate), "at": iso(s.at)} for s in q.sources],
+        "issued_at": iso(q.issued_at),
+        "expires_at": iso(q.expires_at),
+    }

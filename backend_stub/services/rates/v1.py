@@ -5,12 +5,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from backend_stub.auth import Authenticator
-from backend_stub.services.common import Context, iso, parse_major
+from backend_stub.services.common import Context, parse_major
 from backend_stub.services.rates import core
-from terminal.domain.money import ASSETS
 
 
 class QuoteRequestV1(BaseModel):
@@ -38,26 +36,13 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
 
     @r.post("/quotes", status_code=201, response_model=QuoteV1)
     async def create_quote(body: QuoteRequestV1, terminal: Terminal) -> dict[str, Any]:
-        fiat_code, asset_code = core.check_pair(body.fiat_currency, body.asset, ctx)
-        fiat = parse_major(body.fiat_amount, ASSETS[fiat_code], what="fiat amount")
-        q = core.price(ctx, fiat, asset_code)
-        doc = {
-            "quote_id": q.quote_id,
-            "fiat_amount": q.fiat.amount_str(),
-            "fiat_currency": fiat_code,
-            "asset": asset_code,
-            "crypto_amount": q.crypto.amount_str(),
-            "rate": str(q.rate),
-            "spread_bps": q.spread_bps,
-            "issued_at": iso(q.issued_at),
-            "expires_at": iso(q.expires_at),
-        }
-
-        def store() -> None:
-            with ctx.store.write() as db:
-                core.save(db, q, terminal=terminal, doc=doc)
-
-        await run_in_threadpool(store)
-        return doc
+        return await core.create(
+            ctx,
+            terminal=terminal,
+            fiat_currency=body.fiat_currency,
+            asset=body.asset,
+            fiat=lambda currency: parse_major(body.fiat_amount, currency, what="fiat amount"),
+            render=core.doc_v1,
+        )
 
     return r

@@ -5,12 +5,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from backend_stub.auth import Authenticator
-from backend_stub.services.common import Context, iso
+from backend_stub.services.common import Context
 from backend_stub.services.rates import core
-from terminal.domain.money import ASSETS, Money
+from terminal.domain.money import Money
 
 
 class QuoteRequestV2(BaseModel):
@@ -66,30 +65,14 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
 
     @r.post("/quotes", status_code=201, response_model=QuoteV2)
     async def create_quote(body: QuoteRequestV2, terminal: Terminal) -> dict[str, Any]:
-        fiat_code, asset_code = core.check_pair(body.fiat_currency, body.asset, ctx)
-        q = core.price(ctx, Money(body.fiat_minor, ASSETS[fiat_code]), asset_code)
-        doc = ctx.signer.sign(
-            {
-                "quote_id": q.quote_id,
-                "fiat_minor": q.fiat.minor,
-                "fiat_currency": fiat_code,
-                "asset": asset_code,
-                "crypto_minor": str(q.crypto.minor),
-                "rate": str(q.rate),
-                "spread_bps": q.spread_bps,
-                "fee_minor": q.fee_minor,
-                "sources": [{"name": s.name, "rate": str(s.rate), "at": iso(s.at)} for s in q.sources],
-                "issued_at": iso(q.issued_at),
-                "expires_at": iso(q.expires_at),
-            }
+        return await core.create(
+            ctx,
+            terminal=terminal,
+            fiat_currency=body.fiat_currency,
+            asset=body.asset,
+            fiat=lambda currency: Money(body.fiat_minor, currency),
+            render=lambda q: ctx.signer.sign(core.doc_v2(q)),
         )
-
-        def store() -> None:
-            with ctx.store.write() as db:
-                core.save(db, q, terminal=terminal, doc=doc)
-
-        await run_in_threadpool(store)
-        return doc
 
     @r.get("/keys", response_model=Keys)
     async def keys() -> dict[str, Any]:
