@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from terminal.cli.common import EXIT_USAGE, CliError
 
 # module names under terminal.cli; imported lazily so `cryptopos --help` stays fast
-COMMANDS = ["pay", "config_cmd", "demo"]
+COMMANDS = ["pay", "config_cmd", "demo", "tui"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,8 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        from terminal.cli import tui
+
+        args.func = tui.run  # no command: the merchant screen with the configured devices
     try:
         code: int = args.func(args)
     except CliError as exc:

@@ -1,0 +1,108 @@
+"""A till wired to the real emulated backend in-process, a real SQLite journal and real
+simulated readers, with one fake clock shared by the terminal and the backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backend_stub.app import create_app
+from backend_stub.state import BackendState
+from terminal.client import BackendClient
+from terminal.config import load_settings
+from terminal.journal import Journal
+from terminal.tui.app import PosApp
+from terminal.tui.controller import InvoiceDesk, Register
+
+KEY_ID = "t_test_01"
+SECRET = b"test-secret-0123456789"
+# 2026-03-14 12:00:00 UTC: a fixed moment for snapshots and receipts
+T0 = 1_773_489_600.0
+
+
+class FakeClock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FaultyTransport(httpx.AsyncBaseTransport):
+    """The backend behind switches a test flips: down (nothing reaches it) or answers lost
+    (the request is served, the response dropped, as on a cut connection)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.down = False
+        self.drop_next_answers = 0  # of writes (POST)
+        self.requests: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(f"{request.method} {request.url.path}")
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST" and "/payments" in request.url.path and self.drop_next_answers:
+            self.drop_next_answers -= 1
+            await response.aread()
+            raise httpx.ReadTimeout("no answer", request=request)
+        return response
+
+
+@dataclass
+class Till:
+    app: PosApp
+    register: Register
+    journal: Journal
+    backend: BackendState
+    transport: FaultyTransport
+    clock: FakeClock
+
+
+def make_till(
+    tmp_path: Path,
+    *,
+    readers: tuple[str, ...] = ("sim:nfc?count=0", "sim:qr?count=0"),
+    demo: bool = True,
+    quote_ttl_s: float = 60.0,
+    payment_wait_s: float = 120.0,
+    invoices: Callable[[BackendState, FakeClock], InvoiceDesk] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Till:
+    clock = FakeClock()
+    backend = BackendState(keys={KEY_ID: SECRET}, clock=clock, quote_ttl_s=quote_ttl_s)
+    transport = FaultyTransport(httpx.ASGITransport(app=create_app(backend)))
+    overrides: dict[str, tuple[Any, str]] = {
+        "terminal.readers": (list(readers), "test"),
+        "signing.key_id": (KEY_ID, "test"),
+        "signing.secret": (SECRET.decode(), "test"),
+        "journal.path": (str(tmp_path / "journal.sqlite3"), "test"),
+        "timeouts.payment_wait_s": (payment_wait_s, "test"),
+        "terminal.id": ("t_test_01", "test"),
+        **{k: (v, "test") for k, v in (extra or {}).items()},
+    }
+    loaded = load_settings(file=None, env={}, overrides=overrides)
+    journal = Journal(tmp_path / "journal.sqlite3", clock=clock)
+    client = BackendClient(
+        base_url="embedded", key_id=KEY_ID, secret=SECRET, transport=transport, clock=clock
+    )
+    register = Register(
+        loaded=loaded,
+        client=client,
+        journal=journal,
+        clock=clock,
+        invoices=invoices(backend, clock) if invoices else None,
+        inquiry_attempts=2,
+        inquiry_delay_s=0.0,
+        demo=demo,
+    )
+    app = PosApp(register, demo=demo, receipts_dir=tmp_path / "receipts", tick_s=0.05, reconcile_s=3600)
+    return Till(app, register, journal, backend, transport, clock)
