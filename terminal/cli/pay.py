@@ -7,6 +7,8 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
+
 from drivers.registry import DriverError
 from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, PARENT, CliError, load
 from terminal.client import BackendClient, backend_transport
@@ -82,9 +84,13 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_BY_STATUS.get(report.status, EXIT_UNKNOWN)
 
 
-async def take_payment(settings: Settings, amount: Money, crypto: Asset) -> SaleReport:
+async def take_payment(
+    settings: Settings, amount: Money, crypto: Asset, *, transport: httpx.AsyncBaseTransport | None = None
+) -> SaleReport:
+    """One sale with the configured backend; ``transport`` lets several sales share one embedded backend."""
     secret = settings.signing.secret.get_secret_value().encode()
-    transport = backend_transport(settings.backend.url, key_id=settings.signing.key_id, secret=secret)
+    if transport is None:
+        transport = backend_transport(settings.backend.url, key_id=settings.signing.key_id, secret=secret)
     journal = Journal(settings.journal.path)
     try:
         async with BackendClient(

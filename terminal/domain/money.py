@@ -125,7 +125,7 @@ def asset(code: str) -> Asset:
 
 # Digits with an optional single decimal separator; no exponent, no grouping, no sign
 # other than a leading minus (which we detect to give the better message).
-_AMOUNT_RE = re.compile(r"^(?P<sign>-)?(?P<int>\d*)(?:[.,](?P<frac>\d*))?$")
+_AMOUNT_RE = re.compile(r"^(?P<sign>-)?(?P<int>[0-9]*)(?:(?P<sep>[.,])(?P<frac>[0-9]*))?$")
 _MAX_INPUT_LEN = 64
 
 
@@ -161,7 +161,9 @@ class Money:
         if m["sign"]:
             raise AmountError("negative", "amount cannot be negative")
         frac = m["frac"] or ""
-        if len(frac.rstrip("0")) > a.exponent:
+        # For a currency without decimals a separator is refused outright: "1.000" JPY is
+        # a thousand to some people and one to others.
+        if len(frac.rstrip("0")) > a.exponent or (a.exponent == 0 and m["sep"]):
             if a.exponent == 0:
                 msg = f"{a.code} has no decimals; enter a whole number"
             else:
