@@ -121,6 +121,10 @@ class HistoryScreen(PosScreen):
         self.asset_filter = options[(i + 1) % len(options)]
         self.reload()
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_detail()
+
     def action_detail(self) -> None:
         table = self.query_one(DataTable)
         if not self.references:

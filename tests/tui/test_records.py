@@ -1,0 +1,127 @@
+"""History with filters and detail, refund from the detail view, the daily report,
+settings with doctor results, receipts saved as text and PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable
+
+from terminal.domain.session import State
+from terminal.tui.screens.records import DetailScreen, HistoryScreen, RefundScreen, ReportScreen, SettingsScreen
+from tests.tui.harness import make_till
+from tests.tui.helpers import screen_text, start_sale, until
+
+
+async def _sell(pilot, till, key: str, final: State) -> str:  # type: ignore[no-untyped-def]
+    await start_sale(pilot, till)
+    await pilot.press(key)
+    await until(pilot, lambda: till.register.session.state is final)
+    reference = till.register.view.reference or ""
+    await pilot.press("enter")  # new sale
+    await until(pilot, lambda: till.register.session.state is State.IDLE)
+    return reference
+
+
+async def test_history_filters_and_detail(tmp_path: Path) -> None:
+    till = make_till(tmp_path)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        approved = await _sell(pilot, till, "t", State.APPROVED)
+        declined = await _sell(pilot, till, "d", State.DECLINED)
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
+        screen = pilot.app.screen
+        assert isinstance(screen, HistoryScreen)
+        assert screen.references == [declined, approved]  # newest first
+        assert screen.query_one(DataTable).row_count == 2
+        await pilot.press("f")  # state filter: approved
+        assert screen.state_filter == "approved" and screen.references == [approved]
+        await pilot.press("f")  # declined
+        assert screen.references == [declined]
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen))
+        await until(pilot, lambda: "card_declined" in screen_text(pilot))
+        text = screen_text(pilot)
+        assert declined in text and "amount_entered → awaiting_payment → submitting → declined" in text
+
+
+async def test_refund_from_the_detail_view_says_what_is_missing(tmp_path: Path) -> None:
+    till = make_till(tmp_path)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        approved = await _sell(pilot, till, "t", State.APPROVED)
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
+        await pilot.press("enter", "f")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RefundScreen))
+        await pilot.press("b", "c", "1", "q", "enter")
+        await until(pilot, lambda: "Refunds not available" in screen_text(pilot))
+        # nothing was refunded or journaled as refunded: the backend client has no refund call yet
+        record = till.journal.get(approved)
+        assert record is not None and record.state == "approved"
+        assert "refunded" not in till.journal.events(approved)
+        assert not any("refund" in r for r in till.transport.requests)
+
+
+async def test_refund_of_a_declined_sale_is_refused(tmp_path: Path) -> None:
+    till = make_till(tmp_path)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        declined = await _sell(pilot, till, "d", State.DECLINED)
+        pilot.app.push_screen(RefundScreen(declined))
+        await until(pilot, lambda: isinstance(pilot.app.screen, RefundScreen))
+        await pilot.press("x", "enter")
+        await until(pilot, lambda: "Cannot refund" in screen_text(pilot))
+        assert till.journal.events(declined)[-1] == "declined"
+
+
+async def test_daily_report_counts_and_totals_from_the_journal(tmp_path: Path) -> None:
+    till = make_till(tmp_path)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await _sell(pilot, till, "t", State.APPROVED)
+        await _sell(pilot, till, "d", State.DECLINED)
+        report = till.register.daily_report()
+        assert (report.approved, report.declined, report.unsettled) == (1, 1, 0)
+        assert report.totals["EUR"].minor == 1200
+        assert report.by_asset["BTC"].minor == till.journal.sales(states=("approved",))[0].crypto_minor
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ReportScreen))
+        await until(pilot, lambda: "12.00 EUR" in screen_text(pilot))
+        assert "2026-03-14" in screen_text(pilot)
+
+
+async def test_settings_show_effective_config_and_doctor(tmp_path: Path) -> None:
+    till = make_till(tmp_path)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, SettingsScreen))
+        await until(pilot, lambda: "✔ backend" in screen_text(pilot))
+        text = screen_text(pilot)
+        assert "terminal.readers" in text and "sim:nfc?count=0" in text
+        assert "signing.secret" in text and "test-secret" not in text  # masked
+        assert "✔ journal" in text and "✔ reader sim:qr?count=0" in text
+        till.transport.down = True
+        await pilot.press("d")
+        await until(pilot, lambda: "✖ backend" in screen_text(pilot))
+        assert till.register.backend.connected is False
+
+
+async def test_receipt_saved_as_text_and_png(tmp_path: Path) -> None:
+    till = make_till(tmp_path)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await start_sale(pilot, till)
+        await pilot.press("t")
+        await until(pilot, lambda: till.register.session.state is State.APPROVED)
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ResultScreen")
+        await pilot.press("p")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ReceiptScreen")
+        await pilot.press("s")
+        reference = till.register.view.reference or ""
+        text_file = tmp_path / "receipts" / f"{reference}.txt"
+        await until(pilot, text_file.exists)
+        text = text_file.read_text()
+        view = till.register.view
+        assert view.quote is not None and view.payment_id is not None
+        for needle in ("Demo Café", "12.00 EUR", view.quote.quote_id, view.payment_id, str(view.quote.rate)):
+            assert needle in text
+        assert "2026-03-14 12:00:00 UTC" in text  # the till's (fixed) clock
+        png = text_file.with_suffix(".png")
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
