@@ -255,8 +255,10 @@ class Register:
         inquiry_attempts: int = 5,
         inquiry_delay_s: float = 0.2,
         demo: bool = False,
+        reference_factory: Callable[[str], str] = new_reference,
     ) -> None:
         self.loaded = loaded
+        self.reference_factory = reference_factory
         self.settings = loaded.settings
         # a factory defers building the client (and importing an embedded backend) past first paint
         self._client = client if isinstance(client, BackendClient) else None
@@ -394,7 +396,7 @@ class Register:
             if total is None or self.session.state is not s.State.AMOUNT_ENTERED:
                 raise RegisterError("No amount", "enter an amount first")
             await self.ensure_client()
-            reference = new_reference(self.settings.terminal.id)
+            reference = self.reference_factory(self.settings.terminal.id)
             # journaled before the first network call of the sale
             self.journal.open_sale(
                 reference=reference,

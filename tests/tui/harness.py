@@ -57,6 +57,17 @@ class FaultyTransport(httpx.AsyncBaseTransport):
         return response
 
 
+class References:
+    """Deterministic sale references, so snapshots and receipts do not change between runs."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, terminal_id: str) -> str:
+        self.count += 1
+        return f"{terminal_id}-{self.count:04d}"
+
+
 @dataclass
 class Till:
     app: PosApp
@@ -103,6 +114,7 @@ def make_till(
         inquiry_attempts=2,
         inquiry_delay_s=0.0,
         demo=demo,
+        reference_factory=References(),
     )
     app = PosApp(register, demo=demo, receipts_dir=tmp_path / "receipts", tick_s=0.05, reconcile_s=3600)
     return Till(app, register, journal, backend, transport, clock)

@@ -8,7 +8,13 @@ from pathlib import Path
 from textual.widgets import DataTable
 
 from terminal.domain.session import State
-from terminal.tui.screens.records import DetailScreen, HistoryScreen, RefundScreen, ReportScreen, SettingsScreen
+from terminal.tui.screens.records import (
+    DetailScreen,
+    HistoryScreen,
+    RefundScreen,
+    ReportScreen,
+    SettingsScreen,
+)
 from tests.tui.harness import make_till
 from tests.tui.helpers import screen_text, start_sale, until
 
