@@ -73,7 +73,7 @@ class ReceiptScreen(PosScreen):
 
 class HistoryScreen(PosScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "detail", "Detail"),
+        Binding("d", "detail", "Detail (or Enter)"),
         Binding("f", "cycle_state", "State filter"),
         Binding("a", "cycle_asset", "Asset filter"),
         Binding("escape", "app.pop_screen", "Back"),
@@ -162,7 +162,7 @@ class DetailScreen(PosScreen):
             ("created", datetime.fromtimestamp(record.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
             ("steps", " → ".join(events)),
         ]
-        self.query_one("#detail-text", Static).update("\n".join(f"{k:<10} {v}" for k, v in rows))
+        self.query_one("#detail-text", Static).update(Text("\n".join(f"{k:<10} {v}" for k, v in rows)))
 
     def action_refund(self) -> None:
         self.app.push_screen(RefundScreen(self.reference))
@@ -224,7 +224,7 @@ class ReportScreen(PosScreen):
             "received:",
             *([f"  {m.format(trim=True)}" for m in r.by_asset.values()] or ["  none"]),
         ]
-        self.query_one("#report-text", Static).update("\n".join(lines))
+        self.query_one("#report-text", Static).update(Text("\n".join(lines)))
 
 
 class SettingsScreen(PosScreen):
@@ -237,16 +237,21 @@ class SettingsScreen(PosScreen):
         pass
 
     def body(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(id="settings-rows")
+        with VerticalScroll(id="settings-scroll"):
             yield Static("doctor: running…", id="doctor")
+            yield Static(id="settings-rows")
 
     def on_mount(self) -> None:
         rows = self.register.settings_rows()
         width = max(len(k) for k, _, _ in rows)
-        self.query_one("#settings-rows", Static).update(
-            Text("\n".join(f"{k:<{width}} {v[:36]:<36} {src}" for k, v, src in rows), no_wrap=True)
-        )
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append("effective configuration (value, where it came from):\n", "bold")
+        for key, value, source in rows:
+            shown = value if len(value) <= 30 else value[:29] + "…"
+            text.append(f"{key:<{width}} {shown:<30} ")
+            text.append(f"{source[:20]}\n", "dim")
+        self.query_one("#settings-rows", Static).update(text)
+        self.query_one("#settings-scroll").focus()
         self.action_doctor()
 
     def action_doctor(self) -> None:
@@ -254,7 +259,8 @@ class SettingsScreen(PosScreen):
         self.post_message(self.DoctorRequested())
 
     def show_checks(self, checks: list[Check]) -> None:
-        text = Text("doctor:\n", "bold")
+        text = Text()
+        text.append("doctor:\n", "bold")
         for c in checks:
             text.append(" ✔ " if c.ok else " ✖ ", "green" if c.ok else "bold red")
             text.append(f"{c.name}: {c.detail}\n")

@@ -69,7 +69,7 @@ class TipScreen(PosScreen):
             lines.append(f"[c] custom: {self.keypad.display()} {self.base.asset.code}  (type, then Enter)")
         else:
             lines.append("[c] custom amount")
-        self.query_one("#tip-choices", Static).update("\n".join(lines))
+        self.query_one("#tip-choices", Static).update(Text("\n".join(lines)))
         tip = self._current()
         total = self.base + tip if tip is not None else self.base
         self.query_one("#tip-total", Static).update(
@@ -139,7 +139,7 @@ class AssetScreen(PosScreen):
 
     def on_mount(self) -> None:
         self.query_one("#asset-list", Static).update(
-            "\n".join(f"[{i}] {code}" for i, code in enumerate(self.codes, start=1))
+            Text("\n".join(f"[{i}] {code}" for i, code in enumerate(self.codes, start=1)))
         )
         self.watch(self.app, "sale", self._render_sale)
 
