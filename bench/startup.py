@@ -54,7 +54,7 @@ def one_run() -> dict[str, object]:
     """Seconds from spawning the interpreter to the READY line (the amount screen took a key)."""
     code = f"HEAVY = {HEAVY!r}\n" + CHILD
     started = time.perf_counter()
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+    proc = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
