@@ -12,6 +12,7 @@ import httpx
 
 from backend_stub.app import create_app
 from backend_stub.state import BackendState
+from drivers import Reader, open_reader
 from terminal.client import BackendClient
 from terminal.config import load_settings
 from terminal.journal import Journal
@@ -87,6 +88,7 @@ def make_till(
     payment_wait_s: float = 120.0,
     invoices: Callable[[BackendState, FakeClock], InvoiceDesk] | None = None,
     extra: dict[str, Any] | None = None,
+    reader_factory: Callable[[str], Reader] = open_reader,
 ) -> Till:
     clock = FakeClock()
     backend = BackendState(keys={KEY_ID: SECRET}, clock=clock, quote_ttl_s=quote_ttl_s)
@@ -115,6 +117,7 @@ def make_till(
         inquiry_delay_s=0.0,
         demo=demo,
         reference_factory=References(),
+        reader_factory=reader_factory,
     )
     app = PosApp(register, demo=demo, receipts_dir=tmp_path / "receipts", tick_s=0.05, reconcile_s=3600)
     return Till(app, register, journal, backend, transport, clock)

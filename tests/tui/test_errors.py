@@ -1,0 +1,78 @@
+"""Driver and backend errors become notifications with a title and a next step; the till
+keeps working."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from drivers import Reader, open_reader
+from drivers.registry import EventSink, MissingExtraError
+from terminal.domain.session import State
+from tests.tui.harness import make_till
+from tests.tui.helpers import start_sale, until
+
+
+class CrashingReader:
+    device = "sim:qr?count=0"
+
+    def start(self, sink: EventSink) -> None:
+        raise OSError(19, "No such device")
+
+    def stop(self) -> None:
+        pass
+
+
+def factory(device: str) -> Reader:
+    if device == "sim:nfc?count=0":
+        raise MissingExtraError("nfc", "nfc", "nfc")
+    if device == "sim:qr?count=0":
+        return CrashingReader()
+    return open_reader(device)
+
+
+def record_notifications(app: Any) -> list[tuple[str, str, str]]:
+    seen: list[tuple[str, str, str]] = []
+    original = app.notify
+
+    def notify(message: str, *, title: str = "", severity: str = "information", **kw: Any) -> None:
+        seen.append((title, message, severity))
+        original(message, title=title, severity=severity, **kw)
+
+    app.notify = notify
+    return seen
+
+
+async def test_reader_failures_are_notices_and_the_sale_goes_on(tmp_path: Path) -> None:
+    till = make_till(tmp_path, reader_factory=factory)
+    seen = record_notifications(till.app)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await start_sale(pilot, till)
+        await until(pilot, lambda: len(seen) >= 2)
+        titles = {t for t, _, _ in seen}
+        assert {"Reader library missing", "Reader stopped"} <= titles
+        missing = next(m for t, m, _ in seen if t == "Reader library missing")
+        assert "pip install 'cryptopos[nfc]'" in missing
+        assert all(s == "error" for t, _, s in seen if t.startswith("Reader"))
+        assert {r.state for r in till.register.readers.values()} == {"error"}
+        # the demo key still works through a real simulated reader
+        await pilot.press("t")
+        await until(pilot, lambda: till.register.session.state is State.APPROVED)
+
+
+async def test_backend_down_at_quote_time_says_so_and_keeps_the_sale(tmp_path: Path) -> None:
+    till = make_till(tmp_path)
+    seen = record_notifications(till.app)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: till.register.backend.connected is True)
+        till.transport.down = True
+        await pilot.press("5", "enter", "n", "1")
+        await until(pilot, lambda: any(t == "Backend unreachable" for t, _, _ in seen))
+        assert till.register.session.state is State.AMOUNT_ENTERED  # pick an asset again
+        assert till.register.backend.connected is False
+        assert [r.state for r in till.journal.sales()] == ["cancelled"]
+        assert any("try again" in m for t, m, _ in seen if t == "Backend unreachable")
+        till.transport.down = False
+        await pilot.press("1")
+        await until(pilot, lambda: till.register.session.state is State.AWAITING_PAYMENT)
+        assert till.register.backend.connected is True
