@@ -1,215 +1,146 @@
-"""App factory of the emulated backend (walking skeleton: rates v1, payments v1, discovery)."""
+"""App factories of the emulated backend.
 
-import hashlib
-import json
-from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Annotated, Any
+``create_service_app(service, store=, settings=, build=)`` serves every API version of one
+service (so a gateway can run several instances of each service and build);
+``create_app(...)`` serves both services in one app (embedded mode, simple tests). Each
+API version is its own FastAPI app mounted at ``/{service}/{version}`` with its own
+OpenAPI schema at ``/{service}/{version}/openapi.json``.
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+Every app also answers ``GET /healthz`` (liveness: the process runs), ``GET /readyz``
+(readiness: the store answers and the app accepts traffic; set ``app.state.accepting =
+False`` to drain) and ``GET /discovery``. Responses carry ``X-Cp-Build``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend_stub.auth import verify_request
-from backend_stub.problems import HANDLERS, ProblemError
-from backend_stub.state import USD_PER_FIAT, BackendState, StoredPayment, StoredQuote
-from terminal.domain.money import ASSETS, AmountError, AssetKind, Money, fiat_to_crypto
+from backend_stub.auth import Authenticator
+from backend_stub.problems import HANDLERS, problem_response
+from backend_stub.services.common import Context
+from backend_stub.services.payments import v1 as payments_v1
+from backend_stub.services.payments import v2 as payments_v2
+from backend_stub.services.rates import v1 as rates_v1
+from backend_stub.services.rates import v2 as rates_v2
+from backend_stub.settings import ServiceSettings
+from backend_stub.store import Store
+from backend_stub.transport import DropResponseMiddleware
+from backend_stub.versions import VersionHeadersMiddleware, discovery_document
 
-# Magic payloads of the test mode (documented in docs/backend.md): force an outcome.
-TEST_OUTCOMES = {
-    "cryptopos-test:card:approve": ("approved", None),
-    "cryptopos-test:card:decline": ("declined", "card_declined"),
-    "cryptopos-test:card:insufficient": ("declined", "insufficient_funds"),
+__all__ = ["SERVICES", "Service", "ServiceSettings", "Store", "create_app", "create_service_app"]
+
+Service = Literal["rates", "payments"]
+SERVICES: tuple[Service, ...] = ("rates", "payments")
+
+_ROUTERS = {
+    ("rates", "v1"): rates_v1.router,
+    ("rates", "v2"): rates_v2.router,
+    ("payments", "v1"): payments_v1.router,
+    ("payments", "v2"): payments_v2.router,
 }
 
 
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+class BuildHeaderMiddleware:
+    """Tags every response with the build that produced it (per-build metrics, debugging)."""
+
+    def __init__(self, app: ASGIApp, *, build: str) -> None:
+        self.app = app
+        self.header = (b"x-cp-build", build.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, tagged)
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class QuoteRequestV1(_Body):
-    fiat_amount: str = Field(description="decimal string in major units, e.g. '12.50'", max_length=32)
-    fiat_currency: str = Field(max_length=8)
-    asset: str = Field(max_length=16)
-
-
-class PaymentRequestV1(_Body):
-    quote_id: str = Field(max_length=64)
-    reference: str = Field(min_length=1, max_length=64, description="the terminal's own sale reference")
-    asset: str = Field(max_length=16)
-    amount: str = Field(description="crypto amount, decimal string in major units", max_length=40)
-    payload: str = Field(min_length=1, max_length=4096, description="what the customer presented")
-
-
-def _quote_json(q: StoredQuote) -> dict[str, Any]:
-    fiat = Money(q.fiat_minor, ASSETS[q.fiat_currency])
-    crypto = Money(q.crypto_minor, ASSETS[q.asset])
-    return {
-        "quote_id": q.quote_id,
-        "fiat_amount": fiat.amount_str(),
-        "fiat_currency": q.fiat_currency,
-        "asset": q.asset,
-        "crypto_amount": crypto.amount_str(),
-        "rate": str(q.rate),
-        "spread_bps": q.spread_bps,
-        "issued_at": iso(q.issued_at),
-        "expires_at": iso(q.expires_at),
-    }
-
-
-def _payment_json(p: StoredPayment) -> dict[str, Any]:
-    return {
-        "payment_id": p.payment_id,
-        "reference": p.reference,
-        "quote_id": p.quote_id,
-        "status": p.status,
-        "reason": p.reason,
-        "asset": p.asset,
-        "amount": Money(p.crypto_minor, ASSETS[p.asset]).amount_str(),
-        "fiat_amount": Money(p.fiat_minor, ASSETS[p.fiat_currency]).amount_str(),
-        "fiat_currency": p.fiat_currency,
-        "created_at": iso(p.created_at),
-    }
-
-
-def create_app(state: BackendState | None = None) -> FastAPI:
-    state = state or BackendState()
-    app = FastAPI(title="cryptopos backend (emulated)", version="0.1.0")
+def _version_app(service: str, version: str, ctx: Context, auth: Authenticator) -> FastAPI:
+    app = FastAPI(
+        title=f"cryptopos {service} {version} (emulated)",
+        version=ctx.build,
+        description=f"The {service} service, API {version}. Wire contract: docs/api.md.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
     for exc_type, handler in HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
-    app.state.backend = state
+    app.include_router(_ROUTERS[(service, version)](ctx, auth))
+    app.add_middleware(DropResponseMiddleware)
+    return app
 
-    async def authed(request: Request) -> str:
-        return await verify_request(request, state)
 
-    Terminal = Annotated[str, Depends(authed)]
+def _mount_service(app: FastAPI, service: str, ctx: Context, auth: Authenticator) -> None:
+    for version in ("v1", "v2"):
+        sub = _version_app(service, version, ctx, auth)
+        wrapped = VersionHeadersMiddleware(
+            sub, service=service, version=version, versions=ctx.settings.versions, clock=ctx.settings.clock
+        )
+        app.mount(f"/{service}/{version}", wrapped, name=f"{service}-{version}")
 
-    @app.get("/discovery")
-    async def discovery() -> dict[str, Any]:
-        return {
-            "services": {
-                "rates": {"versions": [{"version": "v1", "status": "stable"}]},
-                "payments": {"versions": [{"version": "v1", "status": "stable"}]},
-            }
-        }
 
-    @app.get("/healthz")
+def _base_app(ctx: Context, services: Iterable[Service], title: str) -> FastAPI:
+    served = tuple(services)
+    app = FastAPI(title=title, version=ctx.build, openapi_url=None, docs_url=None, redoc_url=None)
+    for exc_type, handler in HANDLERS.items():
+        app.add_exception_handler(exc_type, handler)
+    app.state.context = ctx
+    app.state.accepting = True
+    ops = APIRouter()
+
+    @ops.get("/healthz")
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", "build": ctx.build}
 
-    rates = APIRouter(prefix="/rates/v1", tags=["rates v1"])
+    @ops.get("/readyz")
+    async def readyz() -> JSONResponse:
+        if not app.state.accepting:
+            return problem_response(503, "not-ready", "Not accepting traffic", "draining")
+        if not await run_in_threadpool(ctx.store.ping):
+            return problem_response(503, "not-ready", "Store unavailable", "the ledger does not answer")
+        return JSONResponse({"status": "ready", "build": ctx.build, "services": list(served)})
 
-    @rates.post("/quotes", status_code=201)
-    async def create_quote(body: QuoteRequestV1, terminal: Terminal) -> dict[str, Any]:
-        fiat_code, asset_code = body.fiat_currency.upper(), body.asset.upper()
-        fiat_asset, crypto_asset = ASSETS.get(fiat_code), ASSETS.get(asset_code)
-        if fiat_asset is None or fiat_asset.kind is not AssetKind.FIAT or fiat_code not in USD_PER_FIAT:
-            raise ProblemError(422, "unsupported-currency", "Unsupported fiat currency", body.fiat_currency)
-        if crypto_asset is None or crypto_asset.kind is not AssetKind.CRYPTO:
-            raise ProblemError(422, "unsupported-asset", "Unsupported asset", body.asset)
-        try:
-            fiat = Money.from_decimal(body.fiat_amount, fiat_asset)
-        except AmountError as exc:
-            raise ProblemError(422, "invalid-amount", "Invalid fiat amount", str(exc)) from None
-        if fiat.minor <= 0:
-            raise ProblemError(422, "invalid-amount", "Invalid fiat amount", "must be positive")
-        mid = state.mid_rate(asset_code, fiat_code)
-        rate = (mid * (1 - Decimal(state.spread_bps) / 10_000)).quantize(Decimal("0.0001"))
-        crypto = fiat_to_crypto(fiat, crypto_asset, rate)
-        now = state.clock()
-        q = StoredQuote(
-            state.next_id("q"),
-            fiat.minor,
-            fiat_code,
-            asset_code,
-            crypto.minor,
-            rate,
-            state.spread_bps,
-            now,
-            now + state.quote_ttl_s,
-        )
-        state.quotes[q.quote_id] = q
-        return _quote_json(q)
+    @ops.get("/discovery")
+    async def discovery() -> dict[str, Any]:
+        return discovery_document(ctx.settings, services=served)
 
-    payments = APIRouter(prefix="/payments/v1", tags=["payments v1"])
+    app.include_router(ops)
+    for service in served:
+        _mount_service(app, service, ctx, Authenticator(store=ctx.store, settings=ctx.settings))
+    app.add_middleware(BuildHeaderMiddleware, build=ctx.build)
+    return app
 
-    @payments.post("/payments", status_code=201)
-    async def create_payment(
-        body: PaymentRequestV1,
-        terminal: Terminal,
-        idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-    ) -> JSONResponse:
-        fingerprint = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
-        if idempotency_key:
-            stored = state.idempotency.get(f"{terminal}:{idempotency_key}")
-            if stored is not None:
-                if stored[0] != fingerprint:
-                    raise ProblemError(
-                        422, "idempotency-mismatch", "Idempotency-Key reused with a different request"
-                    )
-                return JSONResponse(stored[2], status_code=stored[1], headers={"Idempotent-Replayed": "true"})
-        q = state.quotes.get(body.quote_id)
-        if q is None:
-            raise ProblemError(404, "unknown-quote", "Unknown quote", body.quote_id)
-        if state.clock() >= q.expires_at:
-            raise ProblemError(409, "quote-expired", "Quote expired", f"quote {q.quote_id} expired")
-        try:
-            amount = Money.from_decimal(body.amount, ASSETS[q.asset])
-        except AmountError as exc:
-            raise ProblemError(422, "invalid-amount", "Invalid amount", str(exc)) from None
-        if body.asset.upper() != q.asset or amount.minor != q.crypto_minor:
-            raise ProblemError(
-                422,
-                "amount-mismatch",
-                "Amount does not match the quote",
-                f"quote {q.quote_id} is for {q.crypto_minor} minor units of {q.asset}",
-            )
-        if body.reference in state.by_reference:
-            existing = state.payments[state.by_reference[body.reference]]
-            raise ProblemError(
-                409,
-                "duplicate-reference",
-                "A payment with this reference exists",
-                payment_id=existing.payment_id,
-            )
-        status, reason = TEST_OUTCOMES.get(body.payload, ("approved", None))
-        p = StoredPayment(
-            state.next_id("pay"),
-            body.reference,
-            q.quote_id,
-            q.asset,
-            q.crypto_minor,
-            q.fiat_minor,
-            q.fiat_currency,
-            status,
-            reason,
-            state.clock(),
-            terminal,
-        )
-        state.payments[p.payment_id] = p
-        state.by_reference[p.reference] = p.payment_id
-        doc = _payment_json(p)
-        if idempotency_key:
-            state.idempotency[f"{terminal}:{idempotency_key}"] = (fingerprint, 201, doc)
-        return JSONResponse(doc, status_code=201)
 
-    @payments.get("/payments/{payment_id}")
-    async def get_payment(payment_id: str, terminal: Terminal) -> dict[str, Any]:
-        p = state.payments.get(payment_id)
-        if p is None:
-            raise ProblemError(404, "unknown-payment", "Unknown payment", payment_id)
-        return _payment_json(p)
+def create_service_app(
+    service: Service, *, store: Store, settings: ServiceSettings, build: str = "1.4.0"
+) -> FastAPI:
+    """One service, all its API versions: what one instance ("container") runs."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}; services: {', '.join(SERVICES)}")
+    ctx = Context.create(store=store, settings=settings, build=build)
+    return _base_app(ctx, (service,), f"cryptopos {service} (emulated)")
 
-    @payments.get("/payments")
-    async def find_payment(reference: str, terminal: Terminal) -> dict[str, Any]:
-        pid = state.by_reference.get(reference)
-        items = [_payment_json(state.payments[pid])] if pid else []
-        return {"items": items}
 
-    app.include_router(rates)
-    app.include_router(payments)
+def create_app(
+    *, store: Store | None = None, settings: ServiceSettings | None = None, build: str = "1.4.0"
+) -> FastAPI:
+    """Every service in one app. Without a store, a temporary one is made (and removed at shutdown)."""
+    own_store = store is None
+    the_store = store if store is not None else Store.temporary()
+    ctx = Context.create(store=the_store, settings=settings or ServiceSettings(), build=build)
+    app = _base_app(ctx, SERVICES, "cryptopos backend (emulated)")
+    if own_store:
+        app.router.on_shutdown.append(the_store.close)
     return app

@@ -1,55 +1,86 @@
-"""Terminal authentication: HMAC-signed requests (see terminal.domain.signing)."""
+"""Terminal authentication: HMAC-signed requests (see terminal.domain.signing).
+
+The nonce cache is the store's, so a replay sent to another instance (or another build) of
+the service is caught too.
+"""
 
 from __future__ import annotations
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from backend_stub.problems import ProblemError
-from backend_stub.state import BackendState
+from backend_stub.settings import ServiceSettings
+from backend_stub.store import Store
 from terminal.domain import signing
 
+__all__ = ["Authenticator"]
 
-async def verify_request(request: Request, state: BackendState) -> str:
-    """Return the key id of a correctly signed request, else raise a 401 problem."""
-    h = request.headers
-    key_id, ts, nonce, sig = (
-        h.get(signing.KEY_ID),
-        h.get(signing.TIMESTAMP),
-        h.get(signing.NONCE),
-        h.get(signing.SIGNATURE),
-    )
-    if not (key_id and ts and nonce and sig):
-        raise ProblemError(
-            401,
-            "unauthenticated",
-            "Request is not signed",
-            "send X-Cp-Key-Id, X-Cp-Timestamp, X-Cp-Nonce and X-Cp-Signature",
+_CHALLENGE = {"WWW-Authenticate": 'CP-HMAC-SHA256 realm="cryptopos"'}
+MAX_NONCE_LEN = 128
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _unauthorized(type_: str, title: str, detail: str = "") -> ProblemError:
+    return ProblemError(401, type_, title, detail, headers=_CHALLENGE)
+
+
+class Authenticator:
+    """A FastAPI dependency: returns the key id of a correctly signed request, else 401."""
+
+    def __init__(self, *, store: Store, settings: ServiceSettings) -> None:
+        self.store = store
+        self.settings = settings
+
+    async def __call__(self, request: Request) -> str:
+        h = request.headers
+        key_id, ts, nonce, sig = (
+            h.get(signing.KEY_ID),
+            h.get(signing.TIMESTAMP),
+            h.get(signing.NONCE),
+            h.get(signing.SIGNATURE),
         )
-    secret = state.keys.get(key_id)
-    if secret is None:
-        raise ProblemError(401, "unknown-key", "Unknown key id", f"no terminal key {key_id!r}")
-    try:
-        timestamp = int(ts)
-    except ValueError:
-        raise ProblemError(401, "bad-timestamp", "Timestamp is not an integer") from None
-    now = state.clock()
-    if abs(now - timestamp) > signing.WINDOW_S:
-        raise ProblemError(
-            401,
-            "stale-request",
-            "Request timestamp outside the allowed window",
-            f"timestamp is {int(now - timestamp)} s off; the window is ±{signing.WINDOW_S} s",
+        if not (key_id and ts and nonce and sig):
+            raise _unauthorized(
+                "unauthenticated",
+                "Request is not signed",
+                "send X-Cp-Key-Id, X-Cp-Timestamp, X-Cp-Nonce and X-Cp-Signature",
+            )
+        secret = self.settings.keys.get(key_id)
+        if secret is None:
+            raise _unauthorized("unknown-key", "Unknown key id", f"no terminal key {key_id[:64]!r}")
+        try:
+            timestamp = int(ts)
+        except ValueError:
+            raise _unauthorized("bad-timestamp", "Timestamp is not an integer", "epoch seconds") from None
+        now = self.settings.clock()
+        if abs(now - timestamp) > signing.WINDOW_S:
+            raise _unauthorized(
+                "stale-request",
+                "Request timestamp outside the allowed window",
+                f"timestamp is {int(now - timestamp)} s off; the window is ±{signing.WINDOW_S} s",
+            )
+        if len(nonce) > MAX_NONCE_LEN:
+            raise _unauthorized("bad-signature", "Nonce too long", f"at most {MAX_NONCE_LEN} characters")
+        # What the client signed is the path as sent, before any percent-decoding.
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        path = raw.decode("latin-1")
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        if query:
+            path = f"{path}?{query}"
+        body = await request.body()
+        if len(sig) != 64 or any(c not in _HEX for c in sig):
+            raise _unauthorized("bad-signature", "Signature is not 64 hex digits")
+        if not signing.verify(secret, request.method, path, timestamp, nonce, body, sig):
+            raise _unauthorized("bad-signature", "Signature does not match")
+        fresh = await run_in_threadpool(
+            self.store.remember_nonce,
+            f"terminal:{key_id}",
+            nonce,
+            now=now,
+            # a request this old is refused by the window anyway, so its nonce can go then
+            keep_until=max(now, timestamp) + signing.WINDOW_S + 1,
         )
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    body = await request.body()
-    if not signing.verify(secret, request.method, path, timestamp, nonce, body, sig):
-        raise ProblemError(401, "bad-signature", "Signature does not match")
-    with state.lock:
-        for n, seen in list(state.nonces.items()):
-            if now - seen > signing.WINDOW_S:
-                del state.nonces[n]
-        replay_key = f"{key_id}:{nonce}"
-        if replay_key in state.nonces:
-            raise ProblemError(401, "replayed-request", "Nonce already used")
-        state.nonces[replay_key] = now
-    return key_id
+        if not fresh:
+            raise _unauthorized("replayed-request", "Nonce already used", "each nonce is accepted once")
+        return key_id

@@ -9,9 +9,10 @@ from __future__ import annotations
 import httpx
 
 from backend_stub.app import create_app
-from backend_stub.state import BackendState
+from backend_stub.settings import ServiceSettings
+from backend_stub.transport import InProcessTransport
 
 
 def make_transport(*, key_id: str, secret: bytes) -> httpx.AsyncBaseTransport:
-    """An in-process backend that trusts the terminal's configured key."""
-    return httpx.ASGITransport(app=create_app(BackendState(keys={key_id: secret})))
+    """An in-process backend (temporary SQLite ledger) that trusts the terminal's configured key."""
+    return InProcessTransport(create_app(settings=ServiceSettings(keys={key_id: secret})))

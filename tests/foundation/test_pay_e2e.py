@@ -6,12 +6,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from backend_stub.app import create_app
-from backend_stub.state import BackendState
+from backend_stub.settings import ServiceSettings
+from backend_stub.store import Store
 from terminal.client import BackendClient
 from terminal.domain.money import Money, asset
 from terminal.flow import SaleRunner
@@ -32,16 +34,25 @@ async def pay(tmp_path: Path, transport: httpx.AsyncBaseTransport | None, base_u
     return report, journal
 
 
+def backend(tmp_path: Path, keys: dict[str, bytes]) -> tuple[Store, Any]:
+    store = Store(tmp_path / "ledger.sqlite3")
+    return store, create_app(store=store, settings=ServiceSettings(keys=keys))
+
+
+def charges(store: Store, reference: str) -> list[Any]:
+    return store.read().execute("SELECT * FROM payments WHERE reference = ?", (reference,)).fetchall()
+
+
 async def test_pay_through_the_in_process_backend(tmp_path: Path) -> None:
-    state = BackendState(keys={KEY_ID: SECRET})
-    transport = httpx.ASGITransport(app=create_app(state))
+    store, app = backend(tmp_path, {KEY_ID: SECRET})
+    transport = httpx.ASGITransport(app=app)
     report, journal = await pay(tmp_path, transport, "http://backend.test", "sim:nfc")
     assert report.status == "approved"
     assert report.crypto is not None and report.crypto.asset.code == "BTC" and report.crypto.minor > 0
     # the backend charged exactly this, once, under the sale's reference
-    charged = [p for p in state.payments.values() if p.reference == report.reference]
-    assert len(charged) == 1 and charged[0].crypto_minor == report.crypto.minor
-    assert charged[0].payment_id == report.payment_id
+    charged = charges(store, report.reference)
+    assert len(charged) == 1 and int(charged[0]["amount_minor"]) == report.crypto.minor
+    assert charged[0]["payment_id"] == report.payment_id
     # the journal recorded the sale before the network and every step after it
     assert journal.events(report.reference) == [
         "amount_entered",
@@ -55,7 +66,7 @@ async def test_pay_through_the_in_process_backend(tmp_path: Path) -> None:
 
 
 async def test_declined_card(tmp_path: Path) -> None:
-    transport = httpx.ASGITransport(app=create_app(BackendState(keys={KEY_ID: SECRET})))
+    transport = httpx.ASGITransport(app=backend(tmp_path, {KEY_ID: SECRET})[1])
     report, journal = await pay(
         tmp_path, transport, "http://backend.test", "sim:nfc?payload=cryptopos-test:card:decline"
     )
@@ -64,7 +75,7 @@ async def test_declined_card(tmp_path: Path) -> None:
 
 
 async def test_wrong_key_is_refused_with_a_clear_reason(tmp_path: Path) -> None:
-    transport = httpx.ASGITransport(app=create_app(BackendState(keys={KEY_ID: b"another-secret-9876543210"})))
+    transport = httpx.ASGITransport(app=backend(tmp_path, {KEY_ID: b"another-secret-9876543210"})[1])
     report, _ = await pay(tmp_path, transport, "http://backend.test", "sim:nfc")
     assert report.status == "cancelled"
     assert report.reason is not None and "Signature does not match" in report.reason
@@ -88,8 +99,8 @@ def run_pay(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_pay_cli_over_a_real_uvicorn_server(tmp_path: Path) -> None:
-    state = BackendState(keys={KEY_ID: SECRET})
-    with serve(create_app(state)) as url:
+    store, app = backend(tmp_path, {KEY_ID: SECRET})
+    with serve(app) as url:
         r = run_pay(
             "--amount",
             "12.50",
@@ -108,9 +119,10 @@ def test_pay_cli_over_a_real_uvicorn_server(tmp_path: Path) -> None:
     out = json.loads(r.stdout)
     assert out["status"] == "approved"
     assert out["fiat"] == {"amount": "12.50", "minor": 1250, "currency": "EUR"}
-    paid = state.payments[out["payment_id"]]
-    assert out["crypto"]["minor"] == str(paid.crypto_minor)
-    assert out["quote_id"] == paid.quote_id and out["idempotency_key"]
+    (paid,) = charges(store, out["reference"])
+    assert paid["payment_id"] == out["payment_id"]
+    assert out["crypto"]["minor"] == paid["amount_minor"]
+    assert out["quote_id"] == paid["quote_id"] and out["idempotency_key"]
     assert set(out["timings_ms"]) >= {"quote", "submit", "total"}
 
 

@@ -1,0 +1,169 @@
+"""Payments shared by v1 and v2: the ledger rows, validation and the outcome of a payload."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from backend_stub.problems import ProblemError
+from backend_stub.services.common import Context, iso, new_id
+from backend_stub.testmode import Behaviour, payment_behaviour
+from terminal.domain.money import ASSETS, Money
+
+FINAL = frozenset({"approved", "declined"})
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteRow:
+    quote_id: str
+    fiat_minor: int
+    fiat_currency: str
+    asset: str
+    crypto_minor: int
+    expires_at: float
+
+
+def load_quote(db: sqlite3.Connection, quote_id: str) -> QuoteRow:
+    row = db.execute(
+        "SELECT quote_id, fiat_minor, fiat_currency, asset, crypto_minor, expires_at FROM quotes "
+        "WHERE quote_id = ?",
+        (quote_id,),
+    ).fetchone()
+    if row is None:
+        raise ProblemError(404, "unknown-quote", "Unknown quote", f"no quote {quote_id[:64]!r}")
+    return QuoteRow(
+        row["quote_id"],
+        int(row["fiat_minor"]),
+        row["fiat_currency"],
+        row["asset"],
+        int(row["crypto_minor"]),
+        float(row["expires_at"]),
+    )
+
+
+def check_quote(ctx: Context, q: QuoteRow, *, asset: str, amount_minor: int) -> None:
+    if ctx.now() >= q.expires_at:
+        raise ProblemError(
+            409, "quote-expired", "Quote expired", f"quote {q.quote_id} expired at {iso(q.expires_at)}"
+        )
+    if asset.strip().upper() != q.asset or amount_minor != q.crypto_minor:
+        raise ProblemError(
+            422,
+            "amount-mismatch",
+            "Amount does not match the quote",
+            f"quote {q.quote_id} is for {q.crypto_minor} minor units of {q.asset}",
+        )
+
+
+def check_reference(db: sqlite3.Connection, *, terminal: str, reference: str) -> None:
+    row = db.execute(
+        "SELECT payment_id FROM payments WHERE terminal_id = ? AND reference = ?", (terminal, reference)
+    ).fetchone()
+    if row is not None:
+        raise ProblemError(
+            409,
+            "duplicate-reference",
+            "A payment with this reference exists",
+            f"reference {reference[:64]!r} is payment {row['payment_id']}",
+            payment_id=row["payment_id"],
+        )
+
+
+def behaviour(ctx: Context, payload: str, fiat_minor: int) -> Behaviour:
+    """What the test mode forces for this payload and amount (approve when nothing does)."""
+    if ctx.settings.test_mode:
+        forced = payment_behaviour(payload, fiat_minor)
+        if forced is not None:
+            return forced
+    return Behaviour()
+
+
+def insert_payment(
+    db: sqlite3.Connection,
+    ctx: Context,
+    *,
+    terminal: str,
+    reference: str,
+    q: QuoteRow,
+    method: str,
+    status: str,
+    reason: str | None,
+) -> sqlite3.Row:
+    now = ctx.now()
+    payment_id = new_id("pay")
+    seq = ctx.store.next_value(db, "payments")
+    db.execute(
+        "INSERT INTO payments (payment_id, terminal_id, reference, quote_id, method, asset, amount_minor, "
+        "fiat_minor, fiat_currency, status, reason, created_at, updated_at, seq) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            payment_id,
+            terminal,
+            reference,
+            q.quote_id,
+            method,
+            q.asset,
+            str(q.crypto_minor),
+            q.fiat_minor,
+            q.fiat_currency,
+            status,
+            reason,
+            now,
+            now,
+            seq,
+        ),
+    )
+    return load_payment(db, payment_id, terminal=terminal)
+
+
+def load_payment(db: sqlite3.Connection, payment_id: str, *, terminal: str) -> sqlite3.Row:
+    row: sqlite3.Row | None = db.execute(
+        "SELECT * FROM payments WHERE payment_id = ? AND terminal_id = ?", (payment_id, terminal)
+    ).fetchone()
+    if row is None:
+        raise ProblemError(404, "unknown-payment", "Unknown payment", f"no payment {payment_id[:64]!r}")
+    return row
+
+
+def doc_v1(row: sqlite3.Row) -> dict[str, Any]:
+    asset = ASSETS[row["asset"]]
+    fiat = ASSETS[row["fiat_currency"]]
+    return {
+        "payment_id": row["payment_id"],
+        "reference": row["reference"],
+        "quote_id": row["quote_id"],
+        "status": row["status"],
+        "reason": row["reason"],
+        "asset": row["asset"],
+        "amount": Money(int(row["amount_minor"]), asset).amount_str(),
+        "fiat_amount": Money(int(row["fiat_minor"]), fiat).amount_str(),
+        "fiat_currency": row["fiat_currency"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+
+
+def doc_v2(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "payment_id": row["payment_id"],
+        "reference": row["reference"],
+        "quote_id": row["quote_id"],
+        "status": row["status"],
+        "reason": row["reason"],
+        "method": row["method"],
+        "asset": row["asset"],
+        "amount_minor": row["amount_minor"],
+        "fiat_minor": int(row["fiat_minor"]),
+        "fiat_currency": row["fiat_currency"],
+        "refunded_minor": row["refunded_minor"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+
+
+def check_refund_address(asset: str, to: str) -> None:
+    """A refund goes to an address of the payment's network (full checksum checks: payloads)."""
+    text = to.strip()
+    if not text or any(c.isspace() for c in text):
+        raise ProblemError(422, "invalid-address", "Invalid refund address", "an address has no spaces")

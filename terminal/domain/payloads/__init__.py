@@ -1,0 +1,178 @@
+"""Payment payloads a crypto terminal meets, parsed to the letter of their specs and built.
+
+One entry point classifies any scanned or tapped string::
+
+    parse_payload(text, now=...) -> Payload        # a frozen dataclass, ``.kind`` says which
+    payload_to_json(payload) -> dict               # what ``cryptopos parse --json`` prints
+
+=====================  ====================================================  ==================
+kind                   recognised by                                          module
+=====================  ====================================================  ==================
+bitcoin                ``bitcoin:`` (BIP21/BIP321) or a bare address         bitcoin, addresses
+ethereum               ``ethereum:`` (EIP-681)                               ethereum
+solana_transfer        ``solana:<recipient>``                                solana
+solana_transaction     ``solana:<https link>``                               solana
+bolt11                 ``ln...`` / ``lightning:ln...``                        bolt11
+lnurl                  ``LNURL1...``, ``lnurlw/p/c://``, ``keyauth://``,      lnurl
+                       ``https://...?lightning=LNURL1...``
+boltcard               ``lnurlw://...?p=<32 hex>&c=<16 hex>``                boltcard
+wallet_token           ``CPT1:...``                                          wallet_token
+ndef                   ``ndef:<hex octets>``                                 ndef
+=====================  ====================================================  ==================
+
+Pure code: no I/O, no clock (``now`` is an argument). One module per format.
+
+Errors::
+
+    PayloadError (ValueError)     every rejection; ``code`` is stable, ``message`` is for people
+
+Anything else escaping ``parse_payload`` is a bug (the fuzz tests look for it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from terminal.domain.payloads.addresses import BitcoinAddress, parse_bitcoin_address
+from terminal.domain.payloads.bitcoin import BitcoinUri, build_bip21, parse_bitcoin_uri
+from terminal.domain.payloads.bolt11 import Bolt11Invoice, decode_bolt11, encode_bolt11, looks_like_bolt11
+from terminal.domain.payloads.boltcard import BoltCardTap, SunResult, parse_card_tap, verify_sun
+from terminal.domain.payloads.errors import PayloadError
+from terminal.domain.payloads.ethereum import EthereumRequest, build_eip681, parse_eip681, parse_eth_address
+from terminal.domain.payloads.lnurl import LUD17_SCHEMES, Lnurl, parse_lnurl
+from terminal.domain.payloads.ndef import NdefMessage, parse_ndef, parse_ndef_hex
+from terminal.domain.payloads.solana import (
+    SolanaTransaction,
+    SolanaTransfer,
+    build_solana_pay,
+    parse_solana_pay,
+    parse_solana_pubkey,
+)
+from terminal.domain.payloads.wallet_token import WalletToken, decode_token, sign_token, verify_token
+
+__all__ = [
+    "MAX_PAYLOAD_CHARS",
+    "BitcoinAddress",
+    "BitcoinUri",
+    "Bolt11Invoice",
+    "BoltCardTap",
+    "EthereumRequest",
+    "Lnurl",
+    "NdefMessage",
+    "Payload",
+    "PayloadError",
+    "SolanaTransaction",
+    "SolanaTransfer",
+    "SunResult",
+    "WalletToken",
+    "build_bip21",
+    "build_eip681",
+    "build_solana_pay",
+    "decode_bolt11",
+    "decode_token",
+    "encode_bolt11",
+    "parse_bitcoin_address",
+    "parse_ndef",
+    "parse_payload",
+    "payload_to_json",
+    "sign_token",
+    "verify_sun",
+    "verify_token",
+]
+
+Payload = (
+    BitcoinUri
+    | EthereumRequest
+    | SolanaTransfer
+    | SolanaTransaction
+    | Bolt11Invoice
+    | Lnurl
+    | BoltCardTap
+    | WalletToken
+    | NdefMessage
+)
+
+# A QR code holds at most 7,089 digits / 4,296 alphanumerics; an NDEF message written as hex
+# can be longer. Anything beyond this is not a payment payload.
+MAX_PAYLOAD_CHARS = 16_384
+
+
+def parse_payload(text: str, *, now: float | None = None) -> Payload:
+    """Classify and parse one scanned string. ``now`` (epoch seconds) fills ``expired`` fields."""
+    if not isinstance(text, str):
+        raise PayloadError("unrecognised", f"a payload is text, not {type(text).__name__}")
+    text = text.strip()
+    if not text:
+        raise PayloadError("empty", "the payload is empty")
+    if len(text) > MAX_PAYLOAD_CHARS:
+        raise PayloadError(
+            "too_long", f"the payload is {len(text)} characters; no payment format is that long"
+        )
+    scheme, sep, rest = text.partition(":")
+    scheme = scheme.lower() if sep and scheme.isascii() else ""
+    if scheme == "bitcoin":
+        return parse_bitcoin_uri(text)
+    if scheme == "ethereum":
+        return parse_eip681(text)
+    if scheme == "solana":
+        return parse_solana_pay(text)
+    if scheme == "lightning":
+        return _parse_lightning(rest, now=now)
+    if scheme == "lnurlw":
+        tap = parse_card_tap(text)
+        if tap is not None:
+            return tap
+    if scheme in LUD17_SCHEMES or scheme == "https":
+        return parse_lnurl(text)
+    if scheme == "cpt1":
+        return decode_token(text, now=now)
+    if scheme == "ndef":
+        return parse_ndef_hex(text, parse_inner=lambda inner: parse_payload(inner, now=now))
+    if scheme == "http":
+        raise PayloadError("unsupported_scheme", "a plain http link is not a payment code")
+    if not sep or not scheme:
+        return _parse_bare(text, now=now)
+    raise PayloadError(
+        "unsupported_scheme", f"{scheme[:20]!r} codes are not payment codes this terminal reads"
+    )
+
+
+def _parse_lightning(rest: str, *, now: float | None) -> Payload:
+    if rest[:6].lower() == "lnurl1":
+        return parse_lnurl(rest)
+    if looks_like_bolt11(rest):
+        return decode_bolt11(rest, now=now)
+    raise PayloadError("unrecognised", "lightning: is followed by neither an invoice nor an LNURL")
+
+
+_ADDRESS_ERRORS = ("bad_checksum", "mixed_case", "bad_witness_version", "bad_padding")
+
+
+def _parse_bare(text: str, *, now: float | None) -> Payload:
+    """A string without a scheme: an invoice, an LNURL, or an address (bitcoin, ethereum, solana)."""
+    low = text[:6].lower()
+    if low == "lnurl1":
+        return parse_lnurl(text)
+    if looks_like_bolt11(text):
+        return decode_bolt11(text, now=now)
+    if low.startswith("0x"):
+        return EthereumRequest(target=parse_eth_address(text))
+    try:
+        # a base58 32-byte key is a Solana address; a bitcoin base58 address holds 25 bytes
+        return SolanaTransfer(recipient=parse_solana_pubkey(text, what="Solana address"))
+    except PayloadError:
+        pass
+    try:
+        addr = parse_bitcoin_address(text)
+    except PayloadError as exc:
+        if exc.code in _ADDRESS_ERRORS:
+            raise
+        if exc.code in ("bad_length", "bad_hrp") and text[:3].lower() in ("bc1", "tb1", "bcr"):
+            raise
+        raise PayloadError("unrecognised", "not a payment code this terminal knows") from None
+    return BitcoinUri(address=addr, network=addr.network)
+
+
+def payload_to_json(payload: Payload) -> dict[str, Any]:
+    """``kind``, ``network``, ``asset``, ``amount``, ``amount_minor`` and the format's own fields."""
+    return {"kind": payload.kind, **payload.to_json()}

@@ -1,0 +1,84 @@
+"""LNURL: LUD-01's example (lnurl/luds 01.md), its fallback scheme, and LUD-17's schemes (17.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from terminal.domain.payloads import Lnurl, PayloadError, parse_payload, payload_to_json
+from terminal.domain.payloads.lnurl import encode_lnurl
+
+LUD01 = (
+    "LNURL1DP68GURN8GHJ7UM9WFMXJCM99E3K7MF0V9CXJ0M385EKVCENXC6R2C35XVUKXEFCV5MKVV34X5EKZD3EV56NYD3HXQURZEPEXEJXXEPN"
+    "XSCRVWFNV9NXZCN9XQ6XYEFHVGCXXCMYXYMNSERXFQ5FNS"
+)
+LUD01_URL = "https://service.com/api?q=3fc3645b439ce8e7f2553a69e5267081d96dcd340693afabe04be7b0ccd178df"
+
+
+def lnurl(text: str) -> Lnurl:
+    p = parse_payload(text)
+    assert isinstance(p, Lnurl)
+    return p
+
+
+def err(text: str) -> str:
+    with pytest.raises(PayloadError) as exc:
+        parse_payload(text)
+    return exc.value.code
+
+
+def test_lud01_example_both_cases() -> None:
+    assert lnurl(LUD01).url == LUD01_URL
+    assert lnurl(LUD01.lower()).url == LUD01_URL  # "can both be uppercase or lowercase"
+    assert lnurl("lightning:" + LUD01).url == LUD01_URL
+    assert encode_lnurl(LUD01_URL) == LUD01
+    j = payload_to_json(lnurl(LUD01))
+    assert j["kind"] == "lnurl" and j["url"] == LUD01_URL and j["source"] == "bech32"
+
+
+def test_lud01_mixed_case_and_checksum() -> None:
+    assert err(LUD01[:10] + LUD01[10:].lower()) == "mixed_case"  # "but not mixed case"
+    assert err(LUD01[:-1] + ("Q" if LUD01[-1] != "Q" else "P")) == "bad_checksum"
+
+
+def test_lud01_fallback_scheme() -> None:
+    # "https://service.com/giftcard/redeem?id=123&lightning=LNURL1..."
+    p = lnurl(f"https://service.com/giftcard/redeem?id=123&lightning={LUD01}")
+    assert p.url == LUD01_URL and p.source == "fallback"
+
+
+def test_https_or_onion_only() -> None:
+    assert lnurl(encode_lnurl("http://abcdefgh.onion/lnurl")).url == "http://abcdefgh.onion/lnurl"
+    from terminal.domain.payloads import bech32
+
+    clear_http = bech32.encode(
+        "lnurl", bech32.convertbits(b"http://service.com/api", 8, 5, pad=True), bech32.Variant.BECH32
+    )
+    assert err(clear_http) == "bad_url"  # "http:// v2/v3 onion link" only
+    ftp = bech32.encode(
+        "lnurl", bech32.convertbits(b"ftp://service.com/", 8, 5, pad=True), bech32.Variant.BECH32
+    )
+    assert err(ftp) == "bad_url"
+
+
+@pytest.mark.parametrize(
+    ("link", "url", "tag"),
+    [
+        # LUD-17: "lnurlw://domain.com/path ... GET request to https://domain.com/path"
+        ("lnurlw://domain.com/path", "https://domain.com/path", "withdrawRequest"),
+        # "lnurlp://examplennnnnnnn.onion/path ... request to http://examplennnnnnnn.onion/path"
+        ("lnurlp://examplennnnnnnn.onion/path", "http://examplennnnnnnn.onion/path", "payRequest"),
+        ("lnurlc://domain.com/c", "https://domain.com/c", "channelRequest"),
+        ("keyauth://domain.com/auth?tag=login&k1=00", "https://domain.com/auth?tag=login&k1=00", "login"),
+    ],
+)
+def test_lud17_schemes(link: str, url: str, tag: str) -> None:
+    p = lnurl(link)
+    assert (p.url, p.tag, p.source) == (url, tag, "lud17")
+
+
+def test_tag_from_query_and_plain_links() -> None:
+    url = "https://service.com/w?tag=withdrawRequest&k1=ab"
+    assert lnurl(encode_lnurl(url)).tag == "withdrawRequest"
+    assert lnurl(url).tag == "withdrawRequest"
+    assert err("https://example.com/menu") == "unsupported_scheme"
+    assert err("lnurlw://") == "bad_url"

@@ -1,0 +1,87 @@
+"""NDEF messages: the NFC Forum RTD-URI 1.0 prefix table (codes 0x00-0x23), strict handling of
+unknown codes, text records, and payment payloads carried inside (Bolt Card taps, LNURLs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from terminal.domain.payloads import BoltCardTap, NdefMessage, PayloadError, parse_ndef, parse_payload
+from terminal.domain.payloads.ndef import URI_PREFIXES, encode_uri_message
+
+# NFC Forum RTD-URI 1.0 table 3, "URI Identifier Codes" (as reproduced e.g. in "Beginning NFC", appendix A)
+PREFIX_TABLE = {
+    0x00: "", 0x01: "http://www.", 0x02: "https://www.", 0x03: "http://", 0x04: "https://",
+    0x05: "tel:", 0x06: "mailto:", 0x07: "ftp://anonymous:anonymous@", 0x08: "ftp://ftp.",
+    0x09: "ftps://", 0x0A: "sftp://", 0x0B: "smb://", 0x0C: "nfs://", 0x0D: "ftp://", 0x0E: "dav://",
+    0x0F: "news:", 0x10: "telnet://", 0x11: "imap:", 0x12: "rtsp://", 0x13: "urn:", 0x14: "pop:",
+    0x15: "sip:", 0x16: "sips:", 0x17: "tftp:", 0x18: "btspp://", 0x19: "btl2cap://", 0x1A: "btgoep://",
+    0x1B: "tcpobex://", 0x1C: "irdaobex://", 0x1D: "file://", 0x1E: "urn:epc:id:", 0x1F: "urn:epc:tag:",
+    0x20: "urn:epc:pat:", 0x21: "urn:epc:raw:", 0x22: "urn:epc:", 0x23: "urn:nfc:",
+}  # fmt: skip
+
+
+def uri_record(code: int, rest: bytes) -> bytes:
+    """A short, single (MB|ME|SR) well-known "U" record: D1 01 <len> 55 <code> <rest>."""
+    payload = bytes([code]) + rest
+    return bytes([0xD1, 0x01, len(payload), 0x55]) + payload
+
+
+def test_our_table_is_the_forums() -> None:
+    assert dict(enumerate(URI_PREFIXES)) == PREFIX_TABLE
+
+
+@pytest.mark.parametrize("code", sorted(PREFIX_TABLE))
+def test_every_prefix_code(code: int) -> None:
+    msg = parse_ndef(uri_record(code, b"example"))
+    assert msg.records[0].uri == PREFIX_TABLE[code] + "example"
+
+
+def test_rtd_uri_examples() -> None:
+    # RTD-URI layout: "http://www.nfc.com" is code 0x01 + "nfc.com"; "tel:+35891234567" is 0x05 + number
+    assert parse_ndef(bytes.fromhex("D1010855016E66632E636F6D")).records[0].uri == "http://www.nfc.com"
+    assert (
+        parse_ndef(bytes.fromhex("D1010D55052B3335383931323334353637")).records[0].uri == "tel:+35891234567"
+    )
+
+
+@pytest.mark.parametrize("code", [0x24, 0x7F, 0xFF])
+def test_unknown_prefix_codes(code: int) -> None:
+    # "36…255: Reserved for future use": an error in strict mode, no prefix otherwise
+    with pytest.raises(PayloadError) as exc:
+        parse_ndef(uri_record(code, b"example"))
+    assert exc.value.code == "unknown_uri_prefix"
+    assert parse_ndef(uri_record(code, b"example"), strict=False).records[0].uri == "example"
+
+
+def test_text_record() -> None:
+    msg = parse_ndef(bytes.fromhex("D1010F5402656E48656C6C6F20576F726C6421"))
+    assert (msg.records[0].text, msg.records[0].language) == ("Hello World!", "en")
+
+
+@pytest.mark.parametrize("hexdata", ["", "D1", "D101", "9101035501414243", "D1010A55"])
+def test_malformed(hexdata: str) -> None:
+    with pytest.raises(PayloadError) as exc:
+        parse_ndef(bytes.fromhex(hexdata))
+    assert exc.value.code == "bad_ndef"
+
+
+def test_bolt_card_tap_inside_ndef() -> None:
+    tap = "lnurlw://card.yourdomain.com?p=A2EF40F6D46F1BB36E6EBF0114D4A464&c=F509EEA788E37E32"
+    data = encode_uri_message(tap)
+    assert data[4] == 0x00  # no abbreviation applies to lnurlw://
+    msg = parse_payload("ndef:" + data.hex())
+    assert isinstance(msg, NdefMessage)
+    assert isinstance(msg.content, BoltCardTap)
+    # an https LNURL gets the 0x04 abbreviation and still resolves
+    https = encode_uri_message("https://service.com/w?tag=withdrawRequest")
+    assert https[4] == 0x04
+    inner = parse_payload("ndef:" + https.hex())
+    assert isinstance(inner, NdefMessage) and inner.content is not None and inner.content.kind == "lnurl"
+
+
+def test_ndef_without_payment_content() -> None:
+    msg = parse_payload("ndef:D1010855016E66632E636F6D")
+    assert isinstance(msg, NdefMessage) and msg.content is None
+    with pytest.raises(PayloadError) as exc:
+        parse_payload("ndef:zz")
+    assert exc.value.code == "bad_ndef"
