@@ -20,6 +20,7 @@ Errors::
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
 import threading
 import time
@@ -42,7 +43,7 @@ from terminal.config import LoadedSettings, effective_rows
 from terminal.domain import session as s
 from terminal.domain.money import ASSETS, Asset, Money, MoneyError, asset
 from terminal.domain.quote import Quote
-from terminal.flow import idempotency_key_for, new_reference
+from terminal.flow import new_reference
 from terminal.journal import Journal, SaleRecord, payload_hash
 
 Severity = Literal["information", "warning", "error"]
@@ -352,14 +353,27 @@ class Register:
         else:
             version = max(both) if both else "none"
         raw_notices = doc.get("notices", []) if isinstance(doc, dict) else []
-        notices = tuple(
+        notices = [
             str(n.get("text") or n.get("message") or n) if isinstance(n, dict) else str(n)
             for n in (raw_notices if isinstance(raw_notices, list) else [])
-        )
+        ]
+        notices += self._deprecations(services, version)
         self._set_backend(
-            connected=True, api_version=version, notices=notices, detail="", queued=self._queued()
+            connected=True, api_version=version, notices=tuple(notices), detail="", queued=self._queued()
         )
         return self.backend
+
+    @staticmethod
+    def _deprecations(services: Any, version: str) -> list[str]:
+        """'payments v1 deprecated, sunset 2027-06-30' for each service whose version we use is retiring."""
+        out = []
+        for name in ("rates", "payments"):
+            versions = services.get(name, {}).get("versions", []) if isinstance(services, dict) else []
+            for v in versions:
+                if isinstance(v, dict) and v.get("version") == version and v.get("status") == "deprecated":
+                    sunset = str(v.get("sunset", ""))[:10]
+                    out.append(f"{name} {version} deprecated" + (f", sunset {sunset}" if sunset else ""))
+        return out
 
     def _mark_offline(self, detail: str) -> None:
         self._set_backend(connected=False, detail=detail, queued=self._queued())
@@ -893,6 +907,11 @@ class Register:
             reference=v.reference,
             link=link,
         )
+
+
+def idempotency_key_for(reference: str, salt: str) -> str:
+    """Derived from the journaled sale and what it pays (a quote, a refund): the same on every retry."""
+    return hashlib.sha256(f"{reference}|{salt}".encode()).hexdigest()[:32]
 
 
 def parse_money(text: str, currency: Asset) -> Money:

@@ -3,6 +3,7 @@ simulated readers, with one fake clock shared by the terminal and the backend.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,10 @@ from typing import Any
 import httpx
 
 from backend_stub.app import create_app
-from backend_stub.state import BackendState
+from backend_stub.services.common import Context
+from backend_stub.settings import ServiceSettings
+from backend_stub.store import Store
+from backend_stub.transport import InProcessTransport
 from drivers import Reader, open_reader
 from terminal.client import BackendClient
 from terminal.config import load_settings
@@ -45,12 +49,17 @@ class FaultyTransport(httpx.AsyncBaseTransport):
         self.down = False
         self.drop_next_answers = 0  # of writes (POST)
         self.requests: list[str] = []
+        self.discovery_notices: list[str] = []  # what a gateway adds during a rollout
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(f"{request.method} {request.url.path}")
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
         response = await self.inner.handle_async_request(request)
+        if request.url.path == "/discovery" and self.discovery_notices:
+            doc = json.loads(await response.aread())
+            doc["notices"] = [*doc.get("notices", []), *self.discovery_notices]
+            return httpx.Response(200, json=doc)
         if request.method == "POST" and "/payments" in request.url.path and self.drop_next_answers:
             self.drop_next_answers -= 1
             await response.aread()
@@ -70,13 +79,33 @@ class References:
 
 
 @dataclass
+class Backend:
+    """The emulated backend's ledger, seen the way its operators would query it."""
+
+    store: Store
+    context: Context
+
+    def payments(self) -> list[dict[str, Any]]:
+        rows = self.store.read().execute("SELECT * FROM payments ORDER BY seq").fetchall()
+        return [dict(r) for r in rows]
+
+    def payment(self, payment_id: str) -> dict[str, Any]:
+        [found] = [p for p in self.payments() if p["payment_id"] == payment_id]
+        return found
+
+
+@dataclass
 class Till:
     app: PosApp
     register: Register
     journal: Journal
-    backend: BackendState
+    backend: Backend
     transport: FaultyTransport
     clock: FakeClock
+
+    def close(self) -> None:
+        self.journal.close()
+        self.backend.store.close()
 
 
 def make_till(
@@ -86,13 +115,18 @@ def make_till(
     demo: bool = True,
     quote_ttl_s: float = 60.0,
     payment_wait_s: float = 120.0,
-    invoices: Callable[[BackendState, FakeClock], InvoiceDesk] | None = None,
+    invoices: Callable[[Backend, FakeClock], InvoiceDesk] | None = None,
     extra: dict[str, Any] | None = None,
     reader_factory: Callable[[str], Reader] = open_reader,
 ) -> Till:
     clock = FakeClock()
-    backend = BackendState(keys={KEY_ID: SECRET}, clock=clock, quote_ttl_s=quote_ttl_s)
-    transport = FaultyTransport(httpx.ASGITransport(app=create_app(backend)))
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    store = Store(tmp_path / "ledger.sqlite3")
+    api = create_app(
+        store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}, clock=clock, quote_ttl_s=quote_ttl_s)
+    )
+    backend = Backend(store, api.state.context)
+    transport = FaultyTransport(InProcessTransport(api))
     overrides: dict[str, tuple[Any, str]] = {
         "terminal.readers": (list(readers), "test"),
         "signing.key_id": (KEY_ID, "test"),

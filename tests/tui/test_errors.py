@@ -3,13 +3,12 @@ keeps working."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from drivers import Reader, open_reader
 from drivers.registry import EventSink, MissingExtraError
 from terminal.domain.session import State
-from tests.tui.harness import make_till
+from tests.tui.conftest import MakeTill
 from tests.tui.helpers import start_sale, until
 
 
@@ -43,8 +42,8 @@ def record_notifications(app: Any) -> list[tuple[str, str, str]]:
     return seen
 
 
-async def test_reader_failures_are_notices_and_the_sale_goes_on(tmp_path: Path) -> None:
-    till = make_till(tmp_path, reader_factory=factory)
+async def test_reader_failures_are_notices_and_the_sale_goes_on(make: MakeTill) -> None:
+    till = make(reader_factory=factory)
     seen = record_notifications(till.app)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
@@ -60,8 +59,8 @@ async def test_reader_failures_are_notices_and_the_sale_goes_on(tmp_path: Path) 
         await until(pilot, lambda: till.register.session.state is State.APPROVED)
 
 
-async def test_backend_down_at_quote_time_says_so_and_keeps_the_sale(tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+async def test_backend_down_at_quote_time_says_so_and_keeps_the_sale(make: MakeTill) -> None:
+    till = make()
     seen = record_notifications(till.app)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: till.register.backend.connected is True)

@@ -3,13 +3,12 @@ the backend (real emulated backend in-process, real SQLite journal, real sim rea
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import quote
 
 from terminal.domain.session import State
 from terminal.journal import payload_hash
 from terminal.tui.screens.sale import ResultScreen, WaitingScreen
-from tests.tui.harness import make_till
+from tests.tui.conftest import MakeTill
 from tests.tui.helpers import screen_text, start_sale, until
 
 TAP = "cryptopos-test:card:approve"
@@ -19,8 +18,8 @@ def _sim(kind: str, payload: str, delay: float = 0.05) -> str:
     return f"sim:{kind}?payload={quote(payload, safe='')}&delay={delay}"
 
 
-async def test_pay_by_nfc(tmp_path: Path) -> None:
-    till = make_till(tmp_path, readers=(_sim("nfc", TAP),), demo=False)
+async def test_pay_by_nfc(make: MakeTill) -> None:
+    till = make(readers=(_sim("nfc", TAP),), demo=False)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till, amount="12", tip="2")  # 15% tip
         await until(pilot, lambda: till.register.session.state is State.APPROVED)
@@ -41,15 +40,15 @@ async def test_pay_by_nfc(tmp_path: Path) -> None:
             "submitting",
             "approved",
         ]
-        stored = till.backend.payments[record.payment_id or ""]
-        assert stored.reference == record.reference and stored.status == "approved"
-        assert stored.crypto_minor == record.crypto_minor
+        stored = till.backend.payment(record.payment_id or "")
+        assert stored["reference"] == record.reference and stored["status"] == "approved"
+        assert int(stored["amount_minor"]) == record.crypto_minor
         await until(pilot, lambda: "APPROVED" in screen_text(pilot))
 
 
-async def test_pay_by_qr_scan(tmp_path: Path) -> None:
+async def test_pay_by_qr_scan(make: MakeTill) -> None:
     payload = "cryptopos-test:wallet:approve"
-    till = make_till(tmp_path, readers=("sim:nfc?count=0", _sim("qr", payload, 0.1)), demo=False)
+    till = make(readers=("sim:nfc?count=0", _sim("qr", payload, 0.1)), demo=False)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till, amount="4", asset="3")  # ETH
         await until(pilot, lambda: till.register.session.state is State.APPROVED)
@@ -58,11 +57,11 @@ async def test_pay_by_qr_scan(tmp_path: Path) -> None:
         record = till.journal.get(view.reference or "")
         assert record is not None and record.state == "approved" and record.asset == "ETH"
         assert record.payload_hash == payload_hash(payload)
-        assert till.backend.payments[record.payment_id or ""].asset == "ETH"
+        assert till.backend.payment(record.payment_id or "")["asset"] == "ETH"
 
 
-async def test_declined_card_shows_the_reason_in_words(tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+async def test_declined_card_shows_the_reason_in_words(make: MakeTill) -> None:
+    till = make()
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         await until(pilot, lambda: isinstance(pilot.app.screen, WaitingScreen))
@@ -79,8 +78,8 @@ async def test_declined_card_shows_the_reason_in_words(tmp_path: Path) -> None:
         assert type(pilot.app.screen).__name__ == "AmountScreen"
 
 
-async def test_expired_quote_is_requoted_and_the_new_quote_is_paid(tmp_path: Path) -> None:
-    till = make_till(tmp_path, quote_ttl_s=30)
+async def test_expired_quote_is_requoted_and_the_new_quote_is_paid(make: MakeTill) -> None:
+    till = make(quote_ttl_s=30)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         first = till.register.view.quote
@@ -97,12 +96,12 @@ async def test_expired_quote_is_requoted_and_the_new_quote_is_paid(tmp_path: Pat
         await until(pilot, lambda: till.register.session.state is State.APPROVED)
         record = till.journal.get(record.reference)
         assert record is not None and record.state == "approved"
-        assert till.backend.payments[record.payment_id or ""].quote_id == second.quote_id
+        assert till.backend.payment(record.payment_id or "")["quote_id"] == second.quote_id
         assert till.journal.events(record.reference).count("awaiting_payment") == 2
 
 
-async def test_payment_window_closes_as_expired(tmp_path: Path) -> None:
-    till = make_till(tmp_path, payment_wait_s=45)
+async def test_payment_window_closes_as_expired(make: MakeTill) -> None:
+    till = make(payment_wait_s=45)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         till.clock.advance(46)
@@ -110,12 +109,12 @@ async def test_payment_window_closes_as_expired(tmp_path: Path) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, ResultScreen))
         record = till.journal.get(till.register.view.reference or "")
         assert record is not None and record.state == "expired" and record.payment_id is None
-        assert not till.backend.payments
+        assert not till.backend.payments()
         await until(pilot, lambda: "EXPIRED" in screen_text(pilot))
 
 
-async def test_unknown_outcome_is_settled_by_a_status_inquiry(tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+async def test_unknown_outcome_is_settled_by_a_status_inquiry(make: MakeTill) -> None:
+    till = make()
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         till.transport.drop_next_answers = 1  # the payment is made, its answer lost
@@ -130,13 +129,13 @@ async def test_unknown_outcome_is_settled_by_a_status_inquiry(tmp_path: Path) ->
             "approved",
         ]
         # charged once: one payment for the reference, found by the inquiry, not sent twice
-        assert [p.reference for p in till.backend.payments.values()] == [reference]
+        assert [p["reference"] for p in till.backend.payments()] == [reference]
         assert till.transport.requests.count("POST /payments/v1/payments") == 1
         assert till.register.backend.queued == 0
 
 
-async def test_offline_sale_is_queued_then_settled(tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+async def test_offline_sale_is_queued_then_settled(make: MakeTill) -> None:
+    till = make()
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         till.transport.down = True  # the link drops after the quote
@@ -149,7 +148,7 @@ async def test_offline_sale_is_queued_then_settled(tmp_path: Path) -> None:
         record = till.journal.get(reference)
         assert record is not None and record.state == "unknown_outcome"
         assert till.register.backend.connected is False and till.register.backend.queued == 1
-        assert not till.backend.payments
+        assert not till.backend.payments()
         status = str(pilot.app.screen.query_one("#status-bar").render())
         assert "OFFLINE" in status and "1 queued" in status
         await until(pilot, lambda: "Do not take this payment again" in screen_text(pilot))
@@ -158,16 +157,16 @@ async def test_offline_sale_is_queued_then_settled(tmp_path: Path) -> None:
         assert await till.register.reconcile() == 1
         record = till.journal.get(reference)
         assert record is not None and record.state == "approved"
-        payment = till.backend.payments[record.payment_id or ""]
-        assert payment.reference == reference
+        payment = till.backend.payment(record.payment_id or "")
+        assert payment["reference"] == reference
         assert till.register.backend.connected is True and till.register.backend.queued == 0
         assert till.register.session.state is State.APPROVED
         await pilot.pause()
         assert "0 queued" not in str(pilot.app.screen.query_one("#status-bar").render())
 
 
-async def test_cancel_while_waiting_journals_a_cancelled_sale(tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+async def test_cancel_while_waiting_journals_a_cancelled_sale(make: MakeTill) -> None:
+    till = make()
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         reference = till.register.view.reference or ""
@@ -177,4 +176,4 @@ async def test_cancel_while_waiting_journals_a_cancelled_sale(tmp_path: Path) ->
         assert record is not None and record.state == "cancelled"
         assert type(pilot.app.screen).__name__ == "AmountScreen"
         # a tap after cancelling pays nothing
-        assert not till.backend.payments
+        assert not till.backend.payments()

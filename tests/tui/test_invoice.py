@@ -12,7 +12,7 @@ from terminal.domain.session import State
 from terminal.tui.pictures import svg_to_png
 from terminal.tui.screens.sale import WaitingScreen
 from terminal.tui.widgets.qr import qr_size
-from tests.tui.harness import make_till
+from tests.tui.conftest import MakeTill
 from tests.tui.helpers import start_sale, until
 from tests.tui.invoices import EmulatedInvoiceDesk
 
@@ -25,8 +25,8 @@ def _decode(png: Path) -> list[str]:
         return [r.text for r in zxingcpp.read_barcodes(picture.convert("L"))]
 
 
-async def test_invoice_qr_decodes_from_a_png_of_the_80x24_screen(tmp_path: Path) -> None:
-    till = make_till(tmp_path, invoices=EmulatedInvoiceDesk)
+async def test_invoice_qr_decodes_from_a_png_of_the_80x24_screen(make: MakeTill) -> None:
+    till = make(invoices=EmulatedInvoiceDesk)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         await until(pilot, lambda: till.register.view.invoice is not None)
@@ -37,12 +37,14 @@ async def test_invoice_qr_decodes_from_a_png_of_the_80x24_screen(tmp_path: Path)
         assert rows <= 21 and cols <= 41  # fits between the status line and the footer
         await until(pilot, lambda: pilot.app.screen.query_one("#invoice-qr").display)
         await pilot.pause()
-        png = svg_to_png(pilot.app.export_screenshot(), tmp_path / "waiting.png")
+        png = svg_to_png(
+            pilot.app.export_screenshot(), till.register.settings.journal.path.parent / "waiting.png"
+        )
         assert _decode(png) == [invoice.uri]
 
 
-async def test_invoice_paid_by_the_wallet_approves_the_sale(tmp_path: Path) -> None:
-    till = make_till(tmp_path, invoices=EmulatedInvoiceDesk)
+async def test_invoice_paid_by_the_wallet_approves_the_sale(make: MakeTill) -> None:
+    till = make(invoices=EmulatedInvoiceDesk)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         await until(pilot, lambda: till.register.view.invoice is not None)
@@ -61,8 +63,8 @@ async def test_invoice_paid_by_the_wallet_approves_the_sale(tmp_path: Path) -> N
         assert "POST /payments/v1/payments" not in till.transport.requests
 
 
-async def test_a_larger_invoice_asks_for_room_instead_of_drawing_a_broken_code(tmp_path: Path) -> None:
-    till = make_till(tmp_path, invoices=EmulatedInvoiceDesk)
+async def test_a_larger_invoice_asks_for_room_instead_of_drawing_a_broken_code(make: MakeTill) -> None:
+    till = make(invoices=EmulatedInvoiceDesk)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         await until(pilot, lambda: till.register.view.invoice is not None)

@@ -3,8 +3,6 @@ settings with doctor results, receipts saved as text and PNG."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from textual.widgets import DataTable
 
 from terminal.domain.session import State
@@ -15,7 +13,7 @@ from terminal.tui.screens.records import (
     ReportScreen,
     SettingsScreen,
 )
-from tests.tui.harness import make_till
+from tests.tui.conftest import MakeTill
 from tests.tui.helpers import screen_text, start_sale, until
 
 
@@ -29,8 +27,8 @@ async def _sell(pilot, till, key: str, final: State) -> str:  # type: ignore[no-
     return reference
 
 
-async def test_history_filters_and_detail(tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+async def test_history_filters_and_detail(make: MakeTill) -> None:
+    till = make()
     async with till.app.run_test(size=(80, 24)) as pilot:
         approved = await _sell(pilot, till, "t", State.APPROVED)
         declined = await _sell(pilot, till, "d", State.DECLINED)
@@ -51,8 +49,8 @@ async def test_history_filters_and_detail(tmp_path: Path) -> None:
         assert declined in text and "amount_entered → awaiting_payment → submitting → declined" in text
 
 
-async def test_refund_from_the_detail_view_says_what_is_missing(tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+async def test_refund_from_the_detail_view_says_what_is_missing(make: MakeTill) -> None:
+    till = make()
     async with till.app.run_test(size=(80, 24)) as pilot:
         approved = await _sell(pilot, till, "t", State.APPROVED)
         await pilot.press("h")
@@ -68,8 +66,8 @@ async def test_refund_from_the_detail_view_says_what_is_missing(tmp_path: Path) 
         assert not any("refund" in r for r in till.transport.requests)
 
 
-async def test_refund_of_a_declined_sale_is_refused(tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+async def test_refund_of_a_declined_sale_is_refused(make: MakeTill) -> None:
+    till = make()
     async with till.app.run_test(size=(80, 24)) as pilot:
         declined = await _sell(pilot, till, "d", State.DECLINED)
         pilot.app.push_screen(RefundScreen(declined))
@@ -79,8 +77,8 @@ async def test_refund_of_a_declined_sale_is_refused(tmp_path: Path) -> None:
         assert till.journal.events(declined)[-1] == "declined"
 
 
-async def test_daily_report_counts_and_totals_from_the_journal(tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+async def test_daily_report_counts_and_totals_from_the_journal(make: MakeTill) -> None:
+    till = make()
     async with till.app.run_test(size=(80, 24)) as pilot:
         await _sell(pilot, till, "t", State.APPROVED)
         await _sell(pilot, till, "d", State.DECLINED)
@@ -94,8 +92,8 @@ async def test_daily_report_counts_and_totals_from_the_journal(tmp_path: Path) -
         assert "2026-03-14" in screen_text(pilot)
 
 
-async def test_settings_show_effective_config_and_doctor(tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+async def test_settings_show_effective_config_and_doctor(make: MakeTill) -> None:
+    till = make()
     async with till.app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
         await until(pilot, lambda: isinstance(pilot.app.screen, SettingsScreen))
@@ -110,8 +108,8 @@ async def test_settings_show_effective_config_and_doctor(tmp_path: Path) -> None
         assert till.register.backend.connected is False
 
 
-async def test_receipt_saved_as_text_and_png(tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+async def test_receipt_saved_as_text_and_png(make: MakeTill) -> None:
+    till = make()
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         await pilot.press("t")
@@ -121,7 +119,7 @@ async def test_receipt_saved_as_text_and_png(tmp_path: Path) -> None:
         await until(pilot, lambda: type(pilot.app.screen).__name__ == "ReceiptScreen")
         await pilot.press("s")
         reference = till.register.view.reference or ""
-        text_file = tmp_path / "receipts" / f"{reference}.txt"
+        text_file = till.app.receipts_dir / f"{reference}.txt"
         await until(pilot, text_file.exists)
         text = text_file.read_text()
         view = till.register.view

@@ -4,18 +4,34 @@ and look at the report before committing."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
+from backend_stub.services.payments import core as payments_core
+from backend_stub.services.rates import core as rates_core
 from terminal.domain.session import State
-from tests.tui.harness import Till, make_till
+from tests.tui.conftest import MakeTill
+from tests.tui.harness import Till
 from tests.tui.helpers import start_sale, until
 from tests.tui.invoices import EmulatedInvoiceDesk
 
 Snap = Callable[..., bool]
+
+
+@pytest.fixture(autouse=True)
+def fixed_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulator draws random quote and payment ids; snapshots need the same ones every run."""
+    counter = itertools.count(1)
+
+    def new_id(prefix: str) -> str:
+        return f"{prefix}_{next(counter):020x}"
+
+    monkeypatch.setattr(rates_core, "new_id", new_id)
+    monkeypatch.setattr(payments_core, "new_id", new_id)
 
 
 def _ready(till: Till) -> Callable[[], bool]:
@@ -25,14 +41,11 @@ def _ready(till: Till) -> Callable[[], bool]:
 
 
 def _snap(snap_compare: Snap, till: Till, steps: Callable[[Pilot[Any]], Awaitable[None]]) -> bool:
-    try:
-        return snap_compare(till.app, terminal_size=(80, 24), run_before=steps)
-    finally:
-        till.journal.close()
+    return snap_compare(till.app, terminal_size=(80, 24), run_before=steps)
 
 
-def test_amount_screen(snap_compare: Snap, tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+def test_amount_screen(snap_compare: Snap, make: MakeTill) -> None:
+    till = make()
 
     async def steps(pilot: Pilot[Any]) -> None:
         await until(pilot, lambda: till.register.backend.connected is True)
@@ -41,8 +54,8 @@ def test_amount_screen(snap_compare: Snap, tmp_path: Path) -> None:
     assert _snap(snap_compare, till, steps)
 
 
-def test_tip_screen(snap_compare: Snap, tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+def test_tip_screen(snap_compare: Snap, make: MakeTill) -> None:
+    till = make()
 
     async def steps(pilot: Pilot[Any]) -> None:
         await until(pilot, lambda: till.register.backend.connected is True)
@@ -52,8 +65,8 @@ def test_tip_screen(snap_compare: Snap, tmp_path: Path) -> None:
     assert _snap(snap_compare, till, steps)
 
 
-def test_waiting_screen_with_invoice_qr(snap_compare: Snap, tmp_path: Path) -> None:
-    till = make_till(tmp_path, invoices=EmulatedInvoiceDesk)
+def test_waiting_screen_with_invoice_qr(snap_compare: Snap, make: MakeTill) -> None:
+    till = make(invoices=EmulatedInvoiceDesk)
 
     async def steps(pilot: Pilot[Any]) -> None:
         await start_sale(pilot, till, tip="1")
@@ -63,8 +76,8 @@ def test_waiting_screen_with_invoice_qr(snap_compare: Snap, tmp_path: Path) -> N
     assert _snap(snap_compare, till, steps)
 
 
-def test_declined_result(snap_compare: Snap, tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+def test_declined_result(snap_compare: Snap, make: MakeTill) -> None:
+    till = make()
 
     async def steps(pilot: Pilot[Any]) -> None:
         await start_sale(pilot, till)
@@ -75,8 +88,8 @@ def test_declined_result(snap_compare: Snap, tmp_path: Path) -> None:
     assert _snap(snap_compare, till, steps)
 
 
-def test_receipt(snap_compare: Snap, tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+def test_receipt(snap_compare: Snap, make: MakeTill) -> None:
+    till = make()
 
     async def steps(pilot: Pilot[Any]) -> None:
         await start_sale(pilot, till)
@@ -88,8 +101,8 @@ def test_receipt(snap_compare: Snap, tmp_path: Path) -> None:
     assert _snap(snap_compare, till, steps)
 
 
-def test_history(snap_compare: Snap, tmp_path: Path) -> None:
-    till = make_till(tmp_path)
+def test_history(snap_compare: Snap, make: MakeTill) -> None:
+    till = make()
 
     async def steps(pilot: Pilot[Any]) -> None:
         for key, final in (("t", State.APPROVED), ("d", State.DECLINED)):
