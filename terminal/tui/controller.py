@@ -42,6 +42,7 @@ from terminal.client import (
 from terminal.config import LoadedSettings, effective_rows
 from terminal.domain import session as s
 from terminal.domain.money import ASSETS, Asset, Money, MoneyError, asset
+from terminal.domain.payloads import PayloadError, parse_payload
 from terminal.domain.quote import Quote
 from terminal.flow import new_reference
 from terminal.journal import Journal, SaleRecord, payload_hash
@@ -64,6 +65,19 @@ DEMO_PAYLOADS: dict[str, tuple[str, str]] = {
         "lnurlw://demo.cryptopos.invalid/ln?p=4E2E289D945A66BB13377A728884E867&c=E19CCB1FED8892CE",
     ),
     "decline": ("nfc", "cryptopos-test:card:decline"),
+    # a QR that is not a payment (a wifi login): the till says so and keeps waiting
+    "garbage": ("qr", "WIFI:S:cafe;T:WPA;P:not-a-payment;;"),
+}
+# The emulator's test-mode payloads are not a public format; the backend interprets them.
+TEST_PREFIX = "cryptopos-test:"
+# What kind of code can receive a refund in each asset (terminal.domain.payloads kinds).
+REFUND_KINDS = {
+    "BTC": ("bitcoin",),
+    "BTC-LN": ("bolt11", "lnurl"),
+    "ETH": ("ethereum",),
+    "USDC": ("ethereum",),
+    "USDT": ("ethereum",),
+    "SOL": ("solana_transfer",),
 }
 
 
@@ -427,6 +441,18 @@ class Register:
         async with self._lock:
             if self.session.state is not s.State.AWAITING_PAYMENT:
                 return  # a late tap after cancel or result: nothing to pay
+            if source != INVOICE_SOURCE and not payload.startswith(TEST_PREFIX):
+                try:
+                    parse_payload(payload, now=self.clock())
+                except PayloadError as exc:
+                    # bad input loses nothing: the sale keeps waiting for a real payment
+                    self._notice(
+                        "Not a payment code",
+                        exc.message,
+                        "ask the customer to tap their card or show their wallet's payment QR",
+                        "error",
+                    )
+                    return
             await self._run(self.session.handle(s.PaymentPresented(payload, source, self.clock())))
 
     async def cancel(self) -> None:
@@ -801,6 +827,19 @@ class Register:
         address = to.strip()
         if not address:
             raise RegisterError("No address", "scan or type the customer's receive address")
+        try:
+            kind = parse_payload(address, now=self.clock()).kind
+        except PayloadError as exc:
+            raise RegisterError(
+                "Address not valid", exc.message, "scan the customer's receive QR again"
+            ) from None
+        wanted = REFUND_KINDS.get(record.asset, ())
+        if kind not in wanted:
+            raise RegisterError(
+                "Address does not fit",
+                f"a {kind} code cannot receive {record.asset}",
+                f"ask for a {' or '.join(wanted) or record.asset} address",
+            )
         refund = getattr(self.client, "refund", None)
         if refund is None:
             raise NotSupportedError(

@@ -75,3 +75,18 @@ async def test_backend_down_at_quote_time_says_so_and_keeps_the_sale(make: MakeT
         await pilot.press("1")
         await until(pilot, lambda: till.register.session.state is State.AWAITING_PAYMENT)
         assert till.register.backend.connected is True
+
+
+async def test_a_qr_that_is_not_a_payment_is_explained_and_the_sale_keeps_waiting(make: MakeTill) -> None:
+    till = make()
+    seen = record_notifications(till.app)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await start_sale(pilot, till)
+        await pilot.press("g")  # demo key: a wifi-login QR shown to the camera
+        await until(pilot, lambda: any(t == "Not a payment code" for t, _, _ in seen))
+        assert till.register.session.state is State.AWAITING_PAYMENT
+        reference = till.register.view.reference or ""
+        assert till.journal.events(reference) == ["amount_entered", "awaiting_payment"]
+        assert not till.backend.payments()
+        await pilot.press("t")  # the customer then taps a card
+        await until(pilot, lambda: till.register.session.state is State.APPROVED)

@@ -3,8 +3,12 @@ settings with doctor results, receipts saved as text and PNG."""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
+from types import SimpleNamespace
+from typing import Any
 
+from textual.widgets import DataTable, Input
+
+from terminal.client import BackendClient
 from terminal.domain.session import State
 from terminal.tui.screens.records import (
     DetailScreen,
@@ -14,7 +18,9 @@ from terminal.tui.screens.records import (
     SettingsScreen,
 )
 from tests.tui.conftest import MakeTill
+from tests.tui.harness import KEY_ID, SECRET
 from tests.tui.helpers import screen_text, start_sale, until
+from tests.tui.invoices import ADDRESS
 
 
 async def _sell(pilot, till, key: str, final: State) -> str:  # type: ignore[no-untyped-def]
@@ -57,7 +63,10 @@ async def test_refund_from_the_detail_view_says_what_is_missing(make: MakeTill) 
         await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
         await pilot.press("enter", "f")
         await until(pilot, lambda: isinstance(pilot.app.screen, RefundScreen))
-        await pilot.press("b", "c", "1", "q", "enter")
+        screen = pilot.app.screen
+        assert isinstance(screen, RefundScreen)
+        screen.query_one(Input).value = ADDRESS
+        await pilot.press("enter")
         await until(pilot, lambda: "Refunds not available" in screen_text(pilot))
         # nothing was refunded or journaled as refunded: the backend client has no refund call yet
         record = till.journal.get(approved)
@@ -129,3 +138,60 @@ async def test_receipt_saved_as_text_and_png(make: MakeTill) -> None:
         assert "2026-03-14 12:00:00 UTC" in text  # the till's (fixed) clock
         png = text_file.with_suffix(".png")
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class RefundingClient(BackendClient):
+    """The refund call the client branch adds (payments v2), made here against the real
+    emulated endpoint so the TUI's refund path can be driven end to end before it lands."""
+
+    async def refund(self, *, payment_id: str, amount_minor: int, to: str, idempotency_key: str) -> Any:
+        doc = await self._request(
+            "POST",
+            f"/payments/v2/payments/{payment_id}/refunds",
+            body={"amount_minor": str(amount_minor), "to": to},
+            headers={"Idempotency-Key": idempotency_key},
+            write=True,
+        )
+        return SimpleNamespace(refund_id=doc["refund_id"], status=doc["status"])
+
+
+async def _refund_screen(pilot, till, reference: str, address: str) -> RefundScreen:  # type: ignore[no-untyped-def]
+    await pilot.press("h")
+    await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
+    await pilot.press("enter", "f")
+    await until(pilot, lambda: isinstance(pilot.app.screen, RefundScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, RefundScreen) and screen.reference == reference
+    screen.query_one(Input).value = address
+    await pilot.press("enter")
+    return screen
+
+
+async def test_refund_to_the_scanned_address_is_journaled(make: MakeTill) -> None:
+    till = make()
+    till.register._client = RefundingClient(
+        base_url="embedded", key_id=KEY_ID, secret=SECRET, transport=till.transport, clock=till.clock
+    )
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        approved = await _sell(pilot, till, "t", State.APPROVED)
+        await _refund_screen(pilot, till, approved, ADDRESS)
+        await until(pilot, lambda: "✔ refund" in screen_text(pilot))
+        record = till.journal.get(approved)
+        assert record is not None and record.state == "refunded"
+        assert till.journal.events(approved)[-1] == "refunded"
+        [refund] = [dict(r) for r in till.backend.store.read().execute("SELECT * FROM refunds").fetchall()]
+        assert refund["payment_id"] == record.payment_id and refund["to_address"] == ADDRESS
+        assert int(refund["amount_minor"]) == record.crypto_minor
+
+
+async def test_refund_address_is_checked_before_anything_is_sent(make: MakeTill) -> None:
+    till = make()
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        approved = await _sell(pilot, till, "t", State.APPROVED)  # paid in BTC
+        screen = await _refund_screen(pilot, till, approved, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
+        await until(pilot, lambda: "Address does not fit" in screen_text(pilot))
+        screen.query_one(Input).value = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5"  # one character off
+        await pilot.press("enter")
+        await until(pilot, lambda: "Address not valid" in screen_text(pilot))
+        assert till.journal.events(approved)[-1] == "approved"
+        assert not any("refund" in r for r in till.transport.requests)

@@ -170,7 +170,7 @@ def quote_text(sale: SaleView, seconds_left: float | None) -> Text:
         return text
     text.append(f"{q.crypto.format(trim=True)}\n", "bold cyan")
     text.append(f"rate {q.rate} {q.fiat.asset.code}/{q.crypto.asset.code}\n")
-    text.append(f"spread {q.spread_bps / 100:.2f}%  quote {q.quote_id[:14]}\n", "dim")
+    text.append(f"spread {q.spread_bps / 100:.2f}%\nquote {q.quote_id}\n", "dim")
     if seconds_left is not None:
         secs = int(seconds_left)
         style = "bold red" if secs <= 10 else "green"
@@ -190,6 +190,7 @@ class WaitingScreen(PosScreen):
         Binding("s", "simulate('scan')", "Scan"),
         Binding("b", "simulate('boltcard')", "Bolt Card"),
         Binding("d", "simulate('decline')", "Declined"),
+        Binding("g", "simulate('garbage')", "Bad QR"),
     ]
 
     class Simulated(Message):
@@ -218,7 +219,9 @@ class WaitingScreen(PosScreen):
                 yield Static("Readers", classes="heading")
                 yield ReaderPanel(id="readers")
                 if self.demo:
-                    yield Static("demo: t tap · s scan · b Bolt Card · d declined", classes="dim")
+                    yield Static(
+                        "demo keys: t tap · s scan · b Bolt Card · d declined · g bad QR", classes="dim"
+                    )
 
     def on_mount(self) -> None:
         self.watch(self.app, "sale", self._render_sale)
