@@ -105,7 +105,8 @@ class PosApp(App[None]):
         return AmountScreen(self.register.currency)
 
     def on_mount(self) -> None:
-        self._spawn(self.register.connect, name="connect")
+        # after the first paint: building an embedded backend imports FastAPI (~0.3 s)
+        self.call_after_refresh(self._spawn, self.register.connect, name="connect")
         self.set_interval(self.tick_s, self._tick, name="tick")
         self.set_interval(self.reconcile_s, self._reconcile, name="reconcile")
 

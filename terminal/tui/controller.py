@@ -42,7 +42,6 @@ from terminal.client import (
 from terminal.config import LoadedSettings, effective_rows
 from terminal.domain import session as s
 from terminal.domain.money import ASSETS, Asset, Money, MoneyError, asset
-from terminal.domain.payloads import PayloadError, parse_payload
 from terminal.domain.quote import Quote
 from terminal.flow import new_reference
 from terminal.journal import Journal, SaleRecord, payload_hash
@@ -380,14 +379,16 @@ class Register:
     @staticmethod
     def _deprecations(services: Any, version: str) -> list[str]:
         """'payments v1 deprecated, sunset 2027-06-30' for each service whose version we use is retiring."""
-        out = []
+        out: list[tuple[str, str]] = []
         for name in ("rates", "payments"):
             versions = services.get(name, {}).get("versions", []) if isinstance(services, dict) else []
             for v in versions:
                 if isinstance(v, dict) and v.get("version") == version and v.get("status") == "deprecated":
                     sunset = str(v.get("sunset", ""))[:10]
-                    out.append(f"{name} {version} deprecated" + (f", sunset {sunset}" if sunset else ""))
-        return out
+                    out.append((name, f" {version} deprecated" + (f", sunset {sunset}" if sunset else "")))
+        if len(out) > 1 and len({text for _, text in out}) == 1:
+            return [f"API{out[0][1]}"]  # both services retire it together: say it once
+        return [name + text for name, text in out]
 
     def _mark_offline(self, detail: str) -> None:
         self._set_backend(connected=False, detail=detail, queued=self._queued())
@@ -442,6 +443,8 @@ class Register:
             if self.session.state is not s.State.AWAITING_PAYMENT:
                 return  # a late tap after cancel or result: nothing to pay
             if source != INVOICE_SOURCE and not payload.startswith(TEST_PREFIX):
+                from terminal.domain.payloads import PayloadError, parse_payload  # ~40 ms: not at startup
+
                 try:
                     parse_payload(payload, now=self.clock())
                 except PayloadError as exc:
@@ -827,6 +830,8 @@ class Register:
         address = to.strip()
         if not address:
             raise RegisterError("No address", "scan or type the customer's receive address")
+        from terminal.domain.payloads import PayloadError, parse_payload
+
         try:
             kind = parse_payload(address, now=self.clock()).kind
         except PayloadError as exc:

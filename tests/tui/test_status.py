@@ -36,4 +36,4 @@ async def test_a_deprecated_api_version_is_announced(make: MakeTill) -> None:
     till.clock.advance(300 * 86400)  # past 2026-10-01, when the emulator deprecates v1
     async with till.app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: till.register.backend.connected is True)
-        assert "payments v1 deprecated, sunset 2027-06-30" in till.register.backend.notices
+        assert till.register.backend.notices == ("API v1 deprecated, sunset 2027-06-30",)
