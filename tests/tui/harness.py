@@ -118,6 +118,7 @@ def make_till(
     invoices: Callable[[Backend, FakeClock], InvoiceDesk] | None = None,
     extra: dict[str, Any] | None = None,
     reader_factory: Callable[[str], Reader] = open_reader,
+    reconcile_s: float = 3600,
 ) -> Till:
     clock = FakeClock()
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -153,5 +154,7 @@ def make_till(
         reference_factory=References(),
         reader_factory=reader_factory,
     )
-    app = PosApp(register, demo=demo, receipts_dir=tmp_path / "receipts", tick_s=0.05, reconcile_s=3600)
+    app = PosApp(
+        register, demo=demo, receipts_dir=tmp_path / "receipts", tick_s=0.05, reconcile_s=reconcile_s
+    )
     return Till(app, register, journal, backend, transport, clock)

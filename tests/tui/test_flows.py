@@ -177,3 +177,34 @@ async def test_cancel_while_waiting_journals_a_cancelled_sale(make: MakeTill) ->
         assert type(pilot.app.screen).__name__ == "AmountScreen"
         # a tap after cancelling pays nothing
         assert not till.backend.payments()
+
+
+async def test_the_till_settles_its_queue_by_itself_when_the_backend_returns(make: MakeTill) -> None:
+    till = make(reconcile_s=0.2)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await start_sale(pilot, till)
+        till.transport.down = True
+        await pilot.press("t")
+        await until(pilot, lambda: "Queued" in (till.register.view.inquiry or ""))
+        reference = till.register.view.reference or ""
+        await pilot.press("enter")  # the cashier moves on to the next customer
+        await until(pilot, lambda: till.register.session.state is State.IDLE)
+        assert till.register.backend.queued == 1
+        till.transport.down = False
+        await until(pilot, lambda: till.register.backend.queued == 0)
+        record = till.journal.get(reference)
+        assert record is not None and record.state == "approved"
+        assert [p["reference"] for p in till.backend.payments()] == [reference]
+        assert till.register.session.state is State.IDLE  # the new sale was not disturbed
+
+
+async def test_the_backends_own_lost_answer_is_settled_by_inquiry(make: MakeTill) -> None:
+    lost = "cryptopos-test:card:unknown"  # the emulator commits the payment, then drops the answer
+    till = make(readers=(_sim("nfc", lost),), demo=False)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await start_sale(pilot, till)
+        await until(pilot, lambda: till.register.session.state is State.APPROVED)
+        reference = till.register.view.reference or ""
+        assert "unknown_outcome" in till.journal.events(reference)
+        assert till.journal.events(reference)[-1] == "approved"
+        assert [p["reference"] for p in till.backend.payments()] == [reference]
