@@ -8,10 +8,12 @@ expiries, the authentication window and version sunsets.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 
 def _epoch(text: str) -> float:
@@ -68,8 +70,26 @@ class ServiceSettings:
     test_mode: bool = True  # test cards and magic amounts (docs/backend.md)
     slow_s: float = 2.0  # how long a "slow" test payment takes
     idempotency_lease_s: float = 30.0  # an in-flight record older than this is taken over
-    invoice_ttl_s: float = 900.0
-    # Ed25519 quote-signing key is derived from this seed so all instances and builds share it.
+    # The Ed25519 quote-signing key, invoice addresses and the Lightning node key derive from this
+    # seed, so all instances and builds agree.
     signing_seed: bytes = b"cryptopos-emulator-rates-signing-key"
-    # Where LNURL / invoice links point (the emulator's public name; never fetched here).
-    public_host: str = "pay.cryptopos.test"
+
+    def updated(self, overrides: Mapping[str, Any]) -> ServiceSettings:
+        """A copy with ``overrides`` (e.g. a build's ``settings:`` from a topology file).
+
+        ``feed`` may be a mapping of :class:`FeedSettings` fields. Unknown names are an error
+        that lists the known ones, so a typo in a config file is not silently ignored.
+        """
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown service settings {unknown}; known: {', '.join(sorted(known))}")
+        values = dict(overrides)
+        feed = values.get("feed")
+        if isinstance(feed, Mapping):
+            feed_known = {f.name for f in dataclasses.fields(FeedSettings)}
+            bad = sorted(set(feed) - feed_known)
+            if bad:
+                raise ValueError(f"unknown feed settings {bad}; known: {', '.join(sorted(feed_known))}")
+            values["feed"] = dataclasses.replace(self.feed, **feed)
+        return dataclasses.replace(self, **values)

@@ -103,3 +103,16 @@ async def test_discovery_and_health_need_no_signature(api: Api) -> None:
     for path in ("/discovery", "/healthz", "/readyz", "/rates/v2/keys"):
         r = await api.get(path, sign=False)
         assert r.status_code == 200, (path, r.text)
+
+
+async def test_a_nonce_is_forgotten_only_once_its_request_would_be_stale(api: Api, clock: FakeClock) -> None:
+    sent_at = int(clock())
+    assert (await api.post("/rates/v2/quotes", QUOTE, nonce="old", timestamp=sent_at)).status_code == 201
+    clock.advance(250)
+    again = await api.post("/rates/v2/quotes", QUOTE, nonce="old", timestamp=sent_at)
+    assert (again.status_code, problem_type(again)) == (401, "replayed-request")
+    clock.advance(100)  # the original request is now outside the window: the replay is stale anyway
+    stale = await api.post("/rates/v2/quotes", QUOTE, nonce="old", timestamp=sent_at)
+    assert (stale.status_code, problem_type(stale)) == (401, "stale-request")
+    fresh = await api.post("/rates/v2/quotes", QUOTE, nonce="old")  # a new request may reuse it later
+    assert fresh.status_code == 201

@@ -130,3 +130,21 @@ def test_lease_takeover_in_the_store(store: Store) -> None:
     store.finish_idempotent("s", "k", 201, {"ok": True})
     got = store.begin_idempotent("s", "k", "fp", now=500.0, lease_s=30)
     assert (got.outcome, got.status_code, got.body) == ("replay", 201, {"ok": True})
+
+
+def test_close_ends_the_connections_of_every_thread(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+    import threading
+
+    from backend_stub.store import StoreError
+
+    s = Store(tmp_path / "c.sqlite3")
+    conns: list[sqlite3.Connection] = []
+    t = threading.Thread(target=lambda: conns.append(s.read()))
+    t.start()
+    t.join()
+    s.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        conns[0].execute("SELECT 1")
+    with pytest.raises(StoreError, match="closed"):
+        s.read()

@@ -97,6 +97,8 @@ async def test_a_terminal_sees_only_its_own_payments(api: Api) -> None:
     r = await api.get(f"/payments/v2/payments/{p['payment_id']}")
     assert (r.status_code, problem_type(r)) == (404, "unknown-payment")
     assert (await api.get("/payments/v2/payments?reference=mine")).json()["items"] == []
+    r = await api.pay_v2(q, key="k", reference="theirs")  # the first terminal's quote
+    assert (r.status_code, problem_type(r)) == (404, "unknown-quote")
 
 
 async def make_sales(api: Api, clock: FakeClock, n: int) -> list[dict[str, Any]]:
@@ -173,3 +175,14 @@ async def test_refund_problems(api: Api) -> None:
     url = f"/payments/v2/payments/{ok['payment_id']}/refunds"
     r = await api.post(url, {"amount_minor": "1", "to": "two words"}, headers={"Idempotency-Key": "z"})
     assert (r.status_code, problem_type(r)) == (422, "invalid-address")
+    bad = [
+        "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdp",  # one character off: bech32 checksum
+        "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx",  # testnet
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",  # an Ethereum address for a BTC refund
+    ]
+    for i, to in enumerate(bad):
+        r = await api.post(url, {"amount_minor": "1", "to": to}, headers={"Idempotency-Key": f"bad{i}"})
+        assert (r.status_code, problem_type(r)) == (422, "invalid-address"), to
+    uri = "bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq?label=Alice"
+    r = await api.post(url, {"amount_minor": "1", "to": uri}, headers={"Idempotency-Key": "uri"})
+    assert (r.status_code, r.json()["to"]) == (201, "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq")

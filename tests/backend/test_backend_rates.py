@@ -141,3 +141,18 @@ def test_quotes_never_undercharge(fiat_minor: int, fiat: str, asset: str, offset
     assert q.crypto.minor > 0
     assert worth >= Fraction(fiat_minor, ASSETS[fiat].scale)
     assert worth - Fraction(fiat_minor, ASSETS[fiat].scale) <= Fraction(q.rate) / q.crypto.asset.scale
+
+
+def test_settings_overrides_from_a_config_mapping() -> None:
+    base = ServiceSettings(keys={KEY_ID: SECRET})
+    new = base.updated({"spread_bps": 250, "feed": {"skew_bps": {"kraken-sim": 500}}})
+    assert (new.spread_bps, new.keys, new.feed.skew_bps, new.feed.tick_s) == (
+        250,
+        base.keys,
+        {"kraken-sim": 500},
+        base.feed.tick_s,
+    )
+    with pytest.raises(ValueError, match="unknown service settings \\['sprad_bps'\\]"):
+        base.updated({"sprad_bps": 1})
+    with pytest.raises(ValueError, match="unknown feed settings"):
+        base.updated({"feed": {"ticks": 1}})

@@ -221,3 +221,17 @@ def test_build_bip21_with_lightning_only() -> None:
     assert btc(text).lightning == "lnbc10u1bogus"
     with pytest.raises(PayloadError):
         build_bip21(None)
+
+
+def test_lightning_parameter_decoded_when_valid() -> None:
+    from terminal.domain.payloads.samples import BOLT11
+
+    j = payload_to_json(parse_payload(f"bitcoin:{GOOD}?amount=0.0025&lightning={BOLT11.upper()}"))
+    assert j["lightning_invoice"]["amount_minor"] == "250000000"
+    assert (
+        j["lightning_invoice"]["payment_hash"]
+        == "00010203040506070809000102030405060708090001020304050607080901" + "02"
+    )
+    assert (
+        payload_to_json(parse_payload("bitcoin:?lightning=lnbc420bogusinvoice"))["lightning_invoice"] is None
+    )

@@ -372,3 +372,27 @@ def test_encode_decode_round_trip(
         network,
     )
     assert inv.payee.hex() == PAYEE
+
+
+def test_feature_rules() -> None:
+    def inv(features: int, secret: bytes | None = None) -> str:
+        return encode_bolt11(
+            private_key=PRIV,
+            payment_hash=bytes(32),
+            timestamp=TS,
+            description="f",
+            features=features,
+            payment_secret=secret,
+        )
+
+    with pytest.raises(PayloadError) as exc:
+        decode_bolt11(inv(1 << 8 | 1 << 14))  # payment_secret set, no s field
+    assert exc.value.code == "missing_field"
+    with pytest.raises(PayloadError) as exc:
+        decode_bolt11(inv(1 << 14, bytes(32)))  # payment_secret without var_onion_optin
+    assert exc.value.code == "bad_feature"
+    with pytest.raises(PayloadError) as exc:
+        decode_bolt11(inv(1 << 8 | 1 << 14 | 1 << 16 | 1 << 200, bytes(32)))  # unknown even bit 200
+    assert exc.value.code == "unknown_feature"
+    ok = decode_bolt11(inv(1 << 8 | 1 << 14 | 1 << 17 | 1 << 201, bytes(32)))  # odd unknown: ignored
+    assert ok.feature_bits() == [8, 14, 17, 201]

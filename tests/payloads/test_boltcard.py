@@ -118,3 +118,18 @@ def test_malformed_taps(text: str) -> None:
     with pytest.raises(PayloadError) as exc:
         parse_payload(text)
     assert exc.value.code in ("bad_sun", "duplicate_param")
+
+
+def test_counter_replay_rule() -> None:
+    from terminal.domain.payloads.boltcard import check_counter
+
+    # the three published taps in order are fresh; replaying any of them afterwards is not
+    last = None
+    for p, c, _ in VECTORS:
+        counter = verify_sun(p, c, k1=K1, k2=K2).counter
+        check_counter(counter, last_counter=last)
+        last = counter
+    for p, c, _ in VECTORS:
+        with pytest.raises(PayloadError) as exc:
+            check_counter(verify_sun(p, c, k1=K1, k2=K2).counter, last_counter=last)
+        assert exc.value.code == "replayed"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from terminal.domain.payloads import Lnurl, PayloadError, parse_payload, payload_to_json
 from terminal.domain.payloads.lnurl import encode_lnurl
@@ -82,3 +84,16 @@ def test_tag_from_query_and_plain_links() -> None:
     assert lnurl(url).tag == "withdrawRequest"
     assert err("https://example.com/menu") == "unsupported_scheme"
     assert err("lnurlw://") == "bad_url"
+
+
+@given(
+    host=st.from_regex(r"[a-z][a-z0-9-]{0,20}\.(com|org|onion)", fullmatch=True),
+    path=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789/-_.~", max_size=40),
+    query=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789=&%", max_size=40),
+)
+def test_encode_round_trip(host: str, path: str, query: str) -> None:
+    scheme = "http" if host.endswith(".onion") else "https"
+    url = f"{scheme}://{host}/{path}" + (f"?{query}" if query else "")
+    text = encode_lnurl(url)
+    assert text == text.upper()
+    assert lnurl(text).url == url

@@ -4,6 +4,8 @@ unknown codes, text records, and payment payloads carried inside (Bolt Card taps
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from terminal.domain.payloads import BoltCardTap, NdefMessage, PayloadError, parse_ndef, parse_payload
 from terminal.domain.payloads.ndef import URI_PREFIXES, encode_uri_message
@@ -85,3 +87,14 @@ def test_ndef_without_payment_content() -> None:
     with pytest.raises(PayloadError) as exc:
         parse_payload("ndef:zz")
     assert exc.value.code == "bad_ndef"
+
+
+# RTD-URI forbids control characters (ndeflib refuses them when decoding), so the text has none
+_URI_TEXT = st.text(st.characters(min_codepoint=32, exclude_categories=("Cs",)), min_size=1, max_size=60)
+
+
+@given(prefix=st.sampled_from(sorted(set(URI_PREFIXES))), rest=_URI_TEXT)
+def test_uri_message_round_trip(prefix: str, rest: str) -> None:
+    # ndeflib picks the longest matching prefix code; decoding gives the URI back exactly
+    uri = prefix + rest
+    assert parse_ndef(encode_uri_message(uri)).records[0].uri == uri

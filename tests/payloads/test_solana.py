@@ -185,3 +185,32 @@ def test_build_round_trip(
     t = transfer(url)
     assert (t.recipient, t.amount_minor, t.asset, t.references) == (recipient, amount, asset, tuple(refs))
     assert (t.label, t.message, t.memo) == (label, message, memo)
+
+
+def test_builder_matches_reference_encodeurl() -> None:
+    # core/test/encodeURL.test.ts: parameter order amount, spl-token, reference..., label, message, memo
+    rec, tok, r1, r2 = MVINES, USDC, REF, "11111111111111111111111111111111"
+    full = build_solana_pay(
+        rec,
+        amount_minor=12345 * 10**6,
+        spl_token=tok,
+        references=(r1, r2),
+        label="label",
+        message="message",
+        memo="memo",
+    )
+    assert full == (
+        f"solana:{rec}?amount=12345&spl-token={tok}&reference={r1}&reference={r2}"
+        "&label=label&message=message&memo=memo"
+    )
+    assert build_solana_pay(rec) == f"solana:{rec}"
+    assert build_solana_pay(rec, amount_minor=12345 * 10**9) == f"solana:{rec}?amount=12345"
+    assert build_solana_pay(rec, amount_minor=12345, spl_token=REF, decimals=0) == (
+        f"solana:{rec}?amount=12345&spl-token={REF}"
+    )
+    assert build_solana_pay(rec, amount_minor=12345 * 10**9, references=(r1,)) == (
+        f"solana:{rec}?amount=12345&reference={r1}"
+    )
+    for key in ("label", "message", "memo"):
+        url = build_solana_pay(rec, amount_minor=12345 * 10**9, **{key: key})
+        assert url == f"solana:{rec}?amount=12345&{key}={key}"

@@ -10,6 +10,7 @@ from backend_stub.problems import ProblemError
 from backend_stub.services.common import Context, iso, new_id
 from backend_stub.testmode import Behaviour, payment_behaviour
 from terminal.domain.money import ASSETS, Money
+from terminal.domain.payloads import PayloadError, parse_payload
 
 FINAL = frozenset({"approved", "declined"})
 
@@ -24,11 +25,12 @@ class QuoteRow:
     expires_at: float
 
 
-def load_quote(db: sqlite3.Connection, quote_id: str) -> QuoteRow:
+def load_quote(db: sqlite3.Connection, quote_id: str, *, terminal: str) -> QuoteRow:
+    """A quote this terminal was given (another terminal's quote is unknown to it)."""
     row = db.execute(
         "SELECT quote_id, fiat_minor, fiat_currency, asset, crypto_minor, expires_at FROM quotes "
-        "WHERE quote_id = ?",
-        (quote_id,),
+        "WHERE quote_id = ? AND terminal_id = ?",
+        (quote_id, terminal),
     ).fetchone()
     if row is None:
         raise ProblemError(404, "unknown-quote", "Unknown quote", f"no quote {quote_id[:64]!r}")
@@ -70,13 +72,9 @@ def check_reference(db: sqlite3.Connection, *, terminal: str, reference: str) ->
         )
 
 
-def behaviour(ctx: Context, payload: str, fiat_minor: int) -> Behaviour:
-    """What the test mode forces for this payload and amount (approve when nothing does)."""
-    if ctx.settings.test_mode:
-        forced = payment_behaviour(payload, fiat_minor)
-        if forced is not None:
-            return forced
-    return Behaviour()
+def behaviour(ctx: Context, payload: str, fiat_minor: int) -> Behaviour | None:
+    """What the test mode forces for this payload and amount, if anything."""
+    return payment_behaviour(payload, fiat_minor) if ctx.settings.test_mode else None
 
 
 def insert_payment(
@@ -162,8 +160,49 @@ def doc_v2(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def check_refund_address(asset: str, to: str) -> None:
-    """A refund goes to an address of the payment's network (full checksum checks: payloads)."""
-    text = to.strip()
-    if not text or any(c.isspace() for c in text):
-        raise ProblemError(422, "invalid-address", "Invalid refund address", "an address has no spaces")
+REFUND_KINDS: dict[str, frozenset[str]] = {
+    "BTC": frozenset({"bitcoin"}),
+    "BTC-LN": frozenset({"bolt11", "lnurl", "bitcoin"}),
+    "ETH": frozenset({"ethereum"}),
+    "USDC": frozenset({"ethereum"}),
+    "USDT": frozenset({"ethereum"}),
+    "SOL": frozenset({"solana_transfer"}),
+}
+KIND_NAMES = {
+    "bitcoin": "a bitcoin address",
+    "bolt11": "a Lightning invoice",
+    "lnurl": "an LNURL",
+    "ethereum": "an Ethereum address",
+    "solana_transfer": "a Solana address",
+}
+
+
+def check_refund_address(asset: str, to: str, *, now: float) -> str:
+    """The address a refund of ``asset`` goes to, checked (checksums, network); 422 otherwise.
+
+    ``to`` may be a bare address or the customer's receive URI (``bitcoin:...``).
+    """
+    try:
+        parsed = parse_payload(to.strip(), now=now)
+    except PayloadError as exc:
+        raise ProblemError(422, "invalid-address", "Invalid refund address", exc.message) from None
+    wanted = REFUND_KINDS.get(asset, frozenset())
+    if parsed.kind not in wanted:
+        names = " or ".join(KIND_NAMES[k] for k in sorted(wanted))
+        got = KIND_NAMES.get(parsed.kind, parsed.kind)
+        raise ProblemError(
+            422,
+            "invalid-address",
+            "Wrong kind of refund address",
+            f"{asset} refunds go to {names}, not {got}",
+        )
+    info = parsed.to_json()
+    if parsed.kind == "bitcoin" and info.get("network") != "mainnet":
+        raise ProblemError(
+            422,
+            "invalid-address",
+            "Refund address on the wrong network",
+            f"this is a {info.get('network')} address; this terminal refunds on mainnet",
+        )
+    address = info.get("address")
+    return str(address) if address else to.strip()

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from backend_stub.auth import Authenticator
 from backend_stub.problems import ResponseDroppedError
 from backend_stub.services.common import Context, idempotent_write, parse_major
-from backend_stub.services.payments import core
+from backend_stub.services.payments import core, methods
 from terminal.domain.money import ASSETS
 
 
@@ -55,28 +55,31 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
     async def create_payment(
         body: PaymentRequestV1, request: Request, terminal: Terminal, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
-        quote = await run_in_threadpool(lambda: core.load_quote(ctx.store.read(), body.quote_id))
+        quote = await run_in_threadpool(
+            lambda: core.load_quote(ctx.store.read(), body.quote_id, terminal=terminal)
+        )
         how = core.behaviour(ctx, body.payload, quote.fiat_minor)
 
         def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
-            q = core.load_quote(db, body.quote_id)
+            q = core.load_quote(db, body.quote_id, terminal=terminal)
             amount = parse_major(body.amount, ASSETS[q.asset])
             core.check_quote(ctx, q, asset=body.asset, amount_minor=amount.minor)
             core.check_reference(db, terminal=terminal, reference=body.reference)
+            status, reason, method = methods.decide(db, ctx, payload=body.payload, quote=q, forced=how)
             row = core.insert_payment(
                 db,
                 ctx,
                 terminal=terminal,
                 reference=body.reference,
                 q=q,
-                method="card",
-                status=how.status,
-                reason=how.reason,
+                method=method,
+                status=status,
+                reason=reason,
             )
             return 201, core.doc_v1(row)
 
         def dropped(doc: dict[str, Any]) -> None:
-            if how.drop and "payment_id" in doc:
+            if how and how.drop and "payment_id" in doc:
                 raise ResponseDroppedError
 
         return await idempotent_write(
@@ -86,7 +89,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
             key=idempotency_key,
             body=body.model_dump(),
             work=work,
-            before=(lambda: asyncio.sleep(ctx.settings.slow_s)) if how.slow else None,
+            before=(lambda: asyncio.sleep(ctx.settings.slow_s)) if how and how.slow else None,
             after_commit=dropped,
         )
 

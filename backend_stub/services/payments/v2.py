@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from backend_stub.auth import Authenticator
 from backend_stub.problems import ProblemError, ResponseDroppedError
 from backend_stub.services.common import Context, idempotent_write, iso, new_id, parse_iso
-from backend_stub.services.payments import core
+from backend_stub.services.payments import core, invoices, methods
 
 DIGITS = r"^[0-9]{1,40}$"
 Status = Literal["approved", "declined", "pending"]
@@ -66,9 +66,62 @@ class Refund(BaseModel):
     created_at: str
 
 
+class InvoiceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    quote_id: str = Field(min_length=1, max_length=64)
+    reference: str = Field(min_length=1, max_length=64, description="the terminal's own sale reference")
+    kind: invoices.Kind
+
+
+class Invoice(BaseModel):
+    invoice_id: str
+    payment_id: str
+    reference: str
+    kind: str
+    uri: str = Field(description="what the terminal shows as a QR code")
+    address: str = Field(description="receiving address (BOLT11: the payment hash)")
+    asset: str
+    amount_minor: str
+    received_minor: str
+    fiat_minor: int
+    fiat_currency: str
+    status: Literal["pending", "paid", "partially_paid", "overpaid", "expired", "late_paid"]
+    payment_status: str
+    expires_at: str
+    created_at: str
+    updated_at: str
+
+
+class SimulatedPayment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount_minor: str = Field(pattern=DIGITS, description="what the customer's wallet sends")
+
+
+HEX16 = r"^[0-9a-fA-F]{32}$"
+
+
+class TestCard(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    uid: str = Field(pattern=r"^[0-9a-fA-F]{14}$", description="the card's 7-byte UID, hex")
+    k1: str = Field(pattern=HEX16, description="AES-128 key that decrypts p (often shared per issuer)")
+    k2: str = Field(pattern=HEX16, description="this card's AES-128 CMAC key")
+
+
+class TestWalletKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key_id: str = Field(min_length=1, max_length=32)
+    public_key: str = Field(pattern=r"^[A-Za-z0-9_-]{43}$", description="raw Ed25519 key, base64url")
+
+
 RequiredKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", min_length=1, max_length=128, description="required on every write"),
+]
+
+
+OptionalKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=128, description="honoured when sent"),
 ]
 
 
@@ -106,14 +159,16 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         body: PaymentRequestV2, request: Request, terminal: Terminal, idempotency_key: RequiredKey = None
     ) -> JSONResponse:
         key = require_key(idempotency_key)
-        quote = await run_in_threadpool(lambda: core.load_quote(ctx.store.read(), body.quote_id))
+        quote = await run_in_threadpool(
+            lambda: core.load_quote(ctx.store.read(), body.quote_id, terminal=terminal)
+        )
         how = core.behaviour(ctx, body.payload, quote.fiat_minor)
 
         def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
-            q = core.load_quote(db, body.quote_id)
+            q = core.load_quote(db, body.quote_id, terminal=terminal)
             core.check_quote(ctx, q, asset=body.asset, amount_minor=int(body.amount_minor))
             core.check_reference(db, terminal=terminal, reference=body.reference)
-            status, reason, method = how.status, how.reason, "card"
+            status, reason, method = methods.decide(db, ctx, payload=body.payload, quote=q, forced=how)
             row = core.insert_payment(
                 db,
                 ctx,
@@ -127,7 +182,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
             return 201, core.doc_v2(row)
 
         def dropped(doc: dict[str, Any]) -> None:
-            if how.drop and "payment_id" in doc:
+            if how and how.drop and "payment_id" in doc:
                 raise ResponseDroppedError
 
         return await idempotent_write(
@@ -137,7 +192,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
             key=key,
             body=body.model_dump(),
             work=work,
-            before=(lambda: asyncio.sleep(ctx.settings.slow_s)) if how.slow else None,
+            before=(lambda: asyncio.sleep(ctx.settings.slow_s)) if how and how.slow else None,
             after_commit=dropped,
         )
 
@@ -160,7 +215,8 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         cursor: Annotated[str | None, Query(max_length=64)] = None,
     ) -> dict[str, Any]:
         """Newest first. Status inquiry: ``?reference=R`` finds the terminal's own sale."""
-        where, args = ["terminal_id = ?"], [terminal]
+        where: list[str] = ["terminal_id = ?"]
+        args: list[str | float | int] = [terminal]
         if reference is not None:
             where.append("reference = ?")
             args.append(reference)
@@ -169,10 +225,10 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
             args.append(status)
         if since is not None:
             where.append("created_at >= ?")
-            args.append(str(parse_iso(since)))
+            args.append(parse_iso(since))
         if cursor is not None:
             where.append("seq < ?")
-            args.append(str(_uncursor(cursor)))
+            args.append(_uncursor(cursor))
         sql = f"SELECT * FROM payments WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"  # noqa: S608
 
         def find() -> list[sqlite3.Row]:
@@ -215,13 +271,13 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
                     f"between 1 and {left} minor units of {p['asset']} can still be refunded",
                     refundable_minor=str(left),
                 )
-            core.check_refund_address(p["asset"], body.to)
             now = ctx.now()
+            to = core.check_refund_address(p["asset"], body.to, now=now)
             refund_id = new_id("rf")
             db.execute(
                 "INSERT INTO refunds (refund_id, payment_id, amount_minor, to_address, status, created_at) "
                 "VALUES (?, ?, ?, ?, 'completed', ?)",
-                (refund_id, payment_id, str(amount), body.to, now),
+                (refund_id, payment_id, str(amount), to, now),
             )
             db.execute(
                 "UPDATE payments SET refunded_minor = ?, updated_at = ? WHERE payment_id = ?",
@@ -231,7 +287,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
                 "refund_id": refund_id,
                 "payment_id": payment_id,
                 "amount_minor": str(amount),
-                "to": body.to,
+                "to": to,
                 "status": "completed",
                 "created_at": iso(now),
             }
@@ -240,4 +296,101 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
             ctx, request, terminal=terminal, key=key, body=body.model_dump(), work=work
         )
 
+    @r.post("/invoices", status_code=201, response_model=Invoice)
+    async def create_invoice(
+        body: InvoiceRequest, request: Request, terminal: Terminal, idempotency_key: OptionalKey = None
+    ) -> JSONResponse:
+        """A merchant-presented invoice for a quote; its payment starts ``pending``."""
+
+        def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
+            q = core.load_quote(db, body.quote_id, terminal=terminal)
+            core.check_quote(ctx, q, asset=q.asset, amount_minor=q.crypto_minor)
+            invoices.check_kind(body.kind, q.asset)
+            core.check_reference(db, terminal=terminal, reference=body.reference)
+            invoice_id = new_id("inv")
+            uri, address = invoices.build_uri(
+                ctx, kind=body.kind, invoice_id=invoice_id, q=q, reference=body.reference
+            )
+            payment = core.insert_payment(
+                db,
+                ctx,
+                terminal=terminal,
+                reference=body.reference,
+                q=q,
+                method="invoice",
+                status="pending",
+                reason=None,
+            )
+            now = ctx.now()
+            db.execute(
+                "INSERT INTO invoices (invoice_id, payment_id, terminal_id, kind, uri, address, "
+                "amount_minor, "
+                "status, expires_at, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                (
+                    invoice_id,
+                    payment["payment_id"],
+                    terminal,
+                    body.kind,
+                    uri,
+                    address,
+                    str(q.crypto_minor),
+                    q.expires_at,
+                    now,
+                    now,
+                ),
+            )
+            inv = invoices.load(db, invoice_id, terminal=terminal)
+            return 201, invoices.doc(inv, payment)
+
+        return await idempotent_write(
+            ctx, request, terminal=terminal, key=idempotency_key, body=body.model_dump(), work=work
+        )
+
+    @r.get("/invoices/{invoice_id}", response_model=Invoice)
+    async def get_invoice(invoice_id: str, terminal: Terminal) -> dict[str, Any]:
+        """Poll this to detect the customer's payment (and late or partial ones)."""
+
+        def look() -> dict[str, Any]:
+            with ctx.store.write() as db:  # a write: an invoice past its time becomes expired
+                inv = invoices.refresh(db, invoices.load(db, invoice_id, terminal=terminal), now=ctx.now())
+                return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
+
+        return await run_in_threadpool(look)
+
+    @r.post("/invoices/{invoice_id}/simulate", response_model=Invoice, tags=["test mode"])
+    async def simulate_payment(invoice_id: str, body: SimulatedPayment, terminal: Terminal) -> dict[str, Any]:
+        """Test mode: the customer's wallet pays ``amount_minor`` to this invoice."""
+        require_test_mode(ctx)
+
+        def pay() -> dict[str, Any]:
+            with ctx.store.write() as db:
+                inv = invoices.load(db, invoice_id, terminal=terminal)
+                inv = invoices.receive(db, inv, int(body.amount_minor), now=ctx.now())
+                return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
+
+        return await run_in_threadpool(pay)
+
+    @r.post("/test/cards", status_code=201, tags=["test mode"])
+    async def add_test_card(body: TestCard, terminal: Terminal) -> dict[str, Any]:
+        """Test mode: issue a Bolt Card (its keys go to the shared store)."""
+        require_test_mode(ctx)
+        await run_in_threadpool(
+            ctx.store.add_card, body.uid, k1=bytes.fromhex(body.k1), k2=bytes.fromhex(body.k2), now=ctx.now()
+        )
+        return {"uid": body.uid.upper(), "counter": -1}
+
+    @r.post("/test/wallet-keys", status_code=201, tags=["test mode"])
+    async def add_wallet_key(body: TestWalletKey, terminal: Terminal) -> dict[str, Any]:
+        """Test mode: trust a wallet's Ed25519 key for its payment tokens."""
+        require_test_mode(ctx)
+        raw = base64.urlsafe_b64decode(body.public_key + "=")
+        await run_in_threadpool(ctx.store.add_wallet_key, body.key_id, raw, now=ctx.now())
+        return {"key_id": body.key_id}
+
     return r
+
+
+def require_test_mode(ctx: Context) -> None:
+    if not ctx.settings.test_mode:
+        raise ProblemError(404, "not-found", "Not Found", "test-mode endpoints are off")

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from terminal.domain.money import Money, asset
+from terminal.domain.payloads import ndef as _ndef
 from terminal.domain.payloads.addresses import BitcoinAddress, parse_bitcoin_address
 from terminal.domain.payloads.bitcoin import BitcoinUri, build_bip21, parse_bitcoin_uri
 from terminal.domain.payloads.bolt11 import Bolt11Invoice, decode_bolt11, encode_bolt11, looks_like_bolt11
@@ -40,7 +42,7 @@ from terminal.domain.payloads.boltcard import BoltCardTap, SunResult, parse_card
 from terminal.domain.payloads.errors import PayloadError
 from terminal.domain.payloads.ethereum import EthereumRequest, build_eip681, parse_eip681, parse_eth_address
 from terminal.domain.payloads.lnurl import LUD17_SCHEMES, Lnurl, parse_lnurl
-from terminal.domain.payloads.ndef import NdefMessage, parse_ndef, parse_ndef_hex
+from terminal.domain.payloads.ndef import NdefMessage, parse_ndef_hex
 from terminal.domain.payloads.solana import (
     SolanaTransaction,
     SolanaTransfer,
@@ -74,6 +76,7 @@ __all__ = [
     "parse_bitcoin_address",
     "parse_ndef",
     "parse_payload",
+    "payload_money",
     "payload_to_json",
     "sign_token",
     "verify_sun",
@@ -171,6 +174,19 @@ def _parse_bare(text: str, *, now: float | None) -> Payload:
             raise
         raise PayloadError("unrecognised", "not a payment code this terminal knows") from None
     return BitcoinUri(address=addr, network=addr.network)
+
+
+def parse_ndef(data: bytes, *, strict: bool = True, now: float | None = None) -> NdefMessage:
+    """Decode NDEF octets from a tag or phone; ``content`` is the payment payload inside, if any."""
+    return _ndef.parse_ndef(data, strict=strict, parse_inner=lambda inner: parse_payload(inner, now=now))
+
+
+def payload_money(payload: Payload) -> Money | None:
+    """The amount a payload asks for as ``Money`` (minor units of a known asset), or None."""
+    j = payload.to_json()
+    if j["asset"] is None or j["amount_minor"] is None:
+        return None
+    return Money(int(j["amount_minor"]), asset(j["asset"]))
 
 
 def payload_to_json(payload: Payload) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from terminal.domain.payloads.errors import PayloadError
 
 __all__ = ["format_minor", "parse_decimal"]
 
-_DECIMAL = re.compile(r"(\d*)(?:\.(\d*))?")
+_DECIMAL = re.compile(r"(\d*)(?:\.(\d*))?", re.ASCII)  # ASCII: "١٠" is not an amount
 _MAX_DIGITS = 40  # bounds int() on hostile input; 10^40 is beyond every supply
 
 

@@ -24,14 +24,21 @@ class Variant(enum.Enum):
     BECH32M = 0x2BC830A3
 
 
+# _GEN folded for every value of the 5 bits shifted out, so each step is one table look-up
+_TOP = tuple(
+    (_GEN[0] if t & 1 else 0)
+    ^ (_GEN[1] if t & 2 else 0)
+    ^ (_GEN[2] if t & 4 else 0)
+    ^ (_GEN[3] if t & 8 else 0)
+    ^ (_GEN[4] if t & 16 else 0)
+    for t in range(32)
+)
+
+
 def _polymod(values: Iterable[int]) -> int:
     chk = 1
     for v in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ v
-        for i in range(5):
-            if (top >> i) & 1:
-                chk ^= _GEN[i]
+        chk = ((chk & 0x1FFFFFF) << 5) ^ v ^ _TOP[chk >> 25]
     return chk
 
 
@@ -59,12 +66,13 @@ def decode(
     if pos + 7 > len(low):
         raise PayloadError("bad_checksum", f"{what} is too short to hold a checksum")
     hrp = low[:pos]
-    data: list[int] = []
-    for ch in low[pos + 1 :]:
-        v = _CHARSET_REV.get(ch)
-        if v is None:
-            raise PayloadError("bad_char", f"{what} contains {ch!r}, which is not a bech32 character")
-        data.append(v)
+    rev = _CHARSET_REV
+    try:
+        data = [rev[ch] for ch in low[pos + 1 :]]
+    except KeyError as exc:
+        raise PayloadError(
+            "bad_char", f"{what} contains {exc.args[0]!r}, which is not a bech32 character"
+        ) from None
     const = _polymod(_hrp_expand(hrp) + data)
     for variant in Variant:
         if const == variant.value:

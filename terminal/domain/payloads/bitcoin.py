@@ -22,6 +22,7 @@ from terminal.domain.payloads.addresses import (
     decode_segwit,
     parse_bitcoin_address,
 )
+from terminal.domain.payloads.bolt11 import decode_bolt11
 from terminal.domain.payloads.errors import PayloadError
 
 __all__ = ["BitcoinUri", "build_bip21", "parse_bitcoin_uri"]
@@ -53,6 +54,15 @@ class BitcoinUri:
     def lightning(self) -> str | None:
         return next((v for k, v in self.instructions if k == "lightning"), None)
 
+    def _lightning_json(self) -> dict[str, Any] | None:
+        """The ``lightning=`` invoice decoded when it is valid BOLT11 (BIP321 lets it be anything)."""
+        if self.lightning is None:
+            return None
+        try:
+            return decode_bolt11(self.lightning).to_json()
+        except PayloadError:
+            return None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "network": self.network,
@@ -64,6 +74,7 @@ class BitcoinUri:
             "label": self.label,
             "message": self.message,
             "lightning": self.lightning,
+            "lightning_invoice": self._lightning_json(),
             "instructions": [{"key": k, "value": v} for k, v in self.instructions],
             "pop": self.pop,
             "pop_required": self.pop_required,

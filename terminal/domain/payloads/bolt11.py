@@ -288,6 +288,10 @@ def decode_bolt11(text: str, *, now: float | None = None) -> Bolt11Invoice:
     if "payment_hash" not in fields:
         raise PayloadError("missing_field", "the invoice has no payment hash (p field)")
     _check_features(fields.get("features", 0))
+    if fields.get("features", 0) >> 14 & 3 and "payment_secret" not in fields:
+        # "MUST set an s field if and only if the payment_secret feature is set": a payer cannot
+        # build the onion without it
+        raise PayloadError("missing_field", "the invoice requires payment_secret but has no s field")
 
     msg_hash = _signing_hash(hrp, body)
     payee = fields.pop("payee", None)

@@ -7,7 +7,7 @@ A card answers a tap with an NDEF URI ``lnurlw://host/path?p=<32 hex>&c=<16 hex>
   ``Ks = CMAC(K2, 3C C3 00 01 00 80 || UID || counter)`` (NXP AN12196, SDMMAC without file data).
 
 ``verify_sun`` decrypts and authenticates; it does not keep state. The caller keeps the last
-counter per card and treats a counter that does not increase as a replay.
+counter per card and treats a counter that does not increase as a replay (``check_counter``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,15 @@ from cryptography.hazmat.primitives.cmac import CMAC
 from terminal.domain.payloads._uri import pct_decode, safe_urlsplit, split_query
 from terminal.domain.payloads.errors import PayloadError
 
-__all__ = ["BoltCardTap", "SunResult", "encrypt_sun", "parse_card_tap", "sun_mac", "verify_sun"]
+__all__ = [
+    "BoltCardTap",
+    "SunResult",
+    "check_counter",
+    "encrypt_sun",
+    "parse_card_tap",
+    "sun_mac",
+    "verify_sun",
+]
 
 PICC_DATA_TAG = 0xC7  # UID mirrored (7 bytes) + read counter mirrored, per the NTAG 424 datasheet
 _SV2_PREFIX = bytes.fromhex("3CC300010080")
@@ -106,6 +114,18 @@ def verify_sun(p_hex: str, c_hex: str, *, k1: bytes, k2: bytes) -> SunResult:
     if not hmac.compare_digest(sun_mac(uid, counter, k2=k2), c):
         raise PayloadError("bad_cmac", "the card's authentication code does not match: forged or wrong key")
     return SunResult(uid=uid, counter=counter)
+
+
+def check_counter(counter: int, *, last_counter: int | None) -> None:
+    """The replay rule for the caller that keeps counters: a tap must count past the last one seen.
+
+    Raises ``PayloadError("replayed", ...)`` when ``counter <= last_counter``; ``last_counter``
+    is None for a card never seen before.
+    """
+    if last_counter is not None and counter <= last_counter:
+        raise PayloadError(
+            "replayed", f"card counter {counter} does not increase (last seen {last_counter}): a replayed tap"
+        )
 
 
 def encrypt_sun(

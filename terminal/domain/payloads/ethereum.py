@@ -22,7 +22,7 @@ from terminal.domain.payloads.errors import PayloadError
 __all__ = ["EthereumRequest", "build_eip681", "checksum_address", "parse_eip681", "parse_eth_address"]
 
 _HEX_ADDR = re.compile(r"0x[0-9a-fA-F]{40}")
-_NUMBER = re.compile(r"([-+]?)(\d*)(?:\.(\d+))?(?:[eE](\d*))?")
+_NUMBER = re.compile(r"([-+]?)(\d*)(?:\.(\d+))?(?:[eE](\d*))?", re.ASCII)
 _ENS = re.compile(r"(?:[^\s./?@#&=%:]+\.)+[^\s./?@#&=%:]+")
 _MAX_EXP = 100  # 10^100 wei is beyond any balance; bounds the integer we build
 CHAINS = {
@@ -79,7 +79,7 @@ def parse_number(text: str, *, what: str) -> int:
     sign, whole, frac, exp = m[1], m[2], m[3] or "", m[4]
     if sign == "-" and (whole.strip("0") or frac.strip("0")):
         raise PayloadError("bad_amount", f"{what} cannot be negative")
-    if len(whole) + len(frac) > _MAX_EXP:
+    if len(whole) + len(frac) > _MAX_EXP or len(exp or "") > 4:
         raise PayloadError("bad_amount", f"{what} has too many digits")
     e = int(exp) if exp else 0  # "1e" (exponent without digits) is allowed by the grammar: e0
     if e > _MAX_EXP:

@@ -39,7 +39,7 @@ MINTS = {
     "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB": ("USDT", 6),
 }
 MINT_BY_ASSET = {asset: mint for mint, (asset, _) in MINTS.items()}
-_AMOUNT = re.compile(r"\d+(?:\.\d+)?")
+_AMOUNT = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
 _SINGLE = ("amount", "spl-token", "label", "message", "memo")
 
 
