@@ -41,7 +41,7 @@ class EmulatedInvoiceDesk:
                 ctx,
                 terminal=KEY_ID,
                 reference=reference,
-                q=core.load_quote(db, quote.quote_id),
+                q=core.load_quote(db, quote.quote_id, terminal=KEY_ID),
                 method="invoice",
                 status="approved",
                 reason=None,
