@@ -96,6 +96,7 @@ class PosApp(App[None]):
         self.reconcile_s = reconcile_s
         self._readers_stop: dict[int, threading.Event] = {}
         self._generation = 0
+        self._refund_scan: threading.Event | None = None
         self.set_reactive(PosApp.backend_status, register.backend)
         register.subscribe(self._apply_update)
 
@@ -111,6 +112,7 @@ class PosApp(App[None]):
         self.set_interval(self.reconcile_s, self._reconcile, name="reconcile")
 
     async def on_unmount(self) -> None:
+        self._stop_refund_scan()
         for stop in self._readers_stop.values():
             stop.set()
         await self.register.aclose()
@@ -229,8 +231,34 @@ class PosApp(App[None]):
 
     def on_reader_panel_reported(self, message: ReaderPanel.Reported) -> None:
         payment = self.register.reader_reported(message.event)
-        if payment is not None:
-            self._spawn(self.register.present, *payment, name="present")
+        if payment is None:
+            return
+        if self._refund_scan is not None:
+            # the readers were started for a refund: what they read is the customer's address
+            if isinstance(self.screen, RefundScreen):
+                self.screen.scanned(payment[0])
+            self._stop_refund_scan()
+            return
+        self._spawn(self.register.present, *payment, name="present")
+
+    def on_refund_screen_scan_requested(self, _message: RefundScreen.ScanRequested) -> None:
+        if self._refund_scan is not None or self.register.session.state not in (
+            State.IDLE,
+            State.UNKNOWN_OUTCOME,
+            *FINAL_STATES,
+        ):
+            return  # one scan at a time, and never while a sale holds the readers
+        self._refund_scan = threading.Event()
+        for device in self.register.settings.terminal.readers:
+            self._start_reader(device, self._refund_scan)
+
+    def on_refund_screen_scan_stopped(self, _message: RefundScreen.ScanStopped) -> None:
+        self._stop_refund_scan()
+
+    def _stop_refund_scan(self) -> None:
+        if self._refund_scan is not None:
+            self._refund_scan.set()
+            self._refund_scan = None
 
     def on_receipt_screen_save_requested(self, message: ReceiptScreen.SaveRequested) -> None:
         self.save_receipt(message.receipt)

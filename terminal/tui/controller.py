@@ -67,6 +67,9 @@ DEMO_PAYLOADS: dict[str, tuple[str, str]] = {
     # a QR that is not a payment (a wifi login): the till says so and keeps waiting
     "garbage": ("qr", "WIFI:S:cafe;T:WPA;P:not-a-payment;;"),
 }
+# What a customer can present to pay (terminal.domain.payloads kinds). An address or an
+# invoice shown by the customer asks to *receive* money: never submitted as a payment.
+CUSTOMER_KINDS = frozenset({"boltcard", "lnurl", "wallet_token"})
 # The emulator's test-mode payloads are not a public format; the backend interprets them.
 TEST_PREFIX = "cryptopos-test:"
 # What kind of code can receive a refund in each asset (terminal.domain.payloads kinds).
@@ -445,14 +448,22 @@ class Register:
             if source != INVOICE_SOURCE and not payload.startswith(TEST_PREFIX):
                 from terminal.domain.payloads import PayloadError, parse_payload  # ~40 ms: not at startup
 
+                hint = "ask the customer to tap their card or show their wallet's payment QR"
                 try:
-                    parse_payload(payload, now=self.clock())
+                    parsed = parse_payload(payload, now=self.clock())
                 except PayloadError as exc:
                     # bad input loses nothing: the sale keeps waiting for a real payment
+                    self._notice("Not a payment code", exc.message, hint, "error")
+                    return
+                kind = parsed.kind
+                if kind == "ndef":
+                    inner = getattr(parsed, "content", None)
+                    kind = inner.kind if inner is not None else "empty NDEF message"
+                if kind not in CUSTOMER_KINDS:
                     self._notice(
                         "Not a payment code",
-                        exc.message,
-                        "ask the customer to tap their card or show their wallet's payment QR",
+                        f"the customer showed a {kind.replace('_', ' ')} code, which asks to receive money",
+                        hint + ", or scan the invoice QR on this screen",
                         "error",
                     )
                     return

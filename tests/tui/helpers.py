@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from textual.pilot import Pilot
 
@@ -36,3 +37,15 @@ def screen_text(pilot: Pilot[None]) -> str:
     from textual.widgets import Static
 
     return "\n".join(str(w.render()) for w in pilot.app.screen.query(Static))
+
+
+def record_notifications(app: Any) -> list[tuple[str, str, str]]:
+    seen: list[tuple[str, str, str]] = []
+    original = app.notify
+
+    def notify(message: str, *, title: str = "", severity: str = "information", **kw: Any) -> None:
+        seen.append((title, message, severity))
+        original(message, title=title, severity=severity, **kw)
+
+    app.notify = notify
+    return seen

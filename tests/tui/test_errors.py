@@ -3,13 +3,11 @@ keeps working."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from drivers import Reader, open_reader
 from drivers.registry import EventSink, MissingExtraError
 from terminal.domain.session import State
 from tests.tui.conftest import MakeTill
-from tests.tui.helpers import start_sale, until
+from tests.tui.helpers import record_notifications, start_sale, until
 
 
 class CrashingReader:
@@ -28,18 +26,6 @@ def factory(device: str) -> Reader:
     if device == "sim:qr?count=0":
         return CrashingReader()
     return open_reader(device)
-
-
-def record_notifications(app: Any) -> list[tuple[str, str, str]]:
-    seen: list[tuple[str, str, str]] = []
-    original = app.notify
-
-    def notify(message: str, *, title: str = "", severity: str = "information", **kw: Any) -> None:
-        seen.append((title, message, severity))
-        original(message, title=title, severity=severity, **kw)
-
-    app.notify = notify
-    return seen
 
 
 async def test_reader_failures_are_notices_and_the_sale_goes_on(make: MakeTill) -> None:

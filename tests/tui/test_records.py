@@ -19,7 +19,7 @@ from terminal.tui.screens.records import (
 )
 from tests.tui.conftest import MakeTill
 from tests.tui.harness import KEY_ID, SECRET
-from tests.tui.helpers import screen_text, start_sale, until
+from tests.tui.helpers import record_notifications, screen_text, start_sale, until
 from tests.tui.invoices import ADDRESS
 
 
@@ -195,3 +195,41 @@ async def test_refund_address_is_checked_before_anything_is_sent(make: MakeTill)
         await until(pilot, lambda: "Address not valid" in screen_text(pilot))
         assert till.journal.events(approved)[-1] == "approved"
         assert not any("refund" in r for r in till.transport.requests)
+
+
+async def test_refund_address_scanned_by_the_camera(make: MakeTill) -> None:
+    # the camera reads the customer's receive address: during the sale it is refused as a
+    # payment (it asks to receive money), on the refund screen it fills the address
+    till = make(readers=("sim:nfc?count=0", f"sim:qr?payload={ADDRESS}&delay=0.05"))
+    till.register._client = RefundingClient(
+        base_url="embedded", key_id=KEY_ID, secret=SECRET, transport=till.transport, clock=till.clock
+    )
+    seen = record_notifications(till.app)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await start_sale(pilot, till)
+        await until(pilot, lambda: any(title == "Not a payment code" for title, _, _ in seen))
+        assert till.register.session.state is State.AWAITING_PAYMENT
+        approved = await _sell_now(pilot, till)
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
+        await pilot.press("enter", "f")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RefundScreen))
+        await pilot.press("f2")
+        screen = pilot.app.screen
+        assert isinstance(screen, RefundScreen)
+        await until(pilot, lambda: screen.query_one(Input).value == ADDRESS)
+        await pilot.press("enter")
+        await until(pilot, lambda: "✔ refund" in screen_text(pilot))
+        record = till.journal.get(approved)
+        assert record is not None and record.state == "refunded"
+        [refund] = [dict(r) for r in till.backend.store.read().execute("SELECT * FROM refunds").fetchall()]
+        assert refund["to_address"] == ADDRESS
+
+
+async def _sell_now(pilot, till) -> str:  # type: ignore[no-untyped-def]
+    await pilot.press("t")
+    await until(pilot, lambda: till.register.session.state is State.APPROVED)
+    reference = till.register.view.reference or ""
+    await pilot.press("enter")
+    await until(pilot, lambda: till.register.session.state is State.IDLE)
+    return reference

@@ -171,7 +171,16 @@ class DetailScreen(PosScreen):
 class RefundScreen(PosScreen):
     """Refund an approved sale to the address the customer shows (scanned) or tells (typed)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("f2", "scan", "Scan address"),
+    ]
+
+    class ScanRequested(Message):
+        """Start the readers to scan the customer's receive QR."""
+
+    class ScanStopped(Message):
+        """The refund screen went away: stop scanning."""
 
     class RefundRequested(Message):
         def __init__(self, reference: str, to: str) -> None:
@@ -186,12 +195,25 @@ class RefundScreen(PosScreen):
     def body(self) -> ComposeResult:
         with Vertical(classes="panel"):
             yield Static(f"Refund sale {self.reference}")
-            yield Static("Customer's receive address (scan their QR or type it), then Enter:")
+            yield Static("Customer's receive address (F2 scans their QR, or type it), then Enter:")
             yield Input(placeholder="address", id="refund-to")
             yield Static(id="refund-state")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+
+    def action_scan(self) -> None:
+        self.query_one("#refund-state", Static).update(
+            "Scanning: hold the customer's receive QR to the camera…"
+        )
+        self.post_message(self.ScanRequested())
+
+    def scanned(self, payload: str) -> None:
+        self.query_one(Input).value = payload
+        self.query_one("#refund-state", Static).update("Scanned. Check it with the customer, then Enter.")
+
+    def on_unmount(self) -> None:
+        self.app.post_message(self.ScanStopped())
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.query_one("#refund-state", Static).update("Submitting the refund…")
