@@ -18,21 +18,7 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from terminal.domain.session import FINAL_STATES, State
-from terminal.tui.controller import (
-    BackendStatus,
-    BackendUpdated,
-    NoticeRaised,
-    ReadersReleased,
-    ReadersRequested,
-    ReaderStatus,
-    ReaderUpdated,
-    Receipt,
-    Register,
-    RegisterError,
-    SaleUpdated,
-    SaleView,
-    Update,
-)
+from terminal.tui.controller import Register
 from terminal.tui.screens.amount import AmountScreen
 from terminal.tui.screens.records import (
     DetailScreen,
@@ -43,6 +29,20 @@ from terminal.tui.screens.records import (
     SettingsScreen,
 )
 from terminal.tui.screens.sale import AssetScreen, ResultScreen, TipScreen, WaitingScreen
+from terminal.tui.updates import (
+    BackendStatus,
+    BackendUpdated,
+    NoticeRaised,
+    ReadersReleased,
+    ReadersRequested,
+    ReaderStatus,
+    ReaderUpdated,
+    Receipt,
+    RegisterError,
+    SaleUpdated,
+    SaleView,
+    Update,
+)
 from terminal.tui.widgets.readers import ReaderPanel
 
 CSS = """

@@ -11,10 +11,8 @@ Readers are blocking drivers: the register asks its host to run them
 (:class:`ReadersRequested`) and gives it :meth:`Register.reader_loop`, which the TUI runs
 in a thread worker; their events come back through :meth:`Register.reader_reported`.
 
-Errors::
-
-    RegisterError (Exception)        title, message and a next step a cashier can act on
-     └── NotSupportedError           this backend or client lacks the feature (refunds, invoices)
+Its values and errors (``RegisterError``, ``NotSupportedError``) live in
+:mod:`terminal.tui.updates`.
 """
 
 from __future__ import annotations
@@ -24,10 +22,10 @@ import hashlib
 import importlib.util
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any
 from urllib.parse import quote as urlquote
 
 from drivers import CodeScanned, ReaderError, ReaderEvent, ReaderStateChanged, TagRead
@@ -45,8 +43,26 @@ from terminal.domain.money import ASSETS, Asset, Money, MoneyError, asset
 from terminal.domain.quote import Quote
 from terminal.flow import new_reference
 from terminal.journal import Journal, SaleRecord, payload_hash
-
-Severity = Literal["information", "warning", "error"]
+from terminal.tui.updates import (
+    BackendStatus,
+    BackendUpdated,
+    Check,
+    DailyReport,
+    InvoiceDesk,
+    Notice,
+    NoticeRaised,
+    NotSupportedError,
+    ReadersReleased,
+    ReadersRequested,
+    ReaderStatus,
+    ReaderUpdated,
+    Receipt,
+    RegisterError,
+    SaleUpdated,
+    SaleView,
+    Severity,
+    Update,
+)
 
 # The client this branch was built against speaks these API versions.
 CLIENT_VERSIONS = ("v1",)
@@ -81,177 +97,6 @@ REFUND_KINDS = {
     "USDT": ("ethereum",),
     "SOL": ("solana_transfer",),
 }
-
-
-class RegisterError(Exception):
-    def __init__(self, title: str, message: str, hint: str = "") -> None:
-        super().__init__(f"{title}: {message}")
-        self.title = title
-        self.message = message
-        self.hint = hint
-
-
-class NotSupportedError(RegisterError):
-    pass
-
-
-# -- what the register tells its host -----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    title: str
-    message: str
-    hint: str = ""
-    severity: Severity = "warning"
-
-
-@dataclass(frozen=True, slots=True)
-class BackendStatus:
-    url: str
-    connected: bool | None = None  # None: not checked yet
-    api_version: str = "?"
-    notices: tuple[str, ...] = ()
-    queued: int = 0  # sales whose outcome the terminal still has to settle
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ReaderStatus:
-    device: str
-    state: str
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Invoice:
-    """A merchant-presented invoice: the URI the customer's wallet scans."""
-
-    invoice_id: str
-    uri: str
-    kind: str
-    status: str = "pending"
-    payment_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SaleView:
-    """Everything a screen needs to draw the current sale. Immutable: a new one per change."""
-
-    state: s.State = s.State.IDLE
-    reference: str | None = None
-    base: Money | None = None
-    tip: Money | None = None
-    total: Money | None = None
-    asset: Asset | None = None
-    quote: Quote | None = None
-    invoice: Invoice | None = None
-    payment_id: str | None = None
-    reason: str | None = None
-    source: str | None = None
-    inquiry: str | None = None  # what the terminal is doing about an unknown outcome
-    quotes_requested: int = 0
-    finished_at: float | None = None
-
-
-class Update:
-    """Base of what :class:`Register` emits."""
-
-
-@dataclass(frozen=True, slots=True)
-class SaleUpdated(Update):
-    view: SaleView
-
-
-@dataclass(frozen=True, slots=True)
-class ReadersRequested(Update):
-    devices: tuple[str, ...]
-    generation: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReadersReleased(Update):
-    generation: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReaderUpdated(Update):
-    status: ReaderStatus
-
-
-@dataclass(frozen=True, slots=True)
-class NoticeRaised(Update):
-    notice: Notice
-
-
-@dataclass(frozen=True, slots=True)
-class BackendUpdated(Update):
-    status: BackendStatus
-
-
-class InvoiceDesk(Protocol):
-    """Issues merchant-presented invoices and reports their status (payments API v2)."""
-
-    async def issue(self, *, quote: Quote, reference: str) -> Invoice: ...
-
-    async def refresh(self, invoice: Invoice) -> Invoice: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class DailyReport:
-    day: str
-    approved: int
-    declined: int
-    expired: int
-    cancelled: int
-    unsettled: int
-    totals: dict[str, Money]  # fiat currency -> approved total
-    by_asset: dict[str, Money]  # asset code -> approved crypto total
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    merchant: str
-    terminal: str
-    at: float
-    status: str
-    fiat: Money
-    tip: Money | None
-    crypto: Money | None
-    rate: str | None
-    quote_id: str | None
-    payment_id: str | None
-    reference: str
-    link: str
-
-    def text(self, *, width: int = 36) -> str:
-        when = datetime.fromtimestamp(self.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        rows = [
-            ("Time", when),
-            ("Status", self.status.upper()),
-            ("Amount", self.fiat.format()),
-            *([("  incl. tip", self.tip.format())] if self.tip else []),
-            *([("Paid", self.crypto.format(trim=True))] if self.crypto else []),
-            *(
-                [("Rate", f"{self.rate} {self.fiat.asset.code}/{self.crypto.asset.code}")]
-                if self.crypto
-                else []
-            ),
-            ("Quote", self.quote_id or "-"),
-            ("Payment", self.payment_id or "-"),
-            ("Reference", self.reference),
-        ]
-        lines = [self.merchant.center(width), f"terminal {self.terminal}".center(width), "-" * width]
-        lines += [f"{k:<10}{v:>{width - 10}}" if len(v) <= width - 10 else f"{k}\n  {v}" for k, v in rows]
-        lines.append("-" * width)
-        return "\n".join(lines) + "\n"
 
 
 # -- the register ---------------------------------------------------------------------------
@@ -984,17 +829,4 @@ def tip_of(base: Money, percent: int) -> Money:
     return Money((base.minor * percent + 50) // 100, base.asset)
 
 
-__all__: Sequence[str] = [
-    "BackendStatus",
-    "Check",
-    "DailyReport",
-    "Invoice",
-    "InvoiceDesk",
-    "NotSupportedError",
-    "Notice",
-    "Receipt",
-    "Register",
-    "RegisterError",
-    "SaleView",
-    "Update",
-]
+__all__ = ["Register", "idempotency_key_for", "parse_money", "tip_of"]

@@ -21,7 +21,8 @@ from terminal.client import BackendClient
 from terminal.config import load_settings
 from terminal.journal import Journal
 from terminal.tui.app import PosApp
-from terminal.tui.controller import InvoiceDesk, Register
+from terminal.tui.controller import Register
+from terminal.tui.updates import InvoiceDesk
 
 KEY_ID = "t_test_01"
 SECRET = b"test-secret-0123456789"

@@ -10,7 +10,7 @@ from urllib.parse import quote as urlquote
 
 from backend_stub.services.payments import core
 from terminal.domain.quote import Quote
-from terminal.tui.controller import Invoice
+from terminal.tui.updates import Invoice
 from tests.tui.harness import KEY_ID, Backend, FakeClock
 
 # BIP173's example P2WPKH address: a valid mainnet bech32 checksum, owned by nobody we know.

@@ -34,7 +34,7 @@ def test_screens_and_widgets_never_import_io() -> None:
 
 
 def test_controller_does_not_import_textual() -> None:
-    for name in ("controller.py", "keypad.py"):
+    for name in ("controller.py", "updates.py", "keypad.py"):
         assert forbidden(imports_of(TUI / name), {"textual", "rich"}) == set()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from terminal.tui.controller import BackendStatus
+from terminal.tui.updates import BackendStatus
 from terminal.tui.widgets.status import status_text
 from tests.tui.conftest import MakeTill
 from tests.tui.helpers import until

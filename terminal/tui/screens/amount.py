@@ -31,7 +31,7 @@ class AmountScreen(PosScreen):
         Binding("r", "app.report", "Report"),
         Binding("s", "app.settings", "Settings"),
         Binding("q", "app.quit", "Quit"),
-        *[Binding(str(d), f"press('{d}')", "Amount", show=d == 0, key_display="0-9") for d in range(10)],
+        *[Binding(str(d), f"press('{d}')", "Amount", show=d == 0, key_display="0-9 .") for d in range(10)],
         Binding("full_stop", "press('.')", "point", show=False),
         Binding("comma", "press('.')", "point", show=False),
     ]

@@ -15,8 +15,8 @@ from textual.widgets import DataTable, Input, Static
 
 from terminal.domain.money import ASSETS, Money
 from terminal.journal import SaleRecord
-from terminal.tui.controller import Check, Receipt
 from terminal.tui.screens.base import PosScreen
+from terminal.tui.updates import Check, Receipt
 from terminal.tui.widgets.qr import QrCode
 
 STATE_FILTERS: tuple[str | None, ...] = (

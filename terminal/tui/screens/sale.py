@@ -13,9 +13,10 @@ from textual.widgets import Static
 
 from terminal.domain.money import AmountError, Money
 from terminal.domain.session import State
-from terminal.tui.controller import SaleView, tip_of
+from terminal.tui.controller import tip_of
 from terminal.tui.keypad import Keypad
 from terminal.tui.screens.base import PosScreen
+from terminal.tui.updates import SaleView
 from terminal.tui.widgets.qr import QrCode, qr_size
 from terminal.tui.widgets.readers import ReaderPanel
 

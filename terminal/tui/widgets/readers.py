@@ -7,7 +7,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from drivers import ReaderEvent
-from terminal.tui.controller import ReaderStatus
+from terminal.tui.updates import ReaderStatus
 
 _STYLE = {
     "ready": ("●", "green"),

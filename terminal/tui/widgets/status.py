@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from terminal.tui.controller import BackendStatus
+from terminal.tui.updates import BackendStatus
 
 
 def status_text(status: BackendStatus, *, merchant: str = "") -> Text:
