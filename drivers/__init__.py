@@ -1,7 +1,9 @@
 """Readers of payments: NFC (nfcpy), camera QR (OpenCV), and simulated ones.
 
-Chosen by a device string through :mod:`drivers.registry`. Importing this package
-imports no driver library: ``nfc`` and ``cv2`` load only when such a reader opens.
+Chosen by a device string through :mod:`drivers.registry`: ``nfc:...`` (:mod:`drivers.nfc`),
+``camera:...`` (:mod:`drivers.camera`), ``sim:nfc`` / ``sim:qr`` (:mod:`drivers.sim`). Importing this
+package imports no driver library: ``nfc`` and ``cv2`` load only when such a reader opens.
+Readers emit raw payload text and bytes (:mod:`drivers.events`); parsing is the terminal's job.
 """
 
 from drivers.events import (
@@ -12,12 +14,13 @@ from drivers.events import (
     ReaderStateChanged,
     TagRead,
 )
-from drivers.registry import DeviceStringError, MissingExtraError, Reader, open_reader
+from drivers.registry import DeviceStringError, MissingExtraError, Probe, Reader, open_reader, probe_device
 
 __all__ = [
     "CodeScanned",
     "DeviceStringError",
     "MissingExtraError",
+    "Probe",
     "Reader",
     "ReaderError",
     "ReaderEvent",
@@ -25,4 +28,5 @@ __all__ = [
     "ReaderStateChanged",
     "TagRead",
     "open_reader",
+    "probe_device",
 ]

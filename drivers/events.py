@@ -13,6 +13,7 @@ class ReaderState(enum.StrEnum):
     READING = "reading"  # a card is in the field
     DISCONNECTED = "disconnected"  # unplugged or not found; retrying
     BUSY = "busy"  # another process holds the device
+    ENDED = "ended"  # a file or still image has been read to its end
     STOPPED = "stopped"
 
 

@@ -15,7 +15,8 @@ Errors::
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from drivers.events import ReaderEvent
@@ -34,7 +35,43 @@ class DeviceStringError(DriverError, ValueError):
 class MissingExtraError(DriverError):
     def __init__(self, family: str, module: str, extra: str) -> None:
         super().__init__(f"{family} readers need the {module!r} library: pip install 'cryptopos[{extra}]'")
+        self.family = family
+        self.module = module
         self.extra = extra
+
+
+def split_options(
+    device: str, rest: str, known: Mapping[str, Callable[[str], object]]
+) -> tuple[str, dict[str, object]]:
+    """Split ``path?k=v&k2=v2`` and convert each option with its parser from ``known``.
+    Unknown or malformed options raise :class:`DeviceStringError` listing the known ones."""
+    from urllib.parse import parse_qsl
+
+    path, _, query = rest.partition("?")
+    out: dict[str, object] = {}
+    if not query:
+        return path, out
+    names = ", ".join(sorted(known)) or "none"
+    for pair in query.split("&"):
+        if "=" not in pair:
+            raise DeviceStringError(
+                f"option {pair!r} in {device!r} needs a value (name=value); known: {names}"
+            )
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key not in known:
+            raise DeviceStringError(f"unknown option {key!r} in {device!r}; known options: {names}")
+        try:
+            out[key] = known[key](value)
+        except ValueError as exc:
+            raise DeviceStringError(f"bad value {value!r} for option {key!r} in {device!r}: {exc}") from None
+    return path, out
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("expected a number of seconds >= 0")
+    return value
 
 
 @runtime_checkable
@@ -52,6 +89,11 @@ class Reader(Protocol):
 # family -> (module that implements it, the `open(device, rest, **options)` factory's name,
 #            the schemes it understands, for error messages)
 FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "nfc": (
+        "drivers.nfc",
+        ("nfc:usb", "nfc:usb:VID:PID", "nfc:usb:BUS:DEV", "nfc:tty:PORT:DRIVER", "nfc:udp:HOST:PORT"),
+    ),
+    "camera": ("drivers.camera", ("camera:INDEX", "camera:file:PATH", "camera:image:PATH")),
     "sim": ("drivers.sim", ("sim:nfc", "sim:qr")),
 }
 
@@ -76,6 +118,33 @@ def check_device_string(device: str) -> None:
     checker: Callable[[str, str], None] | None = getattr(module, "check", None)
     if checker is not None:
         checker(device, rest)
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Whether a configured device is usable now, for ``cryptopos doctor``."""
+
+    device: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+
+def probe_device(device: str) -> Probe:
+    """Try the device the way its reader would, briefly, and say what is wrong and how to fix it.
+    Never raises for a device problem; a bad device string is a failed probe too."""
+    try:
+        family, rest = split_device_string(device)
+        module = importlib.import_module(FAMILIES[family][0])
+        checker: Callable[[str, str], None] | None = getattr(module, "check", None)
+        if checker is not None:
+            checker(device, rest)
+        prober: Callable[[str, str], Probe] = module.probe
+        return prober(device, rest)
+    except MissingExtraError as exc:
+        return Probe(device, False, str(exc), f"pip install 'cryptopos[{exc.extra}]'")
+    except DriverError as exc:
+        return Probe(device, False, str(exc), "fix the device string in terminal.readers")
 
 
 def open_reader(device: str, **options: object) -> Reader:

@@ -1,0 +1,169 @@
+"""``cryptopos doctor``: is this terminal ready to take payments?
+
+Checks the configured readers (opens each once), lists the NFC readers nfcpy finds on USB, the QR
+decoders that load (and whether the system's libzbar is there), and asks the backend's discovery
+endpoint which API versions it serves. Each problem comes with a fix. Exit 0 when every configured
+reader is usable and the backend answers, else 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes.util
+import json
+from typing import Any
+
+from drivers.registry import DriverError, probe_device
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, load
+from terminal.client import BackendClient, BackendError, backend_transport
+from terminal.config import Settings
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "doctor",
+        parents=[PARENT],
+        help="check readers, decoders and the backend; say how to fix what is wrong",
+    )
+    p.add_argument("--reader", action="append", help="check this device instead of terminal.readers")
+    p.add_argument("--backend", help="'embedded' or the backend's URL (default: backend.url)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def nfc_section() -> dict[str, Any]:
+    try:
+        from drivers.nfc import list_usb_readers
+
+        found = list_usb_readers()
+    except DriverError as exc:
+        return {"ok": False, "readers": [], "detail": str(exc), "hint": "pip install 'cryptopos[nfc]'"}
+    if not found:
+        return {
+            "ok": True,
+            "readers": [],
+            "detail": "no supported NFC reader on USB",
+            "hint": "plug one in (Sony RC-S380, ACR122U, SCL3711, PN533); `python -m nfc` diagnoses it",
+        }
+    return {"ok": True, "readers": found, "detail": f"{len(found)} reader(s) on USB", "hint": ""}
+
+
+def decoder_section() -> dict[str, Any]:
+    try:
+        from drivers.camera import require_cv2
+        from drivers.camera.decoders import DEFAULT_DECODER, available_decoders
+
+        require_cv2()
+    except DriverError as exc:
+        return {"ok": False, "decoders": {}, "detail": str(exc), "hint": "pip install 'cryptopos[camera]'"}
+    decoders = available_decoders()
+    libzbar = ctypes.util.find_library("zbar")
+    hint = (
+        ""
+        if libzbar
+        else "pyzbar needs the system library: sudo apt-get install --no-install-recommends libzbar0"
+    )
+    return {
+        "ok": decoders.get(DEFAULT_DECODER) == "ok",
+        "decoders": decoders,
+        "default": DEFAULT_DECODER,
+        "libzbar": libzbar,
+        "detail": f"default decoder {DEFAULT_DECODER}: {decoders.get(DEFAULT_DECODER)}",
+        "hint": hint,
+    }
+
+
+async def backend_section(settings: Settings) -> dict[str, Any]:
+    secret = settings.signing.secret.get_secret_value().encode()
+    url = settings.backend.url
+    try:
+        transport = backend_transport(url, key_id=settings.signing.key_id, secret=secret)
+        async with BackendClient(
+            base_url=url,
+            key_id=settings.signing.key_id,
+            secret=secret,
+            transport=transport,
+            connect_timeout=settings.timeouts.connect_s,
+            request_timeout=settings.timeouts.request_s,
+        ) as client:
+            found = await client.discover()
+    except BackendError as exc:
+        return {
+            "ok": False,
+            "url": url,
+            "detail": f"{exc.title}: {exc.message}",
+            "hint": "check backend.url and that the backend is running (or use 'embedded')",
+        }
+    services = found.get("services", {}) if isinstance(found, dict) else {}
+    versions = {
+        name: [f"{v.get('version')} ({v.get('status')})" for v in info.get("versions", [])]
+        for name, info in services.items()
+        if isinstance(info, dict)
+    }
+    return {
+        "ok": True,
+        "url": url,
+        "versions": versions,
+        "notices": found.get("notices", []) if isinstance(found, dict) else [],
+        "detail": "reachable",
+        "hint": "",
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load(args, {"backend.url": (args.backend, "--backend")})
+    settings = loaded.settings
+    devices = args.reader or list(settings.terminal.readers)
+    probes = [probe_device(d) for d in devices]
+    report: dict[str, Any] = {
+        "readers": [{"device": p.device, "ok": p.ok, "detail": p.detail, "hint": p.hint} for p in probes],
+        "nfc": nfc_section(),
+        "decoders": decoder_section(),
+        "backend": asyncio.run(backend_section(settings)),
+    }
+    ok = all(p.ok for p in probes) and report["backend"]["ok"]
+    # a camera reader needs a decoder; the nfc/decoder sections are otherwise informative
+    if any(d.startswith("camera:") for d in devices):
+        ok = ok and report["decoders"]["ok"]
+    report["ok"] = ok
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(human(report))
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _mark(ok: bool) -> str:
+    return "ok  " if ok else "FAIL"
+
+
+def human(r: dict[str, Any]) -> str:
+    lines = ["Configured readers:"]
+    for p in r["readers"]:
+        lines.append(f"  {_mark(p['ok'])} {p['device']}: {p['detail']}")
+        if p["hint"] and not p["ok"]:
+            lines.append(f"       fix: {p['hint']}")
+    nfc = r["nfc"]
+    lines.append(f"NFC readers on USB: {nfc['detail']}")
+    lines += [f"       {x}" for x in nfc["readers"]]
+    if nfc["hint"]:
+        lines.append(f"       hint: {nfc['hint']}")
+    dec = r["decoders"]
+    lines.append(f"QR decoders: {dec['detail']}")
+    for name, status in dec.get("decoders", {}).items():
+        lines.append(f"  {_mark(status == 'ok')} {name}: {status}")
+    if "libzbar" in dec:
+        lines.append(f"       libzbar: {dec['libzbar'] or 'missing'}")
+    if dec["hint"]:
+        lines.append(f"       fix: {dec['hint']}")
+    be = r["backend"]
+    lines.append(f"Backend {be['url']}: {_mark(be['ok']).strip()} {be['detail']}")
+    for name, versions in be.get("versions", {}).items():
+        lines.append(f"       {name}: {', '.join(versions)}")
+    for notice in be.get("notices", []):
+        lines.append(f"       notice: {notice}")
+    if be["hint"]:
+        lines.append(f"       fix: {be['hint']}")
+    lines.append("Ready." if r["ok"] else "Not ready: fix the problems above.")
+    return "\n".join(lines)
