@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib.util
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote as urlquote
 
 from drivers import CodeScanned, ReaderError, ReaderEvent, ReaderStateChanged, TagRead
-from drivers.registry import DriverError, MissingExtraError, Reader, check_device_string, open_reader
+from drivers.registry import DriverError, MissingExtraError, Reader, open_reader, probe_device
 from terminal.client import (
     BackendClient,
     BackendError,
@@ -118,9 +117,13 @@ class Register:
         inquiry_delay_s: float = 0.2,
         demo: bool = False,
         reference_factory: Callable[[str], str] = new_reference,
+        demo_card: Callable[[], str] | None = None,
+        setup: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.loaded = loaded
         self.reference_factory = reference_factory
+        self.demo_card = demo_card  # the next tap of the demo Bolt Card
+        self.setup = setup  # run once, when the backend first answers (the demo issues its card)
         self.settings = loaded.settings
         # a factory defers building the client (and importing an embedded backend) past first paint
         self._client = client if isinstance(client, BackendClient) else None
@@ -194,6 +197,16 @@ class Register:
         try:
             await self.ensure_client()
             doc = await self.client.discover()
+            if self.setup is not None:
+                setup, self.setup = self.setup, None
+                try:
+                    await setup()
+                except Exception as exc:  # the demo's extras must not keep the till offline
+                    self._notice(
+                        "Demo card not issued",
+                        str(exc),
+                        "the b key's Bolt Card will be declined; the other demo keys work",
+                    )
         except BackendError as exc:
             self._set_backend(connected=False, detail=exc.message, queued=self._queued())
             return self.backend
@@ -652,6 +665,8 @@ class Register:
         if kind not in DEMO_PAYLOADS or self.session.state is not s.State.AWAITING_PAYMENT:
             return None
         family, payload = DEMO_PAYLOADS[kind]
+        if kind == "boltcard" and self.demo_card is not None:
+            payload = self.demo_card()  # a fresh SUN tap of the card the backend issued
         return f"sim:{family}?payload={urlquote(payload, safe='')}&delay=0"
 
     # -- history, refunds, report, settings --------------------------------------------
@@ -770,18 +785,12 @@ class Register:
             )
         except Exception as exc:
             checks.append(Check("journal", False, f"{type(exc).__name__}: {exc}"))
-        for device in self.settings.terminal.readers:
-            try:
-                check_device_string(device)
-            except DriverError as exc:
-                checks.append(Check(f"reader {device}", False, str(exc)))
-                continue
-            family = device.split(":", 1)[0]
-            needs = {"nfc": ("nfc", "nfc"), "camera": ("cv2", "camera")}.get(family)
-            if needs and importlib.util.find_spec(needs[0]) is None:
-                checks.append(Check(f"reader {device}", False, f"pip install 'cryptopos[{needs[1]}]'"))
-            else:
-                checks.append(Check(f"reader {device}", True, "device string valid"))
+        devices = list(self.settings.terminal.readers)
+        # opening a device may take a moment (and import nfcpy or OpenCV): not on the screen's loop
+        probes = await asyncio.to_thread(lambda: [probe_device(d) for d in devices])
+        for probe in probes:
+            detail = probe.detail if probe.ok or not probe.hint else f"{probe.detail} → {probe.hint}"
+            checks.append(Check(f"reader {probe.device}", probe.ok, detail))
         checks.append(Check("queued sales", self._queued() == 0, f"{self._queued()} with an unknown outcome"))
         return checks
 

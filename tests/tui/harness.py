@@ -120,6 +120,7 @@ def make_till(
     extra: dict[str, Any] | None = None,
     reader_factory: Callable[[str], Reader] = open_reader,
     reconcile_s: float = 3600,
+    **register_options: Any,
 ) -> Till:
     clock = FakeClock()
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -154,6 +155,7 @@ def make_till(
         demo=demo,
         reference_factory=References(),
         reader_factory=reader_factory,
+        **register_options,
     )
     app = PosApp(
         register, demo=demo, receipts_dir=tmp_path / "receipts", tick_s=0.05, reconcile_s=reconcile_s

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -23,6 +26,19 @@ class PosScreen(Screen[None]):
 
     def body(self) -> ComposeResult:
         yield from ()
+
+    def follow(self, attribute: str, render: Callable[[Any], None]) -> None:
+        """Re-render on every change of the app's ``attribute`` while this screen has its widgets.
+
+        A change can land while the screen is still composing or already being dismissed
+        (the register runs in workers): then there is nothing to draw, not an error.
+        """
+
+        def guarded(value: Any) -> None:
+            with contextlib.suppress(NoMatches):
+                render(value)
+
+        self.watch(self.app, attribute, guarded)
 
     @property
     def pos(self) -> PosApp:

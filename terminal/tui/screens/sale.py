@@ -142,7 +142,7 @@ class AssetScreen(PosScreen):
         self.query_one("#asset-list", Static).update(
             Text("\n".join(f"[{i}] {code}" for i, code in enumerate(self.codes, start=1)))
         )
-        self.watch(self.app, "sale", self._render_sale)
+        self.follow("sale", self._render_sale)
 
     def _render_sale(self, sale: SaleView) -> None:
         if sale.total is not None:
@@ -225,7 +225,7 @@ class WaitingScreen(PosScreen):
                     )
 
     def on_mount(self) -> None:
-        self.watch(self.app, "sale", self._render_sale)
+        self.follow("sale", self._render_sale)
         self.set_interval(0.5, self._render_countdown)
 
     def _render_countdown(self) -> None:
@@ -305,7 +305,7 @@ class ResultScreen(PosScreen):
             yield Static(id="result-detail")
 
     def on_mount(self) -> None:
-        self.watch(self.app, "sale", self._render_sale)
+        self.follow("sale", self._render_sale)
 
     def _render_sale(self, sale: SaleView) -> None:
         title, style = {
