@@ -501,8 +501,12 @@ class Register:
         quote = self.session.quote
         if self.invoices is None or quote is None:
             return
+        # its own reference: the invoice books a pending payment, and a card tapped instead must
+        # not collide with it (the backend refuses a second payment with one reference)
         try:
-            invoice = await self.invoices.issue(quote=quote, reference=reference)
+            invoice = await self.invoices.issue(
+                quote=quote, reference=f"{reference}-inv{self.session.quotes_requested}"
+            )
         except BackendError as exc:
             self._notice("No invoice QR", exc.message, "the customer can still tap or show a QR", "warning")
             return

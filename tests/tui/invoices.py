@@ -1,54 +1,76 @@
-"""A test double of the payments-v2 invoice API (documented in docs/api.md, not served by
-the emulator nor spoken by the client yet): issues a BIP21 invoice for the quote and lets
-a test play the customer's wallet paying it, which books the payment in the emulated
-backend's ledger (so the journal and the backend can be compared)."""
+"""An invoice desk over the emulated backend's real payments-v2 invoice endpoints.
+
+The backend serves ``POST /payments/v2/invoices``, ``GET .../{id}`` and (test mode)
+``POST .../{id}/simulate``; the backend client on this branch has no invoice calls yet, so
+this desk signs its own requests (the same HMAC scheme) through the till's transport. When
+the client gains ``create_invoice``/``get_invoice`` the register's desk becomes a thin adapter
+over them; the TUI side (drawing, polling, settling) is what these tests exercise.
+"""
 
 from __future__ import annotations
 
+import json
+import secrets
 from dataclasses import replace
-from urllib.parse import quote as urlquote
+from typing import Any
 
-from backend_stub.services.payments import core
+import httpx
+
+from terminal.domain import signing
 from terminal.domain.quote import Quote
 from terminal.tui.updates import Invoice
-from tests.tui.harness import KEY_ID, Backend, FakeClock
+from tests.tui.harness import KEY_ID, SECRET, FakeClock
 
-# BIP173's example P2WPKH address: a valid mainnet bech32 checksum, owned by nobody we know.
-ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+KINDS = {"BTC": "bip21", "BTC-LN": "bolt11", "ETH": "eip681", "USDC": "eip681", "SOL": "solana"}
 
 
-class EmulatedInvoiceDesk:
-    def __init__(self, backend: Backend, clock: FakeClock) -> None:
-        self.backend = backend
+class BackendInvoiceDesk:
+    def __init__(self, transport: httpx.AsyncBaseTransport, clock: FakeClock) -> None:
+        self.transport = transport
         self.clock = clock
-        self.issued: dict[str, tuple[Invoice, Quote, str]] = {}
+        self.due: dict[str, int] = {}
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        content = json.dumps(body).encode() if body is not None else b""
+        headers = signing.signature_headers(
+            key_id=KEY_ID,
+            secret=SECRET,
+            method=method,
+            path=path,
+            timestamp=int(self.clock()),
+            nonce=secrets.token_hex(12),
+            body=content,
+        )
+        if body is not None:
+            headers = {**headers, "Content-Type": "application/json", "Idempotency-Key": secrets.token_hex(8)}
+        async with httpx.AsyncClient(base_url="http://embedded.invalid", transport=self.transport) as http:
+            resp = await http.request(method, path, content=content, headers=headers)
+        doc: dict[str, Any] = resp.json()
+        assert resp.status_code < 300, doc
+        return doc
+
+    @staticmethod
+    def _invoice(doc: dict[str, Any]) -> Invoice:
+        paid = doc["payment_status"] == "approved"
+        return Invoice(
+            invoice_id=doc["invoice_id"],
+            uri=doc["uri"],
+            kind=doc["kind"],
+            status=doc["status"],
+            payment_id=doc["payment_id"] if paid else None,
+        )
 
     async def issue(self, *, quote: Quote, reference: str) -> Invoice:
-        invoice_id = f"inv_{len(self.issued) + 1:04d}"
-        # BIP21 as a wallet-friendly backend would issue it: address, amount, a short label (~75 chars)
-        uri = f"bitcoin:{ADDRESS}?amount={quote.crypto.amount_str().rstrip('0')}&label={urlquote('Demo')}"
-        invoice = Invoice(invoice_id=invoice_id, uri=uri, kind="bip21")
-        self.issued[invoice_id] = (invoice, quote, reference)
-        return invoice
-
-    def pay(self, invoice_id: str) -> str:
-        """The customer's wallet pays: the backend books an approved payment for the quote."""
-        invoice, quote, reference = self.issued[invoice_id]
-        ctx = self.backend.context
-        with ctx.store.write() as db:
-            row = core.insert_payment(
-                db,
-                ctx,
-                terminal=KEY_ID,
-                reference=reference,
-                q=core.load_quote(db, quote.quote_id, terminal=KEY_ID),
-                method="invoice",
-                status="approved",
-                reason=None,
-            )
-        payment_id = str(row["payment_id"])
-        self.issued[invoice_id] = (replace(invoice, status="paid", payment_id=payment_id), quote, reference)
-        return payment_id
+        body = {"quote_id": quote.quote_id, "reference": reference, "kind": KINDS[quote.crypto.asset.code]}
+        doc = await self._call("POST", "/payments/v2/invoices", body)
+        self.due[doc["invoice_id"]] = int(doc["amount_minor"])
+        return self._invoice(doc)
 
     async def refresh(self, invoice: Invoice) -> Invoice:
-        return self.issued[invoice.invoice_id][0]
+        fresh = self._invoice(await self._call("GET", f"/payments/v2/invoices/{invoice.invoice_id}"))
+        return replace(fresh, payment_id=fresh.payment_id or invoice.payment_id)
+
+    async def pay(self, invoice_id: str, *, short_by: int = 0) -> dict[str, Any]:
+        """The customer's wallet pays (test mode): the whole amount, or ``short_by`` less."""
+        body = {"amount_minor": str(self.due[invoice_id] - short_by)}
+        return await self._call("POST", f"/payments/v2/invoices/{invoice_id}/simulate", body)

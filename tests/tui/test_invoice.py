@@ -1,20 +1,20 @@
-"""The merchant-presented invoice: drawn in half blocks, decodable from a PNG of an 80×24
-screen, and paid by the customer's wallet."""
+"""The merchant-presented invoice (the backend's payments-v2 invoices): drawn in half blocks,
+decodable from a PNG of an 80×24 screen, paid by the customer's wallet, partial payments shown."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from terminal.domain.payloads.bitcoin import parse_bitcoin_uri
 from terminal.domain.session import State
 from terminal.tui.pictures import svg_to_png
 from terminal.tui.screens.sale import WaitingScreen
-from terminal.tui.widgets.qr import qr_size
+from terminal.tui.widgets.qr import QrCode, compact_forms, qr_size
 from tests.tui.conftest import MakeTill
 from tests.tui.helpers import start_sale, until
-from tests.tui.invoices import EmulatedInvoiceDesk
+from tests.tui.invoices import BackendInvoiceDesk
 
 zxingcpp = pytest.importorskip("zxingcpp", reason="the camera extra (zxing-cpp) decodes the picture")
 Image = pytest.importorskip("PIL.Image")
@@ -26,65 +26,83 @@ def _decode(png: Path) -> list[str]:
 
 
 async def test_invoice_qr_decodes_from_a_png_of_the_80x24_screen(make: MakeTill) -> None:
-    till = make(invoices=EmulatedInvoiceDesk)
+    till = make(invoices=BackendInvoiceDesk)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         await until(pilot, lambda: till.register.view.invoice is not None)
         await until(pilot, lambda: isinstance(pilot.app.screen, WaitingScreen))
         invoice = till.register.view.invoice
-        assert invoice is not None and invoice.uri.startswith("bitcoin:")
-        cols, rows = qr_size(invoice.uri)
-        assert rows <= 21 and cols <= 41  # fits between the status line and the footer
-        await until(pilot, lambda: pilot.app.screen.query_one("#invoice-qr").display)
+        assert invoice is not None and invoice.kind == "bip21"
+        qr = pilot.app.screen.query_one("#invoice-qr", QrCode)
+        await until(pilot, lambda: bool(qr.display and qr.data))
+        # the backend's URI carries a label: at 80×24 the till draws the compact form
+        assert qr_size(invoice.uri)[1] > 21 and qr.data == compact_forms(invoice.uri)[-1]
         await pilot.pause()
-        png = svg_to_png(
-            pilot.app.export_screenshot(), till.register.settings.journal.path.parent / "waiting.png"
-        )
-        assert _decode(png) == [invoice.uri]
+        png = svg_to_png(pilot.app.export_screenshot(), till.register.settings.journal.path.parent / "w.png")
+        [decoded] = _decode(png)
+        assert decoded == qr.data
+        shown, issued = parse_bitcoin_uri(decoded), parse_bitcoin_uri(invoice.uri)
+        assert shown.address == issued.address and shown.amount_sat == issued.amount_sat
+        quote = till.register.view.quote
+        assert quote is not None and shown.amount_sat == quote.crypto.minor
 
 
 async def test_invoice_paid_by_the_wallet_approves_the_sale(make: MakeTill) -> None:
-    till = make(invoices=EmulatedInvoiceDesk)
+    till = make(invoices=BackendInvoiceDesk)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         await until(pilot, lambda: till.register.view.invoice is not None)
         invoice = till.register.view.invoice
-        assert invoice is not None
         desk = till.register.invoices
-        assert isinstance(desk, EmulatedInvoiceDesk)
-        payment_id = desk.pay(invoice.invoice_id)
+        assert invoice is not None and isinstance(desk, BackendInvoiceDesk)
+        paid = await desk.pay(invoice.invoice_id)
         await until(pilot, lambda: till.register.session.state is State.APPROVED)
         record = till.journal.get(till.register.view.reference or "")
         assert record is not None
-        assert record.state == "approved" and record.payment_id == payment_id
+        assert record.state == "approved" and record.payment_id == paid["payment_id"]
         assert till.journal.events(record.reference)[-2:] == ["submitting", "approved"]
         assert till.register.view.source == "invoice"
+        payment = till.backend.payment(paid["payment_id"])
+        assert payment["status"] == "approved" and payment["reference"] == f"{record.reference}-inv1"
         # the terminal submitted nothing itself: the wallet paid the invoice
-        assert "POST /payments/v1/payments" not in till.transport.requests
+        assert not any(r.startswith("POST /payments/v1/payments") for r in till.transport.requests)
+
+
+async def test_a_partial_payment_keeps_the_sale_waiting_and_says_so(make: MakeTill) -> None:
+    till = make(invoices=BackendInvoiceDesk)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await start_sale(pilot, till)
+        await until(pilot, lambda: till.register.view.invoice is not None)
+        invoice = till.register.view.invoice
+        desk = till.register.invoices
+        assert invoice is not None and isinstance(desk, BackendInvoiceDesk)
+        await desk.pay(invoice.invoice_id, short_by=1000)
+        await until(pilot, lambda: (till.register.view.invoice or invoice).status == "partially_paid")
+        assert till.register.session.state is State.AWAITING_PAYMENT
+        note = pilot.app.screen.query_one("#qr-note")
+        await until(pilot, lambda: "partially_paid" in str(note.render()))
+        # the customer taps a card instead: its payment does not collide with the invoice's
+        await pilot.press("t")
+        await until(pilot, lambda: till.register.session.state is State.APPROVED)
+        record = till.journal.get(till.register.view.reference or "")
+        assert record is not None and record.state == "approved"
 
 
 async def test_a_larger_invoice_asks_for_room_instead_of_drawing_a_broken_code(make: MakeTill) -> None:
-    till = make(invoices=EmulatedInvoiceDesk)
+    till = make(invoices=BackendInvoiceDesk)
     async with till.app.run_test(size=(80, 24)) as pilot:
-        await start_sale(pilot, till)
+        await start_sale(pilot, till, asset="2")  # BTC-LN: a BOLT11 invoice
         await until(pilot, lambda: till.register.view.invoice is not None)
         await until(pilot, lambda: isinstance(pilot.app.screen, WaitingScreen))
         screen = pilot.app.screen
         assert isinstance(screen, WaitingScreen)
-        # an EIP-681-sized invoice needs more rows than 80×24 has
         invoice = till.register.view.invoice
-        assert invoice is not None
-        usdc, shop = (
-            "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48",
-            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
-        )
-        big = replace(
-            invoice, uri=f"ethereum:{usdc}@1/transfer?address={shop}&uint256=13520000", kind="eip681"
-        )
-        assert qr_size(big.uri)[1] > 22
-        till.register._publish(invoice=big)
-        await until(pilot, lambda: not screen.query_one("#invoice-qr").display)
-        note = str(screen.query_one("#qr-note").render())
-        assert "enlarge the window" in note and big.uri in note.replace("\n", "")
+        assert invoice is not None and invoice.kind == "bolt11"
+        assert qr_size(invoice.uri)[1] > 21  # more rows than 80×24 leaves
+        qr = screen.query_one("#invoice-qr", QrCode)
+        await until(pilot, lambda: "enlarge the window" in str(screen.query_one("#qr-note").render()))
+        assert not qr.display
+        note = str(screen.query_one("#qr-note").render()).replace("\n", "")
+        assert invoice.uri in note  # the link is still there to read out
         await pilot.resize_terminal(120, 50)
-        await until(pilot, lambda: screen.query_one("#invoice-qr").display)
+        await until(pilot, lambda: qr.display and qr.data == invoice.uri)

@@ -12,12 +12,13 @@ import pytest
 from textual.pilot import Pilot
 
 from backend_stub.services.payments import core as payments_core
+from backend_stub.services.payments import v2 as payments_v2
 from backend_stub.services.rates import core as rates_core
 from terminal.domain.session import State
 from tests.tui.conftest import MakeTill
 from tests.tui.harness import Till
 from tests.tui.helpers import start_sale, until
-from tests.tui.invoices import EmulatedInvoiceDesk
+from tests.tui.invoices import BackendInvoiceDesk
 
 Snap = Callable[..., bool]
 
@@ -32,6 +33,7 @@ def fixed_ids(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(rates_core, "new_id", new_id)
     monkeypatch.setattr(payments_core, "new_id", new_id)
+    monkeypatch.setattr(payments_v2, "new_id", new_id)
 
 
 def _ready(till: Till) -> Callable[[], bool]:
@@ -66,7 +68,7 @@ def test_tip_screen(snap_compare: Snap, make: MakeTill) -> None:
 
 
 def test_waiting_screen_with_invoice_qr(snap_compare: Snap, make: MakeTill) -> None:
-    till = make(invoices=EmulatedInvoiceDesk)
+    till = make(invoices=BackendInvoiceDesk)
 
     async def steps(pilot: Pilot[Any]) -> None:
         await start_sale(pilot, till, tip="1")

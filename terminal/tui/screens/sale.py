@@ -17,7 +17,7 @@ from terminal.tui.controller import tip_of
 from terminal.tui.keypad import Keypad
 from terminal.tui.screens.base import PosScreen
 from terminal.tui.updates import SaleView
-from terminal.tui.widgets.qr import QrCode, qr_size
+from terminal.tui.widgets.qr import QrCode, compact_forms, fitting_form, qr_size
 from terminal.tui.widgets.readers import ReaderPanel
 
 TIP_PERCENTS = (10, 15, 20)
@@ -249,24 +249,28 @@ class WaitingScreen(PosScreen):
             qr.show("")
             qr.display = False
             note.update(
-                "Merchant-presented invoice:\nnot offered by this backend\n(needs payments API v2 invoices)"
+                "Invoice QR: not available\n(the backend client has no\npayments-v2 invoice call yet)"
                 if self.register.invoices is None
                 else "preparing the invoice…"
             )
             return
-        cols, rows = qr_size(invoice.uri)
-        free_rows = self.size.height - 2 if self.size.height else 22
-        if rows > free_rows or cols > max(self.size.width - 30, 0):
+        free_rows = self.size.height - 3 if self.size.height else 21
+        free_cols = max(self.size.width - 34, 0) if self.size.width else 46
+        shown = fitting_form(invoice.uri, cols=free_cols, rows=free_rows)
+        if shown is None:
             qr.show("")
             qr.display = False
+            cols, rows = qr_size(compact_forms(invoice.uri)[-1])
             note.update(
                 f"This {invoice.kind} invoice needs {cols}×{rows + 3} cells:\nenlarge the window to show "
                 f"its QR.\n\n{invoice.uri}"
             )
             return
         qr.display = True
-        qr.show(invoice.uri)
-        note.update("" if invoice.status == "pending" else f"invoice {invoice.status}")
+        qr.show(shown)
+        status = "" if invoice.status == "pending" else f"invoice {invoice.status}"
+        compact = "compact QR: address and amount" if shown != invoice.uri else ""
+        note.update(" · ".join(x for x in (compact, status) if x))
 
     def on_resize(self) -> None:
         self._render_invoice(self.pos.sale)

@@ -54,6 +54,39 @@ def qr_text(data: str) -> Text:
     return text
 
 
+def compact_forms(uri: str) -> list[str]:
+    """``uri`` and, for a BIP21 invoice, the same payment in fewer modules: address, amount and
+    any lightning invoice upper-cased (the QR's denser alphanumeric mode), label and message
+    dropped (the wallet pays the same address and amount; they only annotate its history)."""
+    forms = [uri]
+    if uri[:8].lower() == "bitcoin:":
+        from terminal.domain.payloads import PayloadError, build_bip21
+        from terminal.domain.payloads.bitcoin import parse_bitcoin_uri
+
+        try:
+            parsed = parse_bitcoin_uri(uri)
+            compact = build_bip21(
+                parsed.address.address if parsed.address else None,
+                amount_sat=parsed.amount_sat,
+                lightning=parsed.lightning,
+                uppercase=True,
+            )
+        except PayloadError:
+            return forms
+        if compact != uri:
+            forms.append(compact)
+    return forms
+
+
+def fitting_form(uri: str, *, cols: int, rows: int) -> str | None:
+    """The first form of ``uri`` whose QR fits ``cols`` × ``rows`` cells, or ``None``."""
+    for form in compact_forms(uri):
+        width, height = qr_size(form)
+        if width <= cols and height <= rows:
+            return form
+    return None
+
+
 class QrCode(Static):
     """Shows ``data`` as a QR code, or says how much room it needs when the space is too small."""
 
