@@ -3,6 +3,7 @@ simulated readers, with one fake clock shared by the terminal and the backend.""
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,24 @@ class FaultyTransport(httpx.AsyncBaseTransport):
             await response.aread()
             raise httpx.ReadTimeout("no answer", request=request)
         return response
+
+
+async def no_sleep(_seconds: float) -> None:
+    return None
+
+
+def make_client(
+    transport: httpx.AsyncBaseTransport, clock: FakeClock, cls: type[BackendClient] = BackendClient
+) -> BackendClient:
+    """The backend client on the fake clock. A client with its own retry waits and breaker
+    (``sleep``/``monotonic`` options) gets them on the fake clock too, so tests never sleep."""
+    options: dict[str, Any] = {}
+    accepted = inspect.signature(cls).parameters
+    if "sleep" in accepted:
+        options["sleep"] = no_sleep
+    if "monotonic" in accepted:
+        options["monotonic"] = clock
+    return cls(base_url="embedded", key_id=KEY_ID, secret=SECRET, transport=transport, clock=clock, **options)
 
 
 class References:
@@ -141,9 +160,7 @@ def make_till(
     }
     loaded = load_settings(file=None, env={}, overrides=overrides)
     journal = Journal(tmp_path / "journal.sqlite3", clock=clock)
-    client = BackendClient(
-        base_url="embedded", key_id=KEY_ID, secret=SECRET, transport=transport, clock=clock
-    )
+    client = make_client(transport, clock)
     register = Register(
         loaded=loaded,
         client=client,
