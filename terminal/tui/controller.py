@@ -728,14 +728,39 @@ class Register:
                 "refund from the back office until the terminal speaks payments v2",
             )
         key = idempotency_key_for(reference, f"refund:{address}")
-        result = await refund(
-            payment_id=record.payment_id,
-            amount_minor=amount_minor if amount_minor is not None else record.crypto_minor,
-            to=address,
-            idempotency_key=key,
-        )
+        amount = amount_minor if amount_minor is not None else record.crypto_minor
+        # A journal with a refunds table (the client branch's) records the refund before it is
+        # sent, like a sale; the skeleton's journal gets the result as the sale's last step.
+        open_refund = getattr(self.journal, "open_refund", None)
+        update_refund = getattr(self.journal, "update_refund", None)
+        if open_refund is not None:
+            open_refund(
+                idempotency_key=key,
+                payment_id=record.payment_id,
+                reference=reference,
+                amount_minor=amount,
+                asset=record.asset,
+                to=address,
+            )
+        try:
+            result = await refund(
+                payment_id=record.payment_id, amount_minor=amount, to=address, idempotency_key=key
+            )
+        except OutcomeUnknownError as exc:
+            if update_refund is not None:
+                update_refund(key, "unknown_outcome", detail=exc.message)
+            raise RegisterError(
+                exc.title, exc.message, "refund again: the same request cannot pay out twice"
+            ) from None
+        except BackendError as exc:
+            if update_refund is not None:
+                update_refund(key, "failed", detail=exc.message)
+            raise RegisterError(exc.title, exc.message, "nothing was refunded; check and try again") from None
         refund_id = str(getattr(result, "refund_id", result))
-        self.journal.update(reference, "refunded", detail=f"refund {refund_id} to {address}")
+        if update_refund is not None:
+            update_refund(key, str(getattr(result, "status", "completed")), refund_id=refund_id)
+        else:
+            self.journal.update(reference, "refunded", detail=f"refund {refund_id} to {address}")
         return refund_id
 
     def daily_report(self, *, day: str | None = None) -> DailyReport:
