@@ -1,18 +1,39 @@
 """The embedded backend: this emulator in-process, reached through an ASGI transport.
 
 Registered as the ``embedded`` entry point of the ``cryptopos.backends`` group, so the
-terminal can use it without importing ``backend_stub`` (the layering rule).
+terminal can use it without importing ``backend_stub`` (the layering rule). It is the same
+platform as ``cryptopos backend up``, in-process: the gateway in front of two payments
+instances and one rates instance sharing a temporary SQLite ledger, with the autoscaler and
+the rollout controller ticking on traffic.
 """
 
 from __future__ import annotations
 
 import httpx
 
-from backend_stub.app import create_app
+from backend_stub.cluster import MonotonicClock, SocketLikeTransport
+from backend_stub.deployment import Deployment
 from backend_stub.settings import ServiceSettings
-from backend_stub.transport import InProcessTransport
+from backend_stub.topology import Topology, parse_topology
+
+EMBEDDED_TOPOLOGY = {
+    "services": {
+        "rates": {"stable": "1.0.0", "replicas": 1, "min_replicas": 1, "builds": {"1.0.0": {}}},
+        "payments": {"stable": "1.4.0", "replicas": 2, "min_replicas": 1, "builds": {"1.4.0": {}}},
+    },
+}
+
+
+def embedded_topology() -> Topology:
+    return parse_topology(EMBEDDED_TOPOLOGY, source="embedded topology")
 
 
 def make_transport(*, key_id: str, secret: bytes) -> httpx.AsyncBaseTransport:
-    """An in-process backend (temporary SQLite ledger) that trusts the terminal's configured key."""
-    return InProcessTransport(create_app(settings=ServiceSettings(keys={key_id: secret})))
+    """An in-process deployment (temporary SQLite ledger) that trusts the terminal's configured key."""
+    deployment = Deployment.in_process(
+        embedded_topology(),
+        settings=ServiceSettings(keys={key_id: secret}),
+        clock=MonotonicClock(),
+        auto_tick_s=1.0,
+    )
+    return SocketLikeTransport(deployment.gateway)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from terminal.cli.common import EXIT_USAGE, CliError
 
 # module names under terminal.cli; imported lazily so `cryptopos --help` stays fast
-COMMANDS = ["pay", "config_cmd", "demo", "parse", "read", "scan", "doctor", "tui"]
+COMMANDS = ["pay", "config_cmd", "demo", "parse", "read", "scan", "doctor", "backend", "tui"]
 
 
 def build_parser() -> argparse.ArgumentParser:

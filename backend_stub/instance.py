@@ -1,0 +1,91 @@
+"""One instance as a real process: ``python -m backend_stub.instance``, started by the
+process runner with a listening socket it inherits (``--fd``), so the port is known before
+the process starts and no other process can take it.
+
+The instance serves its service's app (``create_service_app``, every API version) on the
+ledger in the run directory, shared by every instance and build (SQLite, WAL), wrapped in
+the build's fault middleware. A "crash" fault ends the process at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from backend_stub.app import SERVICES, create_service_app
+from backend_stub.faults import FaultMiddleware, FaultSpec
+from backend_stub.settings import ServiceSettings
+from backend_stub.store import Store
+
+CRASH_EXIT = 70
+
+
+def read_keys(run_dir: Path) -> dict[str, bytes]:
+    path = run_dir / "keys.json"
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {str(k): bytes.fromhex(v) for k, v in data.items()}
+
+
+def build_app(service: str, build: str, *, run_dir: Path, settings: dict[str, Any]) -> ASGIApp:
+    """The service's app on the ledger in the run directory (shared by every instance)."""
+    from backend_stub.deployment import service_settings
+
+    base = ServiceSettings(keys=read_keys(run_dir))
+    if service not in SERVICES:
+        raise SystemExit(f"unknown service {service!r}; services: {', '.join(SERVICES)}")
+    app: ASGIApp = create_service_app(
+        service,  # checked against SERVICES above
+        store=Store(run_dir / "ledger.sqlite3"),
+        settings=service_settings(base, build, settings),
+        build=build,
+    )
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m backend_stub.instance")
+    p.add_argument("--service", required=True)
+    p.add_argument("--build", required=True)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--fd", type=int, help="an inherited listening socket (the process runner)")
+    where.add_argument("--port", type=int, help="listen on --host:PORT (a container)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--faults", default="")
+    p.add_argument("--settings", default="{}", help="the build's behaviour settings, JSON")
+    args = p.parse_args(argv)
+    app = build_app(args.service, args.build, run_dir=Path(args.run_dir), settings=json.loads(args.settings))
+    faults = FaultSpec.parse(args.faults) if args.faults else FaultSpec()
+    if faults.active:
+
+        def crash() -> None:
+            sys.stderr.write(f"instance {args.service} {args.build}: injected crash\n")
+            sys.stderr.flush()
+            os._exit(CRASH_EXIT)
+
+        app = FaultMiddleware(app, faults, clock=time.monotonic, on_crash=crash)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=10, timeout_keep_alive=5)
+    if args.fd is None:
+        config.host, config.port = args.host, args.port
+        uvicorn.Server(config).run()
+    else:
+        # socket(fileno=) detects the family; uvicorn's own fd= assumes AF_UNIX, and asyncio
+        # then leaves Nagle on for TCP connections (40 ms delayed-ACK stalls per request)
+        sock = socket.socket(fileno=args.fd)
+        uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - process entry point
+    sys.exit(main())

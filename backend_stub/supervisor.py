@@ -1,0 +1,116 @@
+"""The real-process deployment: ``python -m backend_stub.supervisor --run-dir DIR``.
+
+Started (detached) by ``cryptopos backend up``. Runs the gateway on a loopback port with
+uvicorn, the instances as uvicorn processes (:mod:`backend_stub.processes`), and the control
+loop on a timer. Writes ``state.json`` in the run directory once everything listens, so the
+CLI's later commands find the gateway and the control token; removes it on the way out.
+SIGTERM or ``POST /_platform/shutdown`` drains and stops every instance, then exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+
+from backend_stub.cluster import MonotonicClock
+from backend_stub.control import control_app
+from backend_stub.deployment import Deployment
+from backend_stub.processes import ProcessRunner
+from backend_stub.topology import TopologyError, load_topology
+
+TICK_S = 0.1
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the supervisor stops it after draining."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
+    topology = load_topology(topology_path)
+    # bind the gateway's port before starting any instance: a busy port fails cleanly
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        print(f"backend: cannot listen on 127.0.0.1:{port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    sock.listen(128)
+    clock = MonotonicClock()
+    stop = asyncio.Event()
+    token = secrets.token_hex(16)
+    write_private(run_dir / "control-token", token)
+    deployment = Deployment.build(topology, runner=ProcessRunner(run_dir=run_dir, clock=clock), clock=clock)
+    deployment.gateway.control = control_app(deployment, token=token, on_shutdown=stop.set)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await deployment.start()
+    server = _Server(uvicorn.Config(deployment.gateway, log_level="warning", lifespan="off"))
+    server_task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    while not server.started:
+        if server_task.done():
+            await deployment.aclose()
+            return 1
+        await asyncio.sleep(0.02)
+    bound = sock.getsockname()[1]
+    state = {
+        "pid": os.getpid(),
+        "gateway": f"http://127.0.0.1:{bound}",
+        "started_at": time.time(),
+        "topology": str(topology_path),
+    }
+    write_private(run_dir / "state.json", json.dumps(state))
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK_S)
+            await deployment.tick()
+    finally:
+        await deployment.aclose()
+        server.should_exit = True
+        await server_task
+        (run_dir / "state.json").unlink(missing_ok=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m backend_stub.supervisor")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--topology", default="config/backend.toml")
+    p.add_argument("--port", type=int, default=0)
+    args = p.parse_args(argv)
+    run_dir = Path(args.run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return asyncio.run(serve(run_dir=run_dir, topology_path=Path(args.topology), port=args.port))
+    except TopologyError as exc:
+        print(f"backend: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover - process entry point
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""``cryptopos backend up|deploy|promote|abort|status|down``: the emulated backend as real
+processes on loopback (a gateway and uvicorn instances), with canary rollouts.
+
+``up`` starts the supervisor (``python -m backend_stub.supervisor``, detached) and waits
+until it listens; its state lives in a run directory (``--run-dir``, default
+``.cryptopos/backend``) so later commands find the gateway and the control token. The
+terminal talks to it with ``--backend URL`` or ``CRYPTOPOS_BACKEND__URL``. This module only
+starts a process and speaks HTTP: it does not import ``backend_stub`` (the layering rule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError, load
+
+DEFAULT_RUN_DIR = Path(".cryptopos/backend")
+UP_TIMEOUT_S = 30.0
+DOWN_TIMEOUT_S = 30.0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("backend", help="run the emulated backend as processes; canary rollouts")
+    p.add_argument(
+        "--run-dir",
+        default=os.environ.get("CRYPTOPOS_BACKEND_RUN_DIR", str(DEFAULT_RUN_DIR)),
+        help="where the running backend keeps its state (default: .cryptopos/backend)",
+    )
+    # also accepted after the action (`cryptopos backend status --run-dir DIR`)
+    run_dir = argparse.ArgumentParser(add_help=False)
+    run_dir.add_argument(
+        "--run-dir", default=argparse.SUPPRESS, help="where the running backend keeps its state"
+    )
+    bsub = p.add_subparsers(dest="backend_command", metavar="ACTION", required=True)
+    up = bsub.add_parser(
+        "up", parents=[PARENT, run_dir], help="start the gateway and the instances on loopback"
+    )
+    up.add_argument("--topology", default="config/backend.toml", help="services and builds (TOML)")
+    up.add_argument("--port", type=int, default=0, help="gateway port (default: any free one)")
+    up.add_argument("--json", action="store_true")
+    up.set_defaults(func=up_cmd)
+    dep = bsub.add_parser("deploy", parents=[run_dir], help="start a canary rollout of BUILD of SERVICE")
+    dep.add_argument("service")
+    dep.add_argument("build")
+    dep.add_argument("--plan", help="Argo Rollout YAML (default: the service's plan in the topology)")
+    dep.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        help="inject faults into the new build, e.g. error_rate=0.2 or latency_ms=300,crash_on=50",
+    )
+    dep.set_defaults(func=deploy_cmd)
+    pro = bsub.add_parser(
+        "promote", parents=[run_dir], help="resume a paused rollout (--full: skip every remaining step)"
+    )
+    pro.add_argument("service")
+    pro.add_argument("--full", action="store_true")
+    pro.set_defaults(func=promote_cmd)
+    ab = bsub.add_parser("abort", parents=[run_dir], help="abort a rollout: canary weight back to 0")
+    ab.add_argument("service")
+    ab.set_defaults(func=abort_cmd)
+    st = bsub.add_parser(
+        "status", parents=[run_dir], help="builds, weights, instances, success rate, p99, rollout, autoscaler"
+    )
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=status_cmd)
+    down = bsub.add_parser("down", parents=[run_dir], help="drain and stop everything")
+    down.set_defaults(func=down_cmd)
+
+
+# -- run directory ---------------------------------------------------------------------
+
+
+def _run_dir(args: argparse.Namespace) -> Path:
+    return Path(args.run_dir).resolve()
+
+
+def _state(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((run_dir / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not _alive(int(data.get("pid", 0))):
+        return None
+    return data
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:  # our own child that exited is a zombie until reaped
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _running(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
+    run_dir = _run_dir(args)
+    state = _state(run_dir)
+    if state is None:
+        raise CliError(f"no backend is running in {run_dir}; start one with: cryptopos backend up")
+    return run_dir, state
+
+
+def _call(
+    run_dir: Path, state: dict[str, Any], method: str, path: str, body: dict[str, Any] | None = None
+) -> Any:
+    headers = {}
+    if method != "GET":
+        headers["X-Cp-Control-Token"] = (run_dir / "control-token").read_text(encoding="utf-8").strip()
+    try:
+        resp = httpx.request(
+            method,
+            state["gateway"] + path,
+            json=body,
+            headers=headers,
+            timeout=httpx.Timeout(30.0, connect=2.0),
+        )
+    except httpx.HTTPError as exc:
+        raise CliError(f"the backend at {state['gateway']} does not answer: {exc}", EXIT_FAILED) from None
+    try:
+        data = resp.json()
+    except ValueError:
+        raise CliError(f"the backend answered HTTP {resp.status_code} without JSON", EXIT_FAILED) from None
+    if resp.status_code >= 400:
+        detail = data.get("detail") or data.get("title") if isinstance(data, dict) else data
+        raise CliError(str(detail), 2 if resp.status_code in (404, 409, 422) else EXIT_FAILED)
+    return data
+
+
+# -- commands --------------------------------------------------------------------------
+
+
+def up_cmd(args: argparse.Namespace) -> int:
+    run_dir = _run_dir(args)
+    existing = _state(run_dir)
+    if existing is not None:
+        raise CliError(
+            f"a backend already runs in {run_dir} at {existing['gateway']}; "
+            "stop it with: cryptopos backend down"
+        )
+    topology = Path(args.topology)
+    if not topology.is_file():
+        raise CliError(f"{topology}: file not found")
+    settings = load(args).settings
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "state.json").unlink(missing_ok=True)
+    keys = {settings.signing.key_id: settings.signing.secret.get_secret_value().encode().hex()}
+    fd = os.open(run_dir / "keys.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(keys, f)
+    cmd = [
+        sys.executable,
+        "-m",
+        "backend_stub.supervisor",
+        "--run-dir",
+        str(run_dir),
+        "--topology",
+        str(topology.resolve()),
+        "--port",
+        str(args.port),
+    ]
+    log = str(run_dir / "supervisor.log")
+    # posix_spawn in a new session: the supervisor outlives this command (no Popen to reap)
+    pid = os.posix_spawn(
+        sys.executable,
+        cmd,
+        dict(os.environ),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
+    deadline = time.monotonic() + UP_TIMEOUT_S
+    state = None
+    while time.monotonic() < deadline:
+        state = _state(run_dir)
+        if state is not None:
+            break
+        if not _alive(pid):
+            tail = Path(log).read_text(encoding="utf-8", errors="replace")[-800:]
+            raise CliError(f"the backend did not start:\n{tail.strip()}")
+        time.sleep(0.1)
+    if state is None:
+        os.kill(pid, signal.SIGTERM)
+        raise CliError(f"the backend did not come up within {UP_TIMEOUT_S:g} s; see {log}")
+    status = _call(run_dir, state, "GET", "/_platform/status")
+    if args.json:
+        print(
+            json.dumps({"gateway": state["gateway"], "pid": state["pid"], "run_dir": str(run_dir), **status})
+        )
+        return EXIT_OK
+    print(f"gateway   {state['gateway']}   (pid {state['pid']}, run dir {run_dir})")
+    for name, svc in status["services"].items():
+        for inst in svc["instances"]:
+            print(f"  {name:<9} {inst['build']:<12} {inst['url']:<24} {inst['state']}")
+    print(f"use it:   cryptopos pay --backend {state['gateway']} --amount 12.50")
+    return EXIT_OK
+
+
+def deploy_cmd(args: argparse.Namespace) -> int:
+    run_dir, state = _running(args)
+    body: dict[str, Any] = {"service": args.service, "build": args.build, "faults": args.fault}
+    if args.plan:
+        plan = Path(args.plan)
+        if not plan.is_file():
+            raise CliError(f"{plan}: file not found")
+        body["plan"] = str(plan.resolve())
+    ro = _call(run_dir, state, "POST", "/_platform/deploy", body)
+    print(
+        f"{ro['service']}: rolling out {ro['canary']} over {ro['stable_before']} "
+        f"({ro['steps']} steps), {ro['phase']}"
+    )
+    return EXIT_OK
+
+
+def promote_cmd(args: argparse.Namespace) -> int:
+    run_dir, state = _running(args)
+    ro = _call(run_dir, state, "POST", "/_platform/promote", {"service": args.service, "full": args.full})
+    print(f"{ro['service']}: {ro['phase']} at step {ro['step']}/{ro['steps']} {ro['message']}".rstrip())
+    return EXIT_OK
+
+
+def abort_cmd(args: argparse.Namespace) -> int:
+    run_dir, state = _running(args)
+    ro = _call(run_dir, state, "POST", "/_platform/abort", {"service": args.service})
+    print(f"{ro['service']}: {ro['phase']}: {ro['message']}")
+    return EXIT_OK
+
+
+def _fmt(v: Any, unit: str = "") -> str:
+    if v is None:
+        return "-"
+    return f"{v * 100:.1f}%" if unit == "%" else f"{v:.1f}{unit}"
+
+
+def status_cmd(args: argparse.Namespace) -> int:
+    run_dir, state = _running(args)
+    status = _call(run_dir, state, "GET", "/_platform/status")
+    if args.json:
+        print(json.dumps({"gateway": state["gateway"], **status}, indent=2))
+        return EXIT_OK
+    print(f"gateway {state['gateway']}  (time scale: {status['time_scale']:g} plan s per s)")
+    for name, svc in status["services"].items():
+        print(f"\n{name}: {svc['replicas']} replica(s)")
+        for build, b in svc["builds"].items():
+            m = b["metrics"]
+            print(
+                f"  {build:<12} {b['role']:<8} weight {b['weight']:>3}%  "
+                f"{m['rate_per_s']:.1f} req/s  success {_fmt(m['success_rate'], '%')}  "
+                f"p99 {_fmt(m['p99_ms'], ' ms')}  faults: {b['faults']}"
+            )
+        for inst in svc["instances"]:
+            print(f"    {inst['id']:<24} {inst['url']:<24} {inst['state']:<9} in flight {inst['in_flight']}")
+        ro = svc["rollout"]
+        if ro:
+            print(
+                f"  rollout {ro['stable_before']} -> {ro['canary']}: {ro['phase']}, "
+                f"step {ro['step']}/{ro['steps']} {ro['message']}"
+            )
+            for a in ro["analysis"]:
+                print(
+                    f"    analysis {a['metric']}: {a['phase']} ({a['failed']} failed, {a['errors']} errors)"
+                )
+        a = svc["autoscaler"]
+        if a:
+            print(
+                f"  autoscaler: {a['metric_rps_per_instance']} req/s per instance -> "
+                f"{a['recommended']} recommended, {a['desired']} desired ({a['reason']})"
+            )
+    return EXIT_OK
+
+
+def down_cmd(args: argparse.Namespace) -> int:
+    run_dir = _run_dir(args)
+    state = _state(run_dir)
+    if state is None:
+        print(f"no backend running in {run_dir}")
+        return EXIT_OK
+    pid = int(state["pid"])
+    try:
+        _call(run_dir, state, "POST", "/_platform/shutdown", {})
+    except CliError:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + DOWN_TIMEOUT_S
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        raise CliError(f"the backend (pid {pid}) did not stop within {DOWN_TIMEOUT_S:g} s", EXIT_FAILED)
+    print(f"stopped the backend at {state['gateway']}")
+    return EXIT_OK

@@ -1,0 +1,215 @@
+"""Shared helpers of the platform tests: small topologies, plans and a tiny service app."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from backend_stub.rollout import RolloutPlan
+from backend_stub.rollout.plan import parse_plan
+from backend_stub.topology import BuildConfig, Topology, parse_topology
+
+KEY_ID, SECRET = "t_test", b"s" * 32
+
+
+def topology(**over: Any) -> Topology:
+    data: dict[str, Any] = {
+        "time_scale": 60.0,
+        "gateway": {"per_try_timeout_s": 5.0, "drain_timeout_s": 5.0, "hold_timeout_s": 5.0},
+        "services": {
+            "rates": {"stable": "1.0.0", "replicas": 2, "builds": {"1.0.0": {}}},
+            "payments": {
+                "stable": "1.4.0",
+                "replicas": 3,
+                "max_replicas": 10,
+                "builds": {
+                    "1.4.0": {},
+                    "1.5.0": {},
+                    "1.5.1-bad": {"faults": {"error_rate": 0.2}},
+                    "1.5.2-slow": {"faults": {"latency_ms": 300}},
+                },
+            },
+        },
+    }
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(data.get(k), dict):
+            data[k] = {**data[k], **v}
+        else:
+            data[k] = v
+    return parse_topology(data)
+
+
+def plan(
+    steps: str = "[{setWeight: 20}, {pause: {duration: 40s}}, {setWeight: 50}, {pause: {duration: 40s}}, "
+    "{setWeight: 80}, {pause: {duration: 40s}}]",
+    *,
+    interval: str = "20s",
+    failure_limit: int = 2,
+    condition: str = "result >= 0.95",
+    metric: str = "success_rate",
+    failure_condition: str = "",
+) -> RolloutPlan:
+    failure = f'\n      failureCondition: "{failure_condition}"' if failure_condition else ""
+    text = f"""
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {{name: payments}}
+spec:
+  replicas: 3
+  strategy:
+    canary:
+      abortScaleDownDelaySeconds: 30
+      scaleDownDelaySeconds: 30
+      analysis:
+        templates: [{{templateName: health}}]
+        args: [{{name: canary, valueFrom: {{podTemplateHashValue: Latest}}}}]
+      steps: {steps}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {{name: health}}
+spec:
+  args: [{{name: canary}}]
+  metrics:
+    - name: {metric}
+      interval: {interval}
+      successCondition: "{condition}"{failure}
+      failureLimit: {failure_limit}
+      provider:
+        web:
+          url: "http://gateway/_platform/analysis?metric={metric}&build={{{{args.canary}}}}"
+"""
+    return parse_plan(text, source="test-plan")
+
+
+def echo_factory(*, slow_s: float = 0.3) -> Any:
+    """A tiny service app per instance: echo, slow, and a given status code."""
+
+    def make(service: str, build: str, config: BuildConfig) -> Any:
+        count = {"n": 0}
+
+        async def echo(request: Request) -> JSONResponse:
+            count["n"] += 1
+            return JSONResponse({"service": service, "build": build, "n": count["n"]})
+
+        async def slow(request: Request) -> JSONResponse:
+            await asyncio.sleep(float(request.query_params.get("s", slow_s)))
+            return JSONResponse({"build": build, "slow": True})
+
+        async def status(request: Request) -> JSONResponse:
+            code = int(request.path_params["code"])
+            return JSONResponse({"build": build, "code": code}, status_code=code)
+
+        async def healthz(request: Request) -> JSONResponse:
+            return JSONResponse({"status": "ok"})
+
+        routes = [Route("/healthz", healthz)]
+        for svc in ("rates", "payments"):
+            routes += [
+                Route(f"/{svc}/v1/cut", CutApp(), methods=["POST"]),
+                Route(f"/{svc}/v1/echo", echo, methods=["GET", "POST"]),
+                Route(f"/{svc}/v1/slow", slow, methods=["GET", "POST"]),
+                Route(f"/{svc}/v1/status/{{code:int}}", status, methods=["GET", "POST"]),
+            ]
+        return Starlette(routes=routes)
+
+    return make
+
+
+def client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test")
+
+
+class PaymentLoad:
+    """Payments from the terminal's own client at a steady rate while a test ticks the cluster."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        from terminal.client import BackendClient
+
+        self.client = BackendClient(
+            base_url="http://gateway.test", key_id=KEY_ID, secret=SECRET, transport=transport
+        )
+        self.ok: list[tuple[str, str, str]] = []  # (reference, idempotency key, payment id)
+        self.failed: list[str] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._next = 0
+
+    async def one(self, i: int) -> None:
+        from terminal.client import BackendError
+        from terminal.domain.money import Money, asset
+
+        reference, key = f"ref-{i}", f"idem-{i}"
+        try:
+            q = await self.client.quote(Money.parse("12.50", "EUR"), asset("BTC"))
+            p = await self.client.create_payment(
+                quote=q, reference=reference, payload="tap", idempotency_key=key
+            )
+        except BackendError as exc:
+            self.failed.append(f"{reference}: {exc}")
+            return
+        if p.status != "approved":
+            self.failed.append(f"{reference}: {p.status}")
+            return
+        self.ok.append((reference, key, p.payment_id))
+
+    async def run(
+        self, *, rate: float, until: Any, max_payments: int, every: int = 0, on_every: Any = None
+    ) -> None:
+        """Start one payment every 1/rate s until ``until()`` is true or the cap is reached;
+        await ``on_every()`` after every ``every`` payments started."""
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        n = 0
+        while n < max_payments and not until():
+            self._tasks.append(asyncio.ensure_future(self.one(self._next)))
+            self._next += 1
+            n += 1
+            if every and n % every == 0:
+                await on_every()
+            await asyncio.sleep(max(0.0, t0 + n / rate - loop.time()))
+        await asyncio.gather(*self._tasks)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def ledger_problems(store: Any, ok: list[tuple[str, str, str]]) -> list[str]:
+    """Exactly one charge per idempotency key and per reference, and every approved one is there."""
+    import json
+
+    db = store.read()
+    problems = []
+    by_ref: dict[str, list[str]] = {}
+    for row in db.execute("SELECT reference, payment_id FROM payments").fetchall():
+        by_ref.setdefault(row["reference"], []).append(row["payment_id"])
+    for ref, ids in by_ref.items():
+        if len(ids) != 1:
+            problems.append(f"{ref} charged {len(ids)} times")
+    keys: dict[str, str] = {}
+    for row in db.execute("SELECT key, state, body FROM idempotency").fetchall():
+        if row["state"] != "done":
+            problems.append(f"{row['key']} still in flight")
+            continue
+        keys[row["key"]] = json.loads(row["body"]).get("payment_id")
+    for ref, key, pid in ok:
+        if keys.get(key) != pid:
+            problems.append(f"{key}: ledger has {keys.get(key)}, client saw {pid}")
+        if by_ref.get(ref) != [pid]:
+            problems.append(f"{ref}: ledger has {by_ref.get(ref)}, client saw {pid}")
+    total = sum(len(v) for v in by_ref.values())
+    if total != len(ok):
+        problems.append(f"{total} charges for {len(ok)} approved payments")
+    return problems
+
+
+class CutApp:
+    """Starts an answer and never finishes it (a lost answer after the work was done)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 201, "headers": [(b"content-length", b"64")]})

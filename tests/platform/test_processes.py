@@ -1,0 +1,238 @@
+"""Real processes: `cryptopos backend up` starts a gateway and uvicorn instances on loopback;
+deploy, status, a drained abort with slow in-flight requests, and down. Bounded in time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend_stub.store import Store
+from terminal.cli import main
+from terminal.client import BackendClient
+from terminal.config import load_settings
+from terminal.domain.money import Money, asset
+
+TOPOLOGY = """
+time_scale = 60.0
+[gateway]
+per_try_timeout_s = 5.0
+drain_timeout_s = 8.0
+[autoscale]
+scale_down_stabilization_s = 3000.0
+[services.rates]
+stable = "1.0.0"
+replicas = 1
+[services.rates.builds."1.0.0"]
+[services.payments]
+stable = "1.4.0"
+replicas = 2
+[services.payments.builds."1.4.0"]
+[services.payments.builds."1.5.0"]
+"""
+
+PLAN = """
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: payments}
+spec:
+  strategy:
+    canary:
+      abortScaleDownDelaySeconds: 30
+      steps: [{setWeight: 50}, {pause: {}}]
+"""
+
+
+async def pay_through(gateway: str, prefix: str, n: int) -> None:
+    settings = load_settings(file=Path("config/terminal.toml")).settings
+    secret = settings.signing.secret.get_secret_value().encode()
+    async with BackendClient(base_url=gateway, key_id=settings.signing.key_id, secret=secret) as c:
+        for i in range(n):
+            q = await c.quote(Money.parse("3.50", "EUR"), asset("BTC"))
+            p = await c.create_payment(
+                quote=q, reference=f"{prefix}-{i}", payload="tap", idempotency_key=f"{prefix}{i}"
+            )
+            assert p.status == "approved"
+
+
+@pytest.fixture
+def backend(tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    (tmp_path / "backend.toml").write_text(TOPOLOGY)
+    (tmp_path / "plan.yaml").write_text(PLAN)
+    run_dir = tmp_path / "run"
+    base = ["backend", "--run-dir", str(run_dir)]
+    code = main([*base, "up", "--topology", str(tmp_path / "backend.toml"), "--json"])
+    out = capsys.readouterr().out
+    try:
+        assert code == 0, out
+        info = json.loads(out)
+        yield base, run_dir, info
+    finally:
+        main([*base, "down"])
+        capsys.readouterr()
+
+
+def test_up_status_deploy_drained_abort_and_down(
+    backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    base, run_dir, info = backend
+    gateway = info["gateway"]
+    assert gateway.startswith("http://127.0.0.1:")
+    urls = [i["url"] for s in info["services"].values() for i in s["instances"]]
+    assert len(urls) == 3 and all(u.startswith("http://127.0.0.1:") for u in urls)
+    assert oct((run_dir / "control-token").stat().st_mode & 0o777) == "0o600"
+
+    # an instance answers directly, and through the gateway
+    assert httpx.get(urls[0] + "/healthz", timeout=5).status_code == 200
+    r = httpx.get(gateway + "/payments/v1/payments/none", timeout=5)
+    assert r.status_code == 401 and r.headers["x-cp-build"] == "1.4.0"
+
+    # payments through the gateway: rates and payments instances are separate processes that
+    # share the ledger in the run directory
+    asyncio.run(pay_through(gateway, "before", 6))
+
+    # a canary whose every answer takes 1.5 s, at 50%
+    code = main(
+        [
+            *base,
+            "deploy",
+            "payments",
+            "1.5.0",
+            "--plan",
+            str(tmp_path / "plan.yaml"),
+            "--fault",
+            "latency_ms=1500",
+        ]
+    )
+    assert code == 0, capsys.readouterr()
+    assert "rolling out 1.5.0" in capsys.readouterr().out
+
+    async def slow_requests_during_abort() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=gateway, timeout=20) as c:
+            tasks = [asyncio.ensure_future(c.get("/payments/v1/payments/none")) for _ in range(16)]
+            await asyncio.sleep(0.5)  # now some are in flight on the slow canary
+            assert await asyncio.to_thread(main, [*base, "abort", "payments"]) == 0
+            return await asyncio.gather(*tasks)
+
+    results = asyncio.run(slow_requests_during_abort())
+    assert "Degraded" in capsys.readouterr().out
+    builds = [r.headers.get("x-cp-build") for r in results]
+    assert [r.status_code for r in results] == [401] * 16  # answered by the app, none lost
+    assert "1.5.0" in builds and "1.4.0" in builds
+
+    asyncio.run(pay_through(gateway, "after", 4))
+    ledger = Store(run_dir / "ledger.sqlite3")
+    refs = [r["reference"] for r in ledger.read().execute("SELECT reference FROM payments").fetchall()]
+    ledger.close()
+    assert sorted(refs) == sorted([f"before-{i}" for i in range(6)] + [f"after-{i}" for i in range(4)])
+
+    assert main([*base, "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    pay = status["services"]["payments"]
+    assert pay["rollout"]["phase"] == "Degraded"
+    assert pay["builds"]["1.4.0"]["weight"] == 100
+
+    assert main([*base, "status"]) == 0
+    human = capsys.readouterr().out
+    assert "payments: 2 replica(s)" in human and "Degraded" in human
+
+    # down: every process goes, the ports stop answering
+    pid = info["pid"]
+    assert main([*base, "down"]) == 0
+    assert "stopped" in capsys.readouterr().out
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    for url in [gateway, *urls]:
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url + "/healthz", timeout=2)
+
+
+def test_usage_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["backend", "--run-dir", str(tmp_path / "none")]
+    assert main([*base, "status"]) == 2
+    assert "no backend is running" in capsys.readouterr().err
+    assert main([*base, "up", "--topology", str(tmp_path / "missing.toml")]) == 2
+    assert "file not found" in capsys.readouterr().err
+    assert main([*base, "down"]) == 0
+
+
+def test_a_busy_gateway_port_is_a_clear_error_and_starts_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    (tmp_path / "backend.toml").write_text(TOPOLOGY)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        base = ["backend", "--run-dir", str(tmp_path / "run")]
+        code = main([*base, "up", "--topology", str(tmp_path / "backend.toml"), "--port", str(port)])
+    finally:
+        taken.close()
+    err = capsys.readouterr().err
+    assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err
+    assert not list((tmp_path / "run" / "logs").glob("*.log"))  # no instance was started
+
+
+@pytest.mark.slow
+def test_bad_canary_over_real_processes_is_aborted_with_no_failed_payment(
+    backend,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base, run_dir, info = backend
+    (tmp_path / "bad.yaml").write_text(
+        "kind: Rollout\nmetadata: {name: payments}\nspec:\n  strategy:\n    canary:\n"
+        "      analysis: {templates: [{templateName: t}], args: [{name: c, valueFrom: {podTemplateHashValue: Latest}}]}\n"
+        "      steps: [{setWeight: 50}, {pause: {duration: 10m}}]\n---\n"
+        "kind: AnalysisTemplate\nmetadata: {name: t}\nspec:\n  metrics:\n"
+        "    - {name: sr, interval: 10s, successCondition: result >= 0.95, failureLimit: 1,\n"
+        "       provider: {web: {url: 'http://g/_platform/analysis?metric=success_rate&build={{args.c}}'}}}\n"
+    )
+    plan = str(tmp_path / "bad.yaml")
+    assert main([*base, "deploy", "payments", "1.5.0", "--plan", plan, "--fault", "error_rate=0.2"]) == 0
+
+    async def load() -> tuple[int, list[str]]:
+        settings = load_settings(file=Path("config/terminal.toml")).settings
+        secret = settings.signing.secret.get_secret_value().encode()
+        ok, failed = 0, []
+        async with BackendClient(
+            base_url=info["gateway"], key_id=settings.signing.key_id, secret=secret
+        ) as c:
+
+            async def one(i: int) -> None:
+                nonlocal ok
+                try:
+                    q = await c.quote(Money.parse("2.00", "EUR"), asset("BTC"))
+                    await c.create_payment(
+                        quote=q, reference=f"bad-{i}", payload="tap", idempotency_key=f"b{i}"
+                    )
+                    ok += 1
+                except Exception as exc:
+                    failed.append(repr(exc))
+
+            tasks = []
+            for i in range(200):
+                tasks.append(asyncio.ensure_future(one(i)))
+                await asyncio.sleep(0.02)
+            await asyncio.gather(*tasks)
+        return ok, failed
+
+    ok, failed = asyncio.run(load())
+    capsys.readouterr()
+    assert main([*base, "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)["services"]["payments"]
+    assert status["rollout"]["phase"] == "Degraded"
+    assert status["rollout"]["analysis"][0]["failed"] == 2
+    assert failed == [] and ok == 200
+    ledger = Store(run_dir / "ledger.sqlite3")
+    try:
+        assert ledger.count("payments") == 200
+    finally:
+        ledger.close()
