@@ -189,6 +189,8 @@ class PosApp(App[None]):
             self._to_amount()
         elif view.state in (State.AWAITING_PAYMENT, State.SUBMITTING) and not isinstance(top, WaitingScreen):
             self.push_screen(WaitingScreen(demo=self.demo))
+        elif view.state is State.AMOUNT_ENTERED and isinstance(top, WaitingScreen):
+            self.pop_screen()  # a re-quote was refused: back to the asset choice, which says why
         elif view.state is State.CANCELLED:
             self.register.reset()
             self.notify("Sale cancelled; nothing was charged.", title="Cancelled", timeout=3)

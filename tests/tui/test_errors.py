@@ -76,3 +76,22 @@ async def test_a_qr_that_is_not_a_payment_is_explained_and_the_sale_keeps_waitin
         assert not till.backend.payments()
         await pilot.press("t")  # the customer then taps a card
         await until(pilot, lambda: till.register.session.state is State.APPROVED)
+
+
+async def test_a_refused_requote_returns_to_the_asset_choice(make: MakeTill) -> None:
+    till = make(quote_ttl_s=30)
+    seen = record_notifications(till.app)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await start_sale(pilot, till)
+        first = till.register.view.reference or ""
+        till.transport.down = True
+        till.clock.advance(31)  # the quote runs out and the backend is gone
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "AssetScreen")
+        assert till.register.session.state is State.AMOUNT_ENTERED
+        assert any(t == "Backend unreachable" for t, _, _ in seen)
+        record = till.journal.get(first)
+        assert record is not None and record.state == "cancelled"
+        till.transport.down = False
+        await pilot.press("1")  # the cashier tries again: a new journaled sale
+        await until(pilot, lambda: till.register.session.state is State.AWAITING_PAYMENT)
+        assert till.register.view.reference not in (None, first)
