@@ -3,10 +3,13 @@ decodable from a PNG of an 80×24 screen, paid by the customer's wallet, partial
 
 from __future__ import annotations
 
+import queue
+import time
 from pathlib import Path
 
 import pytest
 
+from drivers import CodeScanned, ReaderError, ReaderEvent, open_reader
 from terminal.domain.payloads.bitcoin import parse_bitcoin_uri
 from terminal.domain.session import State
 from terminal.tui.pictures import svg_to_png
@@ -16,13 +19,28 @@ from tests.tui.conftest import MakeTill
 from tests.tui.helpers import start_sale, until
 from tests.tui.invoices import BackendInvoiceDesk
 
-zxingcpp = pytest.importorskip("zxingcpp", reason="the camera extra (zxing-cpp) decodes the picture")
-Image = pytest.importorskip("PIL.Image")
+pytest.importorskip("cv2", reason="the camera extra reads the picture")
 
 
 def _decode(png: Path) -> list[str]:
-    with Image.open(png) as picture:
-        return [r.text for r in zxingcpp.read_barcodes(picture.convert("L"))]
+    """Show the picture to the project's own camera reader (OpenCV capture + its QR decoder)."""
+    events: queue.Queue[ReaderEvent] = queue.Queue()
+    reader = open_reader(f"camera:image:{png}")
+    reader.start(events.put)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                event = events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if isinstance(event, CodeScanned):
+                return [event.payload]
+            if isinstance(event, ReaderError):
+                raise AssertionError(f"{event.title}: {event.message}")
+        return []
+    finally:
+        reader.stop()
 
 
 async def test_invoice_qr_decodes_from_a_png_of_the_80x24_screen(make: MakeTill) -> None:
