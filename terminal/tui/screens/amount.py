@@ -24,12 +24,12 @@ PAD = """\
 
 class AmountScreen(PosScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "charge", "Charge"),
+        Binding("enter", "charge", "Next"),
         Binding("backspace", "press('backspace')", "Del"),
         Binding("escape", "press('clear')", "Clear"),
         Binding("h", "app.history", "History"),
         Binding("r", "app.report", "Report"),
-        Binding("s", "app.settings", "Settings"),
+        Binding("s", "app.settings", "Setup"),
         Binding("q", "app.quit", "Quit"),
         *[Binding(str(d), f"press('{d}')", "Amount", show=d == 0, key_display="0-9 .") for d in range(10)],
         Binding("full_stop", "press('.')", "point", show=False),
