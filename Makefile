@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/cryptopos demo
+	@# the TUI on a terminal; the scripted headless demo in CI and pipes
+	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/cryptopos tui --demo; else $(BIN)/cryptopos demo; fi
 
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not hardware" $(PYTEST_ARGS)

@@ -30,6 +30,7 @@ COMMANDS = [
     "report",
     "refund",
     "reconcile",
+    "tui",
 ]
 
 
@@ -51,8 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        from terminal.cli import tui
+
+        args.func = tui.run  # no command: the merchant screen with the configured devices
     try:
         code: int = args.func(args)
     except CliError as exc:

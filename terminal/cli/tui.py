@@ -1,0 +1,38 @@
+"""``cryptopos tui`` (also ``cryptopos`` with no command): the merchant screen.
+
+``--demo`` runs it on the embedded default: the in-process backend, a journal in a
+temporary folder, and simulated readers that present a payment when a key is pressed
+(t tap, s scan, b Bolt Card, d declined card).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from terminal.cli.common import PARENT, load
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("tui", parents=[PARENT], help="the merchant screen (the default command)")
+    p.add_argument("--demo", action="store_true", help="embedded backend and simulated readers with keys")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from terminal.tui import DEMO_READERS, run_tui
+
+    if not getattr(args, "demo", False):
+        return run_tui(load(args))
+    with tempfile.TemporaryDirectory(prefix="cryptopos-demo-") as tmp:
+        loaded = load(
+            args,
+            {
+                "backend.url": ("embedded", "--demo"),
+                "journal.path": (str(Path(tmp) / "journal.sqlite3"), "--demo"),
+                "terminal.readers": (list(DEMO_READERS), "--demo"),
+            },
+        )
+        return run_tui(loaded, demo=True)

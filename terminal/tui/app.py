@@ -1,0 +1,339 @@
+"""The merchant TUI application: routes the register's updates to screens, screens'
+intents to the register, and runs readers in thread workers.
+
+Screens never call the backend or a driver: they post messages (``AmountScreen.Charged``,
+``AssetScreen.AssetChosen``...) that this app turns into register calls in workers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker
+
+from terminal.domain.session import FINAL_STATES, State
+from terminal.tui.controller import Register
+from terminal.tui.screens.amount import AmountScreen
+from terminal.tui.screens.records import (
+    DetailScreen,
+    HistoryScreen,
+    ReceiptScreen,
+    RefundScreen,
+    ReportScreen,
+    SettingsScreen,
+)
+from terminal.tui.screens.sale import AssetScreen, ResultScreen, TipScreen, WaitingScreen
+from terminal.tui.updates import (
+    BackendStatus,
+    BackendUpdated,
+    NoticeRaised,
+    ReadersReleased,
+    ReadersRequested,
+    ReaderStatus,
+    ReaderUpdated,
+    Receipt,
+    RegisterError,
+    SaleUpdated,
+    SaleView,
+    Update,
+)
+from terminal.tui.widgets.readers import ReaderPanel
+
+CSS = """
+Screen { background: $surface; }
+.panel { padding: 1 2; height: auto; }
+.heading { text-style: bold; margin-top: 1; }
+.dim { color: $text-muted; }
+#amount-title { text-style: bold; padding: 1 2 0 2; }
+#amount-display { text-style: bold; color: $accent; padding: 1 4; border: round $accent; width: auto; }
+#amount-error { color: $error; padding: 0 2; height: 1; }
+#keypad { padding: 1 0; width: auto; }
+#tip-choices { margin: 1 0; }
+#asset-list { margin: 1 0; }
+#waiting-body { height: 1fr; }
+#qr-pane { width: auto; min-width: 30; height: 1fr; }
+#info-pane { width: 1fr; padding: 0 1; }
+#readers { height: auto; }
+#result-title { text-style: bold; margin-bottom: 1; }
+#receipt-text { width: 38; padding: 0 1; }
+#receipt-qr-pane { width: 1fr; }
+#history-filters { height: 1; padding: 0 1; }
+"""
+
+
+class PosApp(App[None]):
+    """The till. ``register`` does the work; this app draws it and takes the keys."""
+
+    CSS = CSS
+    TITLE = "cryptopos"
+    ENABLE_COMMAND_PALETTE = False
+
+    sale: reactive[SaleView] = reactive(SaleView, always_update=True)
+    backend_status: reactive[BackendStatus] = reactive(lambda: BackendStatus(url=""), always_update=True)
+    reader_statuses: reactive[dict[str, ReaderStatus]] = reactive(dict, always_update=True)
+
+    def __init__(
+        self,
+        register: Register,
+        *,
+        demo: bool = False,
+        receipts_dir: Path | None = None,
+        tick_s: float = 0.5,
+        reconcile_s: float = 10.0,
+    ) -> None:
+        super().__init__()
+        self.register = register
+        self.demo = demo
+        self.merchant_name = register.settings.merchant.name
+        self.receipts_dir = receipts_dir or register.settings.journal.path.parent / "receipts"
+        self.tick_s = tick_s
+        self.reconcile_s = reconcile_s
+        self._readers_stop: dict[int, threading.Event] = {}
+        self._generation = 0
+        self._refund_scan: threading.Event | None = None
+        self.set_reactive(PosApp.backend_status, register.backend)
+        register.subscribe(self._apply_update)
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return AmountScreen(self.register.currency)
+
+    def on_mount(self) -> None:
+        # after the first paint: building an embedded backend imports FastAPI (~0.3 s)
+        self.call_after_refresh(self._spawn, self.register.connect, name="connect")
+        self.set_interval(self.tick_s, self._tick, name="tick")
+        self.set_interval(self.reconcile_s, self._reconcile, name="reconcile")
+
+    async def on_unmount(self) -> None:
+        self._stop_refund_scan()
+        for stop in self._readers_stop.values():
+            stop.set()
+        await self.register.aclose()
+
+    async def _tick(self) -> None:
+        await self._guard(self.register.tick)
+
+    async def _reconcile(self) -> None:
+        if self.register.backend.queued:
+            await self._guard(self.register.reconcile)
+
+    # -- running register calls ----------------------------------------------------------
+
+    async def _guard(self, call: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        try:
+            return await call(*args)
+        except RegisterError as exc:
+            self.notify(
+                f"{exc.message}\n→ {exc.hint}" if exc.hint else exc.message, title=exc.title, severity="error"
+            )
+        except Exception as exc:  # never a traceback on the till: say what happened and what to do
+            self.log.error(f"{type(exc).__name__}: {exc}")
+            self.notify(
+                f"{type(exc).__name__}: {exc}\n→ the sale is journaled; check History, then try again",
+                title="Unexpected error",
+                severity="error",
+            )
+        return None
+
+    def _spawn(self, call: Callable[..., Awaitable[Any]], *args: Any, name: str) -> Worker[Any]:
+        return self.run_worker(self._guard(call, *args), name=name, group="register", exit_on_error=False)
+
+    # -- the register's updates ------------------------------------------------------
+
+    def _apply_update(self, update: Update) -> None:
+        match update:
+            case SaleUpdated(view):
+                self.sale = view
+                self._route(view)
+            case BackendUpdated(status):
+                self.backend_status = status
+            case ReaderUpdated(status):
+                self.reader_statuses = {**self.reader_statuses, status.device: status}
+            case NoticeRaised(notice):
+                body = f"{notice.message}\n→ {notice.hint}" if notice.hint else notice.message
+                self.notify(body, title=notice.title, severity=notice.severity, timeout=6)
+            case ReadersRequested(devices, generation):
+                self.reader_statuses = {d: ReaderStatus(d, "starting") for d in devices}
+                stop = threading.Event()
+                self._readers_stop[generation] = stop
+                self._generation = generation
+                for device in devices:
+                    self._start_reader(device, stop)
+            case ReadersReleased(generation):
+                released = self._readers_stop.pop(generation, None)
+                if released is not None:
+                    released.set()
+
+    def _start_reader(self, device: str, stop: threading.Event) -> None:
+        def sink(event: Any) -> None:
+            self.post_message(ReaderPanel.Reported(event))  # thread-safe
+
+        self.run_worker(
+            lambda: self.register.reader_loop(device, sink, stop),
+            name=f"reader {device}",
+            group="readers",
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _route(self, view: SaleView) -> None:
+        top = self.screen
+        if view.state is State.IDLE:
+            self._to_amount()
+        elif view.state in (State.AWAITING_PAYMENT, State.SUBMITTING) and not isinstance(top, WaitingScreen):
+            self.push_screen(WaitingScreen(demo=self.demo))
+        elif view.state is State.AMOUNT_ENTERED and isinstance(top, WaitingScreen):
+            self.pop_screen()  # a re-quote was refused: back to the asset choice, which says why
+        elif view.state is State.CANCELLED:
+            self.register.reset()
+            self.notify("Sale cancelled; nothing was charged.", title="Cancelled", timeout=3)
+        elif (view.state in FINAL_STATES or view.state is State.UNKNOWN_OUTCOME) and not isinstance(
+            top, ResultScreen
+        ):
+            self._to_amount()
+            self.push_screen(ResultScreen(id="result"))
+
+    def _to_amount(self) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        if isinstance(self.screen, AmountScreen):
+            self.screen.clear()
+
+    # -- screens' intents -------------------------------------------------------------
+
+    def on_amount_screen_charged(self, message: AmountScreen.Charged) -> None:
+        self.push_screen(TipScreen(message.amount))
+
+    def on_tip_screen_tip_chosen(self, message: TipScreen.TipChosen) -> None:
+        try:
+            self.register.start_sale(message.base, message.tip)
+        except RegisterError as exc:
+            self.notify(exc.message, title=exc.title, severity="error")
+            return
+        self.push_screen(AssetScreen([a.code for a in self.register.accepted_assets()]))
+
+    def on_tip_screen_backed(self, _message: TipScreen.Backed) -> None:
+        self.pop_screen()
+
+    def on_asset_screen_asset_chosen(self, message: AssetScreen.AssetChosen) -> None:
+        self._spawn(self.register.choose_asset, message.code, name="quote")
+
+    def on_waiting_screen_simulated(self, message: WaitingScreen.Simulated) -> None:
+        device = self.register.demo_device(message.kind)
+        stop = self._readers_stop.get(self._generation)
+        if device is not None and stop is not None:
+            self._start_reader(device, stop)
+
+    def on_reader_panel_reported(self, message: ReaderPanel.Reported) -> None:
+        payment = self.register.reader_reported(message.event)
+        if payment is None:
+            return
+        if self._refund_scan is not None:
+            # the readers were started for a refund: what they read is the customer's address
+            if isinstance(self.screen, RefundScreen):
+                self.screen.scanned(payment[0])
+            self._stop_refund_scan()
+            return
+        self._spawn(self.register.present, *payment, name="present")
+
+    def on_refund_screen_scan_requested(self, _message: RefundScreen.ScanRequested) -> None:
+        if self._refund_scan is not None or self.register.session.state not in (
+            State.IDLE,
+            State.UNKNOWN_OUTCOME,
+            *FINAL_STATES,
+        ):
+            return  # one scan at a time, and never while a sale holds the readers
+        self._refund_scan = threading.Event()
+        for device in self.register.settings.terminal.readers:
+            self._start_reader(device, self._refund_scan)
+
+    def on_refund_screen_scan_stopped(self, _message: RefundScreen.ScanStopped) -> None:
+        self._stop_refund_scan()
+
+    def _stop_refund_scan(self) -> None:
+        if self._refund_scan is not None:
+            self._refund_scan.set()
+            self._refund_scan = None
+
+    def on_receipt_screen_save_requested(self, message: ReceiptScreen.SaveRequested) -> None:
+        self.save_receipt(message.receipt)
+
+    def on_refund_screen_refund_requested(self, message: RefundScreen.RefundRequested) -> None:
+        screen = self.screen
+
+        async def refund() -> None:
+            try:
+                refund_id = await self.register.refund(message.reference, to=message.to)
+            except RegisterError as exc:
+                if isinstance(screen, RefundScreen):
+                    screen.show_result(f"✖ {exc.title}: {exc.message}\n→ {exc.hint}")
+                raise
+            if isinstance(screen, RefundScreen):
+                screen.show_result(f"✔ refund {refund_id} submitted")
+            for s in self.screen_stack:
+                if isinstance(s, DetailScreen):
+                    s.reload()
+
+        self._spawn(refund, name="refund")
+
+    def on_settings_screen_doctor_requested(self, _message: SettingsScreen.DoctorRequested) -> None:
+        screen = self.screen
+
+        async def doctor() -> None:
+            checks = await self.register.doctor()
+            if isinstance(screen, SettingsScreen) and screen.is_attached:
+                screen.show_checks(checks)
+
+        self._spawn(doctor, name="doctor")
+
+    # -- actions (keys) -----------------------------------------------------------------
+
+    def action_cancel_sale(self) -> None:
+        self._spawn(self.register.cancel, name="cancel")
+
+    def action_new_sale(self) -> None:
+        self.register.reset()
+        self._to_amount()
+
+    def action_receipt(self) -> None:
+        receipt = self.register.receipt()
+        if receipt is None:
+            self.notify("Only an approved or declined sale has a receipt.", title="No receipt")
+            return
+        self.push_screen(ReceiptScreen(receipt))
+
+    def action_history(self) -> None:
+        self.push_screen(HistoryScreen())
+
+    def action_report(self) -> None:
+        self.push_screen(ReportScreen(id="report"))
+
+    def action_settings(self) -> None:
+        self.push_screen(SettingsScreen(id="settings"))
+
+    # -- receipts -----------------------------------------------------------------------
+
+    def save_receipt(self, receipt: Receipt) -> tuple[Path, Path | None]:
+        """Write the receipt as text, and as PNG (this screen's picture) when rsvg-convert exists."""
+        from terminal.tui.pictures import PictureError, svg_to_png
+
+        self.receipts_dir.mkdir(parents=True, exist_ok=True)
+        stem = self.receipts_dir / receipt.reference
+        text_path = stem.with_suffix(".txt")
+        text_path.write_text(receipt.text() + f"\n{receipt.link}\n", encoding="utf-8")
+        png: Path | None = None
+        try:
+            png = svg_to_png(
+                self.export_screenshot(title=f"receipt {receipt.reference}"), stem.with_suffix(".png")
+            )
+        except (PictureError, OSError) as exc:
+            self.notify(f"{exc}\n→ the text receipt is saved", title="No PNG receipt", severity="warning")
+        self.notify(f"{text_path}" + (f"\n{png}" if png else ""), title="Receipt saved", timeout=4)
+        return text_path, png

@@ -1,0 +1,870 @@
+"""The register: the one object between the merchant screens and the I/O.
+
+Screens send intents (``start_sale``, ``choose_asset``, ``cancel``...) and render what the
+register emits; they never touch httpx, the journal or a driver. The register drives the
+pure :class:`~terminal.domain.session.PaymentSession` itself (the same commands
+:mod:`terminal.flow` interprets for the headless CLI), journals every step before the
+network call that follows it, and reports back through one ``emit`` callback with
+:class:`Update` values. Nothing here imports Textual, so it runs in any event loop.
+
+Readers are blocking drivers: the register asks its host to run them
+(:class:`ReadersRequested`) and gives it :meth:`Register.reader_loop`, which the TUI runs
+in a thread worker; their events come back through :meth:`Register.reader_reported`.
+
+Its values and errors (``RegisterError``, ``NotSupportedError``) live in
+:mod:`terminal.tui.updates`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote as urlquote
+
+from drivers import CodeScanned, ReaderError, ReaderEvent, ReaderStateChanged, TagRead
+from drivers.registry import DriverError, MissingExtraError, Reader, open_reader, probe_device
+from terminal.client import (
+    BackendClient,
+    BackendError,
+    BackendUnavailableError,
+    OutcomeUnknownError,
+    PaymentResult,
+)
+from terminal.config import LoadedSettings, effective_rows
+from terminal.domain import session as s
+from terminal.domain.money import ASSETS, Asset, Money, MoneyError, asset
+from terminal.domain.quote import Quote
+from terminal.flow import new_reference
+from terminal.journal import Journal, SaleRecord, payload_hash
+from terminal.tui.updates import (
+    BackendStatus,
+    BackendUpdated,
+    Check,
+    DailyReport,
+    InvoiceDesk,
+    Notice,
+    NoticeRaised,
+    NotSupportedError,
+    ReadersReleased,
+    ReadersRequested,
+    ReaderStatus,
+    ReaderUpdated,
+    Receipt,
+    RegisterError,
+    SaleUpdated,
+    SaleView,
+    Severity,
+    Update,
+)
+
+# The client this branch was built against speaks these API versions.
+CLIENT_VERSIONS = ("v1",)
+# After this many quotes for one sale the register gives up (a feed that keeps expiring).
+MAX_QUOTES = 5
+INVOICE_SOURCE = "invoice"
+
+# What the demo keys present, through a real simulated reader (drivers.sim).
+DEMO_PAYLOADS: dict[str, tuple[str, str]] = {
+    "tap": ("nfc", "cryptopos-test:card:approve"),
+    "scan": ("qr", "cryptopos-test:wallet:approve"),
+    # the shape of a Bolt Card tap (NTAG 424 SUN: p = encrypted UID+counter, c = CMAC)
+    "boltcard": (
+        "nfc",
+        "lnurlw://demo.cryptopos.invalid/ln?p=4E2E289D945A66BB13377A728884E867&c=E19CCB1FED8892CE",
+    ),
+    "decline": ("nfc", "cryptopos-test:card:decline"),
+    # a QR that is not a payment (a wifi login): the till says so and keeps waiting
+    "garbage": ("qr", "WIFI:S:cafe;T:WPA;P:not-a-payment;;"),
+}
+# What a customer can present to pay (terminal.domain.payloads kinds). An address or an
+# invoice shown by the customer asks to *receive* money: never submitted as a payment.
+CUSTOMER_KINDS = frozenset({"boltcard", "lnurl", "wallet_token"})
+# The emulator's test-mode payloads are not a public format; the backend interprets them.
+TEST_PREFIX = "cryptopos-test:"
+# What kind of code can receive a refund in each asset (terminal.domain.payloads kinds).
+REFUND_KINDS = {
+    "BTC": ("bitcoin",),
+    "BTC-LN": ("bolt11", "lnurl"),
+    "ETH": ("ethereum",),
+    "USDC": ("ethereum",),
+    "USDT": ("ethereum",),
+    "SOL": ("solana_transfer",),
+}
+
+
+# -- the register ---------------------------------------------------------------------------
+
+
+class Register:
+    """One terminal's till: the current sale, the readers, the backend link, the journal."""
+
+    def __init__(
+        self,
+        *,
+        loaded: LoadedSettings,
+        client: BackendClient | Callable[[], BackendClient],
+        journal: Journal,
+        clock: Callable[[], float] = time.time,
+        reader_factory: Callable[[str], Reader] = open_reader,
+        invoices: InvoiceDesk | None = None,
+        inquiry_attempts: int = 5,
+        inquiry_delay_s: float = 0.2,
+        demo: bool = False,
+        reference_factory: Callable[[str], str] = new_reference,
+        demo_card: Callable[[], str] | None = None,
+        setup: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.reference_factory = reference_factory
+        self.demo_card = demo_card  # the next tap of the demo Bolt Card
+        self.setup = setup  # run once, when the backend first answers (the demo issues its card)
+        self.settings = loaded.settings
+        # a factory defers building the client (and importing an embedded backend) past first paint
+        self._client = client if isinstance(client, BackendClient) else None
+        self._client_factory = None if isinstance(client, BackendClient) else client
+        self.journal = journal
+        self.clock = clock
+        self.reader_factory = reader_factory
+        self.invoices = invoices
+        self.inquiry_attempts = inquiry_attempts
+        self.inquiry_delay_s = inquiry_delay_s
+        self.demo = demo
+        self.session = s.PaymentSession()
+        self.view = SaleView()
+        self.backend = BackendStatus(url=self.settings.backend.url, queued=self._queued())
+        self.readers: dict[str, ReaderStatus] = {}
+        self._emit: Callable[[Update], None] = lambda _u: None
+        self._generation = 0
+        self._deadline: float | None = None
+        self._idempotency_key: str | None = None
+        self._pending_payloads: dict[str, tuple[Quote, str, str]] = {}  # reference -> (quote, payload, key)
+        self._lock = asyncio.Lock()
+
+    # -- wiring ---------------------------------------------------------------------
+
+    @property
+    def client(self) -> BackendClient:
+        if self._client is None:
+            assert self._client_factory is not None
+            self._client = self._client_factory()
+        return self._client
+
+    async def ensure_client(self) -> BackendClient:
+        """Build the client off the event loop the first time (an embedded backend imports FastAPI)."""
+        if self._client is None:
+            assert self._client_factory is not None
+            self._client = await asyncio.to_thread(self._client_factory)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    def subscribe(self, emit: Callable[[Update], None]) -> None:
+        self._emit = emit
+
+    def accepted_assets(self) -> list[Asset]:
+        return [ASSETS[c] for c in self.settings.terminal.accepted_assets]
+
+    @property
+    def currency(self) -> Asset:
+        return ASSETS[self.settings.terminal.fiat_currency]
+
+    def _publish(self, **changes: Any) -> None:
+        self.view = replace(self.view, state=self.session.state, **changes)
+        self._emit(SaleUpdated(self.view))
+
+    def _notice(self, title: str, message: str, hint: str = "", severity: Severity = "warning") -> None:
+        self._emit(NoticeRaised(Notice(title, message, hint, severity)))
+
+    def _set_backend(self, **changes: Any) -> None:
+        self.backend = replace(self.backend, **changes)
+        self._emit(BackendUpdated(self.backend))
+
+    def _queued(self) -> int:
+        return len(self.journal.sales(states=("unknown_outcome",)))
+
+    # -- backend link ---------------------------------------------------------------
+
+    async def connect(self) -> BackendStatus:
+        """Ask the backend what it serves; the answer drives the status bar."""
+        try:
+            await self.ensure_client()
+            doc = await self.client.discover()
+            if self.setup is not None:
+                setup, self.setup = self.setup, None
+                try:
+                    await setup()
+                except Exception as exc:  # the demo's extras must not keep the till offline
+                    self._notice(
+                        "Demo card not issued",
+                        str(exc),
+                        "the b key's Bolt Card will be declined; the other demo keys work",
+                    )
+        except BackendError as exc:
+            self._set_backend(connected=False, detail=exc.message, queued=self._queued())
+            return self.backend
+        services = doc.get("services", {}) if isinstance(doc, dict) else {}
+        offered: set[str] = set()
+        for name in ("rates", "payments"):
+            versions = services.get(name, {}).get("versions", []) if isinstance(services, dict) else []
+            names = {
+                str(v.get("version"))
+                for v in versions
+                if isinstance(v, dict) and v.get("status") in ("stable", "deprecated")
+            }
+            offered = names if not offered else offered & names
+        wanted = self.settings.backend.api_version
+        both = [v for v in CLIENT_VERSIONS if v in offered]
+        if wanted != "auto":
+            version = wanted if wanted in both else f"{wanted}?"
+        else:
+            version = max(both) if both else "none"
+        raw_notices = doc.get("notices", []) if isinstance(doc, dict) else []
+        notices = [
+            str(n.get("text") or n.get("message") or n) if isinstance(n, dict) else str(n)
+            for n in (raw_notices if isinstance(raw_notices, list) else [])
+        ]
+        notices += self._deprecations(services, version)
+        self._set_backend(
+            connected=True, api_version=version, notices=tuple(notices), detail="", queued=self._queued()
+        )
+        return self.backend
+
+    @staticmethod
+    def _deprecations(services: Any, version: str) -> list[str]:
+        """'payments v1 deprecated, sunset 2027-06-30' for each service whose version we use is retiring."""
+        out: list[tuple[str, str]] = []
+        for name in ("rates", "payments"):
+            versions = services.get(name, {}).get("versions", []) if isinstance(services, dict) else []
+            for v in versions:
+                if isinstance(v, dict) and v.get("version") == version and v.get("status") == "deprecated":
+                    sunset = str(v.get("sunset", ""))[:10]
+                    out.append((name, f" {version} deprecated" + (f", sunset {sunset}" if sunset else "")))
+        if len(out) > 1 and len({text for _, text in out}) == 1:
+            return [f"API{out[0][1]}"]  # both services retire it together: say it once
+        return [name + text for name, text in out]
+
+    def _mark_offline(self, detail: str) -> None:
+        self._set_backend(connected=False, detail=detail, queued=self._queued())
+
+    def _mark_online(self) -> None:
+        if self.backend.connected is not True:
+            self._set_backend(connected=True, detail="", queued=self._queued())
+
+    # -- the sale -------------------------------------------------------------------
+
+    def start_sale(self, base: Money, tip: Money | None = None) -> SaleView:
+        """The cashier entered an amount (and maybe a tip)."""
+        if self.session.state in (*s.FINAL_STATES, s.State.UNKNOWN_OUTCOME):
+            self.reset()
+        total = base + tip if tip is not None else base
+        try:
+            self.session.handle(s.AmountEntered(total))
+        except s.SessionError as exc:
+            raise RegisterError("Amount not taken", str(exc), "enter a positive amount") from None
+        self._publish(base=base, tip=tip, total=total)
+        return self.view
+
+    async def choose_asset(self, code: str) -> None:
+        """The customer picked what to pay with: journal the sale, then ask for a quote."""
+        async with self._lock:
+            crypto = asset(code)
+            if crypto.code not in self.settings.terminal.accepted_assets:
+                raise RegisterError(
+                    "Asset not accepted",
+                    f"{crypto.code} is not accepted here",
+                    f"accepted: {', '.join(self.settings.terminal.accepted_assets)}",
+                )
+            total = self.view.total
+            if total is None or self.session.state is not s.State.AMOUNT_ENTERED:
+                raise RegisterError("No amount", "enter an amount first")
+            await self.ensure_client()
+            reference = self.reference_factory(self.settings.terminal.id)
+            # journaled before the first network call of the sale
+            self.journal.open_sale(
+                reference=reference,
+                idempotency_key=f"pending-{reference}",
+                fiat_minor=total.minor,
+                fiat_currency=total.asset.code,
+                asset=crypto.code,
+            )
+            self._publish(reference=reference, asset=crypto, reason=None)
+            await self._run(self.session.handle(s.QuoteRequested(crypto)))
+
+    async def present(self, payload: str, source: str) -> None:
+        """A reader (or a paid invoice) presented a payment."""
+        async with self._lock:
+            if self.session.state is not s.State.AWAITING_PAYMENT:
+                return  # a late tap after cancel or result: nothing to pay
+            if source != INVOICE_SOURCE and not payload.startswith(TEST_PREFIX):
+                from terminal.domain.payloads import PayloadError, parse_payload  # ~40 ms: not at startup
+
+                hint = "ask the customer to tap their card or show their wallet's payment QR"
+                try:
+                    parsed = parse_payload(payload, now=self.clock())
+                except PayloadError as exc:
+                    # bad input loses nothing: the sale keeps waiting for a real payment
+                    self._notice("Not a payment code", exc.message, hint, "error")
+                    return
+                kind = parsed.kind
+                if kind == "ndef":
+                    inner = getattr(parsed, "content", None)
+                    kind = inner.kind if inner is not None else "empty NDEF message"
+                if kind not in CUSTOMER_KINDS:
+                    self._notice(
+                        "Not a payment code",
+                        f"the customer showed a {kind.replace('_', ' ')} code, which asks to receive money",
+                        hint + ", or scan the invoice QR on this screen",
+                        "error",
+                    )
+                    return
+            await self._run(self.session.handle(s.PaymentPresented(payload, source, self.clock())))
+
+    async def cancel(self) -> None:
+        async with self._lock:
+            state = self.session.state
+            if state not in (s.State.AMOUNT_ENTERED, s.State.QUOTING, s.State.AWAITING_PAYMENT):
+                return
+            if self.view.reference and self.journal.get(self.view.reference):
+                self.journal.update(self.view.reference, "cancelled", detail="cancelled by the cashier")
+            await self._run(self.session.handle(s.SaleCancelled()))
+
+    def reset(self) -> None:
+        """Back to a fresh sale after a result."""
+        if self.session.state in (*s.FINAL_STATES, s.State.UNKNOWN_OUTCOME):
+            self.session.handle(s.SaleReset())
+        elif self.session.state is not s.State.IDLE:
+            return
+        self._deadline = None
+        self._idempotency_key = None
+        self.view = SaleView()
+        self._emit(SaleUpdated(self.view))
+
+    async def tick(self) -> None:
+        """Called about every second by the host: quote countdown, payment window, invoice status."""
+        async with self._lock:
+            if self.session.state is not s.State.AWAITING_PAYMENT:
+                return
+            now = self.clock()
+            quote = self.session.quote
+            assert quote is not None
+            if self._deadline is not None and now >= self._deadline:
+                assert self.view.reference is not None
+                self.journal.update(self.view.reference, "expired")
+                await self._run(self.session.handle(s.PaymentWindowClosed()))
+                return
+            if quote.expired(now):
+                await self._run(self.session.handle(s.QuoteExpired(now)))
+                return
+            invoice = self.view.invoice
+            if invoice is not None and self.invoices is not None:
+                try:
+                    fresh = await self.invoices.refresh(invoice)
+                except BackendError as exc:
+                    self._mark_offline(exc.message)
+                    return
+                if fresh != invoice:
+                    self._publish(invoice=fresh)
+                if fresh.status in ("paid", "overpaid", "late_paid"):
+                    await self._run(
+                        self.session.handle(
+                            s.PaymentPresented(f"invoice:{fresh.invoice_id}", INVOICE_SOURCE, now)
+                        )
+                    )
+
+    def seconds_left(self) -> float | None:
+        q = self.view.quote
+        return None if q is None else q.seconds_left(self.clock())
+
+    # -- command interpreter ----------------------------------------------------------
+
+    async def _run(self, commands: list[s.Command]) -> None:
+        pending = list(commands)
+        while pending:
+            pending += await self._execute(pending.pop(0))
+        self._publish(
+            quotes_requested=self.session.quotes_requested, reason=self.session.reason or self.view.reason
+        )
+
+    async def _execute(self, cmd: s.Command) -> list[s.Command]:
+        sess = self.session
+        reference = self.view.reference
+        assert reference is not None
+        match cmd:
+            case s.RequestQuote(amount, crypto):
+                self._publish(quote=None, invoice=None)
+                if sess.quotes_requested > MAX_QUOTES:
+                    self.journal.update(reference, "cancelled", detail="too many expired quotes")
+                    self._notice(
+                        "Quotes keep expiring", f"{MAX_QUOTES} quotes expired", "start the sale again"
+                    )
+                    return sess.handle(s.SaleCancelled())
+                try:
+                    quote = await self.client.quote(amount, crypto)
+                except BackendError as exc:
+                    if isinstance(exc, BackendUnavailableError):
+                        self._mark_offline(exc.message)
+                    self.journal.update(reference, "cancelled", detail=f"{exc.title}: {exc.message}")
+                    self._notice(
+                        exc.title,
+                        exc.message,
+                        "check the backend (status bar) and try again"
+                        if isinstance(exc, BackendUnavailableError)
+                        else "pick another asset or amount",
+                        "error",
+                    )
+                    sess.handle(s.QuoteRefused(exc.message))
+                    # back to asset choice: the journaled sale is closed, the next choice opens another
+                    self._publish(reference=None, reason=exc.message)
+                    return []
+                self._mark_online()
+                self._idempotency_key = idempotency_key_for(reference, quote.quote_id)
+                self.journal.update(
+                    reference,
+                    "awaiting_payment",
+                    crypto_minor=quote.crypto.minor,
+                    quote_id=quote.quote_id,
+                    idempotency_key=self._idempotency_key,
+                )
+                self._publish(quote=quote)
+                return sess.handle(s.QuoteReceived(quote))
+            case s.StartReaders():
+                self._generation += 1
+                self._emit(ReadersRequested(tuple(self.settings.terminal.readers), self._generation))
+                await self._issue_invoice(reference)
+                return []
+            case s.StopReaders():
+                self._emit(ReadersReleased(self._generation))
+                return []
+            case s.StartQuoteTimer():
+                if self._deadline is None:
+                    self._deadline = self.clock() + self.settings.timeouts.payment_wait_s
+                return []
+            case s.SubmitPayment(quote, payload, source):
+                self._publish(source=source)
+                key = self._idempotency_key
+                assert key is not None
+                self.journal.update(reference, "submitting", payload_hash=payload_hash(payload))
+                if source == INVOICE_SOURCE:
+                    invoice = self.view.invoice
+                    assert invoice is not None and invoice.payment_id is not None
+                    return self._settle(
+                        PaymentResult(invoice.payment_id, reference, "approved", None), reference
+                    )
+                self._pending_payloads[reference] = (quote, payload, key)
+                try:
+                    result = await self.client.create_payment(
+                        quote=quote, reference=reference, payload=payload, idempotency_key=key
+                    )
+                except (OutcomeUnknownError, BackendUnavailableError) as exc:
+                    if isinstance(exc, BackendUnavailableError):
+                        self._mark_offline(exc.message)
+                    self.journal.update(reference, "unknown_outcome", reason=exc.message)
+                    return sess.handle(s.OutcomeUnknown(exc.message))
+                except BackendError as exc:
+                    self._pending_payloads.pop(reference, None)
+                    self.journal.update(reference, "declined", reason=exc.message)
+                    return sess.handle(s.PaymentDeclined(exc.message))
+                self._mark_online()
+                return self._settle(result, reference)
+            case s.InquireStatus():
+                self._set_backend(queued=self._queued())
+                for attempt in range(1, self.inquiry_attempts + 1):
+                    self._publish(
+                        inquiry=f"Asking the backend what happened ({attempt}/{self.inquiry_attempts})"
+                    )
+                    await asyncio.sleep(self.inquiry_delay_s)
+                    settled = await self._inquire(reference)
+                    if settled is not None:
+                        return settled
+                self._publish(
+                    inquiry="Queued: the terminal keeps asking in the background and settles it when the "
+                    "backend answers. Do not take this payment again."
+                )
+                return []
+            case s.ShowNotice(message):
+                self._notice("Sale", message, severity="information")
+                return []
+            case s.ShowResult():
+                self._publish(finished_at=self.clock())
+                return []
+        raise AssertionError(f"unhandled command {cmd!r}")  # pragma: no cover
+
+    async def _issue_invoice(self, reference: str) -> None:
+        quote = self.session.quote
+        if self.invoices is None or quote is None:
+            return
+        # its own reference: the invoice books a pending payment, and a card tapped instead must
+        # not collide with it (the backend refuses a second payment with one reference)
+        try:
+            invoice = await self.invoices.issue(
+                quote=quote, reference=f"{reference}-inv{self.session.quotes_requested}"
+            )
+        except BackendError as exc:
+            self._notice("No invoice QR", exc.message, "the customer can still tap or show a QR", "warning")
+            return
+        self._publish(invoice=invoice)
+
+    async def _inquire(self, reference: str) -> list[s.Command] | None:
+        """One status inquiry; commands when the sale settled, ``None`` when it is still unknown."""
+        try:
+            found = await self.client.find_by_reference(reference)
+        except BackendError as exc:
+            self._mark_offline(exc.message)
+            return None
+        self._mark_online()
+        if found is None:
+            pending = self._pending_payloads.get(reference)
+            if pending is None:
+                return None
+            quote, payload, key = pending
+            # the backend never saw it: sending again with the same key cannot charge twice
+            try:
+                found = await self.client.create_payment(
+                    quote=quote, reference=reference, payload=payload, idempotency_key=key
+                )
+            except BackendError:
+                return None
+        if found.status in ("approved", "declined"):
+            return self._settle(found, reference)
+        return None
+
+    def _settle(self, result: PaymentResult, reference: str) -> list[s.Command]:
+        self._pending_payloads.pop(reference, None)
+        self._publish(payment_id=result.payment_id, inquiry=None)
+        if result.status == "approved":
+            self.journal.update(reference, "approved", payment_id=result.payment_id)
+            commands = self.session.handle(s.PaymentApproved(result.payment_id))
+        elif result.status == "declined":
+            reason = result.reason or "declined"
+            self.journal.update(reference, "declined", payment_id=result.payment_id, reason=reason)
+            commands = self.session.handle(s.PaymentDeclined(reason, result.payment_id))
+        else:
+            self.journal.update(
+                reference, "unknown_outcome", payment_id=result.payment_id, reason=result.status
+            )
+            commands = self.session.handle(s.OutcomeUnknown(f"payment is {result.status}"))
+        self._set_backend(queued=self._queued())
+        return commands
+
+    async def reconcile(self) -> int:
+        """Settle queued sales (unknown outcome) the backend can now answer for. Returns how many settled."""
+        settled = 0
+        async with self._lock:
+            for record in self.journal.sales(states=("unknown_outcome",)):
+                current = record.reference == self.view.reference
+                try:
+                    found = await self.client.find_by_reference(record.reference)
+                except BackendError as exc:
+                    self._mark_offline(exc.message)
+                    break
+                self._mark_online()
+                if found is None and record.reference in self._pending_payloads:
+                    quote, payload, key = self._pending_payloads[record.reference]
+                    try:
+                        found = await self.client.create_payment(
+                            quote=quote, reference=record.reference, payload=payload, idempotency_key=key
+                        )
+                    except BackendError:
+                        continue
+                if found is None or found.status not in ("approved", "declined"):
+                    continue
+                if current and self.session.state is s.State.UNKNOWN_OUTCOME:
+                    await self._run(self._settle(found, record.reference))
+                else:
+                    self._pending_payloads.pop(record.reference, None)
+                    self.journal.update(
+                        record.reference,
+                        found.status,
+                        payment_id=found.payment_id,
+                        **({"reason": found.reason or "declined"} if found.status == "declined" else {}),
+                    )
+                settled += 1
+            self._set_backend(queued=self._queued())
+        return settled
+
+    # -- readers ---------------------------------------------------------------------
+
+    def reader_loop(self, device: str, sink: Callable[[ReaderEvent], None], stop: threading.Event) -> None:
+        """Run one reader until ``stop`` is set. Blocking: the host runs it in a thread worker.
+        Opening it there keeps heavy imports (nfcpy, OpenCV) off the screen's thread."""
+        try:
+            reader = self.reader_factory(device)
+        except MissingExtraError as exc:
+            sink(
+                ReaderError(
+                    reader=device,
+                    title="Reader library missing",
+                    message=str(exc),
+                    hint=f"install it: pip install 'cryptopos[{exc.extra}]'",
+                    code="missing_extra",
+                )
+            )
+            return
+        except DriverError as exc:
+            sink(
+                ReaderError(
+                    reader=device,
+                    title="Reader not available",
+                    message=str(exc),
+                    hint="check terminal.readers in the configuration (Settings, key 8)",
+                    code="bad_device",
+                )
+            )
+            return
+        except Exception as exc:  # a driver bug must become a notice, not a crash of the till
+            sink(
+                ReaderError(
+                    reader=device,
+                    title="Reader failed to open",
+                    message=f"{type(exc).__name__}: {exc}",
+                    hint="unplug and replug the reader, then start the sale again",
+                    code="open_failed",
+                )
+            )
+            return
+        try:
+            reader.start(sink)
+            stop.wait()
+        except Exception as exc:
+            sink(
+                ReaderError(
+                    reader=device,
+                    title="Reader stopped",
+                    message=f"{type(exc).__name__}: {exc}",
+                    hint="the other readers still work; restart the terminal if it persists",
+                    code="crashed",
+                )
+            )
+        finally:
+            reader.stop()
+
+    def reader_reported(self, event: ReaderEvent) -> tuple[str, str] | None:
+        """Book a reader's event. Returns ``(payload, source)`` when it is a payment to present."""
+        if isinstance(event, ReaderStateChanged):
+            self._reader_state(event.reader, event.state.value, event.detail)
+            return None
+        if isinstance(event, ReaderError):
+            self._reader_state(event.reader, "error", event.title)
+            self._notice(event.title, event.message, event.hint, "error")
+            return None
+        if isinstance(event, TagRead | CodeScanned):
+            return event.payload, event.reader
+        return None
+
+    def _reader_state(self, device: str, state: str, detail: str) -> None:
+        status = ReaderStatus(device, state, detail)
+        self.readers[device] = status
+        self._emit(ReaderUpdated(status))
+
+    def demo_device(self, kind: str) -> str | None:
+        """The one-shot simulated reader a demo key opens, or ``None`` when nothing is awaited."""
+        if kind not in DEMO_PAYLOADS or self.session.state is not s.State.AWAITING_PAYMENT:
+            return None
+        family, payload = DEMO_PAYLOADS[kind]
+        if kind == "boltcard" and self.demo_card is not None:
+            payload = self.demo_card()  # a fresh SUN tap of the card the backend issued
+        return f"sim:{family}?payload={urlquote(payload, safe='')}&delay=0"
+
+    # -- history, refunds, report, settings --------------------------------------------
+
+    def history(
+        self, *, state: str | None = None, asset_code: str | None = None, text: str = ""
+    ) -> list[SaleRecord]:
+        records = self.journal.sales(states=(state,) if state else None)
+        out = [
+            r
+            for r in records
+            if (asset_code is None or r.asset == asset_code)
+            and (not text or text.lower() in f"{r.reference} {r.payment_id or ''}".lower())
+        ]
+        return list(reversed(out))
+
+    def detail(self, reference: str) -> tuple[SaleRecord, list[str]]:
+        record = self.journal.get(reference)
+        if record is None:
+            raise RegisterError("No such sale", f"{reference} is not in the journal")
+        return record, self.journal.events(reference)
+
+    async def refund(self, reference: str, *, to: str, amount_minor: int | None = None) -> str:
+        """Refund an approved sale to the customer's address. Returns the refund id."""
+        record, _ = self.detail(reference)
+        if record.state != "approved" or record.payment_id is None:
+            raise RegisterError(
+                "Cannot refund",
+                f"sale {reference} is {record.state}",
+                "only approved payments can be refunded",
+            )
+        address = to.strip()
+        if not address:
+            raise RegisterError("No address", "scan or type the customer's receive address")
+        from terminal.domain.payloads import PayloadError, parse_payload
+
+        try:
+            kind = parse_payload(address, now=self.clock()).kind
+        except PayloadError as exc:
+            raise RegisterError(
+                "Address not valid", exc.message, "scan the customer's receive QR again"
+            ) from None
+        wanted = REFUND_KINDS.get(record.asset, ())
+        if kind not in wanted:
+            raise RegisterError(
+                "Address does not fit",
+                f"a {kind} code cannot receive {record.asset}",
+                f"ask for a {' or '.join(wanted) or record.asset} address",
+            )
+        refund = getattr(self.client, "refund", None)
+        if refund is None:
+            raise NotSupportedError(
+                "Refunds not available",
+                "this terminal's backend client has no refund call (payments API v2)",
+                "refund from the back office until the terminal speaks payments v2",
+            )
+        key = idempotency_key_for(reference, f"refund:{address}")
+        amount = amount_minor if amount_minor is not None else record.crypto_minor
+        # A journal with a refunds table (the client branch's) records the refund before it is
+        # sent, like a sale; the skeleton's journal gets the result as the sale's last step.
+        open_refund = getattr(self.journal, "open_refund", None)
+        update_refund = getattr(self.journal, "update_refund", None)
+        if open_refund is not None:
+            open_refund(
+                idempotency_key=key,
+                payment_id=record.payment_id,
+                reference=reference,
+                amount_minor=amount,
+                asset=record.asset,
+                to=address,
+            )
+        try:
+            result = await refund(
+                payment_id=record.payment_id, amount_minor=amount, to=address, idempotency_key=key
+            )
+        except OutcomeUnknownError as exc:
+            if update_refund is not None:
+                update_refund(key, "unknown_outcome", detail=exc.message)
+            raise RegisterError(
+                exc.title, exc.message, "refund again: the same request cannot pay out twice"
+            ) from None
+        except BackendError as exc:
+            if update_refund is not None:
+                update_refund(key, "failed", detail=exc.message)
+            raise RegisterError(exc.title, exc.message, "nothing was refunded; check and try again") from None
+        refund_id = str(getattr(result, "refund_id", result))
+        if update_refund is not None:
+            update_refund(key, str(getattr(result, "status", "completed")), refund_id=refund_id)
+        else:
+            self.journal.update(reference, "refunded", detail=f"refund {refund_id} to {address}")
+        return refund_id
+
+    def daily_report(self, *, day: str | None = None) -> DailyReport:
+        """Totals of one UTC day (default: today by the register's clock), from the journal."""
+        day = day or datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%d")
+        counts = dict.fromkeys(("approved", "declined", "expired", "cancelled", "unknown_outcome"), 0)
+        totals: dict[str, Money] = {}
+        by_asset: dict[str, Money] = {}
+        for r in self.journal.sales():
+            if datetime.fromtimestamp(r.created_at, UTC).strftime("%Y-%m-%d") != day:
+                continue
+            state = "approved" if r.state == "refunded" else r.state
+            if state in counts:
+                counts[state] += 1
+            if state == "approved":
+                fiat = Money(r.fiat_minor, ASSETS[r.fiat_currency])
+                totals[r.fiat_currency] = totals.get(r.fiat_currency, Money(0, fiat.asset)) + fiat
+                if r.crypto_minor is not None and r.asset in ASSETS:
+                    c = Money(r.crypto_minor, ASSETS[r.asset])
+                    by_asset[r.asset] = by_asset.get(r.asset, Money(0, c.asset)) + c
+        return DailyReport(
+            day,
+            counts["approved"],
+            counts["declined"],
+            counts["expired"],
+            counts["cancelled"],
+            counts["unknown_outcome"],
+            totals,
+            by_asset,
+        )
+
+    def settings_rows(self) -> list[tuple[str, str, str]]:
+        return effective_rows(self.loaded)
+
+    async def doctor(self) -> list[Check]:
+        """What the settings screen shows: is every part of the till usable."""
+        checks: list[Check] = []
+        status = await self.connect()
+        checks.append(
+            Check(
+                "backend",
+                bool(status.connected),
+                f"{status.url}: API {status.api_version}"
+                if status.connected
+                else f"unreachable: {status.detail}",
+            )
+        )
+        try:
+            checks.append(
+                Check("journal", True, f"{self.journal.path} (schema v{self.journal.schema_version})")
+            )
+        except Exception as exc:
+            checks.append(Check("journal", False, f"{type(exc).__name__}: {exc}"))
+        devices = list(self.settings.terminal.readers)
+        # opening a device may take a moment (and import nfcpy or OpenCV): not on the screen's loop
+        probes = await asyncio.to_thread(lambda: [probe_device(d) for d in devices])
+        for probe in probes:
+            detail = probe.detail if probe.ok or not probe.hint else f"{probe.detail} → {probe.hint}"
+            checks.append(Check(f"reader {probe.device}", probe.ok, detail))
+        checks.append(Check("queued sales", self._queued() == 0, f"{self._queued()} with an unknown outcome"))
+        return checks
+
+    def receipt(self) -> Receipt | None:
+        """The receipt of the current (finished) sale."""
+        v = self.view
+        if v.total is None or v.reference is None or v.state not in (s.State.APPROVED, s.State.DECLINED):
+            return None
+        quote = v.quote
+        # No receipt page exists in the API yet: the QR carries the ids a back office looks up.
+        link = f"cryptopos:receipt?payment={v.payment_id or ''}&reference={v.reference}"
+        return Receipt(
+            merchant=self.settings.merchant.name,
+            terminal=self.settings.terminal.id,
+            at=v.finished_at or self.clock(),
+            status=v.state.value,
+            fiat=v.total,
+            tip=v.tip,
+            crypto=quote.crypto if quote else None,
+            rate=str(quote.rate) if quote else None,
+            quote_id=quote.quote_id if quote else None,
+            payment_id=v.payment_id,
+            reference=v.reference,
+            link=link,
+        )
+
+
+def idempotency_key_for(reference: str, salt: str) -> str:
+    """Derived from the journaled sale and what it pays (a quote, a refund): the same on every retry."""
+    return hashlib.sha256(f"{reference}|{salt}".encode()).hexdigest()[:32]
+
+
+def parse_money(text: str, currency: Asset) -> Money:
+    """A typed amount, or a :class:`RegisterError` saying what is wrong with it."""
+    try:
+        return Money.parse(text, currency)
+    except MoneyError as exc:
+        raise RegisterError(
+            "Amount not taken", str(exc), "type digits and at most one decimal point"
+        ) from None
+
+
+def tip_of(base: Money, percent: int) -> Money:
+    """A percentage tip, rounded half up to the currency's minor unit."""
+    return Money((base.minor * percent + 50) // 100, base.asset)
+
+
+__all__ = ["Register", "idempotency_key_for", "parse_money", "tip_of"]

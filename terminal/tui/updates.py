@@ -1,0 +1,191 @@
+"""What the register tells its host, as plain immutable values: the sale's view, the
+backend link, reader states, notices, receipts, reports. No Textual, no I/O.
+
+Errors::
+
+    RegisterError (Exception)        title, message and a next step a cashier can act on
+     └── NotSupportedError           this backend or client lacks the feature (refunds, invoices)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from terminal.domain import session as s
+from terminal.domain.money import Asset, Money
+from terminal.domain.quote import Quote
+
+Severity = Literal["information", "warning", "error"]
+
+
+class RegisterError(Exception):
+    def __init__(self, title: str, message: str, hint: str = "") -> None:
+        super().__init__(f"{title}: {message}")
+        self.title = title
+        self.message = message
+        self.hint = hint
+
+
+class NotSupportedError(RegisterError):
+    pass
+
+
+# -- what the register tells its host -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    title: str
+    message: str
+    hint: str = ""
+    severity: Severity = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class BackendStatus:
+    url: str
+    connected: bool | None = None  # None: not checked yet
+    api_version: str = "?"
+    notices: tuple[str, ...] = ()
+    queued: int = 0  # sales whose outcome the terminal still has to settle
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderStatus:
+    device: str
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """A merchant-presented invoice: the URI the customer's wallet scans."""
+
+    invoice_id: str
+    uri: str
+    kind: str
+    status: str = "pending"
+    payment_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SaleView:
+    """Everything a screen needs to draw the current sale. Immutable: a new one per change."""
+
+    state: s.State = s.State.IDLE
+    reference: str | None = None
+    base: Money | None = None
+    tip: Money | None = None
+    total: Money | None = None
+    asset: Asset | None = None
+    quote: Quote | None = None
+    invoice: Invoice | None = None
+    payment_id: str | None = None
+    reason: str | None = None
+    source: str | None = None
+    inquiry: str | None = None  # what the terminal is doing about an unknown outcome
+    quotes_requested: int = 0
+    finished_at: float | None = None
+
+
+class Update:
+    """Base of what :class:`Register` emits."""
+
+
+@dataclass(frozen=True, slots=True)
+class SaleUpdated(Update):
+    view: SaleView
+
+
+@dataclass(frozen=True, slots=True)
+class ReadersRequested(Update):
+    devices: tuple[str, ...]
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadersReleased(Update):
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderUpdated(Update):
+    status: ReaderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRaised(Update):
+    notice: Notice
+
+
+@dataclass(frozen=True, slots=True)
+class BackendUpdated(Update):
+    status: BackendStatus
+
+
+class InvoiceDesk(Protocol):
+    """Issues merchant-presented invoices and reports their status (payments API v2)."""
+
+    async def issue(self, *, quote: Quote, reference: str) -> Invoice: ...
+
+    async def refresh(self, invoice: Invoice) -> Invoice: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class DailyReport:
+    day: str
+    approved: int
+    declined: int
+    expired: int
+    cancelled: int
+    unsettled: int
+    totals: dict[str, Money]  # fiat currency -> approved total
+    by_asset: dict[str, Money]  # asset code -> approved crypto total
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    merchant: str
+    terminal: str
+    at: float
+    status: str
+    fiat: Money
+    tip: Money | None
+    crypto: Money | None
+    rate: str | None
+    quote_id: str | None
+    payment_id: str | None
+    reference: str
+    link: str
+
+    def text(self, *, width: int = 36) -> str:
+        when = datetime.fromtimestamp(self.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        rows = [
+            ("Time", when),
+            ("Status", self.status.upper()),
+            ("Amount", self.fiat.format()),
+            *([("  incl. tip", self.tip.format())] if self.tip else []),
+            *([("Paid", self.crypto.format(trim=True))] if self.crypto else []),
+            *(
+                [("Rate", f"{self.rate} {self.fiat.asset.code}/{self.crypto.asset.code}")]
+                if self.crypto
+                else []
+            ),
+            ("Quote", self.quote_id or "-"),
+            ("Payment", self.payment_id or "-"),
+            ("Reference", self.reference),
+        ]
+        lines = [self.merchant.center(width), f"terminal {self.terminal}".center(width), "-" * width]
+        lines += [f"{k:<10}{v:>{width - 10}}" if len(v) <= width - 10 else f"{k}\n  {v}" for k, v in rows]
+        lines.append("-" * width)
+        return "\n".join(lines) + "\n"

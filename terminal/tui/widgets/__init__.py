@@ -1,0 +1,1 @@
+"""Widgets of the merchant TUI; each carries the messages it sends."""

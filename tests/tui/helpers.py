@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual.pilot import Pilot
+
+from terminal.domain.session import State
+from tests.tui.harness import Till
+
+
+async def until(pilot: Pilot[None], predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
+    """Let the app run until ``predicate`` holds; fail with what the till is doing otherwise."""
+    steps = int(timeout / 0.02)
+    for _ in range(steps):
+        if predicate():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out; screen {type(pilot.app.screen).__name__}")
+
+
+async def start_sale(
+    pilot: Pilot[None], till: Till, *, amount: str = "12", tip: str = "n", asset: str = "1"
+) -> None:
+    """Type an amount, pick a tip and an asset, and wait for the quote."""
+    await pilot.press(*amount, "enter")
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "TipScreen")
+    await pilot.press(tip)
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "AssetScreen")
+    await pilot.press(asset)
+    sess = till.register.session
+    # a reader that presents at once may already have moved the sale past awaiting_payment
+    await until(pilot, lambda: State.AWAITING_PAYMENT in (sess.state, *sess.history))
+
+
+def screen_text(pilot: Pilot[None]) -> str:
+    from textual.widgets import Static
+
+    return "\n".join(str(w.render()) for w in pilot.app.screen.query(Static))
+
+
+def record_notifications(app: Any) -> list[tuple[str, str, str]]:
+    seen: list[tuple[str, str, str]] = []
+    original = app.notify
+
+    def notify(message: str, *, title: str = "", severity: str = "information", **kw: Any) -> None:
+        seen.append((title, message, severity))
+        original(message, title=title, severity=severity, **kw)
+
+    app.notify = notify
+    return seen

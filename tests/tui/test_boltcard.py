@@ -1,0 +1,36 @@
+"""The demo's Bolt Card: issued to the backend when the till connects, each key press a
+fresh SUN tap that the backend verifies; a replayed tap is declined."""
+
+from __future__ import annotations
+
+from terminal.domain.session import State
+from terminal.tui.demo import card_setup, demo_card
+from tests.tui.conftest import MakeTill
+from tests.tui.helpers import screen_text, start_sale, until
+
+
+async def test_bolt_card_taps_are_verified_and_a_replay_is_declined(make: MakeTill) -> None:
+    card = demo_card()
+    till = make(demo_card=card.tap)
+    till.register.setup = card_setup(
+        lambda: till.transport, card, settings=till.register.settings, clock=till.clock
+    )
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: till.register.backend.connected is True)
+        for expected in (1, 2):
+            await start_sale(pilot, till)
+            await pilot.press("b")
+            await until(pilot, lambda: till.register.session.state is State.APPROVED)
+            assert card.counter == expected
+            payment = till.backend.payment(till.register.view.payment_id or "")
+            assert payment["method"] == "boltcard" and payment["status"] == "approved"
+            await pilot.press("enter")
+            await until(pilot, lambda: till.register.session.state is State.IDLE)
+        # a skimmed copy of the last tap
+        till.register.demo_card = card.replay
+        await start_sale(pilot, till)
+        await pilot.press("b")
+        await until(pilot, lambda: till.register.session.state is State.DECLINED)
+        record = till.journal.get(till.register.view.reference or "")
+        assert record is not None and record.reason == "replayed_tap"
+        await until(pilot, lambda: "already used" in screen_text(pilot))

@@ -1,0 +1,257 @@
+"""History with filters and detail, refund from the detail view, the daily report,
+settings with doctor results, receipts saved as text and PNG."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable, Input
+
+from terminal.client import BackendClient
+from terminal.domain.session import State
+from terminal.tui.screens.records import (
+    DetailScreen,
+    HistoryScreen,
+    RefundScreen,
+    ReportScreen,
+    SettingsScreen,
+)
+from tests.tui.conftest import MakeTill
+from tests.tui.harness import make_client
+from tests.tui.helpers import record_notifications, screen_text, start_sale, until
+
+# BIP173's example P2WPKH address: a valid mainnet bech32 checksum, owned by nobody we know.
+ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+
+# the client of the `client` branch refunds (payments v2); the skeleton's does not
+CLIENT_REFUNDS = hasattr(BackendClient, "refund")
+
+
+async def _sell(pilot, till, key: str, final: State) -> str:  # type: ignore[no-untyped-def]
+    await start_sale(pilot, till)
+    await pilot.press(key)
+    await until(pilot, lambda: till.register.session.state is final)
+    reference = till.register.view.reference or ""
+    await pilot.press("enter")  # new sale
+    await until(pilot, lambda: till.register.session.state is State.IDLE)
+    return reference
+
+
+async def test_history_filters_and_detail(make: MakeTill) -> None:
+    till = make()
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        approved = await _sell(pilot, till, "t", State.APPROVED)
+        declined = await _sell(pilot, till, "d", State.DECLINED)
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
+        screen = pilot.app.screen
+        assert isinstance(screen, HistoryScreen)
+        assert screen.references == [declined, approved]  # newest first
+        assert screen.query_one(DataTable).row_count == 2
+        await pilot.press("f")  # state filter: approved
+        assert screen.state_filter == "approved" and screen.references == [approved]
+        await pilot.press("f")  # declined
+        assert screen.references == [declined]
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen))
+        await until(pilot, lambda: "card_declined" in screen_text(pilot))
+        text = screen_text(pilot)
+        assert declined in text and "amount_entered → awaiting_payment → submitting → declined" in text
+
+
+@pytest.mark.skipif(
+    CLIENT_REFUNDS, reason="this client refunds: test_refund_to_the_scanned_address covers it"
+)
+async def test_refund_from_the_detail_view_says_what_is_missing(make: MakeTill) -> None:
+    till = make()
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        approved = await _sell(pilot, till, "t", State.APPROVED)
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
+        await pilot.press("enter", "f")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RefundScreen))
+        screen = pilot.app.screen
+        assert isinstance(screen, RefundScreen)
+        screen.query_one(Input).value = ADDRESS
+        await pilot.press("enter")
+        await until(pilot, lambda: "Refunds not available" in screen_text(pilot))
+        # nothing was refunded or journaled as refunded: the backend client has no refund call yet
+        record = till.journal.get(approved)
+        assert record is not None and record.state == "approved"
+        assert "refunded" not in till.journal.events(approved)
+        assert not any("refund" in r for r in till.transport.requests)
+
+
+async def test_refund_of_a_declined_sale_is_refused(make: MakeTill) -> None:
+    till = make()
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        declined = await _sell(pilot, till, "d", State.DECLINED)
+        pilot.app.push_screen(RefundScreen(declined))
+        await until(pilot, lambda: isinstance(pilot.app.screen, RefundScreen))
+        await pilot.press("x", "enter")
+        await until(pilot, lambda: "Cannot refund" in screen_text(pilot))
+        assert till.journal.events(declined)[-1] == "declined"
+
+
+async def test_daily_report_counts_and_totals_from_the_journal(make: MakeTill) -> None:
+    till = make()
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await _sell(pilot, till, "t", State.APPROVED)
+        await _sell(pilot, till, "d", State.DECLINED)
+        report = till.register.daily_report()
+        assert (report.approved, report.declined, report.unsettled) == (1, 1, 0)
+        assert report.totals["EUR"].minor == 1200
+        assert report.by_asset["BTC"].minor == till.journal.sales(states=("approved",))[0].crypto_minor
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ReportScreen))
+        await until(pilot, lambda: "12.00 EUR" in screen_text(pilot))
+        assert "2026-03-14" in screen_text(pilot)
+
+
+async def test_settings_show_effective_config_and_doctor(make: MakeTill) -> None:
+    till = make()
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, SettingsScreen))
+        await until(pilot, lambda: "✔ backend" in screen_text(pilot))
+        text = screen_text(pilot)
+        assert "terminal.readers" in text and "sim:nfc?count=0" in text
+        assert "signing.secret" in text and "test-secret" not in text  # masked
+        assert "✔ journal" in text and "✔ reader sim:qr?count=0" in text
+        till.transport.down = True
+        await pilot.press("d")
+        await until(pilot, lambda: "✖ backend" in screen_text(pilot))
+        assert till.register.backend.connected is False
+
+
+async def test_receipt_saved_as_text_and_png(make: MakeTill) -> None:
+    till = make()
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await start_sale(pilot, till)
+        await pilot.press("t")
+        await until(pilot, lambda: till.register.session.state is State.APPROVED)
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ResultScreen")
+        await pilot.press("p")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ReceiptScreen")
+        await pilot.press("s")
+        reference = till.register.view.reference or ""
+        text_file = till.app.receipts_dir / f"{reference}.txt"
+        await until(pilot, text_file.exists)
+        text = text_file.read_text()
+        view = till.register.view
+        assert view.quote is not None and view.payment_id is not None
+        for needle in ("Demo Café", "12.00 EUR", view.quote.quote_id, view.payment_id, str(view.quote.rate)):
+            assert needle in text
+        assert "2026-03-14 12:00:00 UTC" in text  # the till's (fixed) clock
+        png = text_file.with_suffix(".png")
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class _RefundingClient(BackendClient):
+    """The refund call the client branch adds (payments v2), made here against the real
+    emulated endpoint so the TUI's refund path can be driven end to end before it lands."""
+
+    async def refund(self, *, payment_id: str, amount_minor: int, to: str, idempotency_key: str) -> Any:
+        doc = await self._request(  # type: ignore[attr-defined,unused-ignore]
+            "POST",
+            f"/payments/v2/payments/{payment_id}/refunds",
+            body={"amount_minor": str(amount_minor), "to": to},
+            headers={"Idempotency-Key": idempotency_key},
+            write=True,
+        )
+        return SimpleNamespace(refund_id=doc["refund_id"], status=doc["status"])
+
+
+RefundingClient: type[BackendClient] = BackendClient if CLIENT_REFUNDS else _RefundingClient
+
+
+def journaled_refund(journal: Any, reference: str) -> str | None:
+    """Where the journal says the sale was refunded to: its refunds table (client branch) or
+    the sale's last step (the skeleton's journal)."""
+    if hasattr(journal, "refunds"):
+        done = [r for r in journal.refunds() if r.reference == reference and r.refund_id]
+        return done[-1].to_address if done else None
+    record = journal.get(reference)
+    if record is None or record.state != "refunded":
+        return None
+    rows = journal._db.execute(
+        "SELECT detail FROM sale_events WHERE reference = ? AND state = 'refunded'", (reference,)
+    ).fetchall()
+    return str(rows[-1][0]).rsplit(" to ", 1)[-1] if rows else None
+
+
+async def _refund_screen(pilot, till, reference: str, address: str) -> RefundScreen:  # type: ignore[no-untyped-def]
+    await pilot.press("h")
+    await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
+    await pilot.press("enter", "f")
+    await until(pilot, lambda: isinstance(pilot.app.screen, RefundScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, RefundScreen) and screen.reference == reference
+    screen.query_one(Input).value = address
+    await pilot.press("enter")
+    return screen
+
+
+async def test_refund_to_the_scanned_address_is_journaled(make: MakeTill) -> None:
+    till = make()
+    till.register._client = make_client(till.transport, till.clock, RefundingClient)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        approved = await _sell(pilot, till, "t", State.APPROVED)
+        await _refund_screen(pilot, till, approved, ADDRESS)
+        await until(pilot, lambda: "✔ refund" in screen_text(pilot))
+        record = till.journal.get(approved)
+        assert record is not None and journaled_refund(till.journal, approved) == ADDRESS
+        [refund] = [dict(r) for r in till.backend.store.read().execute("SELECT * FROM refunds").fetchall()]
+        assert refund["payment_id"] == record.payment_id and refund["to_address"] == ADDRESS
+        assert int(refund["amount_minor"]) == record.crypto_minor
+
+
+async def test_refund_address_is_checked_before_anything_is_sent(make: MakeTill) -> None:
+    till = make()
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        approved = await _sell(pilot, till, "t", State.APPROVED)  # paid in BTC
+        screen = await _refund_screen(pilot, till, approved, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
+        await until(pilot, lambda: "Address does not fit" in screen_text(pilot))
+        screen.query_one(Input).value = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5"  # one character off
+        await pilot.press("enter")
+        await until(pilot, lambda: "Address not valid" in screen_text(pilot))
+        assert till.journal.events(approved)[-1] == "approved"
+        assert not any("refund" in r for r in till.transport.requests)
+
+
+async def test_refund_address_scanned_by_the_camera(make: MakeTill) -> None:
+    # the camera reads the customer's receive address: during the sale it is refused as a
+    # payment (it asks to receive money), on the refund screen it fills the address
+    till = make(readers=("sim:nfc?count=0", f"sim:qr?payload={ADDRESS}&delay=0.05"))
+    till.register._client = make_client(till.transport, till.clock, RefundingClient)
+    seen = record_notifications(till.app)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await start_sale(pilot, till)
+        await until(pilot, lambda: any(title == "Not a payment code" for title, _, _ in seen))
+        assert till.register.session.state is State.AWAITING_PAYMENT
+        approved = await _sell_now(pilot, till)
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
+        await pilot.press("enter", "f")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RefundScreen))
+        await pilot.press("f2")
+        screen = pilot.app.screen
+        assert isinstance(screen, RefundScreen)
+        await until(pilot, lambda: screen.query_one(Input).value == ADDRESS)
+        await pilot.press("enter")
+        await until(pilot, lambda: "✔ refund" in screen_text(pilot))
+        record = till.journal.get(approved)
+        assert record is not None and journaled_refund(till.journal, approved) == ADDRESS
+        [refund] = [dict(r) for r in till.backend.store.read().execute("SELECT * FROM refunds").fetchall()]
+        assert refund["to_address"] == ADDRESS
+
+
+async def _sell_now(pilot, till) -> str:  # type: ignore[no-untyped-def]
+    await pilot.press("t")
+    await until(pilot, lambda: till.register.session.state is State.APPROVED)
+    reference = till.register.view.reference or ""
+    await pilot.press("enter")
+    await until(pilot, lambda: till.register.session.state is State.IDLE)
+    return reference
