@@ -4,16 +4,21 @@ the process starts and no other process can take it.
 
 The instance serves its service's app (``create_service_app``, every API version) on the
 ledger in the run directory, shared by every instance and build (SQLite, WAL), wrapped in
-the build's fault middleware. A "crash" fault ends the process at once.
+the build's fault middleware. A "crash" fault ends the process at once. Started with
+``--parent-pid`` (the process runner), it ends when its parent does, even a SIGKILLed one:
+an orphaned instance would keep its port and the ledger open with no one to stop it.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,31 @@ from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 
 CRASH_EXIT = 70
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_POLL_S = 0.5
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """SIGTERM this process (uvicorn's graceful stop) when ``parent_pid`` is gone.
+
+    Linux: the kernel sends it (``PR_SET_PDEATHSIG``) when the thread that started us exits;
+    the runner starts instances from the event loop's thread, which lives as long as the
+    supervisor. Elsewhere, or if prctl fails: a daemon thread watches ``getppid()``. Either
+    way the parent may already be gone before we got here, which only the check below sees."""
+    armed = False
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+    if os.getppid() != parent_pid:
+        raise SystemExit(f"instance: parent process {parent_pid} is gone")
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def read_keys(run_dir: Path) -> dict[str, bytes]:
@@ -64,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-dir", required=True)
     p.add_argument("--faults", default="")
     p.add_argument("--settings", default="{}", help="the build's behaviour settings, JSON")
+    p.add_argument("--parent-pid", type=int, help="end when this process (the runner) ends")
     args = p.parse_args(argv)
+    if args.parent_pid is not None:
+        die_with_parent(args.parent_pid)
     app = build_app(args.service, args.build, run_dir=Path(args.run_dir), settings=json.loads(args.settings))
     faults = FaultSpec.parse(args.faults) if args.faults else FaultSpec()
     if faults.active:

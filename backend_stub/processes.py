@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -25,6 +26,24 @@ from backend_stub.topology import BuildConfig
 STOP_TIMEOUT_S = 12.0
 
 
+def loopback_listener(port: int) -> socket.socket:
+    """A listening TCP socket on ``127.0.0.1:PORT`` (0: any free port); ``OSError`` if taken.
+
+    Made with an explicit ``IPPROTO_TCP``: asyncio sets ``TCP_NODELAY`` on an accepted
+    connection only when the socket's ``proto`` says TCP, and ``socket(AF_INET, SOCK_STREAM)``
+    reports 0, which accepted sockets inherit. Nagle then holds each small response until the
+    client's delayed ACK (~40 ms per request on a keep-alive connection)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class ProcessRunner:
     def __init__(self, *, run_dir: Path, clock: Clock, python: str = sys.executable) -> None:
         self.run_dir = run_dir
@@ -36,10 +55,7 @@ class ProcessRunner:
     async def start(
         self, *, instance_id: str, service: str, build: str, config: BuildConfig, faults: FaultSpec
     ) -> Instance:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
+        sock = loopback_listener(0)
         port = sock.getsockname()[1]
         log = (self.run_dir / "logs" / f"{instance_id}.log").open("ab")
         cmd = [
@@ -56,6 +72,8 @@ class ProcessRunner:
             str(self.run_dir),
             "--settings",
             json.dumps(config.settings),
+            "--parent-pid",
+            str(os.getpid()),
         ]
         if faults.active:
             cmd += ["--faults", faults.describe()]

@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ import uvicorn
 from backend_stub.cluster import MonotonicClock
 from backend_stub.control import control_app
 from backend_stub.deployment import Deployment
-from backend_stub.processes import ProcessRunner
+from backend_stub.processes import ProcessRunner, loopback_listener
 from backend_stub.topology import TopologyError, load_topology
 
 TICK_S = 0.1
@@ -50,15 +49,11 @@ def write_private(path: Path, text: str) -> None:
 async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
     topology = load_topology(topology_path)
     # bind the gateway's port before starting any instance: a busy port fails cleanly
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind(("127.0.0.1", port))
+        sock = loopback_listener(port)
     except OSError as exc:
-        sock.close()
         print(f"backend: cannot listen on 127.0.0.1:{port}: {exc.strerror}", file=sys.stderr)
         return 2
-    sock.listen(128)
     clock = MonotonicClock()
     stop = asyncio.Event()
     token = secrets.token_hex(16)
