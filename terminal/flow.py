@@ -180,6 +180,7 @@ class SaleRunner:
         self._open: list[Reader] = []
         self._events: asyncio.Queue[ReaderEvent] = asyncio.Queue()
         self._status: str | None = None  # set when the sale ended outside the session's table
+        self._inquired = False  # the outcome became unknown and was asked about
 
     async def run(self, amount: Money, crypto: Asset) -> SaleReport:
         started = time.perf_counter()
@@ -308,9 +309,19 @@ class SaleRunner:
             )
             return sess.handle(s.PaymentDeclined("replayed_tap"))
         t0 = time.perf_counter()
+
+        def unknown(why: str) -> None:
+            # the client settles a lost answer itself; the journal still tells that it was lost
+            self._inquired = True
+            self.journal.update(reference, "unknown_outcome", detail=why)
+
         try:
             result = await self.client.create_payment(
-                quote=quote, reference=reference, payload=payload, idempotency_key=report.idempotency_key
+                quote=quote,
+                reference=reference,
+                payload=payload,
+                idempotency_key=report.idempotency_key,
+                on_unknown=unknown,
             )
         except BackendUnavailableError as exc:
             # nothing reached the backend: not charged
@@ -333,6 +344,7 @@ class SaleRunner:
             return sess.handle(s.PaymentDeclined("quote_expired"))
         except (OutcomeUnknownError, BadAnswerError) as exc:
             report.timings_ms["submit"] = (time.perf_counter() - t0) * 1000
+            self._inquired = True
             self.journal.update(reference, "unknown_outcome", reason=exc.message)
             return sess.handle(s.OutcomeUnknown(exc.message))
         except ProblemError as exc:
@@ -379,12 +391,17 @@ class SaleRunner:
 
     def _settle(self, result: PaymentResult, report: SaleReport, reference: str) -> list[s.Command]:
         report.payment_id = result.payment_id
+        how = "settled by a status inquiry" if self._inquired else None
+        if self._inquired:
+            report.notices.append("The answer was lost; the backend was asked and settled it")
         if result.status == "approved":
-            self.journal.update(reference, "approved", payment_id=result.payment_id)
+            self.journal.update(reference, "approved", payment_id=result.payment_id, detail=how)
             return self.session.handle(s.PaymentApproved(result.payment_id))
         if result.status == "declined":
             reason = result.reason or "declined"
-            self.journal.update(reference, "declined", payment_id=result.payment_id, reason=reason)
+            self.journal.update(
+                reference, "declined", payment_id=result.payment_id, reason=reason, detail=how
+            )
             return self.session.handle(s.PaymentDeclined(reason, result.payment_id))
         self.journal.update(reference, "unknown_outcome", payment_id=result.payment_id, reason=result.status)
         if self.session.state is s.State.UNKNOWN_OUTCOME:

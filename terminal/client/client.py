@@ -452,11 +452,21 @@ class BackendClient:
         return keys
 
     async def create_payment(
-        self, *, quote: Quote, reference: str, payload: str, idempotency_key: str
+        self,
+        *,
+        quote: Quote,
+        reference: str,
+        payload: str,
+        idempotency_key: str,
+        on_unknown: Callable[[str], None] | None = None,
     ) -> PaymentResult:
         """Submit a payment exactly once. An unknown outcome is never guessed: the backend is asked
         for the payment by ``reference`` first; only when it has none is the same request (same
-        key, same body) sent again. Raises :class:`OutcomeUnknownError` when that cannot be learned."""
+        key, same body) sent again. Raises :class:`OutcomeUnknownError` when that cannot be learned.
+
+        ``on_unknown(why)`` is called once, before the first inquiry, when the payment may have
+        reached the backend without an answer: a journal records that the outcome became unknown
+        (and that an inquiry settled it), even when this call goes on to return the result."""
         if quote.expired(self._clock() + self.quote_margin_s):
             raise QuoteExpiredError("Quote expired", "the rate is no longer valid; a new quote is needed")
         adapter = await self.adapter()
@@ -514,6 +524,9 @@ class BackendClient:
                         "Backend unreachable", f"cannot connect after {attempt} attempt(s)"
                     )
             if decision is Decision.INQUIRE:
+                if not maybe_sent and on_unknown is not None:
+                    why = f"HTTP {resp.status_code}" if resp is not None else "no answer"
+                    on_unknown(f"{why}; asking the backend by reference")
                 maybe_sent = True
                 self.stats.inquiries += 1
                 try:

@@ -143,6 +143,7 @@ class Register:
         self._generation = 0
         self._deadline: float | None = None
         self._idempotency_key: str | None = None
+        self._inquired = False  # the current sale's outcome became unknown and was asked about
         self._pending_payloads: dict[str, tuple[Quote, str, str]] = {}  # reference -> (quote, payload, key)
         self._lock = asyncio.Lock()
 
@@ -344,6 +345,7 @@ class Register:
             return
         self._deadline = None
         self._idempotency_key = None
+        self._inquired = False
         self.view = SaleView()
         self._emit(SaleUpdated(self.view))
 
@@ -459,13 +461,26 @@ class Register:
                         PaymentResult(invoice.payment_id, reference, "approved", None), reference
                     )
                 self._pending_payloads[reference] = (quote, payload, key)
+
+                def unknown(why: str) -> None:
+                    # the client settles a lost answer itself; the journal and the screen still
+                    # tell that it was lost and that the backend is being asked
+                    self._inquired = True
+                    self.journal.update(reference, "unknown_outcome", detail=why)
+                    self._publish(inquiry="No answer: asking the backend what happened")
+
                 try:
                     result = await self.client.create_payment(
-                        quote=quote, reference=reference, payload=payload, idempotency_key=key
+                        quote=quote,
+                        reference=reference,
+                        payload=payload,
+                        idempotency_key=key,
+                        on_unknown=unknown,
                     )
                 except (OutcomeUnknownError, BackendUnavailableError) as exc:
                     if isinstance(exc, BackendUnavailableError):
                         self._mark_offline(exc.message)
+                    self._inquired = True
                     self.journal.update(reference, "unknown_outcome", reason=exc.message)
                     return sess.handle(s.OutcomeUnknown(exc.message))
                 except BackendError as exc:
@@ -539,12 +554,15 @@ class Register:
     def _settle(self, result: PaymentResult, reference: str) -> list[s.Command]:
         self._pending_payloads.pop(reference, None)
         self._publish(payment_id=result.payment_id, inquiry=None)
+        how = "settled by a status inquiry" if self._inquired else None
         if result.status == "approved":
-            self.journal.update(reference, "approved", payment_id=result.payment_id)
+            self.journal.update(reference, "approved", payment_id=result.payment_id, detail=how)
             commands = self.session.handle(s.PaymentApproved(result.payment_id))
         elif result.status == "declined":
             reason = result.reason or "declined"
-            self.journal.update(reference, "declined", payment_id=result.payment_id, reason=reason)
+            self.journal.update(
+                reference, "declined", payment_id=result.payment_id, reason=reason, detail=how
+            )
             commands = self.session.handle(s.PaymentDeclined(reason, result.payment_id))
         else:
             self.journal.update(

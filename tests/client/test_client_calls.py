@@ -155,14 +155,30 @@ async def test_committed_then_lost_answer_is_found_not_resent(
             return resp
 
     t = LoseAnswer(stub_transport, {})
+    told: list[str] = []
     async with make_client(t, sleeps) as c:
         q = await c.quote(Money(500, EUR), BTC)
         p = await c.create_payment(
-            quote=q, reference="rl", payload="cryptopos-test:card:approve", idempotency_key="K"
+            quote=q,
+            reference="rl",
+            payload="cryptopos-test:card:approve",
+            idempotency_key="K",
+            on_unknown=told.append,
         )
+        # a clean payment never reports an unknown outcome
+        clean = await c.create_payment(
+            quote=await c.quote(Money(500, EUR), BTC),
+            reference="rc",
+            payload="cryptopos-test:card:approve",
+            idempotency_key="K2",
+            on_unknown=told.append,
+        )
+    assert clean.status == "approved"
+    assert told == ["no answer; asking the backend by reference"]  # once, before the inquiry
     assert p.status == "approved"
-    assert len(t.posts("/payments/v1/payments")) == 1  # found by reference: never sent again
-    assert len(backend.payments()) == 1
+    # found by reference: never sent again (the second post is the clean payment)
+    assert [json.loads(r.content)["reference"] for r in t.posts("/payments/v1/payments")] == ["rl", "rc"]
+    assert sorted(p["reference"] for p in backend.payments()) == ["rc", "rl"]
 
 
 async def test_unknown_outcome_when_even_the_inquiry_fails(

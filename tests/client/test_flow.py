@@ -188,3 +188,26 @@ async def test_the_real_backend_refusing_to_quote_cancels_the_sale_with_its_reas
         report.reason is not None and report.reason.startswith("No quote:") and word in report.reason.lower()
     )
     assert sleeps.calls == [] and backend.payments() == []
+
+
+async def test_a_lost_answer_settled_by_the_client_is_journaled_as_unknown_then_settled(
+    tmp_path: Path,
+) -> None:
+    # the emulator commits this payment and then drops the answer; the client asks by reference
+    backend = Backend(tmp_path / "ledger.sqlite3")
+    journal = Journal(tmp_path / "j.sqlite3")
+    report = await sale(backend, journal, readers((0.0, "cryptopos-test:card:unknown")))
+    assert report.status == "approved"
+    assert journal.events(report.reference) == [
+        "amount_entered",
+        "awaiting_payment",
+        "submitting",
+        "unknown_outcome",
+        "approved",
+    ]
+    steps = dict(journal.timeline(report.reference))
+    assert "asking the backend by reference" in (steps["unknown_outcome"] or "")
+    assert steps["approved"] == "settled by a status inquiry"
+    [paid] = backend.payments()
+    assert paid["reference"] == report.reference and paid["payment_id"] == report.payment_id
+    assert any("answer was lost" in n for n in report.notices)

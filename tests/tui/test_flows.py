@@ -128,9 +128,19 @@ async def test_unknown_outcome_is_settled_by_a_status_inquiry(make: MakeTill) ->
             "unknown_outcome",
             "approved",
         ]
+        # the journal tells the truth: the answer was lost, an inquiry by reference settled it
+        timeline = dict(till.journal.timeline(reference))
+        assert "asking the backend by reference" in (timeline["unknown_outcome"] or "")
+        assert timeline["approved"] == "settled by a status inquiry"
         # charged once: one payment for the reference, found by the inquiry, not sent twice
-        assert [p["reference"] for p in till.backend.payments()] == [reference]
-        assert till.transport.requests.count("POST /payments/v1/payments") == 1
+        assert [(p["reference"], p["status"]) for p in till.backend.payments()] == [(reference, "approved")]
+        version = till.register.client.api_version
+        posts = [r for r in till.transport.requests if r == f"POST /payments/{version}/payments"]
+        inquiries = [r for r in till.transport.requests if r == f"GET /payments/{version}/payments"]
+        assert len(posts) == 1 and len(inquiries) == 1
+        assert till.register.client.stats.inquiries == 1
+        record = till.journal.get(reference)
+        assert record is not None and record.payment_id == till.backend.payments()[0]["payment_id"]
         assert till.register.backend.queued == 0
 
 
@@ -207,6 +217,13 @@ async def test_the_backends_own_lost_answer_is_settled_by_inquiry(make: MakeTill
         await start_sale(pilot, till)
         await until(pilot, lambda: till.register.session.state is State.APPROVED)
         reference = till.register.view.reference or ""
-        assert "unknown_outcome" in till.journal.events(reference)
-        assert till.journal.events(reference)[-1] == "approved"
-        assert [p["reference"] for p in till.backend.payments()] == [reference]
+        assert till.journal.events(reference) == [
+            "amount_entered",
+            "awaiting_payment",
+            "submitting",
+            "unknown_outcome",
+            "approved",
+        ]
+        assert till.journal.timeline(reference)[-1] == ("approved", "settled by a status inquiry")
+        assert [(p["reference"], p["status"]) for p in till.backend.payments()] == [(reference, "approved")]
+        assert till.register.client.stats.inquiries >= 1
