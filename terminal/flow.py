@@ -39,7 +39,7 @@ from terminal.domain import session as s
 from terminal.domain.money import Asset, Money
 from terminal.domain.quote import Quote
 from terminal.journal import Journal, ReplayError, SaleFinalError, payload_hash
-from terminal.presentation import identify
+from terminal.presentation import customer_payment_filter, identify
 
 # How often an unknown outcome is asked about before the sale is left to `reconcile`.
 INQUIRY_ATTEMPTS = 5
@@ -130,6 +130,14 @@ class SaleReport:
         }
 
 
+def reader_for(device: str, factory: Callable[..., Reader], *, clock: Callable[[], float]) -> Reader:
+    """Open ``device``; a camera gets the customer-payment filter, so a QR that is not a payment
+    (a loyalty card in view) is rejected by the reader and never reaches the backend."""
+    if device.startswith("camera:"):
+        return factory(device, accept=customer_payment_filter(clock))
+    return factory(device)
+
+
 def new_reference(terminal_id: str) -> str:
     return f"{terminal_id}-{int(time.time() * 1000):x}-{secrets.token_hex(4)}"
 
@@ -162,7 +170,7 @@ class SaleRunner:
         payment_wait_s: float = 120.0,
         offline: OfflinePolicy | None = None,
         clock: Callable[[], float] = time.time,
-        reader_factory: Callable[[str], Reader] = open_reader,
+        reader_factory: Callable[..., Reader] = open_reader,
         inquiry_attempts: int = INQUIRY_ATTEMPTS,
         inquiry_delay_s: float = INQUIRY_DELAY_S,
     ) -> None:
@@ -497,7 +505,7 @@ class SaleRunner:
             loop.call_soon_threadsafe(self._events.put_nowait, event)
 
         for device in self.readers:
-            reader = self.reader_factory(device)
+            reader = reader_for(device, self.reader_factory, clock=self.clock)
             reader.start(sink)
             self._open.append(reader)
 

@@ -40,7 +40,7 @@ from terminal.config import LoadedSettings, effective_rows
 from terminal.domain import session as s
 from terminal.domain.money import ASSETS, Asset, Money, MoneyError, asset
 from terminal.domain.quote import Quote
-from terminal.flow import new_reference
+from terminal.flow import new_reference, reader_for
 from terminal.journal import Journal, SaleRecord, payload_hash
 from terminal.tui.updates import (
     BackendStatus,
@@ -82,11 +82,6 @@ DEMO_PAYLOADS: dict[str, tuple[str, str]] = {
     # a QR that is not a payment (a wifi login): the till says so and keeps waiting
     "garbage": ("qr", "WIFI:S:cafe;T:WPA;P:not-a-payment;;"),
 }
-# What a customer can present to pay (terminal.domain.payloads kinds). An address or an
-# invoice shown by the customer asks to *receive* money: never submitted as a payment.
-CUSTOMER_KINDS = frozenset({"boltcard", "lnurl", "wallet_token"})
-# The emulator's test-mode payloads are not a public format; the backend interprets them.
-TEST_PREFIX = "cryptopos-test:"
 # What kind of code can receive a refund in each asset (terminal.domain.payloads kinds).
 REFUND_KINDS = {
     "BTC": ("bitcoin",),
@@ -111,7 +106,7 @@ class Register:
         client: BackendClient | Callable[[], BackendClient],
         journal: Journal,
         clock: Callable[[], float] = time.time,
-        reader_factory: Callable[[str], Reader] = open_reader,
+        reader_factory: Callable[..., Reader] = open_reader,
         invoices: InvoiceDesk | None = None,
         inquiry_attempts: int = 5,
         inquiry_delay_s: float = 0.2,
@@ -304,27 +299,16 @@ class Register:
         async with self._lock:
             if self.session.state is not s.State.AWAITING_PAYMENT:
                 return  # a late tap after cancel or result: nothing to pay
-            if source != INVOICE_SOURCE and not payload.startswith(TEST_PREFIX):
-                from terminal.domain.payloads import PayloadError, parse_payload  # ~40 ms: not at startup
+            if source != INVOICE_SOURCE:
+                from terminal.presentation import customer_refusal  # ~40 ms of parsers: not at startup
 
-                hint = "ask the customer to tap their card or show their wallet's payment QR"
-                try:
-                    parsed = parse_payload(payload, now=self.clock())
-                except PayloadError as exc:
+                refusal = customer_refusal(payload, now=self.clock())
+                if refusal is not None:
                     # bad input loses nothing: the sale keeps waiting for a real payment
-                    self._notice("Not a payment code", exc.message, hint, "error")
-                    return
-                kind = parsed.kind
-                if kind == "ndef":
-                    inner = getattr(parsed, "content", None)
-                    kind = inner.kind if inner is not None else "empty NDEF message"
-                if kind not in CUSTOMER_KINDS:
-                    self._notice(
-                        "Not a payment code",
-                        f"the customer showed a {kind.replace('_', ' ')} code, which asks to receive money",
-                        hint + ", or scan the invoice QR on this screen",
-                        "error",
-                    )
+                    hint = "ask the customer to tap their card or show their wallet's payment QR"
+                    if "asks to receive" in refusal:
+                        hint += ", or scan the invoice QR on this screen"
+                    self._notice("Not a payment code", refusal, hint, "error")
                     return
             await self._run(self.session.handle(s.PaymentPresented(payload, source, self.clock())))
 
@@ -614,7 +598,7 @@ class Register:
         """Run one reader until ``stop`` is set. Blocking: the host runs it in a thread worker.
         Opening it there keeps heavy imports (nfcpy, OpenCV) off the screen's thread."""
         try:
-            reader = self.reader_factory(device)
+            reader = reader_for(device, self.reader_factory, clock=self.clock)
         except MissingExtraError as exc:
             sink(
                 ReaderError(

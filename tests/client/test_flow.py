@@ -11,7 +11,7 @@ import pytest
 from drivers.sim import SimReader, Step
 from terminal.domain.money import Money, asset
 from terminal.flow import SaleRunner
-from terminal.journal import Journal
+from terminal.journal import Journal, payload_hash
 from tests.client.helpers import Backend, Sleeps, make_client
 
 EUR, BTC = asset("EUR"), asset("BTC")
@@ -211,3 +211,39 @@ async def test_a_lost_answer_settled_by_the_client_is_journaled_as_unknown_then_
     [paid] = backend.payments()
     assert paid["reference"] == report.reference and paid["payment_id"] == report.payment_id
     assert any("answer was lost" in n for n in report.notices)
+
+
+async def test_a_camera_hands_only_payment_codes_to_the_sale(tmp_path: Path) -> None:
+    # a loyalty card and the customer's receive address are in view before the payment QR:
+    # the camera (real OpenCV capture of an image sequence) rejects them, the sale pays once
+    from drivers import open_reader
+    from drivers.camera import synth
+
+    loyalty = "LOYALTY:cafe-club:4711-0042"
+    address = "bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq?amount=0.001"
+    frames = [synth.frame(640, 480, None, seed=0)] * 2
+    frames += [synth.frame(640, 480, loyalty, seed=1)] * 3
+    frames += [synth.frame(640, 480, address, seed=2)] * 3
+    frames += [synth.frame(640, 480, "cryptopos-test:card:approve", seed=3)] * 3
+    pattern = synth.write_sequence(tmp_path / "seq", frames)
+    backend = Backend(tmp_path / "ledger.sqlite3")
+    journal = Journal(tmp_path / "j.sqlite3")
+    async with make_client(backend.transport(), Sleeps()) as c:
+        runner = SaleRunner(
+            client=c,
+            journal=journal,
+            terminal_id="t",
+            readers=[f"camera:file:{pattern}?realtime=0"],
+            payment_wait_s=20,
+            reader_factory=open_reader,
+            inquiry_delay_s=0,
+        )
+        report = await runner.run(Money(1250, EUR), BTC)
+    assert report.status == "approved" and report.source is not None
+    assert report.source.startswith("camera:file:")
+    [paid] = backend.payments()  # the codes that are not payments never reached the backend
+    assert paid["reference"] == report.reference
+    record = journal.get(report.reference)
+    assert record is not None and record.payload_hash == payload_hash("cryptopos-test:card:approve")
+    rejected = [n for n in report.notices if "rejected" in n.lower() or "not a payment" in n.lower()]
+    assert len(rejected) == 2, report.notices
