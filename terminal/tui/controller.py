@@ -35,6 +35,7 @@ from terminal.client import (
     BackendUnavailableError,
     OutcomeUnknownError,
     PaymentResult,
+    UnsupportedError,
 )
 from terminal.config import LoadedSettings, effective_rows
 from terminal.domain import session as s
@@ -63,8 +64,6 @@ from terminal.tui.updates import (
     Update,
 )
 
-# The client this branch was built against speaks these API versions.
-CLIENT_VERSIONS = ("v1",)
 # After this many quotes for one sale the register gives up (a feed that keeps expiring).
 MAX_QUOTES = 5
 INVOICE_SOURCE = "invoice"
@@ -192,6 +191,8 @@ class Register:
         """Ask the backend what it serves; the answer drives the status bar."""
         try:
             await self.ensure_client()
+            # the version the client negotiated (or was pinned to) is the one it speaks
+            version = (await self.client.adapter()).version
             doc = await self.client.discover()
             if self.setup is not None:
                 setup, self.setup = self.setup, None
@@ -207,21 +208,6 @@ class Register:
             self._set_backend(connected=False, detail=exc.message, queued=self._queued())
             return self.backend
         services = doc.get("services", {}) if isinstance(doc, dict) else {}
-        offered: set[str] = set()
-        for name in ("rates", "payments"):
-            versions = services.get(name, {}).get("versions", []) if isinstance(services, dict) else []
-            names = {
-                str(v.get("version"))
-                for v in versions
-                if isinstance(v, dict) and v.get("status") in ("stable", "deprecated")
-            }
-            offered = names if not offered else offered & names
-        wanted = self.settings.backend.api_version
-        both = [v for v in CLIENT_VERSIONS if v in offered]
-        if wanted != "auto":
-            version = wanted if wanted in both else f"{wanted}?"
-        else:
-            version = max(both) if both else "none"
         raw_notices = doc.get("notices", []) if isinstance(doc, dict) else []
         notices = [
             str(n.get("text") or n.get("message") or n) if isinstance(n, dict) else str(n)
@@ -722,48 +708,38 @@ class Register:
                 f"a {kind} code cannot receive {record.asset}",
                 f"ask for a {' or '.join(wanted) or record.asset} address",
             )
-        refund = getattr(self.client, "refund", None)
-        if refund is None:
-            raise NotSupportedError(
-                "Refunds not available",
-                "this terminal's backend client has no refund call (payments API v2)",
-                "refund from the back office until the terminal speaks payments v2",
-            )
         key = idempotency_key_for(reference, f"refund:{address}")
         amount = amount_minor if amount_minor is not None else record.crypto_minor
-        # A journal with a refunds table (the client branch's) records the refund before it is
-        # sent, like a sale; the skeleton's journal gets the result as the sale's last step.
-        open_refund = getattr(self.journal, "open_refund", None)
-        update_refund = getattr(self.journal, "update_refund", None)
-        if open_refund is not None:
-            open_refund(
-                idempotency_key=key,
-                payment_id=record.payment_id,
-                reference=reference,
-                amount_minor=amount,
-                asset=record.asset,
-                to=address,
-            )
+        if amount is None:
+            raise RegisterError("Cannot refund", f"sale {reference} has no crypto amount in the journal")
+        # journaled before it is sent, like a sale; `reconcile` resends one whose answer was lost
+        self.journal.open_refund(
+            idempotency_key=key,
+            payment_id=record.payment_id,
+            reference=reference,
+            amount_minor=amount,
+            asset=record.asset,
+            to=address,
+        )
         try:
-            result = await refund(
+            result = await self.client.refund(
                 payment_id=record.payment_id, amount_minor=amount, to=address, idempotency_key=key
             )
+        except UnsupportedError as exc:
+            self.journal.update_refund(key, "failed", detail=exc.message)
+            raise NotSupportedError(
+                exc.title, exc.message, "refunds need payments API v2; refund from the back office"
+            ) from None
         except OutcomeUnknownError as exc:
-            if update_refund is not None:
-                update_refund(key, "unknown_outcome", detail=exc.message)
+            self.journal.update_refund(key, "unknown_outcome", detail=exc.message)
             raise RegisterError(
                 exc.title, exc.message, "refund again: the same request cannot pay out twice"
             ) from None
         except BackendError as exc:
-            if update_refund is not None:
-                update_refund(key, "failed", detail=exc.message)
+            self.journal.update_refund(key, "failed", detail=exc.message)
             raise RegisterError(exc.title, exc.message, "nothing was refunded; check and try again") from None
-        refund_id = str(getattr(result, "refund_id", result))
-        if update_refund is not None:
-            update_refund(key, str(getattr(result, "status", "completed")), refund_id=refund_id)
-        else:
-            self.journal.update(reference, "refunded", detail=f"refund {refund_id} to {address}")
-        return refund_id
+        self.journal.update_refund(key, result.status, refund_id=result.refund_id)
+        return result.refund_id
 
     def daily_report(self, *, day: str | None = None) -> DailyReport:
         """Totals of one UTC day (default: today by the register's clock), from the journal."""

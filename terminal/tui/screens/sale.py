@@ -249,7 +249,7 @@ class WaitingScreen(PosScreen):
             qr.show("")
             qr.display = False
             note.update(
-                "Invoice QR: not available\n(the backend client has no\npayments-v2 invoice call yet)"
+                "Invoice QR: off\n(this till issues no\nmerchant invoices)"
                 if self.register.invoices is None
                 else "preparing the invoice…"
             )
