@@ -29,6 +29,23 @@ def embedded_topology() -> Topology:
     return parse_topology(EMBEDDED_TOPOLOGY, source="embedded topology")
 
 
+class EmbeddedTransport(InProcessTransport):
+    """The gateway of a deployment this transport owns: closing the transport (which
+    ``httpx.AsyncClient.aclose`` does) closes the deployment and removes its temporary ledger,
+    instead of leaving that to a finalizer's ResourceWarning."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        super().__init__(deployment.gateway)
+        self.deployment = deployment
+        self._closed = False
+
+    async def aclose(self) -> None:
+        if self._closed:  # several clients may share the transport; the first close ends it
+            return
+        self._closed = True
+        await self.deployment.aclose()
+
+
 def make_transport(*, key_id: str, secret: bytes) -> httpx.AsyncBaseTransport:
     """An in-process deployment (temporary SQLite ledger) that trusts the terminal's configured key."""
     deployment = Deployment.in_process(
@@ -37,4 +54,4 @@ def make_transport(*, key_id: str, secret: bytes) -> httpx.AsyncBaseTransport:
         clock=MonotonicClock(),
         auto_tick_s=1.0,
     )
-    return InProcessTransport(deployment.gateway)
+    return EmbeddedTransport(deployment)

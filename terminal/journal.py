@@ -450,6 +450,13 @@ class Journal:
         rows = self._db.execute("SELECT state FROM sale_events WHERE reference = ? ORDER BY id", (reference,))
         return [r[0] for r in rows]
 
+    def timeline(self, reference: str) -> list[tuple[str, str | None]]:
+        """Every step of a sale with its detail (why it became unknown, how it was settled)."""
+        rows = self._db.execute(
+            "SELECT state, detail FROM sale_events WHERE reference = ? ORDER BY id", (reference,)
+        )
+        return [(r[0], r[1]) for r in rows]
+
     def _event(self, reference: str, state: str, detail: str | None, at: float) -> None:
         self._db.execute(
             "INSERT INTO sale_events (reference, state, detail, at) VALUES (?, ?, ?, ?)",

@@ -14,11 +14,15 @@ Built on :func:`terminal.domain.payloads.parse_payload`. The one-time part of ea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from terminal.domain.payloads import BoltCardTap, Lnurl, PayloadError, WalletToken, parse_payload
 
 TEST_PREFIX = "cryptopos-test:"
+# What a customer can present to pay (parse_payload kinds). An address or an invoice shown by
+# the customer asks to *receive* money: never submitted as a payment.
+CUSTOMER_KINDS = frozenset({"boltcard", "lnurl", "wallet_token"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +56,38 @@ def identify(payload: str, *, now: float) -> Presentation:
             return Presentation("lnurl_withdraw", parsed.original)
         return Presentation("lnurl", None)
     return Presentation(str(parsed.kind), None)
+
+
+def customer_refusal(payload: str, *, now: float) -> str | None:
+    """Why ``payload`` is not something a customer presents to pay, or None when it is.
+
+    A camera sees every QR in view (a loyalty card, a wifi login, the customer's own receive
+    address): only a payment a customer presents goes on to the sale and the backend. The
+    emulator's test-mode payloads (``cryptopos-test:``) are not a public format; the backend
+    interprets them, so they pass."""
+    text = payload.strip()
+    if text.lower().startswith(TEST_PREFIX):
+        return None
+    try:
+        parsed = parse_payload(text, now=now)
+    except PayloadError as exc:
+        return exc.message
+    kind = str(parsed.kind)
+    if kind == "ndef":
+        inner = getattr(parsed, "content", None)
+        if inner is None:
+            return "an NFC message without a payment in it"
+        kind = str(inner.kind)
+    if kind not in CUSTOMER_KINDS:
+        return f"the customer showed a {kind.replace('_', ' ')} code, which asks to receive money"
+    return None
+
+
+def customer_payment_filter(clock: Callable[[], float]) -> Callable[[str], bool]:
+    """The ``accept=`` predicate a camera reader gets: decoded codes that are not a customer's
+    payment are rejected by the reader (a ``code_rejected`` notice), never handed to the sale."""
+
+    def accept(text: str) -> bool:
+        return customer_refusal(text, now=clock()) is None
+
+    return accept

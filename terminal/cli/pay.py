@@ -16,7 +16,7 @@ from terminal.client import DeprecationNotice
 from terminal.client.factory import client_from_settings
 from terminal.config import Settings
 from terminal.domain.money import Asset, Money, MoneyError, asset
-from terminal.flow import OfflinePolicy, SaleReport, SaleRunner
+from terminal.flow import SaleReport, SaleRunner, offline_policy
 from terminal.journal import Journal
 from terminal.settlement import reconcile
 
@@ -92,16 +92,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(human_summary(report))
     return EXIT_BY_STATUS.get(report.status, EXIT_UNKNOWN)
-
-
-def offline_policy(settings: Settings) -> OfflinePolicy:
-    o, fiat = settings.offline, settings.terminal.fiat_currency
-    return OfflinePolicy(
-        enabled=o.enabled,
-        max_payment=Money.parse(o.max_payment, fiat),
-        max_total=Money.parse(o.max_total, fiat),
-        allowed_kinds=o.allowed_kinds,
-    )
 
 
 def notice_recorder(journal: Journal) -> Callable[[DeprecationNotice], None]:

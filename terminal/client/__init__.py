@@ -14,7 +14,7 @@ Errors::
           └── VersionSunsetError        the API version is past its sunset (410)
 """
 
-from terminal.client.adapters import PaymentResult, RefundResult
+from terminal.client.adapters import INVOICE_KINDS, InvoiceResult, PaymentResult, RefundResult
 from terminal.client.client import (
     BackendClient,
     BackendError,
@@ -35,6 +35,7 @@ from terminal.client.client import (
 from terminal.client.retry import CircuitBreaker, RetryBudget, RetryPolicy
 
 __all__ = [
+    "INVOICE_KINDS",
     "BackendClient",
     "BackendError",
     "BackendUnavailableError",
@@ -43,6 +44,7 @@ __all__ = [
     "CircuitOpenError",
     "ClientStats",
     "DeprecationNotice",
+    "InvoiceResult",
     "OutcomeUnknownError",
     "PaymentResult",
     "ProblemError",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
+from urllib.parse import quote as quote_path
 from urllib.parse import urlencode
 
 from terminal.domain.money import Asset, Money, MoneyError, asset, fiat_to_crypto
@@ -34,6 +35,32 @@ class PaymentResult:
     reason: str | None
     amount_minor: int | None = None
     asset: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceResult:
+    """A merchant-presented invoice (payments v2): ``uri`` is what the customer's wallet scans."""
+
+    invoice_id: str
+    payment_id: str
+    reference: str
+    kind: str  # bip21 | eip681 | solana | bolt11
+    uri: str
+    status: str  # pending | paid | partially_paid | overpaid | expired | late_paid
+    payment_status: str  # approved | declined | pending
+    amount_minor: int
+    received_minor: int
+
+
+# The invoice kind for each asset (docs/api.md: the kind must fit the asset).
+INVOICE_KINDS = {
+    "BTC": "bip21",
+    "BTC-LN": "bolt11",
+    "ETH": "eip681",
+    "USDC": "eip681",
+    "USDT": "eip681",
+    "SOL": "solana",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +133,15 @@ class Adapter:
 
     def parse_refund(self, data: dict[str, Any]) -> RefundResult:
         raise UnsupportedOperationError(f"refunds need API v2; this backend speaks {self.version}")
+
+    def invoice_request(self, *, quote: Quote, reference: str, kind: str) -> tuple[str, dict[str, Any]]:
+        raise UnsupportedOperationError(f"invoices need API v2; this backend speaks {self.version}")
+
+    def invoice_path(self, invoice_id: str) -> str:
+        raise UnsupportedOperationError(f"invoices need API v2; this backend speaks {self.version}")
+
+    def parse_invoice(self, data: dict[str, Any]) -> InvoiceResult:
+        raise UnsupportedOperationError(f"invoices need API v2; this backend speaks {self.version}")
 
     def parse_items(self, data: dict[str, Any]) -> list[PaymentResult]:
         items = data.get("items")
@@ -223,6 +259,28 @@ class V2Adapter(Adapter):
             )
         except (KeyError, TypeError) as exc:
             raise AdapterError(f"a refund without {exc}") from exc
+
+    def invoice_request(self, *, quote: Quote, reference: str, kind: str) -> tuple[str, dict[str, Any]]:
+        return "/payments/v2/invoices", {"quote_id": quote.quote_id, "reference": reference, "kind": kind}
+
+    def invoice_path(self, invoice_id: str) -> str:
+        return f"/payments/v2/invoices/{quote_path(invoice_id)}"
+
+    def parse_invoice(self, data: dict[str, Any]) -> InvoiceResult:
+        try:
+            return InvoiceResult(
+                str(data["invoice_id"]),
+                str(data["payment_id"]),
+                str(data["reference"]),
+                str(data["kind"]),
+                str(data["uri"]),
+                str(data["status"]),
+                str(data["payment_status"]),
+                _digits(data["amount_minor"], "amount_minor"),
+                _digits(data.get("received_minor", 0), "received_minor"),
+            )
+        except (KeyError, TypeError) as exc:
+            raise AdapterError(f"an invoice without {exc}") from exc
 
 
 ADAPTERS: dict[str, Adapter] = {"v1": V1Adapter(), "v2": V2Adapter()}

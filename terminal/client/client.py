@@ -27,8 +27,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from terminal.client.adapters import (
     ADAPTERS,
+    INVOICE_KINDS,
     Adapter,
     AdapterError,
+    InvoiceResult,
     PaymentResult,
     RefundResult,
     UnsupportedOperationError,
@@ -452,11 +454,21 @@ class BackendClient:
         return keys
 
     async def create_payment(
-        self, *, quote: Quote, reference: str, payload: str, idempotency_key: str
+        self,
+        *,
+        quote: Quote,
+        reference: str,
+        payload: str,
+        idempotency_key: str,
+        on_unknown: Callable[[str], None] | None = None,
     ) -> PaymentResult:
         """Submit a payment exactly once. An unknown outcome is never guessed: the backend is asked
         for the payment by ``reference`` first; only when it has none is the same request (same
-        key, same body) sent again. Raises :class:`OutcomeUnknownError` when that cannot be learned."""
+        key, same body) sent again. Raises :class:`OutcomeUnknownError` when that cannot be learned.
+
+        ``on_unknown(why)`` is called once, before the first inquiry, when the payment may have
+        reached the backend without an answer: a journal records that the outcome became unknown
+        (and that an inquiry settled it), even when this call goes on to return the result."""
         if quote.expired(self._clock() + self.quote_margin_s):
             raise QuoteExpiredError("Quote expired", "the rate is no longer valid; a new quote is needed")
         adapter = await self.adapter()
@@ -514,6 +526,9 @@ class BackendClient:
                         "Backend unreachable", f"cannot connect after {attempt} attempt(s)"
                     )
             if decision is Decision.INQUIRE:
+                if not maybe_sent and on_unknown is not None:
+                    why = f"HTTP {resp.status_code}" if resp is not None else "no answer"
+                    on_unknown(f"{why}; asking the backend by reference")
                 maybe_sent = True
                 self.stats.inquiries += 1
                 try:
@@ -572,6 +587,58 @@ class BackendClient:
             path, body = adapter.refund_request(payment_id=payment_id, amount_minor=amount_minor, to=to)
         except UnsupportedOperationError as exc:
             raise UnsupportedError("Refunds not available", str(exc)) from exc
+        data = await self._keyed_write(
+            path, body, idempotency_key, lost="the refund may have been made; run the refund again"
+        )
+        try:
+            return adapter.parse_refund(data)
+        except AdapterError as exc:
+            raise BadAnswerError("Backend sent a bad refund", str(exc)) from exc
+
+    async def create_invoice(self, *, quote: Quote, reference: str, idempotency_key: str) -> InvoiceResult:
+        """A merchant-presented invoice for ``quote`` (payments v2), of the kind its asset takes."""
+        adapter = await self.adapter()
+        kind = INVOICE_KINDS.get(quote.crypto.asset.code)
+        if kind is None:
+            raise UnsupportedError(
+                "No invoice for this asset", f"the backend issues no invoice for {quote.crypto.asset.code}"
+            )
+        try:
+            path, body = adapter.invoice_request(quote=quote, reference=reference, kind=kind)
+        except UnsupportedOperationError as exc:
+            raise UnsupportedError("Invoices not available", str(exc)) from exc
+        data = await self._keyed_write(
+            path, body, idempotency_key, lost="the invoice may have been made; ask for it again"
+        )
+        return self._parse_invoice(adapter, data)
+
+    async def get_invoice(self, invoice_id: str) -> InvoiceResult:
+        adapter = await self.adapter()
+        try:
+            path = adapter.invoice_path(invoice_id)
+        except UnsupportedOperationError as exc:
+            raise UnsupportedError("Invoices not available", str(exc)) from exc
+        return self._parse_invoice(adapter, await self._read("GET", path))
+
+    @staticmethod
+    def _parse_invoice(adapter: Adapter, data: dict[str, Any]) -> InvoiceResult:
+        try:
+            return adapter.parse_invoice(data)
+        except AdapterError as exc:
+            raise BadAnswerError("Backend sent a bad invoice", str(exc)) from exc
+
+    async def request_json(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A signed request outside the payment model (e.g. the emulator's test-mode endpoints
+        the demo uses), with the read retry rules. Not for payments: they need a key."""
+        return await self._read(method, path, body)
+
+    async def _keyed_write(
+        self, path: str, body: dict[str, Any], idempotency_key: str, *, lost: str
+    ) -> dict[str, Any]:
+        """A write whose resend with the same key is answered from the backend's idempotency
+        store: so after a lost answer the resend itself is the inquiry."""
         content = json.dumps(body, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
         attempt = 0
@@ -580,12 +647,9 @@ class BackendClient:
             outcome = await self._attempt("POST", path, content, headers)
             if isinstance(outcome, httpx.Response):
                 if outcome.status_code < 400:
-                    try:
-                        return adapter.parse_refund(self._json(outcome))
-                    except AdapterError as exc:
-                        raise BadAnswerError("Backend sent a bad refund", str(exc)) from exc
+                    return self._json(outcome)
                 if outcome.status_code == 409 and _slug(_problem(outcome)) == "idempotency-in-flight":
-                    decision = Decision.RETRY  # the same refund is being made right now: wait for it
+                    decision = Decision.RETRY  # the same write is being made right now: wait for it
                 else:
                     decision = decide(
                         policy=self.policy, attempt=attempt, write=True, status=outcome.status_code
@@ -595,12 +659,8 @@ class BackendClient:
             else:
                 decision = decide(policy=self.policy, attempt=attempt, write=True, failure=outcome)
                 if decision is Decision.GIVE_UP:
-                    raise BackendUnavailableError("Backend unreachable", "the refund was not sent")
-            # A refund's status cannot be listed by reference; the same key makes a resend safe
-            # (the backend replays the stored answer), so "inquire" is the resend itself.
+                    raise BackendUnavailableError("Backend unreachable", "the request was not sent")
             if attempt >= self.policy.max_attempts or not await self._wait(
                 attempt, outcome if isinstance(outcome, httpx.Response) else None
             ):
-                raise OutcomeUnknownError(
-                    "No answer from the backend", "the refund may have been made; run the refund again"
-                )
+                raise OutcomeUnknownError("No answer from the backend", lost)

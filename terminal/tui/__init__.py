@@ -17,52 +17,44 @@ DEMO_READERS = ("sim:nfc?count=0", "sim:qr?count=0")
 
 
 def client_factory(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> BackendClient:
-    from terminal.client import BackendClient, backend_transport
+    """The till's client: built like every command's (timeouts, retries, breaker, pinned version)."""
+    from terminal.client.factory import client_from_settings
 
-    secret = settings.signing.secret.get_secret_value().encode()
-    if transport is None:
-        transport = backend_transport(settings.backend.url, key_id=settings.signing.key_id, secret=secret)
-    return BackendClient(
-        base_url=settings.backend.url,
-        key_id=settings.signing.key_id,
-        secret=secret,
-        transport=transport,
-        connect_timeout=settings.timeouts.connect_s,
-        request_timeout=settings.timeouts.request_s,
-    )
+    return client_from_settings(settings, transport=transport)
 
 
 def build_app(loaded: LoadedSettings, *, demo: bool = False) -> PosApp:
     from terminal.journal import Journal
     from terminal.tui.app import PosApp
     from terminal.tui.controller import Register
+    from terminal.tui.invoices import ClientInvoiceDesk
 
     settings = loaded.settings
+    holder: list[Register] = []
+    # the merchant-presented invoice QR, through the register's own client (built on first use)
+    desk = ClientInvoiceDesk(lambda: holder[0].client)
     if not demo:
         register = Register(
-            loaded=loaded, client=lambda: client_factory(settings), journal=Journal(settings.journal.path)
+            loaded=loaded,
+            client=lambda: client_factory(settings),
+            journal=Journal(settings.journal.path),
+            invoices=desk,
         )
+        holder.append(register)
         return PosApp(register)
-    from terminal.client import backend_transport
     from terminal.tui.demo import card_setup, demo_card
-
-    # one embedded backend for the client and for issuing the demo card
-    made: list[httpx.AsyncBaseTransport | None] = []
-
-    def demo_client() -> BackendClient:
-        secret = settings.signing.secret.get_secret_value().encode()
-        made.append(backend_transport(settings.backend.url, key_id=settings.signing.key_id, secret=secret))
-        return client_factory(settings, transport=made[0])
 
     card = demo_card()
     register = Register(
         loaded=loaded,
-        client=demo_client,
+        client=lambda: client_factory(settings),
         journal=Journal(settings.journal.path),
+        invoices=desk,
         demo=True,
         demo_card=card.tap,
-        setup=card_setup(lambda: made[0] if made else None, card, settings=settings),
+        setup=card_setup(lambda: holder[0].client, card),
     )
+    holder.append(register)
     return PosApp(register, demo=True)
 
 

@@ -35,13 +35,14 @@ from terminal.client import (
     BackendUnavailableError,
     OutcomeUnknownError,
     PaymentResult,
+    UnsupportedError,
 )
 from terminal.config import LoadedSettings, effective_rows
 from terminal.domain import session as s
 from terminal.domain.money import ASSETS, Asset, Money, MoneyError, asset
 from terminal.domain.quote import Quote
-from terminal.flow import new_reference
-from terminal.journal import Journal, SaleRecord, payload_hash
+from terminal.flow import SaleCore, new_reference, offline_policy, reader_for
+from terminal.journal import Journal, SaleRecord
 from terminal.tui.updates import (
     BackendStatus,
     BackendUpdated,
@@ -63,8 +64,6 @@ from terminal.tui.updates import (
     Update,
 )
 
-# The client this branch was built against speaks these API versions.
-CLIENT_VERSIONS = ("v1",)
 # After this many quotes for one sale the register gives up (a feed that keeps expiring).
 MAX_QUOTES = 5
 INVOICE_SOURCE = "invoice"
@@ -82,11 +81,6 @@ DEMO_PAYLOADS: dict[str, tuple[str, str]] = {
     # a QR that is not a payment (a wifi login): the till says so and keeps waiting
     "garbage": ("qr", "WIFI:S:cafe;T:WPA;P:not-a-payment;;"),
 }
-# What a customer can present to pay (terminal.domain.payloads kinds). An address or an
-# invoice shown by the customer asks to *receive* money: never submitted as a payment.
-CUSTOMER_KINDS = frozenset({"boltcard", "lnurl", "wallet_token"})
-# The emulator's test-mode payloads are not a public format; the backend interprets them.
-TEST_PREFIX = "cryptopos-test:"
 # What kind of code can receive a refund in each asset (terminal.domain.payloads kinds).
 REFUND_KINDS = {
     "BTC": ("bitcoin",),
@@ -111,7 +105,7 @@ class Register:
         client: BackendClient | Callable[[], BackendClient],
         journal: Journal,
         clock: Callable[[], float] = time.time,
-        reader_factory: Callable[[str], Reader] = open_reader,
+        reader_factory: Callable[..., Reader] = open_reader,
         invoices: InvoiceDesk | None = None,
         inquiry_attempts: int = 5,
         inquiry_delay_s: float = 0.2,
@@ -135,16 +129,31 @@ class Register:
         self.inquiry_attempts = inquiry_attempts
         self.inquiry_delay_s = inquiry_delay_s
         self.demo = demo
-        self.session = s.PaymentSession()
+        # the one sale core (terminal.flow) the headless CLI uses too; the register only shows it
+        self.core = _TillSale(
+            self,
+            client=lambda: self.client,
+            journal=journal,
+            terminal_id=self.settings.terminal.id,
+            offline=offline_policy(self.settings),
+            clock=clock,
+            inquiry_attempts=inquiry_attempts,
+            inquiry_delay_s=inquiry_delay_s,
+            max_quotes=MAX_QUOTES,
+            reference_factory=reference_factory,
+        )
         self.view = SaleView()
         self.backend = BackendStatus(url=self.settings.backend.url, queued=self._queued())
         self.readers: dict[str, ReaderStatus] = {}
         self._emit: Callable[[Update], None] = lambda _u: None
         self._generation = 0
         self._deadline: float | None = None
-        self._idempotency_key: str | None = None
-        self._pending_payloads: dict[str, tuple[Quote, str, str]] = {}  # reference -> (quote, payload, key)
         self._lock = asyncio.Lock()
+
+    @property
+    def session(self) -> s.PaymentSession:
+        """The current sale's session (owned by the sale core)."""
+        return self.core.session
 
     # -- wiring ---------------------------------------------------------------------
 
@@ -188,7 +197,9 @@ class Register:
         self._emit(BackendUpdated(self.backend))
 
     def _queued(self) -> int:
-        return len(self.journal.sales(states=("unknown_outcome",)))
+        """Sales the till still owes the backend an answer for: unknown outcomes and the
+        offline queue (forwarded when the backend is back)."""
+        return len(self.journal.sales(states=("unknown_outcome", "offline_queued", "forwarding")))
 
     # -- backend link ---------------------------------------------------------------
 
@@ -196,6 +207,8 @@ class Register:
         """Ask the backend what it serves; the answer drives the status bar."""
         try:
             await self.ensure_client()
+            # the version the client negotiated (or was pinned to) is the one it speaks
+            version = (await self.client.adapter()).version
             doc = await self.client.discover()
             if self.setup is not None:
                 setup, self.setup = self.setup, None
@@ -211,21 +224,6 @@ class Register:
             self._set_backend(connected=False, detail=exc.message, queued=self._queued())
             return self.backend
         services = doc.get("services", {}) if isinstance(doc, dict) else {}
-        offered: set[str] = set()
-        for name in ("rates", "payments"):
-            versions = services.get(name, {}).get("versions", []) if isinstance(services, dict) else []
-            names = {
-                str(v.get("version"))
-                for v in versions
-                if isinstance(v, dict) and v.get("status") in ("stable", "deprecated")
-            }
-            offered = names if not offered else offered & names
-        wanted = self.settings.backend.api_version
-        both = [v for v in CLIENT_VERSIONS if v in offered]
-        if wanted != "auto":
-            version = wanted if wanted in both else f"{wanted}?"
-        else:
-            version = max(both) if both else "none"
         raw_notices = doc.get("notices", []) if isinstance(doc, dict) else []
         notices = [
             str(n.get("text") or n.get("message") or n) if isinstance(n, dict) else str(n)
@@ -266,14 +264,14 @@ class Register:
             self.reset()
         total = base + tip if tip is not None else base
         try:
-            self.session.handle(s.AmountEntered(total))
+            self.core.enter(total)
         except s.SessionError as exc:
             raise RegisterError("Amount not taken", str(exc), "enter a positive amount") from None
         self._publish(base=base, tip=tip, total=total)
         return self.view
 
     async def choose_asset(self, code: str) -> None:
-        """The customer picked what to pay with: journal the sale, then ask for a quote."""
+        """The customer picked what to pay with: the core journals the sale, then asks for a quote."""
         async with self._lock:
             crypto = asset(code)
             if crypto.code not in self.settings.terminal.accepted_assets:
@@ -286,64 +284,38 @@ class Register:
             if total is None or self.session.state is not s.State.AMOUNT_ENTERED:
                 raise RegisterError("No amount", "enter an amount first")
             await self.ensure_client()
-            reference = self.reference_factory(self.settings.terminal.id)
-            # journaled before the first network call of the sale
-            self.journal.open_sale(
-                reference=reference,
-                idempotency_key=f"pending-{reference}",
-                fiat_minor=total.minor,
-                fiat_currency=total.asset.code,
-                asset=crypto.code,
-            )
-            self._publish(reference=reference, asset=crypto, reason=None)
-            await self._run(self.session.handle(s.QuoteRequested(crypto)))
+            commands = self.core.open(crypto)  # journaled before the first network call
+            self._publish(reference=self.core.reference, asset=crypto, reason=None)
+            await self._run(self.core.drive(commands))
 
     async def present(self, payload: str, source: str) -> None:
         """A reader (or a paid invoice) presented a payment."""
         async with self._lock:
             if self.session.state is not s.State.AWAITING_PAYMENT:
                 return  # a late tap after cancel or result: nothing to pay
-            if source != INVOICE_SOURCE and not payload.startswith(TEST_PREFIX):
-                from terminal.domain.payloads import PayloadError, parse_payload  # ~40 ms: not at startup
+            if source != INVOICE_SOURCE:
+                from terminal.presentation import customer_refusal  # ~40 ms of parsers: not at startup
 
-                hint = "ask the customer to tap their card or show their wallet's payment QR"
-                try:
-                    parsed = parse_payload(payload, now=self.clock())
-                except PayloadError as exc:
+                refusal = customer_refusal(payload, now=self.clock())
+                if refusal is not None:
                     # bad input loses nothing: the sale keeps waiting for a real payment
-                    self._notice("Not a payment code", exc.message, hint, "error")
+                    hint = "ask the customer to tap their card or show their wallet's payment QR"
+                    if "asks to receive" in refusal:
+                        hint += ", or scan the invoice QR on this screen"
+                    self._notice("Not a payment code", refusal, hint, "error")
                     return
-                kind = parsed.kind
-                if kind == "ndef":
-                    inner = getattr(parsed, "content", None)
-                    kind = inner.kind if inner is not None else "empty NDEF message"
-                if kind not in CUSTOMER_KINDS:
-                    self._notice(
-                        "Not a payment code",
-                        f"the customer showed a {kind.replace('_', ' ')} code, which asks to receive money",
-                        hint + ", or scan the invoice QR on this screen",
-                        "error",
-                    )
-                    return
-            await self._run(self.session.handle(s.PaymentPresented(payload, source, self.clock())))
+            await self._run(self.core.present(payload, source, self.clock()))
 
     async def cancel(self) -> None:
         async with self._lock:
-            state = self.session.state
-            if state not in (s.State.AMOUNT_ENTERED, s.State.QUOTING, s.State.AWAITING_PAYMENT):
-                return
-            if self.view.reference and self.journal.get(self.view.reference):
-                self.journal.update(self.view.reference, "cancelled", detail="cancelled by the cashier")
-            await self._run(self.session.handle(s.SaleCancelled()))
+            await self._run(self.core.cancel("cancelled by the cashier"))
 
     def reset(self) -> None:
         """Back to a fresh sale after a result."""
-        if self.session.state in (*s.FINAL_STATES, s.State.UNKNOWN_OUTCOME):
-            self.session.handle(s.SaleReset())
-        elif self.session.state is not s.State.IDLE:
+        if self.session.state not in (*s.FINAL_STATES, s.State.UNKNOWN_OUTCOME, s.State.IDLE):
             return
+        self.core.reset()
         self._deadline = None
-        self._idempotency_key = None
         self.view = SaleView()
         self._emit(SaleUpdated(self.view))
 
@@ -356,12 +328,10 @@ class Register:
             quote = self.session.quote
             assert quote is not None
             if self._deadline is not None and now >= self._deadline:
-                assert self.view.reference is not None
-                self.journal.update(self.view.reference, "expired")
-                await self._run(self.session.handle(s.PaymentWindowClosed()))
+                await self._run(self.core.close_window())
                 return
             if quote.expired(now):
-                await self._run(self.session.handle(s.QuoteExpired(now)))
+                await self._run(self.core.expire_quote(now))
                 return
             invoice = self.view.invoice
             if invoice is not None and self.invoices is not None:
@@ -373,133 +343,22 @@ class Register:
                 if fresh != invoice:
                     self._publish(invoice=fresh)
                 if fresh.status in ("paid", "overpaid", "late_paid"):
-                    await self._run(
-                        self.session.handle(
-                            s.PaymentPresented(f"invoice:{fresh.invoice_id}", INVOICE_SOURCE, now)
-                        )
-                    )
+                    await self._run(self.core.present(f"invoice:{fresh.invoice_id}", INVOICE_SOURCE, now))
 
     def seconds_left(self) -> float | None:
         q = self.view.quote
         return None if q is None else q.seconds_left(self.clock())
 
-    # -- command interpreter ----------------------------------------------------------
-
-    async def _run(self, commands: list[s.Command]) -> None:
-        pending = list(commands)
-        while pending:
-            pending += await self._execute(pending.pop(0))
+    async def _run(self, step: Awaitable[None]) -> None:
+        """One step of the core, then the view catches up with the session."""
+        await step
         self._publish(
             quotes_requested=self.session.quotes_requested, reason=self.session.reason or self.view.reason
         )
 
-    async def _execute(self, cmd: s.Command) -> list[s.Command]:
-        sess = self.session
-        reference = self.view.reference
-        assert reference is not None
-        match cmd:
-            case s.RequestQuote(amount, crypto):
-                self._publish(quote=None, invoice=None)
-                if sess.quotes_requested > MAX_QUOTES:
-                    self.journal.update(reference, "cancelled", detail="too many expired quotes")
-                    self._notice(
-                        "Quotes keep expiring", f"{MAX_QUOTES} quotes expired", "start the sale again"
-                    )
-                    return sess.handle(s.SaleCancelled())
-                try:
-                    quote = await self.client.quote(amount, crypto)
-                except BackendError as exc:
-                    if isinstance(exc, BackendUnavailableError):
-                        self._mark_offline(exc.message)
-                    self.journal.update(reference, "cancelled", detail=f"{exc.title}: {exc.message}")
-                    self._notice(
-                        exc.title,
-                        exc.message,
-                        "check the backend (status bar) and try again"
-                        if isinstance(exc, BackendUnavailableError)
-                        else "pick another asset or amount",
-                        "error",
-                    )
-                    sess.handle(s.QuoteRefused(exc.message))
-                    # back to asset choice: the journaled sale is closed, the next choice opens another
-                    self._publish(reference=None, reason=exc.message)
-                    return []
-                self._mark_online()
-                self._idempotency_key = idempotency_key_for(reference, quote.quote_id)
-                self.journal.update(
-                    reference,
-                    "awaiting_payment",
-                    crypto_minor=quote.crypto.minor,
-                    quote_id=quote.quote_id,
-                    idempotency_key=self._idempotency_key,
-                )
-                self._publish(quote=quote)
-                return sess.handle(s.QuoteReceived(quote))
-            case s.StartReaders():
-                self._generation += 1
-                self._emit(ReadersRequested(tuple(self.settings.terminal.readers), self._generation))
-                await self._issue_invoice(reference)
-                return []
-            case s.StopReaders():
-                self._emit(ReadersReleased(self._generation))
-                return []
-            case s.StartQuoteTimer():
-                if self._deadline is None:
-                    self._deadline = self.clock() + self.settings.timeouts.payment_wait_s
-                return []
-            case s.SubmitPayment(quote, payload, source):
-                self._publish(source=source)
-                key = self._idempotency_key
-                assert key is not None
-                self.journal.update(reference, "submitting", payload_hash=payload_hash(payload))
-                if source == INVOICE_SOURCE:
-                    invoice = self.view.invoice
-                    assert invoice is not None and invoice.payment_id is not None
-                    return self._settle(
-                        PaymentResult(invoice.payment_id, reference, "approved", None), reference
-                    )
-                self._pending_payloads[reference] = (quote, payload, key)
-                try:
-                    result = await self.client.create_payment(
-                        quote=quote, reference=reference, payload=payload, idempotency_key=key
-                    )
-                except (OutcomeUnknownError, BackendUnavailableError) as exc:
-                    if isinstance(exc, BackendUnavailableError):
-                        self._mark_offline(exc.message)
-                    self.journal.update(reference, "unknown_outcome", reason=exc.message)
-                    return sess.handle(s.OutcomeUnknown(exc.message))
-                except BackendError as exc:
-                    self._pending_payloads.pop(reference, None)
-                    self.journal.update(reference, "declined", reason=exc.message)
-                    return sess.handle(s.PaymentDeclined(exc.message))
-                self._mark_online()
-                return self._settle(result, reference)
-            case s.InquireStatus():
-                self._set_backend(queued=self._queued())
-                for attempt in range(1, self.inquiry_attempts + 1):
-                    self._publish(
-                        inquiry=f"Asking the backend what happened ({attempt}/{self.inquiry_attempts})"
-                    )
-                    await asyncio.sleep(self.inquiry_delay_s)
-                    settled = await self._inquire(reference)
-                    if settled is not None:
-                        return settled
-                self._publish(
-                    inquiry="Queued: the terminal keeps asking in the background and settles it when the "
-                    "backend answers. Do not take this payment again."
-                )
-                return []
-            case s.ShowNotice(message):
-                self._notice("Sale", message, severity="information")
-                return []
-            case s.ShowResult():
-                self._publish(finished_at=self.clock())
-                return []
-        raise AssertionError(f"unhandled command {cmd!r}")  # pragma: no cover
-
-    async def _issue_invoice(self, reference: str) -> None:
-        quote = self.session.quote
-        if self.invoices is None or quote is None:
+    async def _issue_invoice(self) -> None:
+        quote, reference = self.session.quote, self.core.reference
+        if self.invoices is None or quote is None or reference is None:
             return
         # its own reference: the invoice books a pending payment, and a card tapped instead must
         # not collide with it (the backend refuses a second payment with one reference)
@@ -512,83 +371,38 @@ class Register:
             return
         self._publish(invoice=invoice)
 
-    async def _inquire(self, reference: str) -> list[s.Command] | None:
-        """One status inquiry; commands when the sale settled, ``None`` when it is still unknown."""
-        try:
-            found = await self.client.find_by_reference(reference)
-        except BackendError as exc:
-            self._mark_offline(exc.message)
-            return None
-        self._mark_online()
-        if found is None:
-            pending = self._pending_payloads.get(reference)
-            if pending is None:
-                return None
-            quote, payload, key = pending
-            # the backend never saw it: sending again with the same key cannot charge twice
-            try:
-                found = await self.client.create_payment(
-                    quote=quote, reference=reference, payload=payload, idempotency_key=key
-                )
-            except BackendError:
-                return None
-        if found.status in ("approved", "declined"):
-            return self._settle(found, reference)
-        return None
-
-    def _settle(self, result: PaymentResult, reference: str) -> list[s.Command]:
-        self._pending_payloads.pop(reference, None)
-        self._publish(payment_id=result.payment_id, inquiry=None)
-        if result.status == "approved":
-            self.journal.update(reference, "approved", payment_id=result.payment_id)
-            commands = self.session.handle(s.PaymentApproved(result.payment_id))
-        elif result.status == "declined":
-            reason = result.reason or "declined"
-            self.journal.update(reference, "declined", payment_id=result.payment_id, reason=reason)
-            commands = self.session.handle(s.PaymentDeclined(reason, result.payment_id))
-        else:
-            self.journal.update(
-                reference, "unknown_outcome", payment_id=result.payment_id, reason=result.status
-            )
-            commands = self.session.handle(s.OutcomeUnknown(f"payment is {result.status}"))
-        self._set_backend(queued=self._queued())
-        return commands
-
     async def reconcile(self) -> int:
-        """Settle queued sales (unknown outcome) the backend can now answer for. Returns how many settled."""
-        settled = 0
+        """Settle what the till owes the backend an answer for (unknown outcomes) and forward the
+        offline queue, each exactly once (:func:`terminal.settlement.reconcile`). A sale still
+        waiting for a tap is left alone. Returns how many settled or were forwarded."""
+        from terminal.settlement import reconcile
+
         async with self._lock:
-            for record in self.journal.sales(states=("unknown_outcome",)):
-                current = record.reference == self.view.reference
-                try:
-                    found = await self.client.find_by_reference(record.reference)
-                except BackendError as exc:
-                    self._mark_offline(exc.message)
-                    break
+            try:
+                await self.ensure_client()
+                report = await reconcile(
+                    client=self.client, journal=self.journal, clock=self.clock, idle_s=float("inf")
+                )
+            except BackendError as exc:
+                self._mark_offline(exc.message)
+                return 0
+            stuck = [why for why in report.left.values() if "backend" in why]
+            if stuck and not (report.settled or report.forwarded):
+                self._mark_offline(stuck[0])
+            elif report.settled or report.forwarded:
                 self._mark_online()
-                if found is None and record.reference in self._pending_payloads:
-                    quote, payload, key = self._pending_payloads[record.reference]
-                    try:
-                        found = await self.client.create_payment(
-                            quote=quote, reference=record.reference, payload=payload, idempotency_key=key
-                        )
-                    except BackendError:
-                        continue
-                if found is None or found.status not in ("approved", "declined"):
-                    continue
-                if current and self.session.state is s.State.UNKNOWN_OUTCOME:
-                    await self._run(self._settle(found, record.reference))
-                else:
-                    self._pending_payloads.pop(record.reference, None)
-                    self.journal.update(
-                        record.reference,
-                        found.status,
-                        payment_id=found.payment_id,
-                        **({"reason": found.reason or "declined"} if found.status == "declined" else {}),
-                    )
-                settled += 1
+            current = self.core.reference
+            if current is not None and self.session.state is s.State.UNKNOWN_OUTCOME:
+                record = self.journal.get(current)
+                if record is not None and record.state in ("approved", "declined", "failed"):
+                    if record.state == "approved":
+                        event: s.Event = s.PaymentApproved(record.payment_id or "")
+                    else:  # declined, or never arrived (failed: not charged)
+                        event = s.PaymentDeclined(record.reason or record.state, record.payment_id)
+                    self.session.handle(event)
+                    self._publish(payment_id=record.payment_id, inquiry=None, finished_at=self.clock())
             self._set_backend(queued=self._queued())
-        return settled
+            return len(set(report.settled) | set(report.forwarded))
 
     # -- readers ---------------------------------------------------------------------
 
@@ -596,7 +410,7 @@ class Register:
         """Run one reader until ``stop`` is set. Blocking: the host runs it in a thread worker.
         Opening it there keeps heavy imports (nfcpy, OpenCV) off the screen's thread."""
         try:
-            reader = self.reader_factory(device)
+            reader = reader_for(device, self.reader_factory, clock=self.clock)
         except MissingExtraError as exc:
             sink(
                 ReaderError(
@@ -720,48 +534,38 @@ class Register:
                 f"a {kind} code cannot receive {record.asset}",
                 f"ask for a {' or '.join(wanted) or record.asset} address",
             )
-        refund = getattr(self.client, "refund", None)
-        if refund is None:
-            raise NotSupportedError(
-                "Refunds not available",
-                "this terminal's backend client has no refund call (payments API v2)",
-                "refund from the back office until the terminal speaks payments v2",
-            )
         key = idempotency_key_for(reference, f"refund:{address}")
         amount = amount_minor if amount_minor is not None else record.crypto_minor
-        # A journal with a refunds table (the client branch's) records the refund before it is
-        # sent, like a sale; the skeleton's journal gets the result as the sale's last step.
-        open_refund = getattr(self.journal, "open_refund", None)
-        update_refund = getattr(self.journal, "update_refund", None)
-        if open_refund is not None:
-            open_refund(
-                idempotency_key=key,
-                payment_id=record.payment_id,
-                reference=reference,
-                amount_minor=amount,
-                asset=record.asset,
-                to=address,
-            )
+        if amount is None:
+            raise RegisterError("Cannot refund", f"sale {reference} has no crypto amount in the journal")
+        # journaled before it is sent, like a sale; `reconcile` resends one whose answer was lost
+        self.journal.open_refund(
+            idempotency_key=key,
+            payment_id=record.payment_id,
+            reference=reference,
+            amount_minor=amount,
+            asset=record.asset,
+            to=address,
+        )
         try:
-            result = await refund(
+            result = await self.client.refund(
                 payment_id=record.payment_id, amount_minor=amount, to=address, idempotency_key=key
             )
+        except UnsupportedError as exc:
+            self.journal.update_refund(key, "failed", detail=exc.message)
+            raise NotSupportedError(
+                exc.title, exc.message, "refunds need payments API v2; refund from the back office"
+            ) from None
         except OutcomeUnknownError as exc:
-            if update_refund is not None:
-                update_refund(key, "unknown_outcome", detail=exc.message)
+            self.journal.update_refund(key, "unknown_outcome", detail=exc.message)
             raise RegisterError(
                 exc.title, exc.message, "refund again: the same request cannot pay out twice"
             ) from None
         except BackendError as exc:
-            if update_refund is not None:
-                update_refund(key, "failed", detail=exc.message)
+            self.journal.update_refund(key, "failed", detail=exc.message)
             raise RegisterError(exc.title, exc.message, "nothing was refunded; check and try again") from None
-        refund_id = str(getattr(result, "refund_id", result))
-        if update_refund is not None:
-            update_refund(key, str(getattr(result, "status", "completed")), refund_id=refund_id)
-        else:
-            self.journal.update(reference, "refunded", detail=f"refund {refund_id} to {address}")
-        return refund_id
+        self.journal.update_refund(key, result.status, refund_id=result.refund_id)
+        return result.refund_id
 
     def daily_report(self, *, day: str | None = None) -> DailyReport:
         """Totals of one UTC day (default: today by the register's clock), from the journal."""
@@ -820,7 +624,9 @@ class Register:
         for probe in probes:
             detail = probe.detail if probe.ok or not probe.hint else f"{probe.detail} → {probe.hint}"
             checks.append(Check(f"reader {probe.device}", probe.ok, detail))
-        checks.append(Check("queued sales", self._queued() == 0, f"{self._queued()} with an unknown outcome"))
+        checks.append(
+            Check("queued sales", self._queued() == 0, f"{self._queued()} unknown or stored offline")
+        )
         return checks
 
     def receipt(self) -> Receipt | None:
@@ -845,6 +651,90 @@ class Register:
             reference=v.reference,
             link=link,
         )
+
+
+class _TillSale(SaleCore):
+    """The sale core with the register as its face: every hook becomes a view or status update."""
+
+    cancel_on_refused_quote = False  # back to the asset choice; the next choice opens a new sale
+
+    def __init__(self, register: Register, **options: Any) -> None:
+        super().__init__(**options)
+        self.register = register
+
+    async def start_readers(self) -> None:
+        r = self.register
+        r._generation += 1
+        r._emit(ReadersRequested(tuple(r.settings.terminal.readers), r._generation))
+        await r._issue_invoice()
+
+    def stop_readers(self) -> None:
+        self.register._emit(ReadersReleased(self.register._generation))
+
+    async def await_payment(self, expires_at: float) -> list[s.Command]:
+        r = self.register
+        if r._deadline is None:  # the payment window spans re-quotes
+            r._deadline = r.clock() + r.settings.timeouts.payment_wait_s
+        return []  # ticks and reader workers call present / expire_quote / close_window
+
+    def notice(self, message: str) -> None:
+        super().notice(message)
+        self.register._notice("Sale", message, severity="information")
+
+    def finished(self) -> None:
+        r = self.register
+        r._publish(finished_at=r.clock())
+        r._set_backend(queued=r._queued())  # a sale stored offline joins the queue
+
+    def quoting(self) -> None:
+        self.register._publish(quote=None, invoice=None)
+
+    def quote_received(self, quote: Quote) -> None:
+        self.register._publish(quote=quote)
+
+    def submitting(self, source: str) -> None:
+        self.register._publish(source=source)
+
+    def quote_failed(self, exc: BackendError) -> None:
+        unreachable = isinstance(exc, BackendUnavailableError)
+        hint = "check the backend (status bar) and try again"
+        if not unreachable:
+            hint = "pick another asset or amount"
+        self.register._notice(exc.title, exc.message, hint, "error")
+        # back to asset choice: the journaled sale is closed, the next choice opens another
+        self.register._publish(reference=None, reason=exc.message)
+
+    def link(self, *, up: bool, detail: str = "") -> None:
+        if up:
+            self.register._mark_online()
+        else:
+            self.register._mark_offline(detail)
+
+    def unknown(self, why: str) -> None:
+        self.register._publish(inquiry="No answer: asking the backend what happened")
+
+    def inquiring(self, attempt: int, attempts: int) -> None:
+        r = self.register
+        r._set_backend(queued=r._queued())
+        r._publish(inquiry=f"Asking the backend what happened ({attempt}/{attempts})")
+
+    def left_unknown(self) -> None:
+        self.register._publish(
+            inquiry="Queued: the terminal keeps asking in the background and settles it when the "
+            "backend answers. Do not take this payment again."
+        )
+
+    def settled(self, result: PaymentResult) -> None:
+        r = self.register
+        r._publish(payment_id=result.payment_id, inquiry=None)
+        r._set_backend(queued=r._queued())
+
+    async def paid_elsewhere(self, payload: str, source: str) -> PaymentResult | None:
+        if source != INVOICE_SOURCE:
+            return None
+        invoice = self.register.view.invoice
+        assert invoice is not None and invoice.payment_id is not None
+        return PaymentResult(invoice.payment_id, self.reference or "", "approved", None)
 
 
 def idempotency_key_for(reference: str, salt: str) -> str:

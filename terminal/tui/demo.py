@@ -6,24 +6,19 @@ the emulator's test-mode endpoint ``POST /payments/v2/test/cards`` when the till
 ``b`` key press is then a fresh tap of that card (its counter counts up, as a real card's does),
 delivered by a simulated NFC reader.
 
-The issuing request is signed like any terminal request; it goes through the embedded backend's
-transport with its own short-lived httpx client because the backend client has no test-mode
-calls (and should not: a production till never issues cards).
+The issuing request is signed like any terminal request, by the backend client's own plumbing
+(``BackendClient.request_json``); the client has no card-issuing call of its own (a production
+till never issues cards).
 """
 
 from __future__ import annotations
 
-import json
-import secrets
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import httpx
-
     from drivers.boltcard import BoltCard
-    from terminal.config import Settings
+    from terminal.client import BackendClient
 
 TEST_CARDS_PATH = "/payments/v2/test/cards"
 
@@ -44,50 +39,21 @@ def demo_card() -> BoltCard:
     )
 
 
-async def issue_card(
-    transport: httpx.AsyncBaseTransport,
-    card: BoltCard,
-    *,
-    settings: Settings,
-    clock: Callable[[], float] = time.time,
-) -> None:
-    import httpx
+async def issue_card(client: BackendClient, card: BoltCard) -> None:
+    """Issue ``card`` through the client's signed request plumbing (the terminal's key)."""
+    from terminal.client import BackendError
 
-    from terminal.domain import signing
-
-    body = json.dumps({"uid": card.uid.hex().upper(), "k1": card.k1.hex(), "k2": card.k2.hex()}).encode()
-    headers = signing.signature_headers(
-        key_id=settings.signing.key_id,
-        secret=settings.signing.secret.get_secret_value().encode(),
-        method="POST",
-        path=TEST_CARDS_PATH,
-        timestamp=int(clock()),
-        nonce=secrets.token_hex(12),
-        body=body,
-    )
-    async with httpx.AsyncClient(base_url="http://embedded.invalid", transport=transport) as http:
-        resp = await http.post(
-            TEST_CARDS_PATH, content=body, headers={**headers, "Content-Type": "application/json"}
-        )
-    if resp.status_code != 201:
-        detail = (
-            resp.json().get("detail", "") if resp.headers.get("content-type", "").endswith("json") else ""
-        )
-        raise DemoSetupError(f"the backend did not issue the demo card: HTTP {resp.status_code} {detail}")
+    body = {"uid": card.uid.hex().upper(), "k1": card.k1.hex(), "k2": card.k2.hex()}
+    try:
+        await client.request_json("POST", TEST_CARDS_PATH, body)
+    except BackendError as exc:
+        raise DemoSetupError(f"the backend did not issue the demo card: {exc.title}: {exc.message}") from exc
 
 
-def card_setup(
-    transport: Callable[[], httpx.AsyncBaseTransport | None],
-    card: BoltCard,
-    *,
-    settings: Settings,
-    clock: Callable[[], float] = time.time,
-) -> Callable[[], Awaitable[None]]:
+def card_setup(client: Callable[[], BackendClient], card: BoltCard) -> Callable[[], Awaitable[None]]:
     """The register's one-time setup for the demo: issue ``card`` to the embedded backend."""
 
     async def setup() -> None:
-        t = transport()
-        if t is not None:
-            await issue_card(t, card, settings=settings, clock=clock)
+        await issue_card(client(), card)
 
     return setup

@@ -155,14 +155,30 @@ async def test_committed_then_lost_answer_is_found_not_resent(
             return resp
 
     t = LoseAnswer(stub_transport, {})
+    told: list[str] = []
     async with make_client(t, sleeps) as c:
         q = await c.quote(Money(500, EUR), BTC)
         p = await c.create_payment(
-            quote=q, reference="rl", payload="cryptopos-test:card:approve", idempotency_key="K"
+            quote=q,
+            reference="rl",
+            payload="cryptopos-test:card:approve",
+            idempotency_key="K",
+            on_unknown=told.append,
         )
+        # a clean payment never reports an unknown outcome
+        clean = await c.create_payment(
+            quote=await c.quote(Money(500, EUR), BTC),
+            reference="rc",
+            payload="cryptopos-test:card:approve",
+            idempotency_key="K2",
+            on_unknown=told.append,
+        )
+    assert clean.status == "approved"
+    assert told == ["no answer; asking the backend by reference"]  # once, before the inquiry
     assert p.status == "approved"
-    assert len(t.posts("/payments/v1/payments")) == 1  # found by reference: never sent again
-    assert len(backend.payments()) == 1
+    # found by reference: never sent again (the second post is the clean payment)
+    assert [json.loads(r.content)["reference"] for r in t.posts("/payments/v1/payments")] == ["rl", "rc"]
+    assert sorted(p["reference"] for p in backend.payments()) == ["rc", "rl"]
 
 
 async def test_unknown_outcome_when_even_the_inquiry_fails(
@@ -351,3 +367,29 @@ def test_the_skeleton_timeout_options_still_work() -> None:
         base_url="http://x.test", key_id="k", secret=b"s" * 16, connect_timeout=1.5, request_timeout=7.0
     )
     assert (c._http.timeout.connect, c._http.timeout.read, c._http.timeout.write) == (1.5, 7.0, 5.0)
+
+
+async def test_invoices_through_the_client_on_v2_and_a_clear_error_on_v1(
+    stub_transport: httpx.AsyncBaseTransport, sleeps: Sleeps
+) -> None:
+    async with make_client(stub_transport, sleeps, api_version="v2") as c:
+        q = await c.quote(Money(500, EUR), BTC)
+        inv = await c.create_invoice(quote=q, reference="r-inv", idempotency_key="K-inv")
+        assert inv.kind == "bip21" and inv.uri.startswith("bitcoin:") and inv.reference == "r-inv"
+        assert inv.amount_minor == q.crypto.minor and inv.status == "pending"
+        # a resend with the same key (a lost answer) is the same invoice, not a second one
+        again = await c.create_invoice(quote=q, reference="r-inv", idempotency_key="K-inv")
+        assert again.invoice_id == inv.invoice_id
+        paid = await c.request_json(
+            "POST",
+            f"/payments/v2/invoices/{inv.invoice_id}/simulate",
+            {"amount_minor": str(inv.amount_minor)},
+        )
+        assert paid["status"] == "paid"
+        fresh = await c.get_invoice(inv.invoice_id)
+        assert (fresh.status, fresh.payment_status) == ("paid", "approved")
+        assert fresh.payment_id == inv.payment_id
+    async with make_client(stub_transport, sleeps, api_version="v1") as c:
+        q = await c.quote(Money(500, EUR), BTC)
+        with pytest.raises(UnsupportedError, match="invoices need API v2"):
+            await c.create_invoice(quote=q, reference="r-inv1", idempotency_key="K-inv1")

@@ -11,7 +11,7 @@ import pytest
 from drivers.sim import SimReader, Step
 from terminal.domain.money import Money, asset
 from terminal.flow import SaleRunner
-from terminal.journal import Journal
+from terminal.journal import Journal, payload_hash
 from tests.client.helpers import Backend, Sleeps, make_client
 
 EUR, BTC = asset("EUR"), asset("BTC")
@@ -188,3 +188,62 @@ async def test_the_real_backend_refusing_to_quote_cancels_the_sale_with_its_reas
         report.reason is not None and report.reason.startswith("No quote:") and word in report.reason.lower()
     )
     assert sleeps.calls == [] and backend.payments() == []
+
+
+async def test_a_lost_answer_settled_by_the_client_is_journaled_as_unknown_then_settled(
+    tmp_path: Path,
+) -> None:
+    # the emulator commits this payment and then drops the answer; the client asks by reference
+    backend = Backend(tmp_path / "ledger.sqlite3")
+    journal = Journal(tmp_path / "j.sqlite3")
+    report = await sale(backend, journal, readers((0.0, "cryptopos-test:card:unknown")))
+    assert report.status == "approved"
+    assert journal.events(report.reference) == [
+        "amount_entered",
+        "awaiting_payment",
+        "submitting",
+        "unknown_outcome",
+        "approved",
+    ]
+    steps = dict(journal.timeline(report.reference))
+    assert "asking the backend by reference" in (steps["unknown_outcome"] or "")
+    assert steps["approved"] == "settled by a status inquiry"
+    [paid] = backend.payments()
+    assert paid["reference"] == report.reference and paid["payment_id"] == report.payment_id
+    assert any("answer was lost" in n for n in report.notices)
+
+
+async def test_a_camera_hands_only_payment_codes_to_the_sale(tmp_path: Path) -> None:
+    # a loyalty card and the customer's receive address are in view before the payment QR:
+    # the camera (real OpenCV capture of an image sequence) rejects them, the sale pays once
+    from drivers import open_reader
+    from drivers.camera import synth
+
+    loyalty = "LOYALTY:cafe-club:4711-0042"
+    address = "bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq?amount=0.001"
+    frames = [synth.frame(640, 480, None, seed=0)] * 2
+    frames += [synth.frame(640, 480, loyalty, seed=1)] * 3
+    frames += [synth.frame(640, 480, address, seed=2)] * 3
+    frames += [synth.frame(640, 480, "cryptopos-test:card:approve", seed=3)] * 3
+    pattern = synth.write_sequence(tmp_path / "seq", frames)
+    backend = Backend(tmp_path / "ledger.sqlite3")
+    journal = Journal(tmp_path / "j.sqlite3")
+    async with make_client(backend.transport(), Sleeps()) as c:
+        runner = SaleRunner(
+            client=c,
+            journal=journal,
+            terminal_id="t",
+            readers=[f"camera:file:{pattern}?realtime=0"],
+            payment_wait_s=20,
+            reader_factory=open_reader,
+            inquiry_delay_s=0,
+        )
+        report = await runner.run(Money(1250, EUR), BTC)
+    assert report.status == "approved" and report.source is not None
+    assert report.source.startswith("camera:file:")
+    [paid] = backend.payments()  # the codes that are not payments never reached the backend
+    assert paid["reference"] == report.reference
+    record = journal.get(report.reference)
+    assert record is not None and record.payload_hash == payload_hash("cryptopos-test:card:approve")
+    rejected = [n for n in report.notices if "rejected" in n.lower() or "not a payment" in n.lower()]
+    assert len(rejected) == 2, report.notices

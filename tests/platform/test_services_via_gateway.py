@@ -213,15 +213,16 @@ async def test_embedded_backend_is_the_in_process_gateway() -> None:
     from backend_stub.embedded import make_transport
 
     transport = make_transport(key_id=KEY_ID, secret=SECRET)
+    import httpx
+
     async with BackendClient(base_url="embedded", key_id=KEY_ID, secret=SECRET, transport=transport) as c:
         q = await c.quote(Money.parse("5.00", "EUR"), asset("BTC"))
         p = await c.create_payment(quote=q, reference="r-emb", payload="tap", idempotency_key="k-emb")
         assert p.status == "approved"
-    import httpx
-
-    async with httpx.AsyncClient(transport=transport, base_url="http://embedded.invalid") as h:
-        metrics = (await h.get("/metrics")).text
-        echo = await h.get("/payments/v1/payments/x")
+        # before the client closes: closing it closes the transport and the deployment it owns
+        async with httpx.AsyncClient(transport=transport, base_url="http://embedded.invalid") as h:
+            metrics = (await h.get("/metrics")).text
+            echo = await h.get("/payments/v1/payments/x")
     # two upstream attempts: the gateway's /discovery (the client negotiates its API version) and the payment
     assert 'cryptopos_requests_total{service="payments",build="1.4.0",code="2xx"} 2' in metrics
     assert 'cryptopos_instances{service="payments",build="1.4.0",state="ready"} 2' in metrics

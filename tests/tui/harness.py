@@ -74,11 +74,15 @@ async def no_sleep(_seconds: float) -> None:
 
 
 def make_client(
-    transport: httpx.AsyncBaseTransport, clock: FakeClock, cls: type[BackendClient] = BackendClient
+    transport: httpx.AsyncBaseTransport,
+    clock: FakeClock,
+    cls: type[BackendClient] = BackendClient,
+    *,
+    api_version: str = "auto",
 ) -> BackendClient:
     """The backend client on the fake clock. A client with its own retry waits and breaker
     (``sleep``/``monotonic`` options) gets them on the fake clock too, so tests never sleep."""
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"api_version": api_version}
     accepted = inspect.signature(cls).parameters
     if "sleep" in accepted:
         options["sleep"] = no_sleep
@@ -135,7 +139,7 @@ def make_till(
     demo: bool = True,
     quote_ttl_s: float = 60.0,
     payment_wait_s: float = 120.0,
-    invoices: Callable[[httpx.AsyncBaseTransport, FakeClock], InvoiceDesk] | None = None,
+    invoices: Callable[[BackendClient], InvoiceDesk] | None = None,
     extra: dict[str, Any] | None = None,
     reader_factory: Callable[[str], Reader] = open_reader,
     reconcile_s: float = 3600,
@@ -166,7 +170,7 @@ def make_till(
         client=client,
         journal=journal,
         clock=clock,
-        invoices=invoices(transport, clock) if invoices else None,
+        invoices=invoices(client) if invoices else None,
         inquiry_attempts=2,
         inquiry_delay_s=0.0,
         demo=demo,

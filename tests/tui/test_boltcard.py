@@ -12,9 +12,7 @@ from tests.tui.helpers import screen_text, start_sale, until
 async def test_bolt_card_taps_are_verified_and_a_replay_is_declined(make: MakeTill) -> None:
     card = demo_card()
     till = make(demo_card=card.tap)
-    till.register.setup = card_setup(
-        lambda: till.transport, card, settings=till.register.settings, clock=till.clock
-    )
+    till.register.setup = card_setup(lambda: till.register.client, card)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: till.register.backend.connected is True)
         for expected in (1, 2):
@@ -33,4 +31,6 @@ async def test_bolt_card_taps_are_verified_and_a_replay_is_declined(make: MakeTi
         await until(pilot, lambda: till.register.session.state is State.DECLINED)
         record = till.journal.get(till.register.view.reference or "")
         assert record is not None and record.reason == "replayed_tap"
+        # refused by the till's own replay guard (terminal.flow): it never reached the backend
+        assert len(till.backend.payments()) == 2 and record.payment_id is None
         await until(pilot, lambda: "already used" in screen_text(pilot))

@@ -128,42 +128,83 @@ async def test_unknown_outcome_is_settled_by_a_status_inquiry(make: MakeTill) ->
             "unknown_outcome",
             "approved",
         ]
+        # the journal tells the truth: the answer was lost, an inquiry by reference settled it
+        timeline = dict(till.journal.timeline(reference))
+        assert "asking the backend by reference" in (timeline["unknown_outcome"] or "")
+        assert timeline["approved"] == "settled by a status inquiry"
         # charged once: one payment for the reference, found by the inquiry, not sent twice
-        assert [p["reference"] for p in till.backend.payments()] == [reference]
-        assert till.transport.requests.count("POST /payments/v1/payments") == 1
+        assert [(p["reference"], p["status"]) for p in till.backend.payments()] == [(reference, "approved")]
+        version = till.register.client.api_version
+        posts = [r for r in till.transport.requests if r == f"POST /payments/{version}/payments"]
+        inquiries = [r for r in till.transport.requests if r == f"GET /payments/{version}/payments"]
+        assert len(posts) == 1 and len(inquiries) == 1
+        assert till.register.client.stats.inquiries == 1
+        record = till.journal.get(reference)
+        assert record is not None and record.payment_id == till.backend.payments()[0]["payment_id"]
         assert till.register.backend.queued == 0
 
 
-async def test_offline_sale_is_queued_then_settled(make: MakeTill) -> None:
-    till = make()
+async def test_a_sale_the_backend_cannot_be_reached_for_is_not_charged(make: MakeTill) -> None:
+    till = make()  # offline payments are off by default
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         till.transport.down = True  # the link drops after the quote
         await pilot.press("t")
-        await until(pilot, lambda: till.register.session.state is State.UNKNOWN_OUTCOME)
-        await until(
-            pilot, lambda: till.register.view.inquiry is not None and "Queued" in till.register.view.inquiry
-        )
+        await until(pilot, lambda: till.register.session.state is State.DECLINED)
         reference = till.register.view.reference or ""
         record = till.journal.get(reference)
-        assert record is not None and record.state == "unknown_outcome"
+        # nothing reached the backend: the journal says so, nothing is kept to send later
+        assert record is not None and record.state == "failed" and record.payload is None
+        assert "not charged" in (record.reason or "")
+        assert not till.backend.payments()
+        assert till.register.backend.connected is False and till.register.backend.queued == 0
+        await until(pilot, lambda: "not charged" in screen_text(pilot))
+
+
+OFFLINE = {"offline.enabled": True, "offline.allowed_kinds": ["test_card"]}
+
+
+async def test_offline_sale_is_queued_then_forwarded_once(make: MakeTill) -> None:
+    till = make(extra=OFFLINE)
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await start_sale(pilot, till)
+        till.transport.down = True  # the link drops after the quote
+        await pilot.press("t")
+        await until(pilot, lambda: till.register.session.state is State.DECLINED)
+        reference = till.register.view.reference or ""
+        record = till.journal.get(reference)
+        assert record is not None and record.state == "offline_queued" and record.queue_seq == 1
+        assert till.register.core.status == "queued"
         assert till.register.backend.connected is False and till.register.backend.queued == 1
         assert not till.backend.payments()
+        await pilot.pause()
         status = str(pilot.app.screen.query_one("#status-bar").render())
         assert "OFFLINE" in status and "1 queued" in status
-        await until(pilot, lambda: "Do not take this payment again" in screen_text(pilot))
+        await until(pilot, lambda: "STORED OFFLINE" in screen_text(pilot))
 
         till.transport.down = False
-        till.clock.advance(11)  # past any circuit breaker's pause (the client may have one)
+        till.clock.advance(11)  # past the client's circuit breaker pause
         assert await till.register.reconcile() == 1
         record = till.journal.get(reference)
         assert record is not None and record.state == "approved"
         payment = till.backend.payment(record.payment_id or "")
         assert payment["reference"] == reference
         assert till.register.backend.connected is True and till.register.backend.queued == 0
-        assert till.register.session.state is State.APPROVED
-        await pilot.pause()
-        assert "0 queued" not in str(pilot.app.screen.query_one("#status-bar").render())
+        # forwarded exactly once: a second pass finds nothing to send
+        assert await till.register.reconcile() == 0
+        assert [p["reference"] for p in till.backend.payments()] == [reference]
+
+
+async def test_offline_caps_refuse_with_a_clear_message(make: MakeTill) -> None:
+    till = make(extra={**OFFLINE, "offline.max_payment": "10.00"})
+    async with till.app.run_test(size=(80, 24)) as pilot:
+        await start_sale(pilot, till)  # 12.00 EUR: above the offline cap
+        till.transport.down = True
+        await pilot.press("t")
+        await until(pilot, lambda: till.register.session.state is State.DECLINED)
+        record = till.journal.get(till.register.view.reference or "")
+        assert record is not None and record.state == "failed" and till.register.backend.queued == 0
+        assert not till.backend.payments()
 
 
 async def test_cancel_while_waiting_journals_a_cancelled_sale(make: MakeTill) -> None:
@@ -180,19 +221,21 @@ async def test_cancel_while_waiting_journals_a_cancelled_sale(make: MakeTill) ->
         assert not till.backend.payments()
 
 
-async def test_the_till_settles_its_queue_by_itself_when_the_backend_returns(make: MakeTill) -> None:
-    till = make(reconcile_s=0.2)
+async def test_the_till_forwards_its_offline_queue_by_itself_when_the_backend_returns(
+    make: MakeTill,
+) -> None:
+    till = make(reconcile_s=0.2, extra=OFFLINE)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)
         till.transport.down = True
         await pilot.press("t")
-        await until(pilot, lambda: "Queued" in (till.register.view.inquiry or ""))
+        await until(pilot, lambda: till.register.core.status == "queued")
         reference = till.register.view.reference or ""
         await pilot.press("enter")  # the cashier moves on to the next customer
         await until(pilot, lambda: till.register.session.state is State.IDLE)
         assert till.register.backend.queued == 1
         till.transport.down = False
-        till.clock.advance(11)  # past any circuit breaker's pause (the client may have one)
+        till.clock.advance(11)  # past the client's circuit breaker pause
         await until(pilot, lambda: till.register.backend.queued == 0)
         record = till.journal.get(reference)
         assert record is not None and record.state == "approved"
@@ -207,6 +250,13 @@ async def test_the_backends_own_lost_answer_is_settled_by_inquiry(make: MakeTill
         await start_sale(pilot, till)
         await until(pilot, lambda: till.register.session.state is State.APPROVED)
         reference = till.register.view.reference or ""
-        assert "unknown_outcome" in till.journal.events(reference)
-        assert till.journal.events(reference)[-1] == "approved"
-        assert [p["reference"] for p in till.backend.payments()] == [reference]
+        assert till.journal.events(reference) == [
+            "amount_entered",
+            "awaiting_payment",
+            "submitting",
+            "unknown_outcome",
+            "approved",
+        ]
+        assert till.journal.timeline(reference)[-1] == ("approved", "settled by a status inquiry")
+        assert [(p["reference"], p["status"]) for p in till.backend.payments()] == [(reference, "approved")]
+        assert till.register.client.stats.inquiries >= 1

@@ -124,3 +124,49 @@ async def test_a_larger_invoice_asks_for_room_instead_of_drawing_a_broken_code(m
         assert invoice.uri in note  # the link is still there to read out
         await pilot.resize_terminal(120, 50)
         await until(pilot, lambda: qr.display and qr.data == invoice.uri)
+
+
+async def test_the_demo_till_issues_invoices_and_its_card_through_its_own_client(tmp_path: Path) -> None:
+    # what `make demo` builds: the embedded backend, the client's invoice desk, the demo card
+    # issued through the client's signed requests; no test desk, no second signer
+    from terminal.client import BackendClient
+    from terminal.config import load_settings
+    from terminal.tui import DEMO_READERS, build_app
+    from terminal.tui.invoices import ClientInvoiceDesk
+
+    loaded = load_settings(
+        file=None,
+        env={},
+        overrides={
+            "backend.url": ("embedded", "test"),
+            "terminal.readers": (list(DEMO_READERS), "test"),
+            "journal.path": (str(tmp_path / "journal.sqlite3"), "test"),
+        },
+    )
+    app = build_app(loaded, demo=True)
+    register = app.register
+    assert isinstance(register.invoices, ClientInvoiceDesk)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: register.backend.connected is True, timeout=20)
+            client = register.client
+            assert isinstance(client, BackendClient)
+            assert register.backend.api_version == client.api_version == "v2"
+            await pilot.press("1", "2", "enter")
+            await until(pilot, lambda: type(pilot.app.screen).__name__ == "TipScreen")
+            await pilot.press("n")
+            await until(pilot, lambda: type(pilot.app.screen).__name__ == "AssetScreen")
+            await pilot.press("1")
+            await until(pilot, lambda: register.view.invoice is not None, timeout=10)
+            invoice = register.view.invoice
+            assert invoice is not None and invoice.kind == "bip21" and invoice.uri.startswith("bitcoin:")
+            fresh = await client.get_invoice(invoice.invoice_id)
+            quote = register.view.quote
+            assert quote is not None
+            assert fresh.status == "pending" and fresh.amount_minor == quote.crypto.minor
+            await pilot.press("b")  # the demo Bolt Card, issued to the backend when the till connected
+            await until(pilot, lambda: register.session.state is State.APPROVED, timeout=10)
+            record = register.journal.get(register.view.reference or "")
+            assert record is not None and record.state == "approved"
+    finally:
+        register.journal.close()

@@ -3,14 +3,11 @@ settings with doctor results, receipts saved as text and PNG."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
-
-import pytest
 from textual.widgets import DataTable, Input
 
 from terminal.client import BackendClient
 from terminal.domain.session import State
+from terminal.journal import Journal
 from terminal.tui.screens.records import (
     DetailScreen,
     HistoryScreen,
@@ -19,14 +16,11 @@ from terminal.tui.screens.records import (
     SettingsScreen,
 )
 from tests.tui.conftest import MakeTill
-from tests.tui.harness import make_client
+from tests.tui.harness import KEY_ID, SECRET, no_sleep
 from tests.tui.helpers import record_notifications, screen_text, start_sale, until
 
 # BIP173's example P2WPKH address: a valid mainnet bech32 checksum, owned by nobody we know.
 ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
-
-# the client of the `client` branch refunds (payments v2); the skeleton's does not
-CLIENT_REFUNDS = hasattr(BackendClient, "refund")
 
 
 async def _sell(pilot, till, key: str, final: State) -> str:  # type: ignore[no-untyped-def]
@@ -61,27 +55,29 @@ async def test_history_filters_and_detail(make: MakeTill) -> None:
         assert declined in text and "amount_entered → awaiting_payment → submitting → declined" in text
 
 
-@pytest.mark.skipif(
-    CLIENT_REFUNDS, reason="this client refunds: test_refund_to_the_scanned_address covers it"
-)
-async def test_refund_from_the_detail_view_says_what_is_missing(make: MakeTill) -> None:
+async def test_refund_on_a_v1_backend_says_what_is_missing(make: MakeTill) -> None:
     till = make()
+    # a till pinned to payments v1, which has no refunds: the client says so, nothing is sent
+    till.register._client = BackendClient(
+        base_url="embedded",
+        key_id=KEY_ID,
+        secret=SECRET,
+        transport=till.transport,
+        clock=till.clock,
+        api_version="v1",
+        sleep=no_sleep,
+        monotonic=till.clock,
+    )
     async with till.app.run_test(size=(80, 24)) as pilot:
         approved = await _sell(pilot, till, "t", State.APPROVED)
-        await pilot.press("h")
-        await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
-        await pilot.press("enter", "f")
-        await until(pilot, lambda: isinstance(pilot.app.screen, RefundScreen))
-        screen = pilot.app.screen
-        assert isinstance(screen, RefundScreen)
-        screen.query_one(Input).value = ADDRESS
-        await pilot.press("enter")
+        await _refund_screen(pilot, till, approved, ADDRESS)
         await until(pilot, lambda: "Refunds not available" in screen_text(pilot))
-        # nothing was refunded or journaled as refunded: the backend client has no refund call yet
         record = till.journal.get(approved)
         assert record is not None and record.state == "approved"
-        assert "refunded" not in till.journal.events(approved)
+        [refund] = till.journal.refunds()
+        assert refund.state == "failed" and refund.refund_id is None
         assert not any("refund" in r for r in till.transport.requests)
+        assert not till.backend.store.read().execute("SELECT * FROM refunds").fetchall()
 
 
 async def test_refund_of_a_declined_sale_is_refused(make: MakeTill) -> None:
@@ -149,37 +145,10 @@ async def test_receipt_saved_as_text_and_png(make: MakeTill) -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-class _RefundingClient(BackendClient):
-    """The refund call the client branch adds (payments v2), made here against the real
-    emulated endpoint so the TUI's refund path can be driven end to end before it lands."""
-
-    async def refund(self, *, payment_id: str, amount_minor: int, to: str, idempotency_key: str) -> Any:
-        doc = await self._request(  # type: ignore[attr-defined,unused-ignore]
-            "POST",
-            f"/payments/v2/payments/{payment_id}/refunds",
-            body={"amount_minor": str(amount_minor), "to": to},
-            headers={"Idempotency-Key": idempotency_key},
-            write=True,
-        )
-        return SimpleNamespace(refund_id=doc["refund_id"], status=doc["status"])
-
-
-RefundingClient: type[BackendClient] = BackendClient if CLIENT_REFUNDS else _RefundingClient
-
-
-def journaled_refund(journal: Any, reference: str) -> str | None:
-    """Where the journal says the sale was refunded to: its refunds table (client branch) or
-    the sale's last step (the skeleton's journal)."""
-    if hasattr(journal, "refunds"):
-        done = [r for r in journal.refunds() if r.reference == reference and r.refund_id]
-        return done[-1].to_address if done else None
-    record = journal.get(reference)
-    if record is None or record.state != "refunded":
-        return None
-    rows = journal._db.execute(
-        "SELECT detail FROM sale_events WHERE reference = ? AND state = 'refunded'", (reference,)
-    ).fetchall()
-    return str(rows[-1][0]).rsplit(" to ", 1)[-1] if rows else None
+def journaled_refund(journal: Journal, reference: str) -> str | None:
+    """Where the journal's refunds table says the sale was refunded to."""
+    done = [r for r in journal.refunds() if r.reference == reference and r.refund_id]
+    return done[-1].to_address if done else None
 
 
 async def _refund_screen(pilot, till, reference: str, address: str) -> RefundScreen:  # type: ignore[no-untyped-def]
@@ -196,7 +165,6 @@ async def _refund_screen(pilot, till, reference: str, address: str) -> RefundScr
 
 async def test_refund_to_the_scanned_address_is_journaled(make: MakeTill) -> None:
     till = make()
-    till.register._client = make_client(till.transport, till.clock, RefundingClient)
     async with till.app.run_test(size=(80, 24)) as pilot:
         approved = await _sell(pilot, till, "t", State.APPROVED)
         await _refund_screen(pilot, till, approved, ADDRESS)
@@ -225,7 +193,6 @@ async def test_refund_address_scanned_by_the_camera(make: MakeTill) -> None:
     # the camera reads the customer's receive address: during the sale it is refused as a
     # payment (it asks to receive money), on the refund screen it fills the address
     till = make(readers=("sim:nfc?count=0", f"sim:qr?payload={ADDRESS}&delay=0.05"))
-    till.register._client = make_client(till.transport, till.clock, RefundingClient)
     seen = record_notifications(till.app)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)

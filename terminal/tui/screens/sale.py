@@ -249,7 +249,7 @@ class WaitingScreen(PosScreen):
             qr.show("")
             qr.display = False
             note.update(
-                "Invoice QR: not available\n(the backend client has no\npayments-v2 invoice call yet)"
+                "Invoice QR: off\n(this till issues no\nmerchant invoices)"
                 if self.register.invoices is None
                 else "preparing the invoice…"
             )
@@ -285,6 +285,7 @@ REASONS = {
     "replayed_tap": "This tap was already used: ask the customer to tap again.",
     "bad_signature": "The card's signature is not valid: it may be cloned.",
     "expired_token": "The wallet's payment token has expired: ask for a new one.",
+    "offline_queued": "Stored offline: it is charged when the backend is back. Do not take it again.",
 }
 
 
@@ -319,6 +320,8 @@ class ResultScreen(PosScreen):
             State.CANCELLED: ("CANCELLED", "bold"),
             State.UNKNOWN_OUTCOME: ("? OUTCOME UNKNOWN", "bold black on yellow"),
         }.get(sale.state, (sale.state.value, "bold"))
+        if sale.state is State.DECLINED and sale.reason == "offline_queued":
+            title, style = "⇪ STORED OFFLINE", "bold black on yellow"
         self.query_one("#result-title", Static).update(Text(f" {title} ", style))
         lines = Text()
         if sale.total is not None:
