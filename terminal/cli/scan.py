@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
         "scan",
         parents=[PARENT],
         help="decode QR codes in images or videos",
-        description="Decode QR codes in image files, videos or image patterns (frames/%%04d.png).",
+        description="Decode QR codes in image files, videos or image patterns (frames/%04d.png).",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image, video, or pattern like frames/%%04d.png")
     p.add_argument(
