@@ -1,7 +1,8 @@
 """``cryptopos demo``: a short scripted headless run of a few payments on the embedded default.
 
-Until the merchant TUI exists this is what ``make demo`` shows: simulated readers, the
-in-process backend, a journal in a temporary folder, and one line per payment.
+What ``make demo`` shows where there is no terminal for the TUI (CI, a pipe): simulated
+readers, the in-process backend, a journal in a temporary folder, one summary per payment.
+All sales share one client and so one embedded backend, as a till's day would.
 """
 
 from __future__ import annotations
@@ -12,16 +13,26 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from terminal.cli.common import EXIT_OK, PARENT, load
-from terminal.cli.pay import human_summary, take_payment
-from terminal.client import backend_transport
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, load
+from terminal.cli.pay import human_summary, notice_recorder
+from terminal.client.factory import client_from_settings
+from terminal.config import Settings
 from terminal.domain.money import Money, asset
+from terminal.flow import SaleRunner, offline_policy
+from terminal.journal import Journal
 
+# (fiat amount, asset, reader, what it shows, the status it should end in)
 SCRIPT = [
-    ("12.50", "BTC", "sim:nfc", "a tap of the demo card"),
-    ("4.20", "BTC-LN", "sim:qr", "a QR shown to the camera"),
-    ("99.99", "ETH", "sim:nfc?payload=cryptopos-test:card:decline", "a card the backend declines"),
-    ("7.00", "SOL", "sim:nfc", "another tap"),
+    ("12.50", "BTC", "sim:nfc", "a tap of the demo card", "approved"),
+    ("4.20", "BTC-LN", "sim:qr", "a QR shown to the camera", "approved"),
+    (
+        "99.99",
+        "ETH",
+        "sim:nfc?payload=cryptopos-test:card:decline",
+        "a card the backend declines",
+        "declined",
+    ),
+    ("7.00", "SOL", "sim:nfc", "another tap", "approved"),
 ]
 
 
@@ -43,14 +54,32 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"cryptopos demo: {settings.merchant.name}, terminal {settings.terminal.id}, embedded backend\n"
         )
-        secret = settings.signing.secret.get_secret_value().encode()
-        backend = backend_transport("embedded", key_id=settings.signing.key_id, secret=secret)
-        for amount_text, code, reader, what in SCRIPT:
-            s = settings.model_copy(
-                update={"terminal": settings.terminal.model_copy(update={"readers": (reader,)})}
-            )
-            amount = Money.parse(amount_text, settings.terminal.fiat_currency)
-            print(f"-- {what} ({reader})")
-            report = asyncio.run(take_payment(s, amount, asset(code), transport=backend))
-            print(human_summary(report) + "\n")
-    return EXIT_OK
+        surprises = asyncio.run(play(settings))
+    # the script says how each sale should end; a demo that silently went wrong is a failed demo
+    return EXIT_FAILED if surprises else EXIT_OK
+
+
+async def play(settings: Settings) -> int:
+    """Run the script; return how many sales did not end as the script expects."""
+    journal = Journal(settings.journal.path)
+    surprises = 0
+    try:
+        async with client_from_settings(settings, on_notice=notice_recorder(journal)) as client:
+            for amount_text, code, reader, what, expected in SCRIPT:
+                runner = SaleRunner(
+                    client=client,
+                    journal=journal,
+                    terminal_id=settings.terminal.id,
+                    readers=[reader],
+                    payment_wait_s=settings.timeouts.payment_wait_s,
+                    offline=offline_policy(settings),
+                )
+                print(f"-- {what} ({reader})")
+                report = await runner.run(
+                    Money.parse(amount_text, settings.terminal.fiat_currency), asset(code)
+                )
+                print(human_summary(report) + "\n")
+                surprises += report.status != expected
+    finally:
+        journal.close()
+    return surprises
