@@ -423,7 +423,7 @@ class SaleCore:
             return seen.kind, why
         try:
             if seen.replay_token is not None:
-                self.journal.remember_token(seen.kind, seen.replay_token, reference)
+                self.journal.remember_token(seen.guard_kind or seen.kind, seen.replay_token, reference)
             if seen.card_uid is not None and seen.counter is not None:
                 self.journal.advance_counter(seen.card_uid, seen.counter, reference)
         except ReplayError as exc:
