@@ -535,7 +535,12 @@ class SaleCore:
             self.inquiring(attempt, self.inquiry_attempts)
             await asyncio.sleep(self.inquiry_delay_s)
             try:
-                found = await self.client.find_by_reference(reference)
+                try:
+                    found = await self.client.find_by_reference(reference)
+                except ProblemError as exc:
+                    # a refused question is no answer about the payment: it may be charged
+                    self.link(up=False, detail=exc.message)
+                    continue
                 if found is None and sess.quote is not None and sess.payload is not None:
                     found = await self.client.create_payment(
                         quote=sess.quote,
