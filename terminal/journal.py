@@ -12,6 +12,7 @@ Sale states::
     amount_entered → awaiting_payment → submitting → approved | declined | unknown_outcome
                    ↘ offline_queued → forwarding → approved | declined
     final: approved, declined, expired, cancelled, failed (never charged)
+    (a sale `reconcile` failed moves on to approved/declined when the backend's answer still arrives)
 
 Also kept: replay guards (wallet-token nonces and Bolt Card counters seen), refunds,
 and the backend's deprecation notices (for ``cryptopos doctor``).
@@ -244,7 +245,15 @@ class Journal:
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._tx():
             row = self._db.execute("SELECT state FROM sales WHERE reference = ?", (reference,)).fetchone()
-            if row is not None and row[0] in FINAL_STATES and row[0] != state:
+            # "failed" by reconcile is a deduction (the backend had nothing yet); the backend's own
+            # answer for the payment, arriving late from a process still sending it, is the truth
+            late_answer = row is not None and row[0] == "failed" and state in ("approved", "declined")
+            if (
+                row is not None
+                and row[0] in FINAL_STATES
+                and row[0] != state
+                and not (late_answer and fields.get("payment_id"))
+            ):
                 # a settled sale never changes its outcome (e.g. a sale that `reconcile` closed
                 # while another process still held it must not be submitted after all)
                 raise SaleFinalError(f"sale {reference} is already {row[0]}; not moving it to {state}")
