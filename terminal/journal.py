@@ -22,6 +22,7 @@ Schema versions are numbered migrations applied in order (``PRAGMA user_version`
 Errors::
 
     JournalError (Exception)
+     ├── JournalOpenError       the file cannot be opened as a journal (not a database, a directory)
      ├── SaleFinalError         a change to a sale that is already settled
      └── ReplayError            a token or card counter that was seen before
 """
@@ -115,6 +116,10 @@ class JournalError(Exception):
     pass
 
 
+class JournalOpenError(JournalError):
+    pass
+
+
 class SaleFinalError(JournalError):
     pass
 
@@ -185,12 +190,21 @@ class Journal:
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            if hasattr(self, "_db"):
+                self._db.close()
+            # the file is left untouched: it may hold sales a person has to recover
+            raise JournalOpenError(
+                f"cannot open the journal {path}: {exc}; point journal.path (or --journal) at the"
+                " terminal's journal, or move this file aside to start a new one"
+            ) from None
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]

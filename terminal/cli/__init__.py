@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from terminal.cli.common import EXIT_USAGE, CliError
+from terminal.journal import JournalOpenError
 
 # module names under terminal.cli; imported lazily so `cryptopos --help` stays fast
 COMMANDS = [
@@ -60,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"cryptopos: {exc}", file=sys.stderr)
         return exc.exit_code
+    except JournalOpenError as exc:
+        print(f"cryptopos: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("cryptopos: interrupted", file=sys.stderr)
         return 130
