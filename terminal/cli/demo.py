@@ -14,7 +14,6 @@ from typing import Any
 
 from terminal.cli.common import EXIT_OK, PARENT, load
 from terminal.cli.pay import human_summary, take_payment
-from terminal.client import backend_transport
 from terminal.domain.money import Money, asset
 
 SCRIPT = [
@@ -43,14 +42,14 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"cryptopos demo: {settings.merchant.name}, terminal {settings.terminal.id}, embedded backend\n"
         )
-        secret = settings.signing.secret.get_secret_value().encode()
-        backend = backend_transport("embedded", key_id=settings.signing.key_id, secret=secret)
         for amount_text, code, reader, what in SCRIPT:
             s = settings.model_copy(
                 update={"terminal": settings.terminal.model_copy(update={"readers": (reader,)})}
             )
             amount = Money.parse(amount_text, settings.terminal.fiat_currency)
             print(f"-- {what} ({reader})")
-            report = asyncio.run(take_payment(s, amount, asset(code), transport=backend))
+            # each sale its own embedded backend: a client closes its transport (and the
+            # deployment behind it) when the sale ends, so one cannot be shared between sales
+            report = asyncio.run(take_payment(s, amount, asset(code)))
             print(human_summary(report) + "\n")
     return EXIT_OK
