@@ -64,6 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except JournalOpenError as exc:
         print(f"cryptopos: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # the reader of our output stopped early (`cryptopos history | head`): nothing to say;
+        # stdout goes to /dev/null so the interpreter's last flush does not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print("cryptopos: interrupted", file=sys.stderr)
         return 130
