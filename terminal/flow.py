@@ -423,7 +423,7 @@ class SaleCore:
             return seen.kind, why
         try:
             if seen.replay_token is not None:
-                self.journal.remember_token(seen.kind, seen.replay_token, reference)
+                self.journal.remember_token(seen.guard_kind or seen.kind, seen.replay_token, reference)
             if seen.card_uid is not None and seen.counter is not None:
                 self.journal.advance_counter(seen.card_uid, seen.counter, reference)
         except ReplayError as exc:
@@ -535,7 +535,12 @@ class SaleCore:
             self.inquiring(attempt, self.inquiry_attempts)
             await asyncio.sleep(self.inquiry_delay_s)
             try:
-                found = await self.client.find_by_reference(reference)
+                try:
+                    found = await self.client.find_by_reference(reference)
+                except ProblemError as exc:
+                    # a refused question is no answer about the payment: it may be charged
+                    self.link(up=False, detail=exc.message)
+                    continue
                 if found is None and sess.quote is not None and sess.payload is not None:
                     found = await self.client.create_payment(
                         quote=sess.quote,

@@ -12,6 +12,7 @@ Sale states::
     amount_entered → awaiting_payment → submitting → approved | declined | unknown_outcome
                    ↘ offline_queued → forwarding → approved | declined
     final: approved, declined, expired, cancelled, failed (never charged)
+    (a sale `reconcile` failed moves on to approved/declined when the backend's answer still arrives)
 
 Also kept: replay guards (wallet-token nonces and Bolt Card counters seen), refunds,
 and the backend's deprecation notices (for ``cryptopos doctor``).
@@ -21,6 +22,7 @@ Schema versions are numbered migrations applied in order (``PRAGMA user_version`
 Errors::
 
     JournalError (Exception)
+     ├── JournalOpenError       the file cannot be opened as a journal (not a database, a directory)
      ├── SaleFinalError         a change to a sale that is already settled
      └── ReplayError            a token or card counter that was seen before
 """
@@ -114,6 +116,10 @@ class JournalError(Exception):
     pass
 
 
+class JournalOpenError(JournalError):
+    pass
+
+
 class SaleFinalError(JournalError):
     pass
 
@@ -184,12 +190,21 @@ class Journal:
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            if hasattr(self, "_db"):
+                self._db.close()
+            # the file is left untouched: it may hold sales a person has to recover
+            raise JournalOpenError(
+                f"cannot open the journal {path}: {exc}; point journal.path (or --journal) at the"
+                " terminal's journal, or move this file aside to start a new one"
+            ) from None
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -244,7 +259,15 @@ class Journal:
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._tx():
             row = self._db.execute("SELECT state FROM sales WHERE reference = ?", (reference,)).fetchone()
-            if row is not None and row[0] in FINAL_STATES and row[0] != state:
+            # "failed" by reconcile is a deduction (the backend had nothing yet); the backend's own
+            # answer for the payment, arriving late from a process still sending it, is the truth
+            late_answer = row is not None and row[0] == "failed" and state in ("approved", "declined")
+            if (
+                row is not None
+                and row[0] in FINAL_STATES
+                and row[0] != state
+                and not (late_answer and fields.get("payment_id"))
+            ):
                 # a settled sale never changes its outcome (e.g. a sale that `reconcile` closed
                 # while another process still held it must not be submitted after all)
                 raise SaleFinalError(f"sale {reference} is already {row[0]}; not moving it to {state}")

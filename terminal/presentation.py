@@ -15,9 +15,18 @@ Built on :func:`terminal.domain.payloads.parse_payload`. The one-time part of ea
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from terminal.domain.payloads import BoltCardTap, Lnurl, PayloadError, WalletToken, parse_payload
+from terminal.domain.payloads import (
+    BoltCardTap,
+    Lnurl,
+    NdefMessage,
+    PayloadError,
+    WalletToken,
+    parse_payload,
+)
 
 TEST_PREFIX = "cryptopos-test:"
 # What a customer can present to pay (parse_payload kinds). An address or an invoice shown by
@@ -32,6 +41,9 @@ class Presentation:
     card_uid: str | None = None
     counter: int | None = None
     refusal: str | None = None  # why the terminal refuses it without asking the backend
+    # the kind its replay token is remembered under when it differs from ``kind``: a tap wrapped
+    # in an NDEF message is the same tap as the bare one, and must not dodge the guard
+    guard_kind: str | None = None
 
 
 def identify(payload: str, *, now: float) -> Presentation:
@@ -42,6 +54,21 @@ def identify(payload: str, *, now: float) -> Presentation:
         parsed = parse_payload(text, now=now)
     except PayloadError:
         return Presentation("unknown", None)  # the backend judges what the terminal cannot read
+    if isinstance(parsed, NdefMessage):
+        if parsed.content is None:
+            return Presentation("ndef", None)
+        inner = _classify(parsed.content)
+        return replace(inner, kind="ndef", guard_kind=inner.guard_kind or inner.kind)
+    return _classify(parsed)
+
+
+def _withdraw_token(url: str) -> str:
+    # one k1 link however it is spelt: scheme and host are case-insensitive
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, ""))
+
+
+def _classify(parsed: Any) -> Presentation:
     if isinstance(parsed, BoltCardTap):
         return Presentation("bolt_card", f"{parsed.p.upper()}:{parsed.c.upper()}")
     if isinstance(parsed, WalletToken):
@@ -53,7 +80,7 @@ def identify(payload: str, *, now: float) -> Presentation:
         if parsed.tag in (None, "withdrawRequest") and (
             parsed.tag == "withdrawRequest" or parsed.original.lower().startswith("lnurlw://")
         ):
-            return Presentation("lnurl_withdraw", parsed.original)
+            return Presentation("lnurl_withdraw", _withdraw_token(parsed.url))
         return Presentation("lnurl", None)
     return Presentation(str(parsed.kind), None)
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from terminal.cli.common import EXIT_USAGE, CliError
+from terminal.journal import JournalOpenError
 
 # module names under terminal.cli; imported lazily so `cryptopos --help` stays fast
 COMMANDS = [
@@ -60,6 +61,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"cryptopos: {exc}", file=sys.stderr)
         return exc.exit_code
+    except JournalOpenError as exc:
+        print(f"cryptopos: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # the reader of our output stopped early (`cryptopos history | head`): nothing to say;
+        # stdout goes to /dev/null so the interpreter's last flush does not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print("cryptopos: interrupted", file=sys.stderr)
         return 130

@@ -17,6 +17,7 @@ from typing import Any
 from drivers.registry import DriverError, probe_device
 from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, load
 from terminal.client import BackendClient, BackendError, backend_transport
+from terminal.client.adapters import AdapterError, choose_version
 from terminal.config import Settings
 
 
@@ -88,6 +89,14 @@ async def backend_section(settings: Settings) -> dict[str, Any]:
             request_timeout=settings.timeouts.request_s,
         ) as client:
             found = await client.discover()
+            choose_version(found)  # what the till would negotiate: nothing usable fails
+    except AdapterError as exc:
+        return {
+            "ok": False,
+            "url": url,
+            "detail": f"Backend API not usable: {exc}",
+            "hint": "the backend's /discovery must list the rates and payments versions (v1 or v2)",
+        }
     except BackendError as exc:
         return {
             "ok": False,
@@ -95,17 +104,21 @@ async def backend_section(settings: Settings) -> dict[str, Any]:
             "detail": f"{exc.title}: {exc.message}",
             "hint": "check backend.url and that the backend is running (or use 'embedded')",
         }
-    services = found.get("services", {}) if isinstance(found, dict) else {}
+    services = found["services"]  # a dict: choose_version checked it
     versions = {
-        name: [f"{v.get('version')} ({v.get('status')})" for v in info.get("versions", [])]
+        name: [
+            f"{v.get('version')} ({v.get('status')})"
+            for v in info.get("versions") or []
+            if isinstance(v, dict)
+        ]
         for name, info in services.items()
-        if isinstance(info, dict)
+        if isinstance(info, dict) and isinstance(info.get("versions") or [], list)
     }
     return {
         "ok": True,
         "url": url,
         "versions": versions,
-        "notices": found.get("notices", []) if isinstance(found, dict) else [],
+        "notices": found["notices"] if isinstance(found.get("notices"), list) else [],
         "deprecations": deprecation_notices(settings),
         "detail": "reachable",
         "hint": "",

@@ -96,6 +96,12 @@ def plan_refund(journal: Journal, payment_id: str, amount_text: str | None, to_t
     except AddressError as exc:
         raise CliError(f"refund address refused: {exc}") from None
     earlier = journal.refunds(payment_id=payment_id)
+    if amount_text is None:
+        # "run the refund again" after a lost answer: the open refund to this address is that
+        # refund (its amount is already counted as done, so "what is left" would be nothing)
+        reopen = [r for r in earlier if r.state in ("submitting", "unknown_outcome") and r.to_address == to]
+        if reopen:
+            return reopen[0]
     done = sum(r.amount_minor for r in earlier if r.state not in ("failed", "rejected"))
     left = sale.crypto_minor - done
     try:

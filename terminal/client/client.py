@@ -170,7 +170,7 @@ def _failure_of(exc: httpx.TransportError) -> Failure:
 def _problem(resp: httpx.Response) -> dict[str, Any]:
     try:
         data = resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can decode
         data = None
     if isinstance(data, dict):
         return data
@@ -357,7 +357,7 @@ class BackendClient:
     def _json(resp: httpx.Response) -> dict[str, Any]:
         try:
             data = resp.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json can decode
             data = None
         if not isinstance(data, dict):
             raise BadAnswerError("Backend sent an unreadable answer", f"HTTP {resp.status_code}, not JSON")

@@ -161,6 +161,15 @@ class Money:
         if m["sign"]:
             raise AmountError("negative", "amount cannot be negative")
         frac = m["frac"] or ""
+        whole = m["int"] or "0"
+        if m["sep"] and len(frac) == 3 and 0 < a.exponent < 3 and len(frac.rstrip("0")) <= a.exponent:
+            # "1,500" / "2.500": a thousands group to many cashiers, 1.50 once the trailing zero is
+            # dropped; refused rather than charging a thousandth of the sale
+            raise AmountError(
+                "too_many_decimals",
+                f"{raw!r} looks like a thousands separator; "
+                f"type {whole}{frac} or {whole}.{frac[: a.exponent]}",
+            )
         # For a currency without decimals a separator is refused outright: "1.000" JPY is
         # a thousand to some people and one to others.
         if len(frac.rstrip("0")) > a.exponent or (a.exponent == 0 and m["sep"]):

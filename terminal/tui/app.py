@@ -263,7 +263,14 @@ class PosApp(App[None]):
             self._refund_scan = None
 
     def on_receipt_screen_save_requested(self, message: ReceiptScreen.SaveRequested) -> None:
-        self.save_receipt(message.receipt)
+        try:
+            self.save_receipt(message.receipt)
+        except OSError as exc:  # a full disk or a bad folder is a notice, never a crashed till
+            self.notify(
+                f"{exc}\n→ the sale is journaled; check the receipts folder ({self.receipts_dir})",
+                title="Receipt not saved",
+                severity="error",
+            )
 
     def on_refund_screen_refund_requested(self, message: RefundScreen.RefundRequested) -> None:
         screen = self.screen
