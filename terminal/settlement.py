@@ -31,7 +31,6 @@ from terminal.client import (
     PaymentResult,
     ProblemError,
     QuoteExpiredError,
-    UnsupportedError,
 )
 from terminal.domain.money import Money, asset
 from terminal.journal import Journal, SaleRecord
@@ -132,16 +131,10 @@ async def _settle_refunds(client: BackendClient, journal: Journal, report: Recon
                 to=r.to_address,
                 idempotency_key=r.idempotency_key,
             )
-        except UnsupportedError as exc:
-            journal.update_refund(r.idempotency_key, "failed", detail=exc.message)
-            report.settled[key] = "failed"
-        except ProblemError as exc:
-            if exc.status >= 500 or exc.status == 429 or exc.type == "idempotency-in-flight":
-                report.left[key] = f"refund not settled yet: {exc.message}"
-                continue
-            journal.update_refund(r.idempotency_key, "failed", detail=exc.message)
-            report.settled[key] = "failed"
         except BackendError as exc:
+            # An earlier attempt may have been paid out, so a refusal of this resend (401, 422,
+            # no refunds on this API...) is not "failed": it stays open, with its key, so no new
+            # refund of that amount can be made while its fate is unknown.
             report.left[key] = f"refund not settled yet: {exc.message}"
         else:
             journal.update_refund(r.idempotency_key, result.status, refund_id=result.refund_id)

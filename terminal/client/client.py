@@ -641,10 +641,16 @@ class BackendClient:
         store: so after a lost answer the resend itself is the inquiry."""
         content = json.dumps(body, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
+        maybe_sent = False  # an earlier attempt may have reached the backend
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._attempt("POST", path, content, headers)
+            try:
+                outcome = await self._attempt("POST", path, content, headers)
+            except CircuitOpenError as exc:
+                if maybe_sent:
+                    raise OutcomeUnknownError("No answer from the backend", lost) from exc
+                raise
             if isinstance(outcome, httpx.Response):
                 if outcome.status_code < 400:
                     return self._json(outcome)
@@ -655,11 +661,21 @@ class BackendClient:
                         policy=self.policy, attempt=attempt, write=True, status=outcome.status_code
                     )
                 if decision is Decision.GIVE_UP:
+                    if maybe_sent:
+                        # a refusal of the resend says nothing about the earlier attempt, which
+                        # may have been carried out: never reported as a plain failure
+                        raise OutcomeUnknownError("No answer from the backend", lost)
                     raise self._error(outcome)
+                if decision is Decision.INQUIRE:
+                    maybe_sent = True
             else:
                 decision = decide(policy=self.policy, attempt=attempt, write=True, failure=outcome)
                 if decision is Decision.GIVE_UP:
+                    if maybe_sent:
+                        raise OutcomeUnknownError("No answer from the backend", lost)
                     raise BackendUnavailableError("Backend unreachable", "the request was not sent")
+                if decision is Decision.INQUIRE:
+                    maybe_sent = True
             if attempt >= self.policy.max_attempts or not await self._wait(
                 attempt, outcome if isinstance(outcome, httpx.Response) else None
             ):
