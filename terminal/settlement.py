@@ -37,6 +37,7 @@ from terminal.journal import Journal, SaleRecord
 
 NEVER_SENT = ("amount_entered", "quoting", "awaiting_payment")
 MAYBE_SENT = ("submitting", "unknown_outcome")
+GRACE_MARGIN_S = 15.0  # clocks, scheduling, a request still inside the backend
 
 
 @dataclass
@@ -76,14 +77,18 @@ async def reconcile(
     client: BackendClient,
     journal: Journal,
     clock: Callable[[], float] = time.time,
-    grace_s: float = 15.0,
+    grace_s: float | None = None,
     idle_s: float = 0.0,
     forward: bool = True,
 ) -> ReconcileReport:
-    """``grace_s``: how old a send must be before "not on the backend" means "never arrived".
+    """``grace_s``: how old a send must be before "not on the backend" means "never arrived";
+    by default the client's own worst-case send time (its retry settings and timeouts) plus
+    ``GRACE_MARGIN_S``, so a sale is never failed while a sender may still be retrying it.
     ``idle_s``: how long a never-sent sale must have been idle before it is closed; 0 when this
     process is the only terminal on the journal (start-up), longer when a running terminal may
     still be waiting for a tap on it."""
+    if grace_s is None:
+        grace_s = client.send_window_s() + GRACE_MARGIN_S
     report = ReconcileReport()
     for sale in journal.unsettled():
         if sale.state in NEVER_SENT:
