@@ -679,6 +679,15 @@ class _TillSale(SaleCore):
     def stop_readers(self) -> None:
         self.register._emit(ReadersReleased(self.register._generation))
 
+    def was_settled_elsewhere(self, state: str) -> None:
+        # said before the session moves on: a calm notice with the sale's state, not an error
+        self.register._notice(
+            "Sale already settled",
+            f"it was settled elsewhere (reconcile) first: it is {state}",
+            "nothing more to do here; see History",
+            "information",
+        )
+
     async def await_payment(self, expires_at: float) -> list[s.Command]:
         r = self.register
         if r._deadline is None:  # the payment window spans re-quotes
