@@ -209,6 +209,7 @@ class SaleCore:
         self.session = s.PaymentSession()
         self.report: SaleReport | None = None
         self._status: str | None = None  # set when the sale ended outside the session's table
+        self.settled_elsewhere: str | None = None  # its journal state, when reconcile closed it first
         self._inquired = False  # the outcome became unknown and was asked about
 
     # -- what a face calls ---------------------------------------------------------------
@@ -236,6 +237,7 @@ class SaleCore:
         if self.session.state in (*s.FINAL_STATES, s.State.UNKNOWN_OUTCOME):
             self.session.handle(s.SaleReset())
         self.report, self._status, self._inquired = None, None, False
+        self.settled_elsewhere = None
 
     def open(self, crypto: Asset) -> list[s.Command]:
         """Journal the sale (before any network call) and ask for its first quote."""
@@ -269,15 +271,35 @@ class SaleCore:
 
     async def close_window(self) -> None:
         """Nobody paid within the payment window."""
-        self.journal.update(self._ref(), "expired")
+        try:
+            self.journal.update(self._ref(), "expired")
+        except SaleFinalError:
+            await self._settled_elsewhere(s.PaymentWindowClosed())
+            return
         await self.drive(self.session.handle(s.PaymentWindowClosed()))
 
     async def cancel(self, detail: str) -> None:
         if self.session.state not in (s.State.AMOUNT_ENTERED, s.State.QUOTING, s.State.AWAITING_PAYMENT):
             return
         if self.report is not None and self.journal.get(self.report.reference) is not None:
-            self.journal.update(self.report.reference, "cancelled", detail=detail)
+            try:
+                self.journal.update(self.report.reference, "cancelled", detail=detail)
+            except SaleFinalError:
+                await self._settled_elsewhere(s.SaleCancelled())
+                return
         await self.drive(self.session.handle(s.SaleCancelled()))
+
+    async def _settled_elsewhere(self, event: s.Event) -> None:
+        """`reconcile` in another process settled the sale first: the journal's state is its
+        outcome, shown as such (the session still ends, so nothing waits for a tap)."""
+        rec = self.journal.get(self._ref())
+        state = rec.state if rec is not None else "cancelled"
+        self._status = state
+        self.settled_elsewhere = state
+        if self.report is not None:
+            self.report.reason = f"the sale was already settled elsewhere (reconcile): it is {state}"
+        self.was_settled_elsewhere(state)
+        await self.drive(self.session.handle(event))
 
     # -- hooks a face overrides ----------------------------------------------------------
 
@@ -291,6 +313,9 @@ class SaleCore:
         """Wait for a presentation, an expiry or the window's end (headless); an interactive
         face returns at once and calls :meth:`present` / :meth:`expire_quote` later."""
         return []
+
+    def was_settled_elsewhere(self, state: str) -> None:
+        """A cancel or the window's end found the sale already settled (``state``) elsewhere."""
 
     def notice(self, message: str) -> None:
         assert self.report is not None

@@ -30,6 +30,7 @@ Errors::
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -189,6 +190,17 @@ class Journal:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                # owner-only: it holds offline payloads until they are forwarded. SQLite gives
+                # the -wal and -shm files the database file's permissions.
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise JournalOpenError(
+                    f"cannot open the journal {path}: {exc}; point journal.path (or --journal) at a"
+                    " writable place"
+                ) from None
         self._clock = clock
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)

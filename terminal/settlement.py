@@ -31,13 +31,13 @@ from terminal.client import (
     PaymentResult,
     ProblemError,
     QuoteExpiredError,
-    UnsupportedError,
 )
 from terminal.domain.money import Money, asset
 from terminal.journal import Journal, SaleRecord
 
 NEVER_SENT = ("amount_entered", "quoting", "awaiting_payment")
 MAYBE_SENT = ("submitting", "unknown_outcome")
+GRACE_MARGIN_S = 15.0  # clocks, scheduling, a request still inside the backend
 
 
 @dataclass
@@ -77,14 +77,18 @@ async def reconcile(
     client: BackendClient,
     journal: Journal,
     clock: Callable[[], float] = time.time,
-    grace_s: float = 15.0,
+    grace_s: float | None = None,
     idle_s: float = 0.0,
     forward: bool = True,
 ) -> ReconcileReport:
-    """``grace_s``: how old a send must be before "not on the backend" means "never arrived".
+    """``grace_s``: how old a send must be before "not on the backend" means "never arrived";
+    by default the client's own worst-case send time (its retry settings and timeouts) plus
+    ``GRACE_MARGIN_S``, so a sale is never failed while a sender may still be retrying it.
     ``idle_s``: how long a never-sent sale must have been idle before it is closed; 0 when this
     process is the only terminal on the journal (start-up), longer when a running terminal may
     still be waiting for a tap on it."""
+    if grace_s is None:
+        grace_s = client.send_window_s() + GRACE_MARGIN_S
     report = ReconcileReport()
     for sale in journal.unsettled():
         if sale.state in NEVER_SENT:
@@ -132,16 +136,10 @@ async def _settle_refunds(client: BackendClient, journal: Journal, report: Recon
                 to=r.to_address,
                 idempotency_key=r.idempotency_key,
             )
-        except UnsupportedError as exc:
-            journal.update_refund(r.idempotency_key, "failed", detail=exc.message)
-            report.settled[key] = "failed"
-        except ProblemError as exc:
-            if exc.status >= 500 or exc.status == 429 or exc.type == "idempotency-in-flight":
-                report.left[key] = f"refund not settled yet: {exc.message}"
-                continue
-            journal.update_refund(r.idempotency_key, "failed", detail=exc.message)
-            report.settled[key] = "failed"
         except BackendError as exc:
+            # An earlier attempt may have been paid out, so a refusal of this resend (401, 422,
+            # no refunds on this API...) is not "failed": it stays open, with its key, so no new
+            # refund of that amount can be made while its fate is unknown.
             report.left[key] = f"refund not settled yet: {exc.message}"
         else:
             journal.update_refund(r.idempotency_key, result.status, refund_id=result.refund_id)

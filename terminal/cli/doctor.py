@@ -16,8 +16,9 @@ from typing import Any
 
 from drivers.registry import DriverError, probe_device
 from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, load
-from terminal.client import BackendClient, BackendError, backend_transport
+from terminal.client import BackendError, backend_transport
 from terminal.client.adapters import AdapterError, choose_version
+from terminal.client.factory import client_from_settings
 from terminal.config import Settings
 
 
@@ -80,16 +81,12 @@ async def backend_section(settings: Settings) -> dict[str, Any]:
     url = settings.backend.url
     try:
         transport = backend_transport(url, key_id=settings.signing.key_id, secret=secret)
-        async with BackendClient(
-            base_url=url,
-            key_id=settings.signing.key_id,
-            secret=secret,
-            transport=transport,
-            connect_timeout=settings.timeouts.connect_s,
-            request_timeout=settings.timeouts.request_s,
-        ) as client:
+        # the till's own client: its api_version, retry settings and timeouts
+        async with client_from_settings(settings, transport=transport) as client:
             found = await client.discover()
-            choose_version(found)  # what the till would negotiate: nothing usable fails
+            pinned = settings.backend.api_version
+            # what the till would negotiate (or the version it is pinned to): nothing usable fails
+            choose_version(found, supported=("v2", "v1") if pinned == "auto" else (pinned,))
     except AdapterError as exc:
         return {
             "ok": False,

@@ -136,7 +136,11 @@ def plan_refund(journal: Journal, payment_id: str, amount_text: str | None, to_t
     )
 
 
-async def send_refund(client: BackendClient, journal: Journal, r: RefundRecord) -> tuple[int, dict[str, Any]]:
+async def send_refund(
+    client: BackendClient, journal: Journal, r: RefundRecord, *, resend: bool = False
+) -> tuple[int, dict[str, Any]]:
+    """``resend``: this refund was journaled (and maybe sent) by an earlier run, so a refusal now
+    says nothing about that earlier attempt: it stays open with its key, never ``failed``."""
     out: dict[str, Any] = {
         "payment_id": r.payment_id,
         "amount_minor": str(r.amount_minor),
@@ -150,11 +154,10 @@ async def send_refund(client: BackendClient, journal: Journal, r: RefundRecord) 
             to=r.to_address,
             idempotency_key=r.idempotency_key,
         )
-    except UnsupportedError as exc:
-        journal.update_refund(r.idempotency_key, "failed", detail=exc.message)
-        return EXIT_USAGE, {**out, "status": "failed", "reason": f"{exc.title}: {exc.message}"}
     except (OutcomeUnknownError, BackendUnavailableError) as exc:
         state = "unknown_outcome" if isinstance(exc, OutcomeUnknownError) else "submitting"
+        if resend:
+            state = "unknown_outcome"  # the earlier attempt may have gone through
         journal.update_refund(r.idempotency_key, state, detail=exc.message)
         return EXIT_UNKNOWN, {
             **out,
@@ -162,7 +165,17 @@ async def send_refund(client: BackendClient, journal: Journal, r: RefundRecord) 
             "reason": f"{exc.title}: {exc.message}; run the refund again",
         }
     except BackendError as exc:
+        if resend:
+            journal.update_refund(r.idempotency_key, "unknown_outcome", detail=exc.message)
+            return EXIT_UNKNOWN, {
+                **out,
+                "status": "unknown",
+                "reason": f"{exc.title}: {exc.message}; an earlier attempt may have been paid out, "
+                "so it stays open: run the refund again or `cryptopos reconcile`",
+            }
         journal.update_refund(r.idempotency_key, "failed", detail=exc.message)
+        if isinstance(exc, UnsupportedError):
+            return EXIT_USAGE, {**out, "status": "failed", "reason": f"{exc.title}: {exc.message}"}
         return EXIT_FAILED, {**out, "status": "failed", "reason": f"{exc.title}: {exc.message}"}
     journal.update_refund(r.idempotency_key, result.status, refund_id=result.refund_id)
     return EXIT_OK, {**out, "status": result.status, "refund_id": result.refund_id}
@@ -177,11 +190,13 @@ def run(args: argparse.Namespace) -> int:
     to_text = args.to if args.to is not None else scan_destination(settings, args.scan_timeout)
     journal = Journal(settings.journal.path)
     try:
+        before = {r.idempotency_key for r in journal.refunds(payment_id=args.payment_id)}
         planned = plan_refund(journal, args.payment_id, args.amount, to_text)
+        resend = planned.idempotency_key in before
 
         async def go() -> tuple[int, dict[str, Any]]:
             async with client_from_settings(settings, on_notice=notice_recorder(journal)) as client:
-                return await send_refund(client, journal, planned)
+                return await send_refund(client, journal, planned, resend=resend)
 
         code, out = asyncio.run(go())
     finally:

@@ -238,15 +238,26 @@ class BackendClient:
         self._quote_keys: dict[str, bytes] = dict(quote_keys or {})
         self._keys_pinned = quote_keys is not None
         self.stats = ClientStats()
+        self.timeouts = _timeouts(timeouts, connect_timeout, request_timeout)
         base = "http://embedded.invalid" if base_url == "embedded" else base_url
         self._http = httpx.AsyncClient(
             base_url=base,
             transport=transport,
-            timeout=_timeouts(timeouts, connect_timeout, request_timeout).httpx(),
+            timeout=self.timeouts.httpx(),
             # shorter than uvicorn's 5 s keep-alive, so we never reuse a socket the server closed
             limits=httpx.Limits(keepalive_expiry=4.0),
             headers={"User-Agent": "cryptopos-terminal/0.1"},
         )
+
+    def send_window_s(self) -> float:
+        """The longest a write of this client can keep being sent: every attempt taking its full
+        pool, connect, write and read timeouts, and the longest wait between two attempts (a
+        backoff at its cap, or the longest Retry-After waited for). Until then a request of a
+        still-running sender may yet reach the backend."""
+        t, p = self.timeouts, self.policy
+        per_attempt = t.pool_s + t.connect_s + t.write_s + t.read_s
+        wait = max(p.cap_s, p.max_retry_after_s + p.base_s)
+        return p.max_attempts * per_attempt + (p.max_attempts - 1) * wait
 
     async def __aenter__(self) -> BackendClient:
         return self
@@ -641,10 +652,16 @@ class BackendClient:
         store: so after a lost answer the resend itself is the inquiry."""
         content = json.dumps(body, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
+        maybe_sent = False  # an earlier attempt may have reached the backend
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._attempt("POST", path, content, headers)
+            try:
+                outcome = await self._attempt("POST", path, content, headers)
+            except CircuitOpenError as exc:
+                if maybe_sent:
+                    raise OutcomeUnknownError("No answer from the backend", lost) from exc
+                raise
             if isinstance(outcome, httpx.Response):
                 if outcome.status_code < 400:
                     return self._json(outcome)
@@ -655,11 +672,21 @@ class BackendClient:
                         policy=self.policy, attempt=attempt, write=True, status=outcome.status_code
                     )
                 if decision is Decision.GIVE_UP:
+                    if maybe_sent:
+                        # a refusal of the resend says nothing about the earlier attempt, which
+                        # may have been carried out: never reported as a plain failure
+                        raise OutcomeUnknownError("No answer from the backend", lost)
                     raise self._error(outcome)
+                if decision is Decision.INQUIRE:
+                    maybe_sent = True
             else:
                 decision = decide(policy=self.policy, attempt=attempt, write=True, failure=outcome)
                 if decision is Decision.GIVE_UP:
+                    if maybe_sent:
+                        raise OutcomeUnknownError("No answer from the backend", lost)
                     raise BackendUnavailableError("Backend unreachable", "the request was not sent")
+                if decision is Decision.INQUIRE:
+                    maybe_sent = True
             if attempt >= self.policy.max_attempts or not await self._wait(
                 attempt, outcome if isinstance(outcome, httpx.Response) else None
             ):

@@ -538,6 +538,9 @@ class Register:
         amount = amount_minor if amount_minor is not None else record.crypto_minor
         if amount is None:
             raise RegisterError("Cannot refund", f"sale {reference} has no crypto amount in the journal")
+        earlier = self.journal.refund(key)
+        # sent before and its fate not learned: a refusal of this resend says nothing about it
+        resend = earlier is not None and earlier.state in ("submitting", "unknown_outcome")
         # journaled before it is sent, like a sale; `reconcile` resends one whose answer was lost
         self.journal.open_refund(
             idempotency_key=key,
@@ -562,6 +565,11 @@ class Register:
                 exc.title, exc.message, "refund again: the same request cannot pay out twice"
             ) from None
         except BackendError as exc:
+            if resend:
+                self.journal.update_refund(key, "unknown_outcome", detail=exc.message)
+                raise RegisterError(
+                    exc.title, exc.message, "an earlier attempt may have been paid out; left to reconcile"
+                ) from None
             self.journal.update_refund(key, "failed", detail=exc.message)
             raise RegisterError(exc.title, exc.message, "nothing was refunded; check and try again") from None
         self.journal.update_refund(key, result.status, refund_id=result.refund_id)
@@ -670,6 +678,15 @@ class _TillSale(SaleCore):
 
     def stop_readers(self) -> None:
         self.register._emit(ReadersReleased(self.register._generation))
+
+    def was_settled_elsewhere(self, state: str) -> None:
+        # said before the session moves on: a calm notice with the sale's state, not an error
+        self.register._notice(
+            "Sale already settled",
+            f"it was settled elsewhere (reconcile) first: it is {state}",
+            "nothing more to do here; see History",
+            "information",
+        )
 
     async def await_payment(self, expires_at: float) -> list[s.Command]:
         r = self.register

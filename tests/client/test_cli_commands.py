@@ -135,7 +135,7 @@ def test_reconcile_settles_an_old_unknown_sale(tmp_path: Path, capsys: pytest.Ca
     path = tmp_path / "j.sqlite3"
     old = Journal(path, clock=lambda: time.time() - 600)
     old.open_sale(reference="r-old", idempotency_key="k", fiat_minor=500, fiat_currency="EUR", asset="BTC")
-    old.update("r-old", "unknown_outcome", submitted_at=time.time() - 120)
+    old.update("r-old", "unknown_outcome", submitted_at=time.time() - 600)  # older than any retry window
     old.open_sale(reference="r-tap", idempotency_key="k2", fiat_minor=500, fiat_currency="EUR", asset="BTC")
     old.update("r-tap", "awaiting_payment")
     old.close()

@@ -67,3 +67,24 @@ def test_a_malformed_discovery_is_a_failed_check(
     report = json.loads(out.out)
     assert report["backend"]["ok"] is False
     assert "not usable" in report["backend"]["detail"]
+
+
+def test_doctor_honours_a_pinned_api_version(
+    discovery_server: tuple[str, list[bytes]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """doctor builds its client from the settings: a till pinned to v2 is not 'Ready.' on a v1 backend."""
+    url, answers = discovery_server
+    v1 = {"versions": [{"version": "v1", "status": "stable"}]}
+    answers[0] = json.dumps({"services": {"rates": v1, "payments": v1}}).encode()
+    monkeypatch.setenv("CRYPTOPOS_RETRY__MAX_ATTEMPTS", "1")
+    code = main(["doctor", "--config", str(CONFIG), "--backend", url, "--json"])
+    assert json.loads(capsys.readouterr().out)["backend"]["ok"] is True
+    monkeypatch.setenv("CRYPTOPOS_BACKEND__API_VERSION", "v2")
+    code = main(["doctor", "--config", str(CONFIG), "--backend", url, "--json"])
+    out = capsys.readouterr()
+    assert code == 1
+    report = json.loads(out.out)
+    assert report["backend"]["ok"] is False
+    assert "not usable" in report["backend"]["detail"]
