@@ -28,6 +28,7 @@ from starlette.types import ASGIApp
 
 from backend_stub.app import SERVICES, create_service_app
 from backend_stub.faults import FaultMiddleware, FaultSpec
+from backend_stub.metrics import instrument
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(CRASH_EXIT)
 
         app = FaultMiddleware(app, faults, clock=time.monotonic, on_crash=crash)
+    app = instrument(app, service=args.service, build=args.build)  # outside the faults: the build's own
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=10, timeout_keep_alive=5)
     if args.fd is None:
         config.host, config.port = args.host, args.port

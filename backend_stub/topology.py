@@ -1,7 +1,7 @@
 """The backend's topology: services, their builds and behaviour, replicas, gateway and autoscaler
 settings, read from ``config/backend.toml`` into one strict model.
 
-Durations of the controllers (autoscaler windows, rollout plans) are *plan* seconds; the
+Durations of the controllers (autoscaler windows, rollout plans, scrapes) are *plan* seconds; the
 cluster divides them by ``time_scale`` (60 = one plan minute per real second). Gateway
 timeouts are real seconds.
 
@@ -98,10 +98,16 @@ class AutoscaleConfig(_Model):
     scale_up_period_s: float = Field(15.0, gt=0)
 
 
+class MonitoringConfig(_Model):
+    # the PodMonitor's interval in deploy/k8s; query windows must span at least two of it
+    scrape_interval_s: float = Field(15.0, gt=0, description="plan seconds between two scrapes")
+
+
 class Topology(_Model):
     time_scale: float = Field(60.0, gt=0, description="plan seconds per real second")
     gateway: GatewayConfig = GatewayConfig()
     autoscale: AutoscaleConfig = AutoscaleConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
     services: dict[str, ServiceConfig]
 
     def scaled(self, plan_seconds: float) -> float:
