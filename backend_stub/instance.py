@@ -7,6 +7,8 @@ ledger in the run directory, shared by every instance and build (SQLite, WAL), w
 the build's fault middleware. A "crash" fault ends the process at once. Started with
 ``--parent-pid`` (the process runner), it ends when its parent does, even a SIGKILLed one:
 an orphaned instance would keep its port and the ledger open with no one to stop it.
+In a container, ``--port P --workers N`` runs N uvicorn workers on one port; their request
+metrics are summed through prometheus_client's multiprocess mode.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from starlette.types import ASGIApp
 
 from backend_stub.app import SERVICES, create_service_app
 from backend_stub.faults import FaultMiddleware, FaultSpec
-from backend_stub.metrics import instrument
+from backend_stub.metrics import MULTIPROC_ENV, instrument
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 
@@ -84,7 +86,10 @@ def build_app(service: str, build: str, *, run_dir: Path, settings: dict[str, An
     return app
 
 
-def main(argv: list[str] | None = None) -> int:
+WORKER_ARGV_ENV = "CRYPTOPOS_INSTANCE_ARGV"  # how uvicorn's worker processes get this command line
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m backend_stub.instance")
     p.add_argument("--service", required=True)
     p.add_argument("--build", required=True)
@@ -96,9 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--faults", default="")
     p.add_argument("--settings", default="{}", help="the build's behaviour settings, JSON")
     p.add_argument("--parent-pid", type=int, help="end when this process (the runner) ends")
-    args = p.parse_args(argv)
-    if args.parent_pid is not None:
-        die_with_parent(args.parent_pid)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes (with --port); metrics then use prometheus_client's multiprocess mode",
+    )
+    return p.parse_args(argv)
+
+
+def instance_app(args: argparse.Namespace) -> ASGIApp:
+    """The service's app with the build's faults and, outside them, the request metrics."""
     app = build_app(args.service, args.build, run_dir=Path(args.run_dir), settings=json.loads(args.settings))
     faults = FaultSpec.parse(args.faults) if args.faults else FaultSpec()
     if faults.active:
@@ -109,8 +122,49 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(CRASH_EXIT)
 
         app = FaultMiddleware(app, faults, clock=time.monotonic, on_crash=crash)
-    app = instrument(app, service=args.service, build=args.build)  # outside the faults: the build's own
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=10, timeout_keep_alive=5)
+    return instrument(app, service=args.service, build=args.build)  # outside the faults: the build's own
+
+
+def worker_app() -> ASGIApp:
+    """uvicorn's app factory in each worker process (``--workers N``)."""
+    return instance_app(parse_args(json.loads(os.environ[WORKER_ARGV_ENV])))
+
+
+def serve_workers(args: argparse.Namespace, argv: list[str]) -> int:
+    """N uvicorn workers on one port. Each keeps its metrics in PROMETHEUS_MULTIPROC_DIR (default
+    RUN_DIR/prometheus), emptied first: files of an earlier run's processes would be summed too."""
+    directory = Path(os.environ.setdefault(MULTIPROC_ENV, str(Path(args.run_dir) / "prometheus")))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[WORKER_ARGV_ENV] = json.dumps(argv)
+    uvicorn.run(
+        "backend_stub.instance:worker_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+        timeout_keep_alive=5,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.parent_pid is not None:
+        die_with_parent(args.parent_pid)
+    if args.workers > 1:
+        if args.port is None:
+            raise SystemExit(
+                "instance: --workers needs --port (the process runner hands one socket to one process)"
+            )
+        return serve_workers(args, argv)
+    config = uvicorn.Config(
+        instance_app(args), log_level="warning", timeout_graceful_shutdown=10, timeout_keep_alive=5
+    )
     if args.fd is None:
         config.host, config.port = args.host, args.port
         uvicorn.Server(config).run()

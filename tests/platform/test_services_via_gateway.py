@@ -224,7 +224,7 @@ async def test_embedded_backend_is_the_in_process_gateway() -> None:
             metrics = (await h.get("/metrics")).text
             echo = await h.get("/payments/v1/payments/x")
     # two upstream attempts: the gateway's /discovery (the client negotiates its API version) and the payment
-    assert 'cryptopos_requests_total{service="payments",build="1.4.0",code="2xx"} 2' in metrics
+    assert 'cryptopos_gateway_requests_total{service="payments",build="1.4.0",code="2xx"} 2' in metrics
     assert 'cryptopos_instances{service="payments",build="1.4.0",state="ready"} 2' in metrics
     assert echo.headers["x-cp-instance"].startswith("payments-1.4.0-")
 
@@ -233,7 +233,10 @@ async def test_an_instance_that_stops_being_ready_leaves_the_rotation_and_comes_
     d = await deployment(ledger)
     pool = d.cluster.pool("payments")
     inst = pool.instances[0]
-    inst.transport.app.state.accepting = False  # type: ignore[attr-defined]  # the app's drain switch
+    app = inst.transport.app  # type: ignore[attr-defined]
+    while not hasattr(app, "state"):  # inside the metrics (and fault) middleware
+        app = app.app
+    app.state.accepting = False  # the app's drain switch
     for _ in range(3):
         await d.tick(1.0)
     assert inst.state.value == "starting" and inst not in pool.ready()
@@ -242,7 +245,7 @@ async def test_an_instance_that_stops_being_ready_leaves_the_rotation_and_comes_
     async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as h:
         rs = [await h.get("/payments/v1/payments/x") for _ in range(20)]
     assert inst.id not in {r.headers["x-cp-instance"] for r in rs}
-    inst.transport.app.state.accepting = True  # type: ignore[attr-defined]
+    app.state.accepting = True
     await d.tick(1.0)
     assert inst in pool.ready()
     await d.aclose()
@@ -291,12 +294,19 @@ async def test_control_api_commands_and_errors(ledger: Store, tmp_path: object) 
         status = (await h.get("/_platform/status")).json()["services"]["payments"]
         assert status["builds"]["1.5.0"] == {**status["builds"]["1.5.0"], "role": "canary", "weight": 30}
         assert status["builds"]["1.5.0"]["faults"] == "latency_ms=1.0"
+        await d.tick(0.3)  # a scrape before the traffic ...
         for _ in range(20):
             await h.get("/payments/v1/payments/x")
-        analysis = (
-            await h.get("/_platform/analysis?service=payments&build=1.5.0&metric=success_rate&window_s=60")
-        ).json()
-        assert analysis["result"] == 1.0 and analysis["requests"] >= 1
+        await d.tick(0.3)  # ... and one after: rate() needs two samples
+        ok_share = (
+            'sum(rate(cryptopos_requests_total{rollouts_pod_template_hash="1.5.0",code!="5xx"}[1m]))'
+            ' / sum(rate(cryptopos_requests_total{rollouts_pod_template_hash="1.5.0"}[1m]))'
+        )
+        answer = (await h.get("/_platform/query", params={"query": ok_share})).json()
+        assert answer["status"] == "success" and answer["data"]["resultType"] == "vector"
+        assert [r["value"][1] for r in answer["data"]["result"]] == ["1"]
+        bad = await h.get("/_platform/query", params={"query": "sum(rate(x[1m]) by"})
+        assert bad.status_code == 400 and bad.json()["type"].endswith("/bad-query")
         promoted = await h.post(
             "/_platform/promote", json={"service": "payments", "full": True}, headers=auth
         )
