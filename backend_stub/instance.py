@@ -70,18 +70,26 @@ def read_keys(run_dir: Path) -> dict[str, bytes]:
     return {str(k): bytes.fromhex(v) for k, v in data.items()}
 
 
-def build_app(service: str, build: str, *, run_dir: Path, settings: dict[str, Any]) -> ASGIApp:
+def build_app(
+    service: str, build: str, *, run_dir: Path, settings: dict[str, Any], discovery: tuple[Any, ...] = ()
+) -> ASGIApp:
     """The service's app on the ledger in the run directory (shared by every instance)."""
     from backend_stub.deployment import service_settings
 
     base = ServiceSettings(keys=read_keys(run_dir))
     if service not in SERVICES:
         raise SystemExit(f"unknown service {service!r}; services: {', '.join(SERVICES)}")
+    for name in discovery:
+        if name not in SERVICES:
+            raise SystemExit(
+                f"unknown service {name!r} in --discovery-services; services: {', '.join(SERVICES)}"
+            )
     app: ASGIApp = create_service_app(
         service,  # checked against SERVICES above
         store=Store(run_dir / "ledger.sqlite3"),
         settings=service_settings(base, build, settings),
         build=build,
+        discovery=discovery,
     )
     return app
 
@@ -102,6 +110,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--settings", default="{}", help="the build's behaviour settings, JSON")
     p.add_argument("--parent-pid", type=int, help="end when this process (the runner) ends")
     p.add_argument(
+        "--discovery-services",
+        default="",
+        help="comma-separated services GET /discovery lists (default: this one; no gateway merges them)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -112,7 +125,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def instance_app(args: argparse.Namespace) -> ASGIApp:
     """The service's app with the build's faults and, outside them, the request metrics."""
-    app = build_app(args.service, args.build, run_dir=Path(args.run_dir), settings=json.loads(args.settings))
+    app = build_app(
+        args.service,
+        args.build,
+        run_dir=Path(args.run_dir),
+        settings=json.loads(args.settings),
+        discovery=tuple(s for s in args.discovery_services.split(",") if s),
+    )
     faults = FaultSpec.parse(args.faults) if args.faults else FaultSpec()
     if faults.active:
 
