@@ -85,6 +85,10 @@ def _basic(schema: dict[str, Any], *, full: bool) -> dict[str, Any]:
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
     if schema.get("nullable") and "type" in out:
         out["type"] = [out["type"], "null"]
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        # anything goes here for the API server (Argo's CRD says so of a pod's resources and
+        # volumes; tests/platform/test_manifests.py checks those against the official schemas)
+        out["x-kubernetes-preserve-unknown-fields"] = True
     return out
 
 

@@ -66,9 +66,7 @@ def test_success_ratio_sum_by_matchers_and_zero_over_zero_is_nan() -> None:
         s.add("req_total", {"pod": pod, "hash": build, "code": "5xx"}, scrapes([0, 20, 40]))
     s.add("req_total", {"pod": "c", "hash": "1.6.0", "code": "2xx"}, scrapes([0, 0, 0]))
     s.add("req_total", {"pod": "c", "hash": "1.6.0", "code": "5xx"}, scrapes([0, 0, 0]))
-    ratio = (
-        'sum(rate(req_total{{hash="{h}",code!="5xx"}}[30s])) / sum(rate(req_total{{hash="{h}"}}[30s]))'
-    )
+    ratio = 'sum(rate(req_total{{hash="{h}",code!="5xx"}}[30s])) / sum(rate(req_total{{hash="{h}"}}[30s]))'
     assert [v for _, v in query(ratio.format(h="1.5.0"), s, now=30.0)] == [pytest.approx(0.8)]  # type: ignore[union-attr]
     (idle,) = query(ratio.format(h="1.6.0"), s, now=30.0)  # type: ignore[misc]
     assert math.isnan(idle[1])  # series without traffic: 0/0

@@ -124,7 +124,9 @@ async def test_inconclusive_analysis_pauses_and_promote_resumes(ledger: Store) -
     )
     await d.start()
     # success needs >= 0.95, failure needs < 0.5: the bad build's 0.8 is neither
-    p = plan("[{setWeight: 50}, {pause: {duration: 10m}}]", failure_condition="len(result) > 0 && result[0] < 0.5")
+    p = plan(
+        "[{setWeight: 50}, {pause: {duration: 10m}}]", failure_condition="len(result) > 0 && result[0] < 0.5"
+    )
     ro = await d.rollouts.deploy("payments", "1.5.1-bad", p)
     async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as c:
         for _ in range(6):

@@ -134,9 +134,12 @@ def test_plan_refuses_a_provider_it_cannot_run_and_a_query_outside_the_subset() 
     with pytest.raises(PlanError, match="provider web is not run here"):
         parse_plan(base + "      provider: {web: {url: 'http://x'}}\n")
     with pytest.raises(PlanError, match=r"function label_replace\(\) is not in the emulator's PromQL subset"):
-        parse_plan(base + "      provider: {prometheus: {query: 'label_replace(x, \"a\", \"b\", \"c\", \"d\")'}}\n")
+        parse_plan(base + '      provider: {prometheus: {query: \'label_replace(x, "a", "b", "c", "d")\'}}\n')
     with pytest.raises(PlanError, match="cannot read condition"):
-        parse_plan(base.replace("result[0] > 0", "result[0] ~ 1") + "      provider: {prometheus: {query: 'vector(1)'}}\n")
+        parse_plan(
+            base.replace("result[0] > 0", "result[0] ~ 1")
+            + "      provider: {prometheus: {query: 'vector(1)'}}\n"
+        )
     with pytest.raises(PlanError, match="argument 'nope' has no value"):
         parse_plan(base + "      provider: {prometheus: {query: 'sum(rate(x{a=\"{{args.nope}}\"}[1m]))'}}\n")
 
@@ -244,12 +247,17 @@ def test_inconclusive_needs_both_conditions_and_count_completes() -> None:
 
 
 def test_first_measurement_at_once_then_interval_and_error_retry_after_10s() -> None:
-    run = AnalysisRun.start((spec(interval_s=30), spec(name="late", initial_delay_s=60)), now=100, scale=float)
+    run = AnalysisRun.start(
+        (spec(interval_s=30), spec(name="late", initial_delay_s=60)), now=100, scale=float
+    )
     assert [m.spec.name for m in run.due(100)] == ["m"]  # Argo measures at once ...
     m = run.metrics[0]
     m.measure(100, [0.99])
     run.advance(m, 100, scale=float)
-    assert run.next_at["m"] == 130 and [x.spec.name for x in run.due(160)] == ["m", "late"]  # ... and after initialDelay
+    assert run.next_at["m"] == 130 and [x.spec.name for x in run.due(160)] == [
+        "m",
+        "late",
+    ]  # ... and after initialDelay
     m.measure(130, None)
     run.advance(m, 130, scale=float)
     assert run.next_at["m"] == 140  # an Error is retried after 10 s, not the interval
