@@ -11,7 +11,7 @@ import pytest
 
 from backend_stub.cluster import InstanceState, ManualClock
 from backend_stub.deployment import Deployment
-from backend_stub.rollout import RolloutPhase, RolloutPlan
+from backend_stub.rollout import MeasurementPhase, RolloutPhase, RolloutPlan
 from backend_stub.rollout.plan import load_plan
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
@@ -229,4 +229,56 @@ async def test_traffic_shifts_only_once_slow_starting_canary_instances_are_ready
     assert pool.weight == 0
     await d.tick(1.0)
     assert pool.weight == 40 and ro.phase is RolloutPhase.PAUSED
+    await d.aclose()
+
+
+async def idle_rollout(plan_path_or_plan: Any, *, ticks: int) -> Deployment:
+    """A rollout on a backend nobody pays through, the control loop ticking every 15 plan s."""
+    p = plan_path_or_plan
+    if not isinstance(p, RolloutPlan):
+        p = load_plan(p)
+    d = Deployment.in_process(topology(), clock=ManualClock())
+    await d.start()
+    await d.tick()
+    await d.rollouts.deploy("payments", "1.5.0", p)
+    for _ in range(ticks):
+        await d.tick(15 / 60)
+        ro = d.rollouts.get("payments")
+        if ro.phase not in (RolloutPhase.PROGRESSING, RolloutPhase.PAUSED):
+            break
+    return d
+
+
+async def test_the_shipped_plan_promotes_an_idle_canary_no_data_is_not_a_failure() -> None:
+    from pathlib import Path
+
+    d = await idle_rollout(Path("config/rollouts/payments.yaml"), ticks=40)
+    ro = d.rollouts.get("payments")
+    assert ro.phase is RolloutPhase.HEALTHY, ro.as_json(d.clock.now())
+    assert ro.analysis is not None
+    for m in ro.analysis.metrics:
+        values = {x.value if not isinstance(x.value, list) else tuple(x.value) for x in m.measurements}
+        # nobody paid: the canary's series were empty, or 0/0 once scraped twice
+        assert all(v == () or (len(v) == 1 and v[0] != v[0]) for v in values), values  # type: ignore[arg-type]
+        assert {x.phase for x in m.measurements} == {MeasurementPhase.SUCCESSFUL}
+        # measured at once when the analysis started (Argo), then every 30 s
+        assert m.measurements[0].at == ro.analysis.started_at
+    await d.aclose()
+
+
+async def test_a_condition_that_ignores_no_data_aborts_an_idle_canary_as_argo_would() -> None:
+    # result[0] of an empty result (the canary not scraped twice yet) cannot be evaluated: an
+    # Error, retried 10 s later; then 0/0 = NaN fails "result[0] >= 0.95", and the third failure
+    # (failureLimit 2) aborts a canary that nobody has sent a request
+    strict = plan("[{setWeight: 20}, {pause: {duration: 10m}}]", condition="result[0] >= 0.95")
+    d = await idle_rollout(strict, ticks=40)
+    ro = d.rollouts.get("payments")
+    assert ro.phase is RolloutPhase.DEGRADED, ro.as_json(d.clock.now())
+    m = ro.analysis.metrics[0] if ro.analysis else None
+    assert m is not None
+    first, *rest = m.measurements
+    assert first.phase is MeasurementPhase.ERROR and "index out of range" in first.message
+    assert [x.phase for x in rest] == [MeasurementPhase.FAILED] * 3
+    assert all(isinstance(x.value, list) and x.value[0] != x.value[0] for x in rest)  # NaN
+    assert ro.message == "RolloutAborted: analysis Failed: health: failed (3) > failureLimit (2)"
     await d.aclose()
