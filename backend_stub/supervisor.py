@@ -59,6 +59,7 @@ async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
     token = secrets.token_hex(16)
     write_private(run_dir / "control-token", token)
     deployment = Deployment.build(topology, runner=ProcessRunner(run_dir=run_dir, clock=clock), clock=clock)
+    deployment.topology_dir = topology_path.resolve().parent
     deployment.gateway.control = control_app(deployment, token=token, on_shutdown=stop.set)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -60,7 +60,7 @@ class ServiceConfig(_Model):
     max_replicas: int = Field(8, ge=1, le=64)
     target_rps_per_instance: float = Field(50.0, gt=0)
     idle_to_zero_s: float = Field(0.0, ge=0, description="plan seconds without requests before 0 (0: never)")
-    rollout: str | None = None  # a plan file under config/rollouts/
+    rollout: str | None = None  # a plan file, relative to the topology file's folder
 
     @model_validator(mode="after")
     def _check(self) -> ServiceConfig:

@@ -297,6 +297,10 @@ class RolloutController:
         pool.retiring[old] = old_count
         ro.retire_at = now + self.scale(ro.plan.scale_down_delay_s)
         ro.phase, ro.message = RolloutPhase.HEALTHY, f"{ro.canary} promoted to stable"
+        if ro.analysis is not None:  # Argo ends a background run that is still going as Successful
+            for m in ro.analysis.metrics:
+                if m.phase is MeasurementPhase.RUNNING:
+                    m.phase, m.message = MeasurementPhase.SUCCESSFUL, "run terminated: rollout completed"
         self.cluster.note(f"rollout {ro.service}: {ro.canary} is stable; {old} retires gradually")
 
     def _abort(self, ro: Rollout, now: float, reason: str) -> None:
