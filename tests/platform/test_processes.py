@@ -192,8 +192,10 @@ def test_bad_canary_over_real_processes_is_aborted_with_no_failed_payment(
         "      analysis: {templates: [{templateName: t}], args: [{name: c, valueFrom: {podTemplateHashValue: Latest}}]}\n"
         "      steps: [{setWeight: 50}, {pause: {duration: 10m}}]\n---\n"
         "kind: AnalysisTemplate\nmetadata: {name: t}\nspec:\n  metrics:\n"
-        "    - {name: sr, interval: 10s, successCondition: result >= 0.95, failureLimit: 1,\n"
-        "       provider: {web: {url: 'http://g/_platform/analysis?metric=success_rate&build={{args.c}}'}}}\n"
+        "    - {name: sr, interval: 10s, failureLimit: 1,\n"
+        "       successCondition: 'len(result) == 0 || isNaN(result[0]) || result[0] >= 0.95',\n"
+        '       provider: {prometheus: {query: \'sum(rate(cryptopos_requests_total{rollouts_pod_template_hash="{{args.c}}",code!="5xx"}[1m]))'
+        ' / sum(rate(cryptopos_requests_total{rollouts_pod_template_hash="{{args.c}}"}[1m]))\'}}}\n'
     )
     plan = str(tmp_path / "bad.yaml")
     assert main([*base, "deploy", "payments", "1.5.0", "--plan", plan, "--fault", "error_rate=0.2"]) == 0
