@@ -17,7 +17,7 @@ import asyncio
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -50,9 +50,6 @@ class SampleStore:
 
     def series(self, name: str) -> Iterator[tuple[Labels, Sequence[Sample]]]:
         yield from self._by_name.get(name, {}).items()
-
-    def names(self) -> set[str]:
-        return set(self._by_name)
 
     def prune(self, before: float) -> None:
         for name in list(self._by_name):
@@ -150,12 +147,3 @@ def _num(v: float) -> str:
     if math.isinf(v):
         return "+Inf" if v > 0 else "-Inf"
     return f"{v:.6g}"
-
-
-def json_safe(value: Any) -> Any:
-    """NaN and infinities as strings (JSON has no such numbers)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return _num(value)
-    if isinstance(value, list):
-        return [json_safe(v) for v in value]
-    return value

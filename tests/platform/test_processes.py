@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -110,6 +111,16 @@ def test_up_status_deploy_drained_abort_and_down(
     )
     assert code == 0, capsys.readouterr()
     assert "rolling out 1.5.0" in capsys.readouterr().out
+    # traffic shifts once the canary's process is ready: slow on a busy machine
+    deadline = time.monotonic() + 60
+    while (
+        httpx.get(gateway + "/_platform/status", timeout=10).json()["services"]["payments"]["builds"][
+            "1.5.0"
+        ]["weight"]
+        != 50
+    ):
+        assert time.monotonic() < deadline, "the canary never got its weight"
+        time.sleep(0.2)
 
     async def slow_requests_during_abort() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=gateway, timeout=20) as c:
