@@ -167,7 +167,9 @@ def test_usage_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main([*base, "status"]) == 2
     assert "no backend is running" in capsys.readouterr().err
     assert main([*base, "up", "--topology", str(tmp_path / "missing.toml")]) == 2
-    assert "file not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "file not found" in err and f"looked for {tmp_path / 'missing.toml'}" in err
+    assert "--topology PATH" in err and "CRYPTOPOS_BACKEND_TOPOLOGY" in err
     assert main([*base, "down"]) == 0
 
 

@@ -282,3 +282,17 @@ async def test_a_condition_that_ignores_no_data_aborts_an_idle_canary_as_argo_wo
     assert all(isinstance(x.value, list) and x.value[0] != x.value[0] for x in rest)  # NaN
     assert ro.message == "RolloutAborted: analysis Failed: health: failed (3) > failureLimit (2)"
     await d.aclose()
+
+
+async def test_plan_paths_are_relative_to_the_topology_files_folder(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    (tmp_path / "rollouts").mkdir()
+    shipped = Path("config/rollouts/payments.yaml").read_text()
+    (tmp_path / "rollouts" / "payments.yaml").write_text(shipped.replace("setWeight: 10\n", "setWeight: 15\n"))
+    d = Deployment.in_process(topology(), clock=ManualClock())
+    d.topology_dir = tmp_path  # what the supervisor sets from --topology
+    assert d.plan_for("payments").steps[0].weight == 15  # type: ignore[union-attr]
+    d.topology_dir = None  # in-process: config/rollouts/ under the current folder
+    assert d.plan_for("payments").steps[0].weight == 10  # type: ignore[union-attr]
+    await d.aclose()
