@@ -289,7 +289,9 @@ async def test_plan_paths_are_relative_to_the_topology_files_folder(tmp_path: An
 
     (tmp_path / "rollouts").mkdir()
     shipped = Path("config/rollouts/payments.yaml").read_text()
-    (tmp_path / "rollouts" / "payments.yaml").write_text(shipped.replace("setWeight: 10\n", "setWeight: 15\n"))
+    (tmp_path / "rollouts" / "payments.yaml").write_text(
+        shipped.replace("setWeight: 10\n", "setWeight: 15\n")
+    )
     d = Deployment.in_process(topology(), clock=ManualClock())
     d.topology_dir = tmp_path  # what the supervisor sets from --topology
     assert d.plan_for("payments").steps[0].weight == 15  # type: ignore[union-attr]
