@@ -4,9 +4,10 @@ merchant-presented invoices and verified customer payloads (Bolt Card, wallet to
 # No `from __future__ import annotations`: FastAPI must see the per-app `Terminal` alias.
 import base64
 import sqlite3
+import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -14,17 +15,19 @@ from starlette.concurrency import run_in_threadpool
 from backend_stub.auth import Authenticator
 from backend_stub.problems import PROBLEM_RESPONSES, ProblemError
 from backend_stub.services.common import Context, idempotent_write, iso, new_id, parse_iso
-from backend_stub.services.payments import charges, core, invoices
+from backend_stub.services.payments import charges, core, invoices, watch
 from backend_stub.services.wire import (
     IDEMPOTENCY_KEY,
     IDENTIFIER,
     DigitString,
     PageLimit,
     SafeText,
+    WaitSeconds,
 )
 
 Status = Literal["approved", "declined", "pending"]
 CURSOR = r"^[A-Za-z0-9_-]{1,64}$"  # base64url, as next_cursor gives it
+VERSION = r"^[0-9a-f]{16}$"  # an invoice's `version`
 DATE_TIME = {"format": "date-time"}
 
 
@@ -97,6 +100,7 @@ class Invoice(BaseModel):
     expires_at: str
     created_at: str
     updated_at: str
+    version: str = Field(description="changes whenever the invoice does; pass it as ?after= to wait")
 
 
 class SimulatedPayment(BaseModel):
@@ -321,16 +325,52 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
             ctx, request, terminal=terminal, key=idempotency_key, body=body.model_dump(), work=work
         )
 
+    board = watch.ChangeBoard()  # this instance's waiting tills, woken by its own changes
+
     @r.get("/invoices/{invoice_id}", response_model=Invoice)
-    async def get_invoice(invoice_id: InvoiceId, terminal: Terminal) -> dict[str, Any]:
-        """Poll this to detect the customer's payment (and late or partial ones)."""
+    async def get_invoice(
+        invoice_id: InvoiceId,
+        terminal: Terminal,
+        response: Response,
+        wait: Annotated[
+            WaitSeconds, Query(description="seconds to hold the request while the invoice is `after`")
+        ] = 0,
+        after: Annotated[
+            str | None, Query(pattern=VERSION, description="the `version` the till has; needed to wait")
+        ] = None,
+    ) -> dict[str, Any]:
+        """The invoice now; with ``wait`` and ``after``, once it is no longer at version ``after``
+        (or after ``wait`` seconds, at most the instance's limit): a long-poll (docs/api.md)."""
 
         def look() -> dict[str, Any]:
             with ctx.store.write() as db:  # a write: an invoice past its time becomes expired
                 inv = invoices.refresh(db, invoices.load(db, invoice_id, terminal=terminal), now=ctx.now())
                 return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
 
-        return await run_in_threadpool(look)
+        doc = await run_in_threadpool(look)
+        wait_s = min(float(wait), ctx.settings.invoice_wait_max_s)
+        if after is None or wait_s <= 0 or doc["version"] != after:
+            return doc
+
+        def peek() -> str | None:
+            # one row, no write: a fresh full look only once something changed or expiry is due
+            inv = invoices.load(ctx.store.read(), invoice_id, terminal=terminal)
+            return None if invoices.expiry_due(inv, now=ctx.now()) else invoices.version(inv)
+
+        async def peek_async() -> str | None:
+            return await run_in_threadpool(peek)
+
+        started = time.monotonic()
+        changed = await watch.wait_for_change(
+            board,
+            invoice_id,
+            after=after,
+            wait_s=wait_s,
+            recheck_s=ctx.settings.invoice_recheck_s,
+            peek=peek_async,
+        )
+        response.headers[watch.WAITED_HEADER] = f"{time.monotonic() - started:.3f}"
+        return await run_in_threadpool(look) if changed else doc
 
     @r.post("/invoices/{invoice_id}/simulate", response_model=Invoice, tags=["test mode"])
     async def simulate_payment(
@@ -345,7 +385,9 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
                 inv = invoices.receive(db, inv, int(body.amount_minor), now=ctx.now())
                 return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
 
-        return await run_in_threadpool(pay)
+        doc = await run_in_threadpool(pay)
+        board.changed(invoice_id)  # committed: wake the tills waiting on it here
+        return doc
 
     @r.post("/test/cards", status_code=201, tags=["test mode"])
     async def add_test_card(body: TestCard, terminal: Terminal) -> dict[str, Any]:
