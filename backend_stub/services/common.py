@@ -68,7 +68,7 @@ _RFC3339 = re.compile(
 
 def parse_iso(text: str) -> float:
     try:
-        if not _RFC3339.match(text):
+        if not _RFC3339.fullmatch(text):
             raise ValueError(text)
         dt = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
     except ValueError:
@@ -80,7 +80,7 @@ def parse_iso(text: str) -> float:
 
 def parse_major(text: str, asset: Asset, *, what: str = "amount") -> Money:
     """A v1 wire amount: a plain decimal string in major units (no sign, exponent or spaces)."""
-    if not DECIMAL.match(text):
+    if not DECIMAL.fullmatch(text):
         raise ProblemError(
             422, "invalid-amount", f"Invalid {what}", f"{text[:40]!r} is not a decimal string like '12.50'"
         )

@@ -84,7 +84,7 @@ def _string_amount(pattern: re.Pattern[str], message: str) -> Callable[[object],
     def check(value: object) -> str:
         if not isinstance(value, str):
             raise PydanticCustomError("invalid_amount", message + ", not {got}", {"got": _got(value)})
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):
             raise PydanticCustomError("invalid_amount", message)
         return value
 
@@ -93,7 +93,7 @@ def _string_amount(pattern: re.Pattern[str], message: str) -> Callable[[object],
 
 def _query_int(minimum: int, maximum: int) -> Callable[[object], int]:
     def check(value: object) -> int:
-        if isinstance(value, str) and _QUERY_INT.match(value):
+        if isinstance(value, str) and _QUERY_INT.fullmatch(value):
             number = int(value)
         elif type(value) is int:
             number = value

@@ -249,7 +249,9 @@ def near_miss(name: str, value: Any, prop: dict[str, Any], data: st.DataObject) 
     if prop.get("type") == "integer":
         off: Any = data.draw(st.sampled_from([True, False, str(value), float(value), [value]]))
     elif str(prop.get("pattern", "")).startswith("^[1-9]"):  # crypto minor units, a digit string
-        off = data.draw(st.sampled_from([int(value), f"+{value}", f"{value}.0", f"0{value}", f" {value}"]))
+        off = data.draw(
+            st.sampled_from([int(value), f"+{value}", f"{value}.0", f"0{value}", f" {value}", f"{value}\n"])
+        )
     else:  # text: one character swapped for a control or bidi character (so the length still fits)
         at = data.draw(st.integers(0, len(value) - 1))
         off = value[:at] + data.draw(st.sampled_from(UNSAFE_CHARS)) + value[at + 1 :]

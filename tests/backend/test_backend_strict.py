@@ -54,13 +54,15 @@ async def test_the_exact_integer_is_taken(api: Api) -> None:
     assert r.status_code == 201 and r.json()["fiat_minor"] == 1250
 
 
-@pytest.mark.parametrize("value", [12.5, 1250, True, "012.50", "+12.50", "12.", ".5", "1e3", " 12.50"])
+@pytest.mark.parametrize(
+    "value", [12.5, 1250, True, "012.50", "+12.50", "12.", ".5", "1e3", " 12.50", "12.50\n"]
+)
 async def test_v1_amounts_stay_strict_decimal_strings(api: Api, value: Any) -> None:
     r = await api.post("/rates/v1/quotes", {**QUOTE_V1, "fiat_amount": value})
     assert (r.status_code, problem_type(r), fields(r)) == (422, "invalid-amount", {"fiat_amount"}), value
 
 
-@pytest.mark.parametrize("value", [14087, True, "014087", "0", "-1", "1.0", "1e5", ""])
+@pytest.mark.parametrize("value", [14087, True, "014087", "0", "-1", "1.0", "1e5", "", "14087\n"])
 async def test_v2_crypto_minor_units_are_a_positive_digit_string(api: Api, store: Store, value: Any) -> None:
     q = await api.quote_v2()
     body = {
@@ -171,13 +173,17 @@ async def test_printable_unicode_is_still_welcome(api: Api) -> None:
     assert r.json()["reference"] == "Café №5 – 東京 😀"
 
 
-@pytest.mark.parametrize("query", ["limit=20.0", "limit=%2B20", "limit=2_0", "limit=true", "limit=%2020"])
+@pytest.mark.parametrize(
+    "query", ["limit=20.0", "limit=%2B20", "limit=2_0", "limit=true", "limit=%2020", "limit=20%0A"]
+)
 async def test_integer_query_parameters_are_plain_digits(api: Api, query: str) -> None:
     r = await api.get(f"/payments/v2/payments?{query}")
     assert (r.status_code, problem_type(r), fields(r)) == (422, "invalid-parameter", {"query.limit"})
 
 
-@pytest.mark.parametrize("since", ["2026-11-26", "2026-11-26T12:00:00", "20261126T120000Z", "yesterday"])
+@pytest.mark.parametrize(
+    "since", ["2026-11-26", "2026-11-26T12:00:00", "20261126T120000Z", "yesterday", "2026-11-26T12:00:00Z%0A"]
+)
 async def test_since_is_an_rfc3339_date_time(api: Api, since: str) -> None:
     r = await api.get(f"/payments/v2/payments?since={since}")
     assert (r.status_code, problem_type(r)) == (422, "invalid-parameter")
