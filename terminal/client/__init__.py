@@ -32,6 +32,7 @@ from terminal.client.client import (
     VersionSunsetError,
     backend_transport,
 )
+from terminal.client.invoice_wait import InvoiceWaiter
 from terminal.client.retry import CircuitBreaker, RetryBudget, RetryPolicy
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "ClientStats",
     "DeprecationNotice",
     "InvoiceResult",
+    "InvoiceWaiter",
     "OutcomeUnknownError",
     "PaymentResult",
     "ProblemError",
