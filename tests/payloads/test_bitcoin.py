@@ -73,7 +73,9 @@ def test_bip321_examples_without_address() -> None:
     # "sp1qsilentpayment"). With an address those are fallbacks (above); without one they leave
     # nothing a terminal can check or pay, so they are refused (issue 13: bitcoin:?lightning=garbage).
     assert err("bitcoin:?lightning=lnbc420bogusinvoice") == "bad_lightning_invoice"
-    assert err("bitcoin:?lightning=lnbc420bogusinvoice&pop=callbackuri%3abody%3fpop=") == "bad_lightning_invoice"
+    assert (
+        err("bitcoin:?lightning=lnbc420bogusinvoice&pop=callbackuri%3abody%3fpop=") == "bad_lightning_invoice"
+    )
     assert err("bitcoin:?lno=lno1bogusoffer") == "no_address"
     assert err("bitcoin:?lno=lno1bogusoffer&sp=sp1qsilentpayment") == "no_address"
     assert err("bitcoin:?sp=sp1qsilentpayment") == "no_address"

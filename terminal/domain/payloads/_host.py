@@ -35,17 +35,18 @@ __all__ = ["check_ens_name", "check_host", "check_url_host", "mixed_script_label
 
 # ISO 15924 codes of every script the regex module knows (Zyyy Common, Zinh Inherited and Zzzz
 # Unknown are handled apart). Unknown characters count as a script of their own.
-_SCRIPTS = (
-    "Latn Bopo Grek Copt Cyrl Armn Hebr Arab Syrc Thaa Nkoo Samr Mand Deva Beng Guru Gujr Orya "
-    "Taml Telu Knda Mlym Sinh Thai Laoo Tibt Mymr Geor Hang Ethi Cher Cans Ogam Runr Tglg Hano "
-    "Buhd Tagb Khmr Mong Limb Tale Talu Bugi Lana Bali Sund Batk Lepc Olck Brai Glag Tfng Hani "
-    "Hira Kana Yiii Lisu Vaii Bamu Sylo Phag Saur Kali Rjng Java Cham Tavt Mtei Linb Lyci Cari "
-    "Ital Goth Perm Ugar Xpeo Dsrt Shaw Osma Osge Elba Aghb Vith Todr Lina Cprt Armi Palm Nbat "
-    "Hatr Phnx Lydi Sidt Mero Merc Khar Sarb Narb Mani Avst Prti Phli Phlp Orkh Hung Rohg Gara "
-    "Yezi Sogo Sogd Ougr Chrs Elym Brah Kthi Sora Cakm Mahj Shrd Khoj Mult Sind Gran Tutg Newa "
-    "Tirh Sidd Modi Takr Ahom Dogr Wara Diak Nand Zanb Soyo Pauc Sunu Bhks Marc Gonm Gong Tols "
-    "Maka Kawi Xsux Pcun Cpmn Egyp Hluw Gukh Mroo Tnsa Bass Hmng Krai Medf Berf Miao Tang Nshu "
-    "Kits Jurc Dupl Sgnw Hmnp Toto Wcho Nagm Onao Tayo Mend Adlm Seal"
+_SCRIPTS = (  # noqa: SIM905 - a table, kept compact
+    "Latn Bopo Grek Copt Cyrl Armn Hebr Arab Syrc Thaa Nkoo Samr Mand Deva Beng Guru Gujr "
+    "Orya Taml Telu Knda Mlym Sinh Thai Laoo Tibt Mymr Geor Hang Ethi Cher Cans Ogam Runr "
+    "Tglg Hano Buhd Tagb Khmr Mong Limb Tale Talu Bugi Lana Bali Sund Batk Lepc Olck Brai "
+    "Glag Tfng Hani Hira Kana Yiii Lisu Vaii Bamu Sylo Phag Saur Kali Rjng Java Cham Tavt "
+    "Mtei Linb Lyci Cari Ital Goth Perm Ugar Xpeo Dsrt Shaw Osma Osge Elba Aghb Vith Todr "
+    "Lina Cprt Armi Palm Nbat Hatr Phnx Lydi Sidt Mero Merc Khar Sarb Narb Mani Avst Prti "
+    "Phli Phlp Orkh Hung Rohg Gara Yezi Sogo Sogd Ougr Chrs Elym Brah Kthi Sora Cakm Mahj "
+    "Shrd Khoj Mult Sind Gran Tutg Newa Tirh Sidd Modi Takr Ahom Dogr Wara Diak Nand Zanb "
+    "Soyo Pauc Sunu Bhks Marc Gonm Gong Tols Maka Kawi Xsux Pcun Cpmn Egyp Hluw Gukh Mroo "
+    "Tnsa Bass Hmng Krai Medf Berf Miao Tang Nshu Kits Jurc Dupl Sgnw Hmnp Toto Wcho Nagm "
+    "Onao Tayo Mend Adlm Seal "
 ).split()
 _SCRIPT_RE = tuple((code, regex.compile(rf"\p{{scx={code}}}")) for code in _SCRIPTS)
 _COMMON_RE = regex.compile(r"[\p{sc=Zyyy}\p{sc=Zinh}]")
@@ -119,7 +120,9 @@ def check_host(host: str, *, what: str) -> str:
         try:
             ascii_host = idna.encode(host, uts46=True, std3_rules=True).decode("ascii")
         except (idna.IDNAError, UnicodeError):
-            raise PayloadError("bad_host", f"{what} has an international host name that is not valid") from None
+            raise PayloadError(
+                "bad_host", f"{what} has an international host name that is not valid"
+            ) from None
         for label in idna.decode(ascii_host).split("."):
             if mixed_script_label(label):
                 raise PayloadError(

@@ -359,7 +359,9 @@ def _field_problem(name: str, value: list[int], fields: dict[str, Any]) -> Paylo
     want = _FIXED_LENGTH.get(name)
     if want is not None and len(value) != want:
         code = "bad_payment_secret" if name == "s" else "bad_field"
-        return PayloadError(code, f"the invoice's {title} has the wrong length ({len(value)} words, not {want})")
+        return PayloadError(
+            code, f"the invoice's {title} has the wrong length ({len(value)} words, not {want})"
+        )
     if name in _ONCE and name in fields:
         return PayloadError("duplicate_field", f"the invoice has more than one {title}")
     if name in "xc9" and value and value[0] == 0:

@@ -102,7 +102,9 @@ def _frames(data: bytes, *, strict: bool) -> list[_Frame]:
     pos = 0
     while True:
         if pos >= len(data):
-            raise PayloadError("ndef_bad_length", "the NDEF message ends before a record marked as the last (ME)")
+            raise PayloadError(
+                "ndef_bad_length", "the NDEF message ends before a record marked as the last (ME)"
+            )
         header = data[pos]
         n = len(frames) + 1
         if bool(header & _MB) != (not frames):
@@ -120,11 +122,11 @@ def _frames(data: bytes, *, strict: bool) -> list[_Frame]:
         payload_len = data[size_at] if short else int.from_bytes(data[size_at : size_at + 4], "big")
         id_len = data[pos + head - 1] if header & _IL else 0
         body = pos + head
-        end = body + type_len + id_len + payload_len
+        claimed = type_len + id_len + payload_len
+        end = body + claimed
         if end > len(data):
             raise PayloadError(
-                "ndef_bad_length",
-                f"record {n} claims {type_len + id_len + payload_len} bytes but only {len(data) - body} follow",
+                "ndef_bad_length", f"record {n} claims {claimed} bytes but only {len(data) - body} follow"
             )
         if tnf == 0x00 and type_len + id_len + payload_len:
             raise PayloadError("bad_ndef", f"record {n} is marked empty but holds data")
@@ -158,14 +160,22 @@ def _frames(data: bytes, *, strict: bool) -> list[_Frame]:
 
 
 def _record(rec: Any, frame: _Frame) -> NdefRecord:
-    raw = {"tnf": frame.tnf, "raw_type": frame.type, "raw_id": frame.id}
+    uri = text = language = None
     if isinstance(rec, ndeflib.UriRecord):
-        return NdefRecord(type=rec.type, name=rec.name, data=frame.payload, uri=rec.iri, **raw)
-    if isinstance(rec, ndeflib.TextRecord):
-        return NdefRecord(
-            type=rec.type, name=rec.name, data=frame.payload, text=rec.text, language=rec.language, **raw
-        )
-    return NdefRecord(type=str(rec.type), name=str(rec.name), data=frame.payload, **raw)
+        uri = rec.iri
+    elif isinstance(rec, ndeflib.TextRecord):
+        text, language = rec.text, rec.language
+    return NdefRecord(
+        type=str(rec.type),
+        name=str(rec.name),
+        data=frame.payload,
+        uri=uri,
+        text=text,
+        language=language,
+        tnf=frame.tnf,
+        raw_type=frame.type,
+        raw_id=frame.id,
+    )
 
 
 def parse_ndef(
