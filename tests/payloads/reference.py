@@ -246,6 +246,29 @@ def _mul(k: int, point: Point) -> Point:
     return x * zi * zi % P, y * zi * zi * zi % P
 
 
+def _mul2(a: int, p1: Point, b: int, p2: Point) -> Point:
+    """a*p1 + b*p2 in one double-and-add pass (Shamir's trick): half the doublings of two _mul."""
+    assert p1 is not None and p2 is not None
+    a, b = a % N, b % N
+    j1, j2 = (p1[0], p1[1], 1), (p2[0], p2[1], 1)
+    both = _jadd(j1, j2)
+    acc = (0, 1, 0)
+    for i in range(max(a.bit_length(), b.bit_length()) - 1, -1, -1):
+        acc = _jdouble(*acc)
+        bits = (a >> i & 1, b >> i & 1)
+        if bits == (1, 1):
+            acc = _jadd(acc, both)
+        elif bits == (1, 0):
+            acc = _jadd(acc, j1)
+        elif bits == (0, 1):
+            acc = _jadd(acc, j2)
+    x, y, z = acc
+    if not z:
+        return None
+    zi = pow(z, -1, P)
+    return x * zi * zi % P, y * zi * zi * zi % P
+
+
 def _lift_x(x: int, odd: bool) -> Point:
     if x >= P:
         return None
@@ -277,7 +300,7 @@ def ecdsa_recover(digest: bytes, r: int, s: int, recid: int) -> bytes | None:
         return None
     e = int.from_bytes(digest, "big")
     r_inv = pow(r, -1, N)
-    q = _add(_mul(s * r_inv % N, big_r), _mul(-e * r_inv % N, G))
+    q = _mul2(s * r_inv, big_r, -e * r_inv, G)
     return None if q is None else pubkey_bytes(q)
 
 
@@ -287,7 +310,7 @@ def ecdsa_verify(digest: bytes, r: int, s: int, pubkey: bytes) -> bool:
         return False
     w = pow(s, -1, N)
     e = int.from_bytes(digest, "big")
-    point = _add(_mul(e * w % N, G), _mul(r * w % N, q))
+    point = _mul2(e * w, G, r * w, q)
     return point is not None and point[0] % N == r
 
 
