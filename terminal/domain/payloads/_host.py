@@ -22,6 +22,7 @@ has none).
 from __future__ import annotations
 
 import ipaddress
+import re
 import unicodedata
 from functools import lru_cache
 from urllib.parse import SplitResult
@@ -60,6 +61,10 @@ _AUGMENT = {
 }
 _CJK_SETS = frozenset({"Jpan", "Hanb", "Kore"})
 _LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+# the common case, checked at once: lower-case LDH labels, none of them punycode
+_PLAIN_HOST = re.compile(
+    r"(?!.*xn--)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+)
 # invisible or direction-changing characters: never in anything a cashier reads
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp", "Zs"})
 
@@ -108,6 +113,8 @@ def check_host(host: str, *, what: str) -> str:
     """``host`` (as ``urlsplit().hostname`` gives it) in the ASCII form to connect to and show."""
     if not host:
         raise PayloadError("bad_url", f"{what} has no host")
+    if len(host) <= 253 and _PLAIN_HOST.fullmatch(host):
+        return host
     if ":" in host:  # urlsplit strips the brackets of an IPv6 literal
         try:
             ipaddress.IPv6Address(host)
@@ -154,14 +161,17 @@ def check_ens_name(name: str, *, what: str) -> str:
     return name
 
 
-def check_url_host(parts: SplitResult, *, what: str) -> SplitResult:
-    """``parts`` with its host in ASCII form; a user name before the host is refused.
+def check_url_host(url: str, parts: SplitResult, *, scheme: str, what: str) -> str:
+    """``url`` (split as ``parts``) with ``scheme`` and its host in ASCII form.
 
-    ``https://service.com@evil.example/`` goes to ``evil.example``: no payment link needs a
-    user name, and on a screen it is a classic disguise.
+    A user name before the host is refused: ``https://service.com@evil.example/`` goes to
+    ``evil.example``; no payment link needs one, and on a screen it is a classic disguise.
     """
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+    if "@" in parts.netloc:
         raise PayloadError("bad_url", f"{what} has a user name before its host (a disguised address)")
     host = check_host(parts.hostname or "", what=what)
     port = parts.port
-    return parts._replace(netloc=host if port is None else f"{host}:{port}")
+    netloc = host if port is None else f"{host}:{port}"
+    if netloc == parts.netloc and parts.scheme == scheme:
+        return url  # already as shown: no need to rebuild it
+    return parts._replace(scheme=scheme, netloc=netloc).geturl()

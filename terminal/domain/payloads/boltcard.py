@@ -148,9 +148,10 @@ def https_url(url: str) -> str:
     """
     _, _, rest = url.partition("://")
     parts = safe_urlsplit("//" + rest, what="card link")
-    host = parts.hostname or ""
-    scheme = "http" if host.endswith(".onion") else "https"
-    return check_url_host(parts, what="card link")._replace(scheme=scheme).geturl()
+    scheme = "http" if (parts.hostname or "").endswith(".onion") else "https"
+    return check_url_host(
+        f"{scheme}://{rest}", parts._replace(scheme=scheme), scheme=scheme, what="card link"
+    )
 
 
 def parse_card_tap(text: str) -> BoltCardTap | None:

@@ -57,7 +57,7 @@ def _check_url(url: str, *, what: str) -> str:
         raise PayloadError("bad_url", f"{what} has no host")
     scheme = parts.scheme.lower()
     if scheme == "https" or (scheme == "http" and host.endswith(".onion")):
-        return check_url_host(parts, what=what)._replace(scheme=scheme).geturl()
+        return check_url_host(url, parts, scheme=scheme, what=what)
     if scheme == "http":
         raise PayloadError("bad_url", f"{what} uses plain http on a clearnet host; LNURL needs https")
     raise PayloadError("bad_url", f"{what} is not an https URL")

@@ -129,7 +129,7 @@ def _transaction(link_raw: str, query: str) -> SolanaTransaction:
     parts = safe_urlsplit(link, what="transaction request link")
     if parts.scheme.lower() != "https" or not parts.hostname:
         raise PayloadError("bad_url", "a Solana Pay transaction request link must be an absolute https URL")
-    link = check_url_host(parts, what="transaction request link")._replace(scheme="https").geturl()
+    link = check_url_host(link, parts, scheme="https", what="transaction request link")
     extras = tuple(
         (pct_decode(k, what="parameter name"), pct_decode(v, what="parameter")) for k, v in split_query(query)
     )
