@@ -151,3 +151,23 @@ def test_reference_curve_arithmetic(a: int, b: int, k: int) -> None:
     for _ in range(a % 7):
         small = ref._add(small, ref.G)
     assert small == ref._mul(a % 7 + 1, ref.G)
+
+
+def test_builders_refuse_what_the_parsers_refuse() -> None:
+    from terminal.domain.payloads import build_bip21, build_eip681, build_solana_pay
+
+    for build in (
+        lambda: build_bip21(GOOD, amount_sat=21_000_000 * 10**8 + 1),
+        lambda: build_eip681(fuzzing.ETH, amount_minor=2**256),
+        lambda: build_eip681(fuzzing.ETH, amount_minor=2**256, token="USDC"),
+        lambda: build_solana_pay(fuzzing.SOL, amount_minor=2**64),
+        lambda: build_solana_pay(fuzzing.SOL, amount_minor=2**64, asset="USDC"),
+    ):
+        with pytest.raises(PayloadError) as exc:
+            build()
+        assert exc.value.code == "amount_too_large"
+    # and at the cap they build what parses back
+    assert parse_payload(build_bip21(GOOD, amount_sat=21_000_000 * 10**8)).to_json()["amount"] == "21000000"
+    assert parse_payload(build_solana_pay(fuzzing.SOL, amount_minor=2**64 - 1)).to_json()[
+        "amount_minor"
+    ] == str(2**64 - 1)

@@ -218,6 +218,8 @@ def build_bip21(
         _check_addressless([("lightning", lightning)])
     if amount_sat is not None and amount_sat < 0:
         raise PayloadError("bad_amount", "amount cannot be negative")
+    if amount_sat is not None:
+        check_cap(amount_sat, BTC_MAX_SAT, what="the amount", why="21,000,000 BTC")
     params: list[tuple[str, str]] = []
     if amount_sat is not None:
         params.append(("amount", format_minor(amount_sat, 8)))

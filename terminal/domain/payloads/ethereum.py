@@ -236,6 +236,8 @@ def build_eip681(
     to = _target(recipient, what="recipient")
     if amount_minor is not None and amount_minor < 0:
         raise PayloadError("bad_amount", "amount cannot be negative")
+    if amount_minor is not None:
+        check_cap(amount_minor, UINT256_MAX, what="the amount", why="the largest uint256")
     chain = f"@{chain_id}" if chain_id is not None else ""
     if token is None:
         query = f"?value={format_number(amount_minor)}" if amount_minor is not None else ""

@@ -222,6 +222,7 @@ def build_solana_pay(
             raise PayloadError(
                 "bad_amount", "amount must be non-negative, and an unknown mint needs decimals"
             )
+        check_cap(amount_minor, U64_MAX, what="the amount", why="a Solana u64 amount can hold")
         params.append(("amount", format_minor(amount_minor, decimals)))
     if spl_token is not None:
         params.append(("spl-token", spl_token))
