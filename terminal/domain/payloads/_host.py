@@ -21,16 +21,18 @@ has none).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import unicodedata
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult
 
 import idna
-import regex
 
 from terminal.domain.payloads.errors import PayloadError
+
+if TYPE_CHECKING:
+    import regex
 
 __all__ = ["check_ens_name", "check_host", "check_url_host", "mixed_script_label"]
 
@@ -49,8 +51,6 @@ _SCRIPTS = (  # noqa: SIM905 - a table, kept compact
     "Tnsa Bass Hmng Krai Medf Berf Miao Tang Nshu Kits Jurc Dupl Sgnw Hmnp Toto Wcho Nagm "
     "Onao Tayo Mend Adlm Seal "
 ).split()
-_SCRIPT_RE = tuple((code, regex.compile(rf"\p{{scx={code}}}")) for code in _SCRIPTS)
-_COMMON_RE = regex.compile(r"[\p{sc=Zyyy}\p{sc=Zinh}]")
 # UTS #39 section 5.1: Han-based writing systems count as one script with their companions
 _AUGMENT = {
     "Hani": ("Jpan", "Hanb", "Kore"),
@@ -69,13 +69,23 @@ _PLAIN_HOST = re.compile(
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp", "Zs"})
 
 
+@lru_cache(maxsize=1)
+def _script_patterns() -> tuple[regex.Pattern[str], tuple[tuple[str, regex.Pattern[str]], ...]]:
+    """Compiled on first use: most payloads hold no international text, and start-up matters."""
+    import regex
+
+    common = regex.compile(r"[\p{sc=Zyyy}\p{sc=Zinh}]")
+    return common, tuple((code, regex.compile(rf"\p{{scx={code}}}")) for code in _SCRIPTS)
+
+
 @lru_cache(maxsize=4096)
 def _scripts(ch: str) -> frozenset[str] | None:
     """The augmented Script_Extensions of one character; None for Common/Inherited ones."""
-    if _COMMON_RE.match(ch):
+    common, patterns = _script_patterns()
+    if common.match(ch):
         return None
     found: set[str] = set()
-    for code, pattern in _SCRIPT_RE:
+    for code, pattern in patterns:
         if pattern.match(ch):
             found.add(code)
             found.update(_AUGMENT.get(code, ()))
@@ -116,6 +126,8 @@ def check_host(host: str, *, what: str) -> str:
     if len(host) <= 253 and _PLAIN_HOST.fullmatch(host):
         return host
     if ":" in host:  # urlsplit strips the brackets of an IPv6 literal
+        import ipaddress  # rare: not worth its import time on every start
+
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
