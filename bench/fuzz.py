@@ -29,10 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the fuzzer and its oracle live with the tests
 
+from _benchmarks_md import write_section  # noqa: E402
+
 from terminal.domain.payloads import PayloadError, parse_payload  # noqa: E402
 from tests.payloads import fuzzing  # noqa: E402
 
-BEGIN, END = "<!-- bench/fuzz.py begin -->", "<!-- bench/fuzz.py end -->"
 SLOW_S = 0.050
 EXAMPLES_KEPT = 3
 
@@ -119,15 +120,7 @@ def main() -> None:
         lines += ["", "Examples:"] + [f"- {cls}: {ex}" for cls, exs in examples.items() for ex in exs]
     print("\n".join(lines))
     if args.write:
-        path = ROOT / "docs" / "BENCHMARKS.md"
-        block = "\n".join([BEGIN, "## Differential payload fuzzing (bench/fuzz.py)", "", *lines, END])
-        text = path.read_text() if path.exists() else "# Benchmarks\n"
-        if BEGIN in text and END in text:
-            text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-        path.write_text(text)
-        print(f"written to {path}")
+        print(f"written to {write_section('fuzz.py', 'Differential payload fuzzing', lines)}")
 
 
 if __name__ == "__main__":

@@ -131,6 +131,11 @@ _CHARS = [
     "xn--80ak6aa92e",
     "%C3",
     "%ZZ",
+    "lnbc",
+    "0x",
+    "CPT1:",
+    "ndef:",
+    "9" * 4400,  # past int()'s 4,300-digit limit: length checks must come first
 ]
 _BIG_NUMBERS = [
     "1e78",
@@ -152,11 +157,19 @@ _BIG_NUMBERS = [
 _HOMOGLYPHS = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "s": "\u0455", "c": "\u0441", "p": "\u0440"}
 
 
-def _char_mutation(rng: random.Random, text: str) -> str:
+def _any_char(rng: random.Random) -> str:
+    """Mostly the Basic Multilingual Plane, sometimes beyond; never a lone surrogate."""
+    while True:
+        cp = rng.randrange(0x3000) if rng.random() < 0.8 else rng.randrange(0x110000)
+        if not 0xD800 <= cp <= 0xDFFF:
+            return chr(cp)
+
+
+def char_mutation(rng: random.Random, text: str) -> str:
     for _ in range(rng.randint(1, 4)):
         op = rng.choice(("insert", "delete", "replace", "flip", "truncate", "dup"))
         pos = rng.randrange(max(len(text), 1))
-        ch = rng.choice(_CHARS) if rng.random() < 0.7 else chr(rng.randrange(0x20, 0x3000))
+        ch = rng.choice(_CHARS) if rng.random() < 0.7 else _any_char(rng)
         if op == "insert":
             text = text[:pos] + ch + text[pos:]
         elif op == "delete":
@@ -265,7 +278,7 @@ def _bolt11_mutation(rng: random.Random, text: str, *, hrp_amount: str | None = 
 def _host_mutation(rng: random.Random, text: str) -> str:
     parts = text.split("//", 1)
     if len(parts) != 2:
-        return _char_mutation(rng, text)
+        return char_mutation(rng, text)
     head, rest = parts
     op = rng.choice(("homoglyph", "userinfo", "underscore", "punycode", "idn", "hyphen"))
     if op == "homoglyph":
@@ -303,7 +316,7 @@ def _address_mutation(rng: random.Random, text: str) -> str:
     if op == "case":
         i = rng.randrange(len(text))
         return text[:i] + text[i].swapcase() + text[i + 1 :]
-    return _char_mutation(rng, text)
+    return char_mutation(rng, text)
 
 
 def _bitcoin_mutation(rng: random.Random, text: str) -> str:
@@ -312,7 +325,7 @@ def _bitcoin_mutation(rng: random.Random, text: str) -> str:
     )
     if rng.random() < 0.5:
         return f"bitcoin:?lightning={garbage}"
-    return _char_mutation(rng, text)
+    return char_mutation(rng, text)
 
 
 _MUTATORS: dict[str, Callable[[random.Random, str], str]] = {
@@ -328,7 +341,7 @@ _MUTATORS: dict[str, Callable[[random.Random, str], str]] = {
 def mutate(rng: random.Random) -> tuple[str, str]:
     """``(class aimed at, input)``: one targeted mutation in four, a plain character one otherwise."""
     if rng.random() < 0.25:
-        return "any", _char_mutation(rng, rng.choice(ALL))
+        return "any", char_mutation(rng, rng.choice(ALL))
     cls = rng.choice(CLASSES)
     seed = rng.choice(SEEDS[cls])
     return cls, _MUTATORS[cls](rng, seed)
