@@ -210,6 +210,9 @@ def test_a_0x_target_is_an_address_and_a_name_is_a_name() -> None:
     assert err("ethereum:my-sh\u043ep.eth?value=1") == "lookalike_host"  # Cyrillic о among Latin
     assert err("ethereum:my\u200bshop.eth?value=1") == "bad_address"  # zero-width space
     assert err("ethereum:MyShop.eth?value=1") == "bad_address"
+    assert err("ethereum:my-shop.e\uff41h?value=1") == "bad_address"  # fullwidth ａ (found by the fuzzer)
+    assert err("ethereum:cafe\u0301.eth?value=1") == "bad_address"  # decomposed é: not NFC
+    assert eth("ethereum:caf\u00e9.eth?value=1").target == "caf\u00e9.eth"
     assert eth("ethereum:\u043c\u0430\u0433\u0430\u0437\u0438\u043d.eth?value=1").is_ens  # all Cyrillic
 
 

@@ -13,7 +13,8 @@ So, for every host a parser accepts:
   valid punycode that passes the same checks), or an IPv4/IPv6 literal.
 
 ENS names (EIP-681) are not DNS names and have no punycode form; ``check_ens_name`` applies
-the script rule and refuses invisible and control characters.
+the script rule, refuses invisible and control characters, and takes a name only in its
+normalised form (the UTS #46 mapping leaves it unchanged: no upper case, no fullwidth letters).
 
 Script data: the ``regex`` package's Unicode ``Script_Extensions`` (the standard library
 has none).
@@ -163,8 +164,14 @@ def check_ens_name(name: str, *, what: str) -> str:
         raise PayloadError("bad_address", f"{what} is too long for an ENS name")
     if any(unicodedata.category(c) in _HIDDEN_CATEGORIES for c in name):
         raise PayloadError("bad_address", f"{what} has invisible or control characters")
-    if unicodedata.normalize("NFC", name).lower() != name:
-        raise PayloadError("bad_address", f"{what} is not a normalised ENS name (lower case, NFC)")
+    try:
+        # ENS normalisation (ENSIP-15) builds on UTS #46: a name that the mapping changes (upper
+        # case, fullwidth "ａ", decomposed accents) is not the name it looks like
+        normal = idna.uts46_remap(name, std3_rules=False, transitional=False)
+    except (idna.IDNAError, UnicodeError):
+        normal = ""
+    if normal != name:
+        raise PayloadError("bad_address", f"{what} is not a normalised ENS name (UTS #46: lower case, NFC)")
     for label in name.split("."):
         if not label:
             raise PayloadError("bad_address", f"{what} has an empty label")
