@@ -502,8 +502,10 @@ def _script_by_name(ch: str) -> str | None:
     if unicodedata.category(ch)[0] in "MNPSZ":
         return None
     name = unicodedata.name(ch, "")
-    if name.startswith("CJK ") or name.startswith("IDEOGRAPHIC"):
+    if name.startswith(("CJK ", "IDEOGRAPHIC")):
         return "HAN"
+    if name.startswith("KATAKANA-HIRAGANA"):
+        return "KATAKANA"
     return name.split(" ")[0] if name else "UNNAMED"
 
 

@@ -130,6 +130,7 @@ def test_international_hosts_are_shown_in_punycode() -> None:
     assert lnurl(encode_lnurl("https://m\u00fcnchen.de/lnurl")).url == "https://xn--mnchen-3ya.de/lnurl"
     # Japanese mixes Han, Hiragana and Latin by nature: allowed (UTS #39 highly restrictive)
     assert lnurl("lnurlp://\u6771\u4eac\u3072abc.jp/p").url.startswith("https://xn--")
+    assert lnurl("lnurlp://\u30e9\u30fc\u30e1\u30f3.jp/p").url == "https://xn--4dkp5a8a.jp/p"  # ラーメン
     assert lnurl("lnurlp://Service.COM/pay").url == "https://service.com/pay"
     tap = parse_payload("lnurlw://m\u00fcnchen.de/w?p=4E2E289D945A66BB13377A728884E867&c=E19CCB1FED8892CE")
     assert payload_to_json(tap)["url"].startswith("https://xn--mnchen-3ya.de/w?p=")

@@ -8,7 +8,8 @@ So, for every host a parser accepts:
   is returned, and shown, in its ASCII (punycode) form: ``xn--...``;
 - each label must be single-script by UTS #39's "highly restrictive" rule: one script, or
   Latin with the Japanese (Han, Hiragana, Katakana), Chinese (Han, Bopomofo) or Korean (Han,
-  Hangul) set; characters common to all scripts (digits, ``-``) and combining marks do not count;
+  Hangul) set, by Script_Extensions; characters common to all scripts (digits, ``-``) do not
+  count, and a letter of no script or a modifier letter counts as a script of its own;
 - an ASCII host is letters, digits and hyphens in labels of 1-63 (an ``xn--`` label must be
   valid punycode that passes the same checks), or an IPv4/IPv6 literal.
 
@@ -75,22 +76,35 @@ def _script_patterns() -> tuple[regex.Pattern[str], tuple[tuple[str, regex.Patte
     """Compiled on first use: most payloads hold no international text, and start-up matters."""
     import regex
 
-    common = regex.compile(r"[\p{sc=Zyyy}\p{sc=Zinh}]")
-    return common, tuple((code, regex.compile(rf"\p{{scx={code}}}")) for code in _SCRIPTS)
+    neutral = regex.compile(r"[\p{scx=Zyyy}\p{scx=Zinh}]")
+    return neutral, tuple((code, regex.compile(rf"\p{{scx={code}}}")) for code in _SCRIPTS)
+
+
+_JAPANESE = frozenset({"Hani", "Hira", "Kana"})
 
 
 @lru_cache(maxsize=4096)
 def _scripts(ch: str) -> frozenset[str] | None:
-    """The augmented Script_Extensions of one character; None for Common/Inherited ones."""
-    common, patterns = _script_patterns()
-    if common.match(ch):
-        return None
+    """The augmented Script_Extensions of one character; None for one that fits any script.
+
+    Stricter than UTS #39 in one way: a *letter* that belongs to no script (``ʹ``), and a
+    modifier letter outside Japanese writing (``ˋ``, Arabic tatweel), counts as a script of its
+    own, since such letters pass for an accent or a stroke of the letters around them.
+    """
+    neutral, patterns = _script_patterns()
+    letter = unicodedata.category(ch)[0] == "L"
+    if neutral.match(ch):
+        return frozenset({f"letter-of-no-script:{ord(ch):x}"}) if letter else None
     found: set[str] = set()
     for code, pattern in patterns:
         if pattern.match(ch):
             found.add(code)
             found.update(_AUGMENT.get(code, ()))
-    return frozenset(found) if found else frozenset({f"unknown:{ord(ch):x}"})
+    if not found:
+        return frozenset({f"unknown:{ord(ch):x}"})
+    if unicodedata.category(ch) == "Lm" and not found & _JAPANESE:
+        return frozenset({f"modifier:{ord(ch):x}"})
+    return frozenset(found)
 
 
 def mixed_script_label(label: str) -> bool:
