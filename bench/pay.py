@@ -44,7 +44,7 @@ from backend_stub.transport import InProcessTransport
 from terminal.client import BackendClient
 from terminal.domain import signing
 from terminal.domain.money import Money, asset
-from terminal.flow import SaleRunner
+from terminal.sale import SaleRunner
 from terminal.journal import Journal
 
 KEY_ID, SECRET = "t_bench", b"bench-secret-0123456789"

@@ -41,7 +41,7 @@ from terminal.config import LoadedSettings, effective_rows
 from terminal.domain import session as s
 from terminal.domain.money import ASSETS, Asset, Money, MoneyError, asset
 from terminal.domain.quote import Quote
-from terminal.flow import SaleCore, new_reference, offline_policy, reader_for
+from terminal.sale import SaleCore, new_reference, offline_policy, reader_for
 from terminal.journal import Journal, SaleRecord
 from terminal.tui.updates import (
     BackendStatus,

@@ -10,7 +10,7 @@ import pytest
 
 from drivers.sim import SimReader, Step
 from terminal.domain.money import Money, asset
-from terminal.flow import SaleRunner
+from terminal.sale import SaleRunner
 from terminal.journal import Journal, payload_hash
 from tests.client.helpers import Backend, Sleeps, make_client
 

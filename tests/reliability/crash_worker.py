@@ -17,7 +17,7 @@ from pathlib import Path
 
 from terminal.client import BackendClient, RetryPolicy
 from terminal.domain.money import Money, asset
-from terminal.flow import SaleRunner
+from terminal.sale import SaleRunner
 from terminal.journal import Journal
 from terminal.settlement import reconcile
 

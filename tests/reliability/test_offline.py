@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from terminal.domain.money import Money, asset
-from terminal.flow import OfflinePolicy
+from terminal.sale import OfflinePolicy
 from terminal.journal import Journal
 from terminal.settlement import forward_offline, reconcile
 from tests.reliability.faults import Fault, FaultTransport

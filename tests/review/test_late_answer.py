@@ -9,7 +9,7 @@ import pytest
 
 from terminal.client import PaymentResult
 from terminal.domain.money import Money, asset
-from terminal.flow import SaleCore
+from terminal.sale import SaleCore
 from terminal.journal import Journal, SaleFinalError
 from tests.review.test_inquiry_problems import NOW, LostAnswerClient
 

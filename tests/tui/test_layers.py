@@ -14,7 +14,7 @@ TUI = Path(__file__).resolve().parents[2] / "terminal" / "tui"
 SCREEN_FORBIDDEN = {
     "httpx",
     "terminal.client",
-    "terminal.flow",
+    "terminal.sale",
     "drivers.registry",
     "drivers.sim",
     "nfc",
