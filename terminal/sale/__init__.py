@@ -2,7 +2,7 @@
 
 The only place where the session's commands become I/O. Every face shares one core and fills
 in its hooks: :class:`SaleRunner` (the headless CLI) waits for readers itself, the TUI's till
-(``terminal.tui.register``) drives the same core step by step from keys, ticks and reader
+(``terminal.tui.controller.Register``) drives the same core step by step from keys, ticks and reader
 workers. Neither talks to httpx or a driver directly. One module per step:
 
 | module | owns |

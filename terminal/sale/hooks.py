@@ -2,7 +2,7 @@
 
 :class:`~terminal.sale.core.SaleCore` calls them at each step; the headless
 :class:`~terminal.sale.runner.SaleRunner` overrides the ones that wait for readers, the TUI's
-till (``terminal.tui.till``) turns each into a view or status update.
+till (``terminal.tui.till.sale.TillSale``) turns each into a view or status update.
 """
 
 from __future__ import annotations
