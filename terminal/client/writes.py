@@ -84,6 +84,7 @@ class ExactlyOnceWriter(SignedHttp):
         content = json.dumps(body, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
         maybe_sent = False  # an earlier attempt may have reached the backend
+        told = False  # on_unknown was called
         attempt = 0
         while True:
             attempt += 1
@@ -125,9 +126,10 @@ class ExactlyOnceWriter(SignedHttp):
                         "Backend unreachable", f"cannot connect after {attempt} attempt(s)"
                     )
             if decision is Decision.INQUIRE:
-                if not maybe_sent and on_unknown is not None:
+                if not told and on_unknown is not None:
                     why = f"HTTP {resp.status_code}" if resp is not None else "no answer"
                     on_unknown(f"{why}; asking the backend by reference")
+                    told = True
                 maybe_sent = True
                 if inquire is not None:
                     self.stats.inquiries += 1
