@@ -19,7 +19,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from terminal.client.adapters import AdapterError, InvoiceResult, UnsupportedOperationError, offers
-from terminal.client.client import BackendClient, BackendError, BadAnswerError, UnsupportedError
+from terminal.client.client import BackendClient
+from terminal.client.errors import BackendError, BadAnswerError, UnsupportedError
 
 __all__ = ["INVOICE_WAIT", "InvoiceWaiter"]
 
