@@ -107,6 +107,11 @@ MIGRATIONS: list[str] = [
         first_seen REAL NOT NULL
     )
     """,
+    # 3: what a reprinted receipt shows beyond the total: the tip in it and the quote's rate
+    """
+    ALTER TABLE sales ADD COLUMN tip_minor INTEGER;
+    ALTER TABLE sales ADD COLUMN rate TEXT
+    """,
 ]
 
 FINAL_STATES = frozenset({"approved", "declined", "expired", "cancelled", "failed"})
@@ -151,6 +156,8 @@ class SaleRecord:
     payload: str | None = None
     payload_kind: str | None = None
     submitted_at: float | None = None
+    tip_minor: int | None = None  # part of fiat_minor
+    rate: str | None = None  # the quote's rate, fiat per crypto unit, as the backend sent it
 
     @property
     def final(self) -> bool:
@@ -239,14 +246,21 @@ class Journal:
         self._db.close()
 
     def open_sale(
-        self, *, reference: str, idempotency_key: str, fiat_minor: int, fiat_currency: str, asset: str
+        self,
+        *,
+        reference: str,
+        idempotency_key: str,
+        fiat_minor: int,
+        fiat_currency: str,
+        asset: str,
+        tip_minor: int | None = None,
     ) -> None:
         now = self._clock()
         with self._tx():
             self._db.execute(
                 "INSERT INTO sales (reference, idempotency_key, fiat_minor, fiat_currency, asset, state,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'amount_entered', ?, ?)",
-                (reference, idempotency_key, fiat_minor, fiat_currency, asset, now, now),
+                " created_at, updated_at, tip_minor) VALUES (?, ?, ?, ?, ?, 'amount_entered', ?, ?, ?)",
+                (reference, idempotency_key, fiat_minor, fiat_currency, asset, now, now, tip_minor),
             )
             self._event(reference, "amount_entered", None, now)
 
@@ -263,6 +277,7 @@ class Journal:
             "payload",
             "payload_kind",
             "submitted_at",
+            "rate",
         }
         bad = set(fields) - allowed
         if bad:

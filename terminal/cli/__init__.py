@@ -31,6 +31,7 @@ COMMANDS = [
     "report",
     "refund",
     "reconcile",
+    "receipt",
     "tui",
 ]
 
