@@ -7,6 +7,7 @@ cannot parse a whole ESC/POS stream, and our driver asks before it prints.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -45,6 +46,9 @@ class FakePrinter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._stop.set()
+        # shutdown wakes the thread blocked in accept(); close alone would leave it listening
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
         for t in self._threads:
             t.join(timeout=5)
