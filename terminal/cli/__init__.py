@@ -32,6 +32,7 @@ COMMANDS = [
     "refund",
     "reconcile",
     "receipt",
+    "serve",
     "tui",
 ]
 
