@@ -30,6 +30,10 @@ class TillServer(Server):
         self.token = token
         self.fixed_public_url = public_url
         self.loopback_only = is_loopback(host) and token is None
+        # a reverse proxy's address, named by the operator, is the till's own too
+        public = urlsplit(public_url) if public_url else None
+        self.public_host = public.hostname if public else None
+        self.public_origin = public.netloc if public else None
 
     # -- checks ---------------------------------------------------------------------------
 
@@ -37,7 +41,7 @@ class TillServer(Server):
         if not self.loopback_only:
             return True
         name = urlsplit(f"//{request.host}").hostname or ""
-        return name in LOOPBACK_NAMES or is_loopback(name)
+        return name in LOOPBACK_NAMES or is_loopback(name) or name == self.public_host
 
     def _has_access(self, request: web.Request) -> bool:
         if self.token is None:
@@ -74,7 +78,7 @@ class TillServer(Server):
         if not self._has_access(request):
             return self._forbidden("no access: open the till's page first")
         origin = request.headers.get("Origin")
-        if origin is not None and urlsplit(origin).netloc != request.host:
+        if origin is not None and urlsplit(origin).netloc not in (request.host, self.public_origin):
             # a websocket opened by another site's page in the same browser: never the till's own
             return self._forbidden(f"websocket from another origin ({origin})")
         return await super().handle_websocket(request)

@@ -43,6 +43,7 @@ def test_on_loopback_only_loopback_names_and_the_pages_own_origin() -> None:
         ws_headers = {"Origin": "https://attacker.example", "Connection": "Upgrade", "Upgrade": "websocket"}
         hijack = httpx.get(url + "/ws", headers=ws_headers)
         assert hijack.status_code == 403 and "another origin" in hijack.text
+        assert ws_answer(url, {**ws_headers, "Origin": url}) != 403  # the page's own origin passes
         assert httpx.get(url + "/static/js/textual.js").status_code == 200
 
 
@@ -65,6 +66,26 @@ def test_with_a_token_the_first_visit_sets_a_cookie_and_nothing_works_without_it
         page = httpx.get(url + "/", cookies={COOKIE: cookie_value(TOKEN)})
         assert page.status_code == 200 and "data-session-websocket-url" in page.text
         assert httpx.get(url + "/", cookies={COOKIE: cookie_value("another-token-0000")}).status_code == 403
+
+
+def ws_answer(url: str, headers: dict[str, str]) -> int | None:
+    """The status of a half websocket handshake: 403 when the access checks refuse it; past them,
+    textual-serve drops the connection (None), as the handshake has no key."""
+    try:
+        return httpx.get(url + "/ws", headers=headers).status_code
+    except httpx.RemoteProtocolError:
+        return None
+
+
+def test_behind_a_proxy_its_public_address_is_the_tills_own() -> None:
+    with served("--public-url", "https://till.example.com") as url:
+        page = httpx.get(url + "/", headers={"Host": "till.example.com"})
+        assert (
+            page.status_code == 200 and 'data-session-websocket-url="wss://till.example.com/ws"' in page.text
+        )
+        ws = {"Host": "till.example.com", "Origin": "https://till.example.com", "Connection": "Upgrade"}
+        assert ws_answer(url, {**ws, "Upgrade": "websocket"}) != 403
+        assert httpx.get(url + "/", headers={"Host": "other.example.com"}).status_code == 403
 
 
 def test_the_token_comes_from_the_flag_or_the_environment() -> None:
