@@ -39,7 +39,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from drivers.printer.ops import Cut, Feed, Line, Op, QrCode
 from drivers.printer.status import PrinterStatus
-from drivers.registry import DeviceStringError, DriverError, MissingExtraError, split_options
+from drivers.registry import DeviceStringError, DriverError, MissingExtraError, Probe, split_options
 
 Kind = Literal["net", "usb", "serial", "file", "none"]
 QrMode = Literal["auto", "native", "raster"]
@@ -277,6 +277,39 @@ class NoPrinter:
         )
 
 
+def probe_printer(device: str, *, profile: str = "default") -> Probe:
+    """Whether the printer can print now, for ``cryptopos doctor``: reached, and its status.
+    Never raises for a printer problem. A file printer is checked without opening (that would
+    empty the file)."""
+    import os
+
+    try:
+        spec = parse_printer_string(device)
+        if spec.kind == "none":
+            return Probe(device, True, "no receipt printer", "set [printer] device to print receipts")
+        from drivers.printer.connection import EscposPrinter
+
+        printer = EscposPrinter(spec, profile=profile)
+        if spec.kind == "file":
+            path = spec.target
+            folder = os.path.dirname(os.path.abspath(path))
+            if os.access(path, os.W_OK) or (not os.path.exists(path) and os.access(folder, os.W_OK)):
+                return Probe(device, True, f"prints into {path}")
+            return Probe(device, False, f"{path} cannot be written to", "check the path and its permissions")
+        status = printer.status()
+    except MissingExtraError as exc:
+        return Probe(device, False, str(exc), f"pip install 'cryptopos[{exc.extra}]'")
+    except PrinterError as exc:
+        return Probe(device, False, exc.message, exc.hint)
+    except DriverError as exc:
+        return Probe(device, False, str(exc), "fix [printer] in the configuration")
+    if not status.reported:
+        return Probe(device, True, f"reachable at {spec.where} (it does not report paper and cover)")
+    if status.problems:
+        return Probe(device, False, f"the printer reports: {', '.join(status.problems)}", status.hint)
+    return Probe(device, True, "ready" + (f" ({', '.join(status.warnings)})" if status.warnings else ""))
+
+
 def open_printer(device: str, *, profile: str = "default", qr: QrMode = "auto", columns: int = 0) -> Printer:
     """The printer a device string names. Connects only when printing. Raises
     :class:`DeviceStringError`, :class:`UnknownProfileError` or :class:`MissingExtraError`."""
@@ -312,4 +345,5 @@ __all__ = [
     "check_printer_string",
     "open_printer",
     "parse_printer_string",
+    "probe_printer",
 ]

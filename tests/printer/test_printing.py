@@ -170,3 +170,18 @@ def test_a_raster_image_decodes_row_by_row() -> None:
         [True, False, False, False, False, False, False, True],
         [False, True, False, False, False, False, False, False],
     ]
+
+
+def test_doctor_asks_the_printer(fake_printer: MakePrinter, tmp_path: Path) -> None:
+    from drivers.printer import probe_printer
+
+    assert probe_printer(fake_printer().device).detail == "ready"
+    out = probe_printer(fake_printer({1: 0x1A, 2: 0x32, 4: 0x72}).device)
+    assert not out.ok and out.detail == "the printer reports: paper out" and "paper roll" in out.hint
+    refused = probe_printer(f"printer:net:127.0.0.1:{closed_port()}")
+    assert not refused.ok and "refused" in refused.detail.lower()
+    assert probe_printer(f"printer:file:{tmp_path / 'out.bin'}").ok
+    assert not probe_printer("printer:file:/nonexistent-dir/out.bin").ok
+    none = probe_printer("printer:none")
+    assert none.ok and "[printer] device" in none.hint
+    assert not probe_printer("printer:fax:1").ok
