@@ -176,13 +176,11 @@ class EscposPrinter:
                 try:
                     conn._raw(DLE_EOT + bytes([n]))
                     reply = self._read(conn)
-                except (OSError, ValueError) as exc:
-                    if isinstance(exc, TimeoutError | socket.timeout) or "timeout" in str(exc).lower():
+                except PrinterUnavailableError:
+                    raise
+                except Exception as exc:  # sockets, pyserial, pyusb (its USBTimeoutError is no TimeoutError)
+                    if _timed_out(exc):
                         break  # no answer: this printer does not report status
-                    raise self._unavailable(f"{type(exc).__name__}: {exc}") from None
-                except Exception as exc:  # pyusb's USBTimeoutError and friends
-                    if "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower():
-                        break
                     raise self._unavailable(f"{type(exc).__name__}: {exc}") from None
                 byte = next((b for b in reply if is_status_byte(b)), None)
                 if byte is None:
@@ -215,3 +213,8 @@ def _last_line(text: str) -> str:
     """python-escpos words an open error as 'Could not open ... :\n<the OS error>': the OS error."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else "not found"
+
+
+def _timed_out(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return isinstance(exc, TimeoutError) or "timeout" in text or "timed out" in text

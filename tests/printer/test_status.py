@@ -41,3 +41,14 @@ def test_bytes_that_are_not_status_replies_are_not_read_as_faults() -> None:
     status = decode_status({1: 0xFF, 2: ord("A")})
     assert not status.reported and status.ready
     assert decode_status({}).ready
+
+
+def test_a_status_read_that_times_out_is_told_from_a_broken_link() -> None:
+    from drivers.printer.connection import _timed_out
+
+    class USBTimeoutError(OSError):  # pyusb's, which is no TimeoutError
+        pass
+
+    assert _timed_out(USBTimeoutError(110, "Operation timed out"))
+    assert _timed_out(TimeoutError("timed out"))  # sockets (socket.timeout)
+    assert not _timed_out(ConnectionResetError(104, "Connection reset by peer"))
