@@ -184,16 +184,15 @@ def ledger_problems(store: Any, ok: list[tuple[str, str, str]]) -> list[str]:
     """Exactly one charge per idempotency key and per reference, and every approved one is there."""
     import json
 
-    db = store.read()
     problems = []
     by_ref: dict[str, list[str]] = {}
-    for row in db.execute("SELECT reference, payment_id FROM payments").fetchall():
+    for row in store.fetch_all("SELECT reference, payment_id FROM payments"):
         by_ref.setdefault(row["reference"], []).append(row["payment_id"])
     for ref, ids in by_ref.items():
         if len(ids) != 1:
             problems.append(f"{ref} charged {len(ids)} times")
     keys: dict[str, str] = {}
-    for row in db.execute("SELECT key, state, body FROM idempotency").fetchall():
+    for row in store.fetch_all("SELECT key, state, body FROM idempotency"):
         if row["state"] != "done":
             problems.append(f"{row['key']} still in flight")
             continue

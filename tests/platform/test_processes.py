@@ -126,7 +126,7 @@ def test_up_status_deploy_drained_abort_and_down(
 
     asyncio.run(pay_through(gateway, "after", 4))
     ledger = Store(run_dir / "ledger.sqlite3")
-    refs = [r["reference"] for r in ledger.read().execute("SELECT reference FROM payments").fetchall()]
+    refs = [r["reference"] for r in ledger.fetch_all("SELECT reference FROM payments")]
     ledger.close()
     assert sorted(refs) == sorted([f"before-{i}" for i in range(6)] + [f"after-{i}" for i in range(4)])
 

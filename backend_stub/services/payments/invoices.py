@@ -23,12 +23,12 @@ invoice id, so they are valid (checksummed) and stable across instances.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from typing import Any, Literal
 
 from backend_stub.problems import ProblemError
 from backend_stub.services.common import Context, iso
 from backend_stub.services.payments.core import QuoteRow
+from backend_stub.store import Row, Tx
 from terminal.domain.payloads import build_bip21, build_eip681, build_solana_pay, encode_bolt11
 from terminal.domain.payloads.addresses import b58encode, encode_segwit
 from terminal.domain.payloads.ethereum import checksum_address
@@ -91,8 +91,8 @@ def build_uri(ctx: Context, *, kind: str, invoice_id: str, q: QuoteRow, referenc
     return uri, hashlib.sha256(preimage).hexdigest()
 
 
-def load(db: sqlite3.Connection, invoice_id: str, *, terminal: str) -> sqlite3.Row:
-    row: sqlite3.Row | None = db.execute(
+def load(db: Tx, invoice_id: str, *, terminal: str) -> Row:
+    row: Row | None = db.execute(
         "SELECT * FROM invoices WHERE invoice_id = ? AND terminal_id = ?", (invoice_id, terminal)
     ).fetchone()
     if row is None:
@@ -110,7 +110,7 @@ PAYMENT_FOR = {
 }
 
 
-def _set(db: sqlite3.Connection, inv: sqlite3.Row, *, status: str, received: int, now: float) -> None:
+def _set(db: Tx, inv: Row, *, status: str, received: int, now: float) -> None:
     db.execute(
         "UPDATE invoices SET status = ?, received_minor = ?, updated_at = ? WHERE invoice_id = ?",
         (status, str(received), now, inv["invoice_id"]),
@@ -122,18 +122,20 @@ def _set(db: sqlite3.Connection, inv: sqlite3.Row, *, status: str, received: int
     )
 
 
-def refresh(db: sqlite3.Connection, inv: sqlite3.Row, *, now: float) -> sqlite3.Row:
+def needs_refresh(inv: Row, *, now: float) -> bool:
+    return bool(inv["status"] == "pending" and now >= float(inv["expires_at"]))
+
+
+def refresh(db: Tx, inv: Row, *, now: float) -> Row:
     """Expire a pending invoice whose time is up (lazily, when someone looks)."""
-    if inv["status"] == "pending" and now >= float(inv["expires_at"]):
+    if needs_refresh(inv, now=now):
         _set(db, inv, status="expired", received=0, now=now)
-        row: sqlite3.Row = db.execute(
-            "SELECT * FROM invoices WHERE invoice_id = ?", (inv["invoice_id"],)
-        ).fetchone()
+        row: Row = db.execute("SELECT * FROM invoices WHERE invoice_id = ?", (inv["invoice_id"],)).fetchone()
         return row
     return inv
 
 
-def receive(db: sqlite3.Connection, inv: sqlite3.Row, amount: int, *, now: float) -> sqlite3.Row:
+def receive(db: Tx, inv: Row, amount: int, *, now: float) -> Row:
     """The customer's wallet paid ``amount`` minor units to this invoice."""
     if amount <= 0:
         raise ProblemError(422, "invalid-amount", "Invalid amount", "a payment is at least one minor unit")
@@ -155,13 +157,11 @@ def receive(db: sqlite3.Connection, inv: sqlite3.Row, amount: int, *, now: float
     else:
         status = "overpaid"
     _set(db, inv, status=status, received=got, now=now)
-    row: sqlite3.Row = db.execute(
-        "SELECT * FROM invoices WHERE invoice_id = ?", (inv["invoice_id"],)
-    ).fetchone()
+    row: Row = db.execute("SELECT * FROM invoices WHERE invoice_id = ?", (inv["invoice_id"],)).fetchone()
     return row
 
 
-def doc(inv: sqlite3.Row, payment: sqlite3.Row) -> dict[str, Any]:
+def doc(inv: Row, payment: Row) -> dict[str, Any]:
     return {
         "invoice_id": inv["invoice_id"],
         "payment_id": inv["payment_id"],

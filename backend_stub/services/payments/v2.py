@@ -3,7 +3,6 @@ merchant-presented invoices and verified customer payloads (Bolt Card, wallet to
 
 # No `from __future__ import annotations`: FastAPI must see the per-app `Terminal` alias.
 import base64
-import sqlite3
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -15,6 +14,7 @@ from backend_stub.auth import Authenticator
 from backend_stub.problems import ProblemError
 from backend_stub.services.common import Context, idempotent_write, iso, new_id, parse_iso
 from backend_stub.services.payments import charges, core, invoices
+from backend_stub.store import Row, Tx
 
 DIGITS = r"^[0-9]{1,40}$"
 Status = Literal["approved", "declined", "pending"]
@@ -172,7 +172,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
     @r.get("/payments/{payment_id}", response_model=PaymentV2)
     async def get_payment(payment_id: str, terminal: Terminal) -> dict[str, Any]:
         row = await run_in_threadpool(
-            lambda: core.load_payment(ctx.store.read(), payment_id, terminal=terminal)
+            ctx.store.query, lambda db: core.load_payment(db, payment_id, terminal=terminal)
         )
         return core.doc_v2(row)
 
@@ -204,8 +204,8 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
             args.append(_uncursor(cursor))
         sql = f"SELECT * FROM payments WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"  # noqa: S608
 
-        def find() -> list[sqlite3.Row]:
-            return ctx.store.read().execute(sql, (*args, limit + 1)).fetchall()
+        def find() -> list[Row]:
+            return ctx.store.fetch_all(sql, (*args, limit + 1))
 
         rows = await run_in_threadpool(find)
         more = len(rows) > limit
@@ -225,7 +225,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
     ) -> JSONResponse:
         key = require_key(idempotency_key)
 
-        def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
+        def work(db: Tx) -> tuple[int, dict[str, Any]]:
             p = core.load_payment(db, payment_id, terminal=terminal)
             if p["status"] != "approved":
                 raise ProblemError(
@@ -275,7 +275,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
     ) -> JSONResponse:
         """A merchant-presented invoice for a quote; its payment starts ``pending``."""
 
-        def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
+        def work(db: Tx) -> tuple[int, dict[str, Any]]:
             q = core.load_quote(db, body.quote_id, terminal=terminal)
             core.check_quote(ctx, q, asset=q.asset, amount_minor=q.crypto_minor)
             invoices.check_kind(body.kind, q.asset)
@@ -324,25 +324,32 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
     async def get_invoice(invoice_id: str, terminal: Terminal) -> dict[str, Any]:
         """Poll this to detect the customer's payment (and late or partial ones)."""
 
-        def look() -> dict[str, Any]:
-            with ctx.store.write() as db:  # a write: an invoice past its time becomes expired
-                inv = invoices.refresh(db, invoices.load(db, invoice_id, terminal=terminal), now=ctx.now())
-                return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
+        def look(db: Tx) -> dict[str, Any] | None:
+            inv = invoices.load(db, invoice_id, terminal=terminal)
+            if invoices.needs_refresh(inv, now=ctx.now()):
+                return None
+            return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
 
-        return await run_in_threadpool(look)
+        def expire(db: Tx) -> dict[str, Any]:
+            inv = invoices.refresh(db, invoices.load(db, invoice_id, terminal=terminal), now=ctx.now())
+            return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
+
+        # A poll is a read (tills poll twice a second); only an invoice whose time is up is
+        # written, once, to expire it.
+        seen = await run_in_threadpool(ctx.store.query, look)
+        return seen if seen is not None else await run_in_threadpool(ctx.store.transaction, expire)
 
     @r.post("/invoices/{invoice_id}/simulate", response_model=Invoice, tags=["test mode"])
     async def simulate_payment(invoice_id: str, body: SimulatedPayment, terminal: Terminal) -> dict[str, Any]:
         """Test mode: the customer's wallet pays ``amount_minor`` to this invoice."""
         require_test_mode(ctx)
 
-        def pay() -> dict[str, Any]:
-            with ctx.store.write() as db:
-                inv = invoices.load(db, invoice_id, terminal=terminal)
-                inv = invoices.receive(db, inv, int(body.amount_minor), now=ctx.now())
-                return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
+        def pay(db: Tx) -> dict[str, Any]:
+            inv = invoices.load(db, invoice_id, terminal=terminal)
+            inv = invoices.receive(db, inv, int(body.amount_minor), now=ctx.now())
+            return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
 
-        return await run_in_threadpool(pay)
+        return await run_in_threadpool(ctx.store.transaction, pay)
 
     @r.post("/test/cards", status_code=201, tags=["test mode"])
     async def add_test_card(body: TestCard, terminal: Terminal) -> dict[str, Any]:
