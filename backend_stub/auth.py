@@ -8,8 +8,9 @@ two valid secrets; a signature made with either is accepted.
 
 The nonce cache is the store's replay cache, so a replay sent to another instance (or another
 build) of the service is caught too; it is shared but not durable (docs/decisions.md). It
-keeps, per nonce, a digest of the signature that came with it, which tells a *retransmission* (the very same signed request again: same key, nonce
-and signature, hence same method, path, timestamp and body) from a *replay* (the nonce
+keeps, per nonce, a digest of the signature that came with it, which tells a
+*retransmission* (the very same signed request again: same key, nonce and signature, hence
+same method, path, timestamp and body) from a *replay* (the nonce
 used again for anything else). A retransmission is let through when repeating it is
 harmless, and refused otherwise:
 
