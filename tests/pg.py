@@ -50,7 +50,7 @@ class PgServer:
     def drop(self, url: str) -> None:
         import psycopg
 
-        name = url.split("/")[-1].split("?")[0]
+        name = url.rsplit("/", maxsplit=1)[-1].split("?", maxsplit=1)[0]
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

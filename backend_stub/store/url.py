@@ -39,6 +39,8 @@ class StoreURL:
 
 def redact(url: str) -> str:
     """``url`` with its password (if any) replaced by ``***``; also ``password=`` in the query."""
+    if "@" not in url and "password=" not in url.lower():
+        return url  # nothing to hide (and urlunsplit would respell sqlite:////abs as sqlite://abs)
     try:
         parts = urlsplit(url)
     except ValueError:
