@@ -163,7 +163,8 @@ def main() -> None:
     lines = [
         f"The ledger's write pattern per sale (2 nonces in the replay cache, the quote, and the payment "
         f"with its idempotency record in one transaction), {args.seconds:g} s per run, "
-        f"{platform.python_implementation()} {platform.python_version()}, PostgreSQL 16 (pgserver, defaults), "
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        "PostgreSQL 16 (pgserver, defaults), "
         "SQLite WAL with synchronous=FULL; both on the same disk.",
         "",
         "| store | writer processes | payments/s | p50 ms | p99 ms |",
