@@ -3,8 +3,8 @@ starts this as a process; it does not import the backend).
 
 - ``terminal add|rotate|revoke|list``: the terminals table of the ledger the backend in the run
   directory uses (or ``--store URL``). Running instances see the change within their key cache
-  time (2 s), without a restart. A new secret is printed once, as hex (the till's
-  ``signing.secret``... see docs/platform.md); it is kept sealed in the ledger.
+  time (2 s), without a restart. A new secret is printed once: the till's ``signing.secret``;
+  the ledger keeps it sealed.
 - ``pg``: a local PostgreSQL for trying ``backend up --store`` (pgserver's binaries, a data
   folder of its own, a UNIX socket): prints its URL; ``pg --stop`` stops it.
 
@@ -54,11 +54,11 @@ def parser() -> argparse.ArgumentParser:
     add = tsub.add_parser("add")
     add.add_argument("key_id")
     add.add_argument("--note", default="")
-    add.add_argument("--secret-hex", help="use this secret (hex) instead of a random one")
+    add.add_argument("--secret", help="use this secret (the till's signing.secret) instead of a random one")
     rot = tsub.add_parser("rotate")
     rot.add_argument("key_id")
     rot.add_argument("--grace", type=_duration, default=24 * 3600.0, help="old key valid this long (24h)")
-    rot.add_argument("--secret-hex")
+    rot.add_argument("--secret")
     rev = tsub.add_parser("revoke")
     rev.add_argument("key_id")
     ls = tsub.add_parser("list")
@@ -81,27 +81,23 @@ def terminal(args: argparse.Namespace) -> int:
 def _secret(text: str | None) -> bytes | None:
     if text is None:
         return None
-    try:
-        secret = bytes.fromhex(text)
-    except ValueError:
-        raise SystemExit("cryptopos backend terminal: --secret-hex is not hex") from None
-    if len(secret) < 16:
-        raise SystemExit("cryptopos backend terminal: a secret needs at least 16 bytes")
-    return secret
+    if len(text) < 16 or not text.isprintable():
+        raise SystemExit("cryptopos backend terminal: a secret needs at least 16 printable characters")
+    return text.encode()
 
 
 def _terminal(store: Store, args: argparse.Namespace) -> int:
     now = time.time()
     try:
         if args.action == "add":
-            secret = store.add_terminal(args.key_id, now=now, secret=_secret(args.secret_hex), note=args.note)
-            print(f"added terminal {args.key_id}; its secret (shown once): {secret.hex()}")
+            secret = store.add_terminal(args.key_id, now=now, secret=_secret(args.secret), note=args.note)
+            print(f"added terminal {args.key_id}; its secret (shown once): {secret.decode()}")
         elif args.action == "rotate":
             secret = store.rotate_terminal(
-                args.key_id, now=now, grace_s=args.grace, secret=_secret(args.secret_hex)
+                args.key_id, now=now, grace_s=args.grace, secret=_secret(args.secret)
             )
             print(
-                f"rotated terminal {args.key_id}; new secret (shown once): {secret.hex()}; "
+                f"rotated terminal {args.key_id}; new secret (shown once): {secret.decode()}; "
                 f"the old one works until {_when(now + args.grace)}"
             )
         elif args.action == "revoke":

@@ -63,6 +63,11 @@ class TerminalInfo:
     keys: tuple[tuple[int, float, float | None], ...]  # (version, created_at, expires_at)
 
 
+def new_secret() -> bytes:
+    """A terminal secret as the till's config holds it (``signing.secret``, text): 256 bits in hex."""
+    return secrets.token_hex(SECRET_BYTES).encode()
+
+
 class Store:
     """The ledger; one object per process, thread-safe."""
 
@@ -382,7 +387,7 @@ class Store:
     def add_terminal(self, key_id: str, *, now: float, secret: bytes | None = None, note: str = "") -> bytes:
         """A new terminal and its first secret (random unless given); returns the secret.
         A terminal that exists already is an error (:class:`KeyError`); rotate it instead."""
-        secret = secret if secret is not None else secrets.token_bytes(SECRET_BYTES)
+        secret = secret if secret is not None else new_secret()
         sealed = self.master_key.seal(secret, purpose=f"terminal:{key_id}:1")
 
         def add(tx: Tx) -> None:
@@ -405,7 +410,7 @@ class Store:
     ) -> bytes:
         """A new secret for a terminal; its current ones stay valid for ``grace_s`` more
         (so a till can be reconfigured meanwhile). Returns the new secret."""
-        secret = secret if secret is not None else secrets.token_bytes(SECRET_BYTES)
+        secret = secret if secret is not None else new_secret()
         self.transaction(
             lambda tx: self._add_version(tx, key_id, secret, now=now, others_until=now + grace_s)
         )

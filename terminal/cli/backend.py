@@ -90,11 +90,11 @@ def register(sub: Any) -> None:
     t_add = tsub.add_parser("add", help="a new terminal; prints its secret once")
     t_add.add_argument("key_id")
     t_add.add_argument("--note", default="")
-    t_add.add_argument("--secret-hex", help="use this secret instead of a random one")
+    t_add.add_argument("--secret", help="use this secret (the till's signing.secret), not a random one")
     t_rot = tsub.add_parser("rotate", help="a new secret; the old one works for --grace more")
     t_rot.add_argument("key_id")
     t_rot.add_argument("--grace", default="24h", help="e.g. 90s, 15m, 24h, 7d (default 24h)")
-    t_rot.add_argument("--secret-hex")
+    t_rot.add_argument("--secret")
     t_rev = tsub.add_parser("revoke", help="every secret of the terminal stops working")
     t_rev.add_argument("key_id")
     t_ls = tsub.add_parser("list", help="terminals, their key versions and expiry (no secrets)")
@@ -340,8 +340,8 @@ def terminal_cmd(args: argparse.Namespace) -> int:
         argv += ["--note", args.note]
     if args.terminal_action == "rotate":
         argv += ["--grace", args.grace]
-    if args.terminal_action in ("add", "rotate") and args.secret_hex:
-        argv += ["--secret-hex", args.secret_hex]
+    if args.terminal_action in ("add", "rotate") and args.secret:
+        argv += ["--secret", args.secret]
     if args.terminal_action == "list" and args.json:
         argv.append("--json")
     return _admin(argv)
