@@ -50,7 +50,7 @@ REPLAY_POOL_MAX = 4
 CONNECT_TIMEOUT_S = 5
 POOL_TIMEOUT_S = 5.0
 PING_TIMEOUT_S = 1.5
-MAX_ATTEMPTS = 12  # serialization retries of one transaction
+MAX_ATTEMPTS = 40  # serialization retries of one transaction (8 busy writers need a few)
 # SQLSTATEs that mean "run the transaction again": serialization failure, deadlock, and a
 # unique violation (a concurrent insert of the same key, which the retry then sees)
 RETRY_STATES = frozenset({"40001", "40P01", "23505"})
@@ -190,7 +190,7 @@ class PostgresDatabase(Database):
                         conn.execute("ROLLBACK")
                     raise
             # the other transaction is committing now: give it a moment, spread the retries
-            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter
+            time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))  # noqa: S311 - jitter
         raise StoreError("unreachable")  # pragma: no cover
 
     def migrate(self, fn: Callable[[Tx], None]) -> None:
