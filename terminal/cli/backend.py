@@ -323,9 +323,18 @@ def status_cmd(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _admin(argv: list[str]) -> int:
-    # the backend's own code does the work, in its own process (terminal/ never imports it)
-    done = subprocess.run([sys.executable, "-m", "backend_stub.admin", *argv], check=False)  # noqa: S603
+def _admin(argv: list[str], *, relay: bool = True) -> int:
+    """The backend's own code does the work, in its own process (terminal/ never imports it).
+
+    Its output is relayed through ``sys.stdout``/``sys.stderr``, where every other command
+    prints (so ``main()`` called in-process, e.g. by a test, sees it). Not for ``pg``: the
+    server it starts outlives it and would hold the pipes open."""
+    cmd = [sys.executable, "-m", "backend_stub.admin", *argv]
+    if not relay:
+        return subprocess.run(cmd, check=False).returncode  # noqa: S603
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True)  # noqa: S603
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
     return done.returncode
 
 
@@ -348,7 +357,7 @@ def terminal_cmd(args: argparse.Namespace) -> int:
 
 
 def pg_cmd(args: argparse.Namespace) -> int:
-    return _admin(["pg", "--dir", args.dir, *(["--stop"] if args.stop else [])])
+    return _admin(["pg", "--dir", args.dir, *(["--stop"] if args.stop else [])], relay=False)
 
 
 def down_cmd(args: argparse.Namespace) -> int:
