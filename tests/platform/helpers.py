@@ -18,6 +18,17 @@ from backend_stub.transport import InProcessTransport
 
 KEY_ID, SECRET = "t_test", b"s" * 32
 
+# `backend up` returns once the gateway listens; its instances may still be importing their
+# app, and a first request waits in their listen backlog meanwhile. Three instances starting at
+# once took 6-14 s to all answer at load 6-8 on 2 cores (on main as on this branch; 2-4 s
+# each alone): a bound for that first answer, not a speed target.
+INSTANCE_START_S = 30.0
+
+
+def first_answer(url: str) -> httpx.Response:
+    """``GET url`` on an instance that may still be starting."""
+    return httpx.get(url, timeout=INSTANCE_START_S)
+
 
 def topology(**over: Any) -> Topology:
     data: dict[str, Any] = {

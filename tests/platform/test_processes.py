@@ -19,6 +19,7 @@ from terminal.client import BackendClient, BackendError
 from terminal.config import load_settings
 from terminal.domain.money import Money, asset
 from tests.pg import Ledger
+from tests.platform.helpers import INSTANCE_START_S, first_answer
 
 TOPOLOGY = """
 time_scale = 60.0
@@ -60,6 +61,12 @@ async def pay_through(gateway: str, prefix: str, n: int, *, key: tuple[str, byte
                 quote=q, reference=f"{prefix}-{i}", payload="tap", idempotency_key=f"{prefix}{i}"
             )
             assert p.status == "approved"
+
+
+def canary_weight(base: list[str], capsys: pytest.CaptureFixture[str]) -> int:
+    assert main([*base, "status", "--json"]) == 0
+    builds = json.loads(capsys.readouterr().out)["services"]["payments"]["builds"]
+    return int(builds.get("1.5.0", {}).get("weight", 0))
 
 
 def ledger_of(run_dir: Path) -> Store:
@@ -115,8 +122,8 @@ def test_up_status_deploy_drained_abort_and_down(
     assert len(urls) == 3 and all(u.startswith("http://127.0.0.1:") for u in urls)
     assert oct((run_dir / "control-token").stat().st_mode & 0o777) == "0o600"
 
-    # an instance answers directly, and through the gateway
-    assert httpx.get(urls[0] + "/healthz", timeout=5).status_code == 200
+    # every instance answers directly, and through the gateway
+    assert [first_answer(u + "/healthz").status_code for u in urls] == [200] * 3
     r = httpx.get(gateway + "/payments/v1/payments/none", timeout=5)
     assert r.status_code == 401 and r.headers["x-cp-build"] == "1.4.0"
 
@@ -139,6 +146,11 @@ def test_up_status_deploy_drained_abort_and_down(
     )
     assert code == 0, capsys.readouterr()
     assert "rolling out 1.5.0" in capsys.readouterr().out
+    # the canary takes traffic once its instance is ready (deploy does not wait for that)
+    deadline = time.monotonic() + INSTANCE_START_S
+    while canary_weight(base, capsys) != 50:
+        assert time.monotonic() < deadline, "the canary never got its 50%"
+        time.sleep(0.2)
 
     async def slow_requests_during_abort() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=gateway, timeout=20) as c:
