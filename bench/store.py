@@ -34,13 +34,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 BEGIN, END = "<!-- bench/store.py begin -->", "<!-- bench/store.py end -->"
 
 
-def writer(url: str, key_file: str, seconds: float, start_at: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+CARDS = 32  # issued Bolt Cards in the card-tap pattern (a tap is checked against each one's K1)
+
+
+def card_keys(n: int) -> tuple[bytes, bytes, bytes]:
+    """Card ``n``'s UID, K1 and K2 (each card has keys of its own)."""
+    seed = n.to_bytes(2, "big")
+    return bytes.fromhex("04") + seed + b"\x00\x00\x00\x00", seed * 8, (seed * 8)[::-1]
+
+
+def writer(
+    url: str,
+    key_file: str,
+    seconds: float,
+    start_at: float,
+    out: mp.Queue,  # type: ignore[type-arg]
+    card: int | None,
+) -> None:
     from backend_stub.services.common import Context
-    from backend_stub.services.payments import core
+    from backend_stub.services.payments import core, methods
     from backend_stub.services.rates import core as rates
     from backend_stub.settings import ServiceSettings
     from backend_stub.store import Store
     from terminal.domain.money import Money, asset
+    from terminal.domain.payloads.boltcard import encrypt_sun
 
     store = Store(url, key_file=Path(key_file))
     ctx = Context.create(store=store, settings=ServiceSettings(), build="bench")
@@ -62,19 +79,29 @@ def writer(url: str, key_file: str, seconds: float, start_at: float, out: mp.Que
         )
         ref, key = f"{tag}-{i}", f"k-{tag}-{i}"
 
-        def pay(db, q=q, ref=ref, key=key, now=now):  # type: ignore[no-untyped-def]
+        tap = None
+        if card is not None:  # this writer's card, tapped once per sale with the next counter
+            uid, k1, k2 = card_keys(card)
+            tap = encrypt_sun(uid, i + 1, k1=k1, k2=k2)
+
+        def pay(db, q=q, ref=ref, key=key, now=now, tap=tap):  # type: ignore[no-untyped-def]
             begun = store.claim_idempotent(db, f"terminal:{terminal}", key, "fp", now=now, lease_s=30)
             assert begun.outcome == "started"
             quote = core.load_quote(db, q.quote_id, terminal=terminal)
             core.check_reference(db, terminal=terminal, reference=ref)
+            status, method = "approved", "card"
+            if tap is not None:
+                verdict = methods.verify_boltcard(db, store, *tap)
+                assert verdict.status == "approved", verdict
+                method = verdict.method
             row = core.insert_payment(
                 db,
                 ctx,
                 terminal=terminal,
                 reference=ref,
                 q=quote,
-                method="card",
-                status="approved",
+                method=method,
+                status=status,
                 reason=None,
             )
             doc = core.doc_v2(row)
@@ -83,20 +110,36 @@ def writer(url: str, key_file: str, seconds: float, start_at: float, out: mp.Que
         store.transaction(pay)
         lat.append(time.perf_counter() - t0)
         i += 1
+    out.put((lat, store.retries))
     store.close()
-    out.put(lat)
 
 
-def run(url: str, key_file: str, n: int, seconds: float) -> tuple[float, float, float]:
+def run(url: str, key_file: str, n: int, seconds: float, *, cards: bool) -> tuple[float, float, float, float]:
+    """payments/s, p50 ms, p99 ms, and retries per payment (PostgreSQL asking to run a
+    transaction again)."""
+    if cards:
+        from backend_stub.store import Store
+
+        store = Store(url, key_file=Path(key_file))
+        for c in range(CARDS):
+            uid, k1, k2 = card_keys(c)
+            store.add_card(uid.hex(), k1=k1, k2=k2, now=time.time())
+        store.close()
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     start_at = time.time() + 3.0  # every writer has imported and connected by then
-    procs = [ctx.Process(target=writer, args=(url, key_file, seconds, start_at, out)) for _ in range(n)]
+    procs = [
+        ctx.Process(target=writer, args=(url, key_file, seconds, start_at, out, w if cards else None))
+        for w in range(n)
+    ]
     for p in procs:
         p.start()
     lats: list[float] = []
+    retries = 0
     for _ in procs:
-        lats += out.get(timeout=seconds + 120)
+        got, again = out.get(timeout=seconds + 120)
+        lats += got
+        retries += again
     for p in procs:
         p.join()
     lats.sort()
@@ -104,6 +147,7 @@ def run(url: str, key_file: str, n: int, seconds: float) -> tuple[float, float, 
         len(lats) / seconds,
         lats[len(lats) // 2] * 1000,
         lats[min(len(lats) - 1, int(len(lats) * 0.99))] * 1000,
+        retries / max(1, len(lats)),
     )
 
 
@@ -111,9 +155,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=4.0, help="measured time per run (default 4)")
     ap.add_argument("--writers", default="1,4,8", help="writer process counts (default 1,4,8)")
+    ap.add_argument(
+        "--patterns",
+        default="sale,card",
+        help="sale: a payment with a test card; card: a Bolt Card tap (all cards' keys tried, the "
+        "tapped card's counter advanced in the payment's transaction). Default: both",
+    )
+    ap.add_argument("--stores", default="sqlite,postgresql", help="default: both")
     ap.add_argument("--write", action="store_true", help="write the table into docs/BENCHMARKS.md")
     args = ap.parse_args()
     counts = [int(x) for x in args.writers.split(",")]
+    patterns = args.patterns.split(",")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pgserver import postgres_server
@@ -132,31 +184,36 @@ def main() -> None:
     rows = []
     load_before = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     try:
-        for n in counts:
-            for kind in ("sqlite", "postgresql"):
-                if kind == "sqlite":
-                    url = f"sqlite:///{where / f'ledger-{n}.sqlite3'}"
-                else:
-                    import psycopg
+        for pattern in patterns:
+            for n in counts:
+                for kind in args.stores.split(","):
+                    if kind == "sqlite":
+                        url = f"sqlite:///{where / f'ledger-{pattern}-{n}.sqlite3'}"
+                    else:
+                        import psycopg
 
-                    name = f"bench_{n}"
-                    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-                        conn.execute(f"CREATE DATABASE {name}")
-                    url = server.get_uri(name)
-                per_s, p50, p99 = run(url, str(key_file), n, args.seconds)
-                rows.append((kind, n, per_s, p50, p99))
-                print(
-                    json.dumps(
-                        {
-                            "store": kind,
-                            "writers": n,
-                            "payments_per_s": round(per_s, 1),
-                            "p50_ms": round(p50, 2),
-                            "p99_ms": round(p99, 2),
-                        }
-                    ),
-                    flush=True,
-                )
+                        name = f"bench_{pattern}_{n}"
+                        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+                            conn.execute(f"CREATE DATABASE {name}")
+                        url = server.get_uri(name)
+                    per_s, p50, p99, retries = run(
+                        url, str(key_file), n, args.seconds, cards=pattern == "card"
+                    )
+                    rows.append((kind, pattern, n, per_s, p50, p99, retries))
+                    print(
+                        json.dumps(
+                            {
+                                "store": kind,
+                                "pattern": pattern,
+                                "writers": n,
+                                "payments_per_s": round(per_s, 1),
+                                "p50_ms": round(p50, 2),
+                                "p99_ms": round(p99, 2),
+                                "retries_per_payment": round(retries, 3),
+                            }
+                        ),
+                        flush=True,
+                    )
     finally:
         server.cleanup()
     load_after = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
@@ -165,11 +222,16 @@ def main() -> None:
         f"with its idempotency record in one transaction), {args.seconds:g} s per run, "
         f"{platform.python_implementation()} {platform.python_version()}, "
         "PostgreSQL 16 (pgserver, defaults), "
-        "SQLite WAL with synchronous=FULL; both on the same disk.",
+        "SQLite WAL with synchronous=FULL; both on the same disk. `card`: each payment is also a "
+        f"Bolt Card tap (each writer taps its own card; {CARDS} cards issued). Retries: write "
+        "transactions PostgreSQL had run again (a deadlock, a concurrent insert of one key), per payment.",
         "",
-        "| store | writer processes | payments/s | p50 ms | p99 ms |",
-        "|---|---:|---:|---:|---:|",
-        *(f"| {k} | {n} | {s:,.0f} | {a:.1f} | {b:.1f} |" for k, n, s, a, b in rows),
+        "| store | pattern | writer processes | payments/s | p50 ms | p99 ms | retries/payment |",
+        "|---|---|---:|---:|---:|---:|---:|",
+        *(
+            f"| {k} | {pat} | {n} | {s:,.0f} | {a:.1f} | {b:.1f} | {r:.3f} |"
+            for k, pat, n, s, a, b, r in rows
+        ),
         "",
         f"Load before: `{load_before}`; after: `{load_after}`.",
     ]

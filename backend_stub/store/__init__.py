@@ -3,8 +3,8 @@
 ``Store("sqlite:///var/ledger.sqlite3")`` (or a plain path) is the embedded default: one file
 in WAL mode with fsync, safe across the processes of one machine. ``Store("postgresql://...")``
 is the same ledger on a server, for instances on many machines. Both give the services the
-same guarantees (serializable write transactions, one charge per idempotency key, a Bolt Card
-counter accepted once), the same versioned schema (``schema.py``), the same replay cache
+same guarantees (one charge per idempotency key, a Bolt Card counter accepted once, refunds
+never above the payment), the same versioned schema (``schema.py``), the same replay cache
 without a durable write per request, and the same sealing of card keys and terminal secrets
 under a master key kept outside the database (``sealing.py``). docs/backend.md has more.
 

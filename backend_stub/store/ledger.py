@@ -1,8 +1,10 @@
 """The ledger every instance and build shares: :class:`Store`, on SQLite or PostgreSQL by URL.
 
 Everything the services keep goes through here or through SQL run in :meth:`Store.transaction`
-(quotes, payments, refunds, invoices), with the same guarantees on both engines: a write
-transaction is serializable, and is retried from the start when PostgreSQL asks for it.
+(quotes, payments, refunds, invoices), with the same guarantees on both engines. SQLite runs one
+write transaction at a time; on PostgreSQL, a row read to be changed is read ``FOR UPDATE``
+(``Tx.for_update``), uniqueness is a constraint, and a transaction that loses a race for one
+key is run again from the start (docs/decisions.md, 7).
 """
 
 from __future__ import annotations
@@ -121,6 +123,12 @@ class Store:
         return store
 
     @property
+    def retries(self) -> int:
+        """Write transactions run again so far because PostgreSQL asked for it (a deadlock, or
+        the loser of two concurrent inserts of one key); 0 on SQLite."""
+        return self._db.retries
+
+    @property
     def dialect(self) -> Literal["sqlite", "postgresql"]:
         return self.url.dialect
 
@@ -204,8 +212,8 @@ class Store:
     # -- transactions and reads -------------------------------------------------------------
 
     def transaction(self, fn: Callable[[Tx], T]) -> T:
-        """``fn`` in one serializable write transaction (possibly run more than once: it must
-        act only through the transaction)."""
+        """``fn`` in one write transaction (possibly run more than once: it must act only
+        through the transaction, and read a row it changes with ``tx.for_update``)."""
         return self._db.transaction(fn)
 
     def query(self, fn: Callable[[Tx], T]) -> T:
@@ -281,8 +289,8 @@ class Store:
         mid-request; it is taken over (the work it did is in the same transaction as its
         completion, so nothing half-done is left behind)."""
         row = tx.execute(
-            "SELECT fingerprint, state, status_code, body, started_at FROM idempotency "
-            "WHERE scope = ? AND key = ?",
+            "SELECT fingerprint, state, status_code, body, started_at FROM idempotency "  # noqa: S608
+            "WHERE scope = ? AND key = ?" + tx.for_update,
             (scope, key),
         ).fetchone()
         if row is None:
@@ -420,7 +428,11 @@ class Store:
     def _add_version(
         self, tx: Tx, key_id: str, secret: bytes, *, now: float, others_until: float | None
     ) -> None:
-        t = tx.execute("SELECT revoked_at FROM terminals WHERE key_id = ?", (key_id,)).fetchone()
+        # locked: two rotations of one terminal take turns (each sees the other's version)
+        t = tx.execute(
+            "SELECT revoked_at FROM terminals WHERE key_id = ?" + tx.for_update,  # noqa: S608
+            (key_id,),
+        ).fetchone()
         if t is None or t["revoked_at"] is not None:
             raise KeyError(key_id)
         row = tx.execute("SELECT MAX(version) AS v FROM terminal_keys WHERE key_id = ?", (key_id,)).fetchone()

@@ -2,8 +2,8 @@
 
 SQL is written once with ``?`` placeholders in the subset both dialects share (``ON CONFLICT``,
 ``RETURNING``); :class:`Tx` runs it. A row reads by column name or position and turns into a
-``dict``. :class:`Database` is one dialect's connections: write transactions (serializable,
-retried where the engine asks for it), reads, the replay cache and health.
+``dict``. :class:`Database` is one dialect's connections: write transactions (run again when
+the engine asks for it), reads, the replay cache and health.
 """
 
 from __future__ import annotations
@@ -43,17 +43,24 @@ class Tx(Protocol):
     """A connection inside a transaction (or, for reads, in autocommit)."""
 
     dialect: Literal["sqlite", "postgresql"]
+    for_update: str
+    """Appended to a SELECT of a row the transaction goes on to change: `` FOR UPDATE`` on
+    PostgreSQL, where the row stays locked until the commit (a concurrent writer waits, then
+    reads what was committed); nothing on SQLite, where ``BEGIN IMMEDIATE`` already keeps every
+    other writer out."""
 
     def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor: ...
 
 
 class Database(abc.ABC):
     url: StoreURL
+    retries: int = 0  # write transactions run again because the database asked (PostgreSQL)
 
     @abc.abstractmethod
     def transaction(self, fn: Callable[[Tx], T]) -> T:
-        """Run ``fn`` in one serializable write transaction and commit; ``fn`` may be run again
-        when the database asks for a retry, so it must not act outside the transaction."""
+        """Run ``fn`` in one write transaction and commit; ``fn`` may be run again when the
+        database asks for a retry, so it must not act outside the transaction. A row it reads
+        in order to change it is read with ``tx.for_update``."""
 
     @abc.abstractmethod
     def migrate(self, fn: Callable[[Tx], None]) -> None:

@@ -2,7 +2,7 @@
 
 Each thread gets its own connection (SQLite connections are not shared between threads);
 every write runs in ``BEGIN IMMEDIATE``, so two writers never both read-then-write stale data
-(SQLite serializes writers, which is the serializable isolation the PostgreSQL side asks for);
+(SQLite runs one writer at a time; PostgreSQL gets the same by row locks, ``Tx.for_update``);
 ``busy_timeout`` makes a writer wait for the lock instead of failing. ``synchronous = FULL``: a
 committed charge survives a power cut, not only a process crash.
 
@@ -73,6 +73,7 @@ def private_file(path: Path) -> None:
 
 class SqliteTx:
     dialect: Literal["sqlite", "postgresql"] = "sqlite"
+    for_update = ""
     __slots__ = ("conn",)
 
     def __init__(self, conn: sqlite3.Connection) -> None:

@@ -1,6 +1,8 @@
 """Real concurrent processes on one ledger, SQLite and PostgreSQL: every idempotency key charged
-once when instances claim it at the same moment, and a Bolt Card tap counter accepted once when
-copies of one tap reach several instances at once."""
+once when instances claim it at the same moment, a Bolt Card tap counter accepted once when
+copies of one tap reach several instances at once, refunds of one payment racing on several
+instances never adding up to more than the payment, and racing payments to one invoice all
+counted."""
 
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ K2 = bytes.fromhex("b45775776cb224c75bcde7ca3704e933")
 
 # One instance in its own process: a payments app on the ledger in CRYPTOPOS_STORE_URL. Each
 # round starts at the same wall-clock moment in every process; a 409 (another process holds
-# the key) is retried shortly.
+# the key) is retried shortly. A request is a POST of "body" to "path" (a new payment unless
+# given), with "key" as its Idempotency-Key (none if null).
 CHILD = r"""
 import asyncio, json, os, sys, time
 import httpx
@@ -43,11 +46,14 @@ app = create_service_app("payments", store=store, settings=ServiceSettings(keys=
 
 async def send(http, sale, nonce):
     body = json.dumps(sale["body"]).encode()
+    path = sale.get("path", "/payments/v2/payments")
     for attempt in range(100):
         h = signing.signature_headers(key_id=key_id, secret=secret, method="POST",
-            path="/payments/v2/payments", timestamp=int(time.time()), nonce=f"{nonce}-{attempt}", body=body)
-        h.update({"Idempotency-Key": sale["key"], "Content-Type": "application/json"})
-        r = await http.post("/payments/v2/payments", content=body, headers=h)
+            path=path, timestamp=int(time.time()), nonce=f"{nonce}-{attempt}", body=body)
+        h["Content-Type"] = "application/json"
+        if sale["key"] is not None:
+            h["Idempotency-Key"] = sale["key"]
+        r = await http.post(path, content=body, headers=h)
         if r.status_code != 409:
             return r
         await asyncio.sleep(0.01)
@@ -62,7 +68,7 @@ async def main():
             for s, r in zip(sales, rs):
                 d = r.json()
                 out.append({"key": s["key"], "status": r.status_code, "payment_id": d.get("payment_id"),
-                            "outcome": d.get("status"), "reason": d.get("reason"),
+                            "outcome": d.get("status"), "reason": d.get("reason"), "type": d.get("type"),
                             "replayed": r.headers.get("idempotent-replayed") == "true"})
     print(json.dumps(out))
 
@@ -165,3 +171,87 @@ async def test_copies_of_one_bolt_card_tap_racing_on_several_instances_are_accep
         assert row is not None and row["counter"] == 10 + n_rounds - 1
     finally:
         store.close()
+
+
+async def test_refunds_of_one_payment_racing_on_several_instances_never_exceed_it(
+    ledger_spec: Ledger,
+) -> None:
+    n_proc, per_proc = 3, 4
+    store = ledger_spec.open()
+    try:
+        async with client_for(
+            create_app(store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}))
+        ) as http:
+            api = Api(http, FakeClock(time.time()))
+            q = await api.quote_v2(fiat_minor=5000)
+            paid = (await api.pay_v2(q, key="pay-1", reference="refund-race")).json()
+    finally:
+        store.close()
+    assert paid["status"] == "approved"
+    amount = int(paid["amount_minor"])
+    part = amount // 5
+    fits = amount // part  # refunds that fit (5); the processes ask for 12 at once
+    assert 0 < fits < n_proc * per_proc
+    path = f"/payments/v2/payments/{paid['payment_id']}/refunds"
+    to = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+    rounds = [
+        [
+            [
+                {"key": f"rf-{p}-{i}", "path": path, "body": {"amount_minor": str(part), "to": to}}
+                for i in range(per_proc)
+            ]
+        ]
+        for p in range(n_proc)
+    ]
+    results = run_children(ledger_spec, rounds)
+    codes = sorted(r["status"] for r in results)
+    assert codes == [201] * fits + [422] * (n_proc * per_proc - fits), results
+    assert {r["type"] for r in results if r["status"] == 422} == {
+        "https://cryptopos.dev/problems/refund-exceeds-payment"
+    }
+    store = ledger_spec.open()
+    try:
+        rows = store.fetch_all("SELECT amount_minor FROM refunds WHERE payment_id = ?", (paid["payment_id"],))
+        refunded = store.fetch_one(
+            "SELECT refunded_minor FROM payments WHERE payment_id = ?", (paid["payment_id"],)
+        )
+    finally:
+        store.close()
+    assert sum(int(r["amount_minor"]) for r in rows) == fits * part <= amount
+    assert refunded is not None and int(refunded["refunded_minor"]) == fits * part
+
+
+async def test_payments_to_one_invoice_racing_on_several_instances_are_all_counted(
+    ledger_spec: Ledger,
+) -> None:
+    n_proc, per_proc = 3, 4
+    store = ledger_spec.open()
+    try:
+        async with client_for(
+            create_app(store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}))
+        ) as http:
+            api = Api(http, FakeClock(time.time()))
+            q = await api.quote_v2(fiat_minor=5000)
+            r = await api.post(
+                "/payments/v2/invoices", {"quote_id": q["quote_id"], "reference": "inv-race", "kind": "bip21"}
+            )
+            assert r.status_code == 201, r.text
+            inv = r.json()
+    finally:
+        store.close()
+    path = f"/payments/v2/invoices/{inv['invoice_id']}/simulate"
+    rounds = [
+        [[{"key": None, "path": path, "body": {"amount_minor": "1"}} for _ in range(per_proc)]]
+        for _ in range(n_proc)
+    ]
+    results = run_children(ledger_spec, rounds)
+    assert all(r["status"] == 200 for r in results), results
+    store = ledger_spec.open()
+    try:
+        row = store.fetch_one(
+            "SELECT received_minor, status FROM invoices WHERE invoice_id = ?", (inv["invoice_id"],)
+        )
+    finally:
+        store.close()
+    assert row is not None
+    assert (int(row["received_minor"]), row["status"]) == (n_proc * per_proc, "partially_paid")  # none lost

@@ -115,9 +115,12 @@ def insert_payment(
     return load_payment(db, payment_id, terminal=terminal)
 
 
-def load_payment(db: Tx, payment_id: str, *, terminal: str) -> Row:
+def load_payment(db: Tx, payment_id: str, *, terminal: str, lock: bool = False) -> Row:
+    """A payment of this terminal; ``lock``: to change it in this transaction (a refund)."""
     row: Row | None = db.execute(
-        "SELECT * FROM payments WHERE payment_id = ? AND terminal_id = ?", (payment_id, terminal)
+        "SELECT * FROM payments WHERE payment_id = ? AND terminal_id = ?"  # noqa: S608 - a fixed suffix
+        + (db.for_update if lock else ""),
+        (payment_id, terminal),
     ).fetchone()
     if row is None:
         raise ProblemError(404, "unknown-payment", "Unknown payment", f"no payment {payment_id[:64]!r}")

@@ -91,9 +91,12 @@ def build_uri(ctx: Context, *, kind: str, invoice_id: str, q: QuoteRow, referenc
     return uri, hashlib.sha256(preimage).hexdigest()
 
 
-def load(db: Tx, invoice_id: str, *, terminal: str) -> Row:
+def load(db: Tx, invoice_id: str, *, terminal: str, lock: bool = False) -> Row:
+    """An invoice of this terminal; ``lock``: to change it in this transaction."""
     row: Row | None = db.execute(
-        "SELECT * FROM invoices WHERE invoice_id = ? AND terminal_id = ?", (invoice_id, terminal)
+        "SELECT * FROM invoices WHERE invoice_id = ? AND terminal_id = ?"  # noqa: S608 - a fixed suffix
+        + (db.for_update if lock else ""),
+        (invoice_id, terminal),
     ).fetchone()
     if row is None:
         raise ProblemError(404, "unknown-invoice", "Unknown invoice", f"no invoice {invoice_id[:64]!r}")

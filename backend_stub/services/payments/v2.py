@@ -226,7 +226,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         key = require_key(idempotency_key)
 
         def work(db: Tx) -> tuple[int, dict[str, Any]]:
-            p = core.load_payment(db, payment_id, terminal=terminal)
+            p = core.load_payment(db, payment_id, terminal=terminal, lock=True)
             if p["status"] != "approved":
                 raise ProblemError(
                     409,
@@ -331,7 +331,9 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
             return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
 
         def expire(db: Tx) -> dict[str, Any]:
-            inv = invoices.refresh(db, invoices.load(db, invoice_id, terminal=terminal), now=ctx.now())
+            inv = invoices.refresh(
+                db, invoices.load(db, invoice_id, terminal=terminal, lock=True), now=ctx.now()
+            )
             return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
 
         # A poll is a read (tills poll twice a second); only an invoice whose time is up is
@@ -345,7 +347,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         require_test_mode(ctx)
 
         def pay(db: Tx) -> dict[str, Any]:
-            inv = invoices.load(db, invoice_id, terminal=terminal)
+            inv = invoices.load(db, invoice_id, terminal=terminal, lock=True)
             inv = invoices.receive(db, inv, int(body.amount_minor), now=ctx.now())
             return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
 
