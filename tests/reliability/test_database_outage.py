@@ -68,3 +68,53 @@ async def test_postgres_stopped_mid_traffic_loses_nothing_and_charges_nothing_tw
         with contextlib.suppress(Exception):
             postgres.start()
         store.close()
+
+
+async def test_a_postgres_restart_fails_no_request_and_a_down_database_is_a_503(
+    postgres: PgServer, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """Every pooled connection is broken by a restart; each is checked when taken from the pool,
+    so none of them fails a request afterwards. While the server is down, a request gets a 503
+    problem that says so, not a 500."""
+    import time
+
+    from tests.backend.conftest import KEY_ID as API_KEY_ID
+    from tests.backend.conftest import SECRET as API_SECRET
+    from tests.backend.conftest import Api, FakeClock
+
+    ledger = Ledger("postgresql", postgres.database(), key_file(tmp_path))
+    store = ledger.open()
+    server = ThreadServer(create_app(store=store, settings=ServiceSettings(keys={API_KEY_ID: API_SECRET})))
+    server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            api = Api(http, FakeClock(time.time()))
+            # concurrent sales: both pools hold several connections now
+            quotes = await asyncio.gather(*(api.quote_v2(fiat_minor=1000 + i) for i in range(12)))
+            paid = await asyncio.gather(
+                *(api.pay_v2(q, key=f"k{i}", reference=f"r{i}") for i, q in enumerate(quotes))
+            )
+            assert [p.status_code for p in paid] == [201] * 12
+
+            await asyncio.to_thread(postgres.pg_ctl, "stop", "-m", "fast")
+            down = await api.get(f"/payments/v2/payments/{paid[0].json()['payment_id']}")
+            assert (down.status_code, down.json()["type"]) == (
+                503,
+                "https://cryptopos.dev/problems/store-unavailable",
+            )
+            assert down.headers["retry-after"] == "1"
+            await asyncio.to_thread(postgres.start)
+
+            # one request at a time, so each takes a connection the restart broke (if any is left)
+            codes = []
+            for i in range(12):
+                q = await api.quote_v2(fiat_minor=2000 + i)
+                p = await api.pay_v2(q, key=f"after{i}", reference=f"after{i}")
+                got = await api.get(f"/payments/v2/payments/{p.json()['payment_id']}")
+                codes += [p.status_code, got.status_code]
+            assert codes == [201, 200] * 12
+    finally:
+        server.stop()
+        with contextlib.suppress(Exception):
+            postgres.start()
+        store.close()
