@@ -181,6 +181,12 @@ def test_sigkill_at_random_points_300_times(tmp_path: Path, backend_process: tup
     print(f"crash test: {stats}")
 
 
+# The queue's forwarding (order, one charge per sale) is the terminal's; PostgreSQL's part, the
+# idempotent charge under kills, is in the test above and in tests/backend/test_store_concurrency.
+# So PostgreSQL here only behind `slow`: each run is up to 100 terminal starts (~190 s at load 8).
+@pytest.mark.parametrize(
+    "ledger_spec", ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)], indirect=True
+)
 def test_sigkill_mid_forwarding_of_the_offline_queue(
     tmp_path: Path, backend_process: tuple[str, Ledger]
 ) -> None:
