@@ -3,7 +3,7 @@ process runner with a listening socket it inherits (``--fd``), so the port is kn
 the process starts and no other process can take it.
 
 The instance serves its service's app (``create_service_app``, every API version) on the
-ledger in the run directory, shared by every instance and build (SQLite, WAL), wrapped in
+shared ledger (SQLite in the run directory, or PostgreSQL: see backend_stub/store/runtime.py), wrapped in
 the build's fault middleware. A "crash" fault ends the process at once. Started with
 ``--parent-pid`` (the process runner), it ends when its parent does, even a SIGKILLed one:
 an orphaned instance would keep its port and the ledger open with no one to stop it.
@@ -32,7 +32,8 @@ from backend_stub.app import SERVICES, create_service_app
 from backend_stub.faults import FaultMiddleware, FaultSpec
 from backend_stub.metrics import MULTIPROC_ENV, instrument
 from backend_stub.settings import ServiceSettings
-from backend_stub.store import Store
+from backend_stub.store import StoreError
+from backend_stub.store.runtime import open_store, resolve_url
 
 CRASH_EXIT = 70
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -62,21 +63,13 @@ def _watch_parent(parent_pid: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def read_keys(run_dir: Path) -> dict[str, bytes]:
-    path = run_dir / "keys.json"
-    if not path.exists():
-        return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {str(k): bytes.fromhex(v) for k, v in data.items()}
-
-
 def build_app(
     service: str, build: str, *, run_dir: Path, settings: dict[str, Any], discovery: tuple[Any, ...] = ()
 ) -> ASGIApp:
-    """The service's app on the ledger in the run directory (shared by every instance)."""
+    """The service's app on the shared ledger (``CRYPTOPOS_STORE_URL``, else the one the
+    supervisor recorded in the run directory); terminal keys come from its terminals table."""
     from backend_stub.deployment import service_settings
 
-    base = ServiceSettings(keys=read_keys(run_dir))
     if service not in SERVICES:
         raise SystemExit(f"unknown service {service!r}; services: {', '.join(SERVICES)}")
     for name in discovery:
@@ -84,10 +77,14 @@ def build_app(
             raise SystemExit(
                 f"unknown service {name!r} in --discovery-services; services: {', '.join(SERVICES)}"
             )
+    try:
+        store = open_store(run_dir, resolve_url(run_dir))
+    except StoreError as exc:
+        raise SystemExit(f"instance {service} {build}: {exc}") from None
     app: ASGIApp = create_service_app(
         service,  # checked against SERVICES above
-        store=Store(run_dir / "ledger.sqlite3"),
-        settings=service_settings(base, build, settings),
+        store=store,
+        settings=service_settings(ServiceSettings(), build, settings),
         build=build,
         discovery=discovery,
     )

@@ -27,7 +27,9 @@ from backend_stub.cluster import MonotonicClock
 from backend_stub.control import control_app
 from backend_stub.deployment import Deployment
 from backend_stub.processes import ProcessRunner, loopback_listener
-from backend_stub.topology import TopologyError, load_topology
+from backend_stub.store import StoreError
+from backend_stub.store.runtime import URL_FILE, open_store, record_url, resolve_url
+from backend_stub.topology import Topology, TopologyError, load_topology
 
 TICK_S = 0.1
 
@@ -46,8 +48,36 @@ def write_private(path: Path, text: str) -> None:
         f.write(text)
 
 
+def prepare_store(run_dir: Path, topology: Topology) -> str:
+    """Open the ledger once before any instance starts: its URL is checked, its schema migrated
+    (or refused), the master key checked; the till's key that ``backend up`` left in
+    ``keys.json`` goes into the terminals table (sealed), and the file is removed. The URL is
+    recorded for the instances. Returns it, redacted. :class:`StoreError` when it cannot be used."""
+    (run_dir / URL_FILE).unlink(missing_ok=True)  # a previous run's choice does not count
+    url = resolve_url(run_dir, topology_url=topology.store.url)
+    store = open_store(run_dir, url)
+    try:
+        keys_file = run_dir / "keys.json"
+        if keys_file.exists():
+            keys = json.loads(keys_file.read_text(encoding="utf-8"))
+            for key_id, secret in keys.items():
+                outcome = store.ensure_terminal(str(key_id), bytes.fromhex(secret), now=time.time())
+                print(f"backend: terminal {key_id}: {outcome}", file=sys.stderr)
+            keys_file.unlink()
+    finally:
+        store.close()
+    record_url(run_dir, url)
+    return url.redacted()
+
+
 async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
     topology = load_topology(topology_path)
+    try:
+        where = await asyncio.to_thread(prepare_store, run_dir, topology)
+    except (StoreError, KeyError, ValueError) as exc:
+        reason = f"terminal {exc} is revoked" if isinstance(exc, KeyError) else str(exc)
+        print(f"backend: the ledger cannot be used: {reason}", file=sys.stderr)
+        return 2
     # bind the gateway's port before starting any instance: a busy port fails cleanly
     try:
         sock = loopback_listener(port)
@@ -76,6 +106,7 @@ async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
     state = {
         "pid": os.getpid(),
         "gateway": f"http://127.0.0.1:{bound}",
+        "store": where,
         "started_at": time.time(),
         "topology": str(topology_path),
     }

@@ -103,8 +103,28 @@ class MonitoringConfig(_Model):
     scrape_interval_s: float = Field(15.0, gt=0, description="plan seconds between two scrapes")
 
 
+class StoreConfig(_Model):
+    url: str | None = Field(
+        None,
+        description="the ledger: sqlite:///PATH (relative to the run directory) or postgresql://...",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> StoreConfig:
+        if self.url is not None:
+            from backend_stub.store.errors import StoreConfigError
+            from backend_stub.store.url import parse_store_url
+
+            try:
+                parse_store_url(self.url)
+            except StoreConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
+
 class Topology(_Model):
     time_scale: float = Field(60.0, gt=0, description="plan seconds per real second")
+    store: StoreConfig = StoreConfig()
     gateway: GatewayConfig = GatewayConfig()
     autoscale: AutoscaleConfig = AutoscaleConfig()
     monitoring: MonitoringConfig = MonitoringConfig()

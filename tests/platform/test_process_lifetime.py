@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from backend_stub.processes import loopback_listener
+from tests.platform.helpers import first_answer
 
 TOPOLOGY = """
 [services.rates]
@@ -94,7 +95,7 @@ def test_instances_end_when_the_supervisor_is_killed(tmp_path: Path) -> None:
         urls = [i["url"] for s in status["services"].values() for i in s["instances"]]
         assert len(urls) == 3
         for url in urls:
-            assert httpx.get(url + "/healthz", timeout=5).status_code == 200
+            assert first_answer(url + "/healthz").status_code == 200
         assert len([p for p in _pids_in(run_dir) if p != proc.pid]) == 3  # the instances
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)

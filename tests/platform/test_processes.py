@@ -13,10 +13,13 @@ import httpx
 import pytest
 
 from backend_stub.store import Store
+from backend_stub.store.runtime import open_store, resolve_url
 from terminal.cli import main
-from terminal.client import BackendClient
+from terminal.client import BackendClient, BackendError
 from terminal.config import load_settings
 from terminal.domain.money import Money, asset
+from tests.pg import Ledger
+from tests.platform.helpers import INSTANCE_START_S, first_answer
 
 TOPOLOGY = """
 time_scale = 60.0
@@ -48,10 +51,10 @@ spec:
 """
 
 
-async def pay_through(gateway: str, prefix: str, n: int) -> None:
+async def pay_through(gateway: str, prefix: str, n: int, *, key: tuple[str, bytes] | None = None) -> None:
     settings = load_settings(file=Path("config/terminal.toml")).settings
-    secret = settings.signing.secret.get_secret_value().encode()
-    async with BackendClient(base_url=gateway, key_id=settings.signing.key_id, secret=secret) as c:
+    key_id, secret = key or (settings.signing.key_id, settings.signing.secret.get_secret_value().encode())
+    async with BackendClient(base_url=gateway, key_id=key_id, secret=secret) as c:
         for i in range(n):
             q = await c.quote(Money.parse("3.50", "EUR"), asset("BTC"))
             p = await c.create_payment(
@@ -60,13 +63,45 @@ async def pay_through(gateway: str, prefix: str, n: int) -> None:
             assert p.status == "approved"
 
 
+def canary_weight(base: list[str], capsys: pytest.CaptureFixture[str]) -> int:
+    assert main([*base, "status", "--json"]) == 0
+    builds = json.loads(capsys.readouterr().out)["services"]["payments"]["builds"]
+    return int(builds.get("1.5.0", {}).get("weight", 0))
+
+
+def ledger_of(run_dir: Path) -> Store:
+    """The ledger the backend in ``run_dir`` uses (the URL it recorded, its master key)."""
+    return open_store(run_dir, resolve_url(run_dir))
+
+
+async def pay_with_retry(gateway: str, prefix: str, key: tuple[str, bytes]) -> None:
+    """A new key reaches every instance within its key cache time (2 s): try for up to 6 s."""
+    deadline = time.monotonic() + 6
+    while True:
+        try:
+            await pay_through(gateway, prefix, 1, key=key)
+            return
+        except BackendError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+            prefix += "+"
+
+
 @pytest.fixture
-def backend(tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def backend(tmp_path: Path, capsys: pytest.CaptureFixture[str], ledger_spec: Ledger):  # type: ignore[no-untyped-def]
+    """``backend up`` on each ledger: the default SQLite file in the run directory, or
+    ``--store postgresql://...``."""
     (tmp_path / "backend.toml").write_text(TOPOLOGY)
     (tmp_path / "plan.yaml").write_text(PLAN)
     run_dir = tmp_path / "run"
     base = ["backend", "--run-dir", str(run_dir)]
-    code = main([*base, "up", "--topology", str(tmp_path / "backend.toml"), "--json"])
+    store = [] if ledger_spec.kind == "sqlite" else ["--store", ledger_spec.url]
+    if store:  # a server's master key comes from outside the database: here the run directory's
+        run_dir.mkdir()
+        (run_dir / "master.key").write_bytes(ledger_spec.key.read_bytes())
+        (run_dir / "master.key").chmod(0o600)
+    code = main([*base, "up", "--topology", str(tmp_path / "backend.toml"), "--json", *store])
     out = capsys.readouterr().out
     try:
         assert code == 0, out
@@ -87,8 +122,8 @@ def test_up_status_deploy_drained_abort_and_down(
     assert len(urls) == 3 and all(u.startswith("http://127.0.0.1:") for u in urls)
     assert oct((run_dir / "control-token").stat().st_mode & 0o777) == "0o600"
 
-    # an instance answers directly, and through the gateway
-    assert httpx.get(urls[0] + "/healthz", timeout=5).status_code == 200
+    # every instance answers directly, and through the gateway
+    assert [first_answer(u + "/healthz").status_code for u in urls] == [200] * 3
     r = httpx.get(gateway + "/payments/v1/payments/none", timeout=5)
     assert r.status_code == 401 and r.headers["x-cp-build"] == "1.4.0"
 
@@ -111,15 +146,10 @@ def test_up_status_deploy_drained_abort_and_down(
     )
     assert code == 0, capsys.readouterr()
     assert "rolling out 1.5.0" in capsys.readouterr().out
-    # traffic shifts once the canary's process is ready: slow on a busy machine
-    deadline = time.monotonic() + 60
-    while (
-        httpx.get(gateway + "/_platform/status", timeout=10).json()["services"]["payments"]["builds"][
-            "1.5.0"
-        ]["weight"]
-        != 50
-    ):
-        assert time.monotonic() < deadline, "the canary never got its weight"
+    # the canary takes traffic once its instance is ready (deploy does not wait for that)
+    deadline = time.monotonic() + INSTANCE_START_S
+    while canary_weight(base, capsys) != 50:
+        assert time.monotonic() < deadline, "the canary never got its 50%"
         time.sleep(0.2)
 
     async def slow_requests_during_abort() -> list[httpx.Response]:
@@ -136,10 +166,27 @@ def test_up_status_deploy_drained_abort_and_down(
     assert "1.5.0" in builds and "1.4.0" in builds
 
     asyncio.run(pay_through(gateway, "after", 4))
-    ledger = Store(run_dir / "ledger.sqlite3")
-    refs = [r["reference"] for r in ledger.read().execute("SELECT reference FROM payments").fetchall()]
+    ledger = ledger_of(run_dir)
+    refs = [r["reference"] for r in ledger.fetch_all("SELECT reference FROM payments")]
     ledger.close()
     assert sorted(refs) == sorted([f"before-{i}" for i in range(6)] + [f"after-{i}" for i in range(4)])
+
+    # a terminal added now pays through the instances already running (no restart)
+    new_secret = "till-new-secret-0123456789"
+    assert main([*base, "terminal", "add", "till-new", "--secret", new_secret]) == 0
+    assert "added terminal till-new" in capsys.readouterr().out
+    asyncio.run(pay_with_retry(gateway, "new", ("till-new", new_secret.encode())))
+    # rotated: the old secret works during its grace, and not after it
+    assert main([*base, "terminal", "rotate", "till-new", "--grace", "3s"]) == 0
+    rotated = capsys.readouterr().out
+    assert "rotated terminal till-new" in rotated and new_secret not in rotated
+    asyncio.run(pay_through(gateway, "grace", 1, key=("till-new", new_secret.encode())))
+    time.sleep(3.5)
+    with pytest.raises(BackendError):
+        asyncio.run(pay_through(gateway, "late", 1, key=("till-new", new_secret.encode())))
+    assert main([*base, "terminal", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "till-new" in listed and "key v2" in listed and new_secret not in listed
 
     assert main([*base, "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
@@ -246,7 +293,7 @@ def test_bad_canary_over_real_processes_is_aborted_with_no_failed_payment(
     assert status["rollout"]["phase"] == "Degraded"
     assert status["rollout"]["analysis"][0]["failed"] == 2
     assert failed == [] and ok == 200
-    ledger = Store(run_dir / "ledger.sqlite3")
+    ledger = ledger_of(run_dir)
     try:
         assert ledger.count("payments") == 200
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from backend_stub.rollout.plan import load_plan
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 from backend_stub.transport import InProcessTransport
+from tests.pg import Ledger
 from tests.platform.helpers import KEY_ID, SECRET, PaymentLoad, ledger_problems, plan, topology
 
 TICK_EVERY = 5  # payments started between two control-loop passes
@@ -66,7 +68,18 @@ async def run_rollout(
     return d, store, load, weights
 
 
-async def test_healthy_canary_is_promoted_through_every_step_with_no_failed_payment(ledger: Store) -> None:
+@pytest.fixture
+def any_ledger(ledger_spec: Ledger) -> Iterator[Store]:
+    """The acceptance tests run on both ledgers: SQLite and a real PostgreSQL."""
+    store = ledger_spec.open()
+    yield store
+    store.close()
+
+
+async def test_healthy_canary_is_promoted_through_every_step_with_no_failed_payment(
+    any_ledger: Store,
+) -> None:
+    ledger = any_ledger
     p = plan()
     d, state, load, weights = await run_rollout(
         "1.5.0", p, store=ledger, rate=100, max_payments=1500, until_retired=True
@@ -90,8 +103,9 @@ async def test_healthy_canary_is_promoted_through_every_step_with_no_failed_paym
 
 
 async def test_canary_with_20_percent_5xx_is_aborted_after_failure_limit_plus_one_failed_measurements(
-    ledger: Store,
+    any_ledger: Store,
 ) -> None:
+    ledger = any_ledger
     p = plan(failure_limit=2)
     d, state, load, _weights = await run_rollout(
         "1.5.1-bad", p, store=ledger, rate=100, max_payments=1500, until_retired=False

@@ -110,7 +110,7 @@ class Backend:
     context: Context
 
     def payments(self) -> list[dict[str, Any]]:
-        rows = self.store.read().execute("SELECT * FROM payments ORDER BY seq").fetchall()
+        rows = self.store.fetch_all("SELECT * FROM payments ORDER BY seq")
         return [dict(r) for r in rows]
 
     def payment(self, payment_id: str) -> dict[str, Any]:

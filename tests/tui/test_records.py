@@ -77,7 +77,7 @@ async def test_refund_on_a_v1_backend_says_what_is_missing(make: MakeTill) -> No
         [refund] = till.journal.refunds()
         assert refund.state == "failed" and refund.refund_id is None
         assert not any("refund" in r for r in till.transport.requests)
-        assert not till.backend.store.read().execute("SELECT * FROM refunds").fetchall()
+        assert not till.backend.store.fetch_all("SELECT * FROM refunds")
 
 
 async def test_refund_of_a_declined_sale_is_refused(make: MakeTill) -> None:
@@ -171,7 +171,7 @@ async def test_refund_to_the_scanned_address_is_journaled(make: MakeTill) -> Non
         await until(pilot, lambda: "✔ refund" in screen_text(pilot))
         record = till.journal.get(approved)
         assert record is not None and journaled_refund(till.journal, approved) == ADDRESS
-        [refund] = [dict(r) for r in till.backend.store.read().execute("SELECT * FROM refunds").fetchall()]
+        [refund] = [dict(r) for r in till.backend.store.fetch_all("SELECT * FROM refunds")]
         assert refund["payment_id"] == record.payment_id and refund["to_address"] == ADDRESS
         assert int(refund["amount_minor"]) == record.crypto_minor
 
@@ -211,7 +211,7 @@ async def test_refund_address_scanned_by_the_camera(make: MakeTill) -> None:
         await until(pilot, lambda: "✔ refund" in screen_text(pilot))
         record = till.journal.get(approved)
         assert record is not None and journaled_refund(till.journal, approved) == ADDRESS
-        [refund] = [dict(r) for r in till.backend.store.read().execute("SELECT * FROM refunds").fetchall()]
+        [refund] = [dict(r) for r in till.backend.store.fetch_all("SELECT * FROM refunds")]
         assert refund["to_address"] == ADDRESS
 
 
