@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import importlib.util
 import json
 import os
 import signal
@@ -21,11 +22,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from starlette.types import ASGIApp
 
+from backend_stub.admission import AdmissionLimits, AdmissionMiddleware
 from backend_stub.app import SERVICES, create_service_app
 from backend_stub.faults import FaultMiddleware, FaultSpec
 from backend_stub.settings import ServiceSettings
@@ -83,6 +85,20 @@ def build_app(service: str, build: str, *, run_dir: Path, settings: dict[str, An
     return app
 
 
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _loop() -> Literal["uvloop", "asyncio"]:
+    return "uvloop" if _has("uvloop") else "asyncio"
+
+
+def _admission(data: dict[str, Any]) -> AdmissionLimits:
+    if "max_wait_s" in data:
+        data = {**data, "max_wait_s": tuple(data["max_wait_s"])}
+    return AdmissionLimits(**data)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m backend_stub.instance")
     p.add_argument("--service", required=True)
@@ -95,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--faults", default="")
     p.add_argument("--settings", default="{}", help="the build's behaviour settings, JSON")
     p.add_argument("--parent-pid", type=int, help="end when this process (the runner) ends")
+    p.add_argument("--admission", default="{}", help="the admission limits (backend_stub.admission), JSON")
     args = p.parse_args(argv)
     if args.parent_pid is not None:
         die_with_parent(args.parent_pid)
@@ -108,15 +125,28 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(CRASH_EXIT)
 
         app = FaultMiddleware(app, faults, clock=time.monotonic, on_crash=crash)
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=10, timeout_keep_alive=5)
+    app = AdmissionMiddleware(app, _admission(json.loads(args.admission)))
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+        timeout_keep_alive=5,
+        # the C parser and event loop when installed (cryptopos depends on both on Linux):
+        # about half the server's own cost per request
+        loop=_loop(),
+        http="httptools" if _has("httptools") else "h11",
+        access_log=False,
+        proxy_headers=False,  # only the gateway talks to an instance; there is no proxy to trust
+    )
+    server = uvicorn.Server(config)
     if args.fd is None:
         config.host, config.port = args.host, args.port
-        uvicorn.Server(config).run()
+        server.run()
     else:
         # socket(fileno=) detects the family; uvicorn's own fd= assumes AF_UNIX, and asyncio
         # then leaves Nagle on for TCP connections (40 ms delayed-ACK stalls per request)
         sock = socket.socket(fileno=args.fd)
-        uvicorn.Server(config).run(sockets=[sock])
+        server.run(sockets=[sock])
     return 0
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
+import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +17,7 @@ from backend_stub.store import Store
 from terminal.cli import main
 from terminal.client import BackendClient
 from terminal.config import load_settings
+from terminal.domain import signing
 from terminal.domain.money import Money, asset
 
 TOPOLOGY = """
@@ -24,6 +27,9 @@ per_try_timeout_s = 5.0
 drain_timeout_s = 8.0
 [autoscale]
 scale_down_stabilization_s = 3000.0
+[limits]
+rate_per_key = 100000.0  # one terminal key plays a whole shop here
+burst_per_key = 100000
 [services.rates]
 stable = "1.0.0"
 replicas = 1
@@ -47,10 +53,23 @@ spec:
 """
 
 
-async def pay_through(gateway: str, prefix: str, n: int) -> None:
+def terminal_key() -> tuple[str, bytes]:
+    """The key `backend up` trusts: the terminal's configured one."""
     settings = load_settings(file=Path("config/terminal.toml")).settings
-    secret = settings.signing.secret.get_secret_value().encode()
-    async with BackendClient(base_url=gateway, key_id=settings.signing.key_id, secret=secret) as c:
+    return settings.signing.key_id, settings.signing.secret.get_secret_value().encode()
+
+
+def signed(path: str) -> dict[str, str]:
+    key_id, secret = terminal_key()
+    ts, nonce = int(time.time()), secrets.token_hex(12)
+    return signing.signature_headers(
+        key_id=key_id, secret=secret, method="GET", path=path, timestamp=ts, nonce=nonce, body=b""
+    )
+
+
+async def pay_through(gateway: str, prefix: str, n: int) -> None:
+    key_id, secret = terminal_key()
+    async with BackendClient(base_url=gateway, key_id=key_id, secret=secret) as c:
         for i in range(n):
             q = await c.quote(Money.parse("3.50", "EUR"), asset("BTC"))
             p = await c.create_payment(
@@ -86,10 +105,16 @@ def test_up_status_deploy_drained_abort_and_down(
     assert len(urls) == 3 and all(u.startswith("http://127.0.0.1:") for u in urls)
     assert oct((run_dir / "control-token").stat().st_mode & 0o777) == "0o600"
 
-    # an instance answers directly, and through the gateway
-    assert httpx.get(urls[0] + "/healthz", timeout=5).status_code == 200
-    r = httpx.get(gateway + "/payments/v1/payments/none", timeout=5)
-    assert r.status_code == 401 and r.headers["x-cp-build"] == "1.4.0"
+    # an instance answers directly, and through the gateway; an unsigned request is refused at
+    # the edge (no instance saw it), a signed one reaches the app
+    assert httpx.get(urls[0] + "/healthz", timeout=30).status_code == 200  # may still be starting
+    none = "/payments/v1/payments/none"
+    r = httpx.get(gateway + none, timeout=5)
+    assert r.status_code == 401 and r.json()["type"].endswith("/unauthenticated")
+    assert "x-cp-build" not in r.headers
+    # (held by the gateway until an instance is ready: a busy machine may take seconds)
+    r = httpx.get(gateway + none, headers=signed(none), timeout=30)
+    assert r.status_code == 404 and r.headers["x-cp-build"] == "1.4.0"
 
     # payments through the gateway: rates and payments instances are separate processes that
     # share the ledger in the run directory
@@ -110,10 +135,11 @@ def test_up_status_deploy_drained_abort_and_down(
     )
     assert code == 0, capsys.readouterr()
     assert "rolling out 1.5.0" in capsys.readouterr().out
+    wait_for_ready_canary(gateway, "1.5.0")
 
     async def slow_requests_during_abort() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=gateway, timeout=20) as c:
-            tasks = [asyncio.ensure_future(c.get("/payments/v1/payments/none")) for _ in range(16)]
+            tasks = [asyncio.ensure_future(c.get(none, headers=signed(none))) for _ in range(16)]
             await asyncio.sleep(0.5)  # now some are in flight on the slow canary
             assert await asyncio.to_thread(main, [*base, "abort", "payments"]) == 0
             return await asyncio.gather(*tasks)
@@ -121,7 +147,7 @@ def test_up_status_deploy_drained_abort_and_down(
     results = asyncio.run(slow_requests_during_abort())
     assert "Degraded" in capsys.readouterr().out
     builds = [r.headers.get("x-cp-build") for r in results]
-    assert [r.status_code for r in results] == [401] * 16  # answered by the app, none lost
+    assert [r.status_code for r in results] == [404] * 16  # answered by the app, none lost
     assert "1.5.0" in builds and "1.4.0" in builds
 
     asyncio.run(pay_through(gateway, "after", 4))
@@ -149,6 +175,18 @@ def test_up_status_deploy_drained_abort_and_down(
     for url in [gateway, *urls]:
         with pytest.raises(httpx.ConnectError):
             httpx.get(url + "/healthz", timeout=2)
+
+
+def wait_for_ready_canary(gateway: str, build: str) -> None:
+    """Traffic shifts once the canary's instance is ready; a process takes seconds to start
+    on a busy machine."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = httpx.get(gateway + "/_platform/status", timeout=10).json()["services"]["payments"]
+        if any(i["build"] == build and i["state"] == "ready" for i in status["instances"]):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the canary {build} never became ready")
 
 
 def test_usage_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
