@@ -268,7 +268,9 @@ class Till:
             headers.append((b"idempotency-key", f"idem-{nonce}".encode()))
         service = target.split("/", 2)[1]
         t0 = time.perf_counter()
-        resp = await self.pool(service).request(method, target.encode(), headers, raw, timeout=REQUEST_TIMEOUT_S)
+        resp = await self.pool(service).request(
+            method, target.encode(), headers, raw, timeout=REQUEST_TIMEOUT_S
+        )
         stats.request_ms.setdefault(kind, []).append((time.perf_counter() - t0) * 1000)
         return resp.status, json.loads(resp.body) if resp.body else {}
 
@@ -330,8 +332,9 @@ class Till:
                 st, _doc = await self.call(stats, "poll", key, "GET", path)
                 if st != 200:
                     return _error(stats, f"poll {st}")
-            st, _doc = await self.call(stats, "simulate", key, "POST", path + "/simulate",
-                                       {"amount_minor": inv["amount_minor"]})
+            st, _doc = await self.call(
+                stats, "simulate", key, "POST", path + "/simulate", {"amount_minor": inv["amount_minor"]}
+            )
             if st != 200:
                 return _error(stats, f"simulate {st}")
             st, doc = await self.call(stats, "poll", key, "GET", path)
@@ -374,7 +377,9 @@ async def closed_loop(till: Till, *, concurrency: int, seconds: float, max_sales
     return stats
 
 
-async def open_loop(till: Till, *, rate: float, seconds: float, max_sales: int, max_in_flight: int) -> PhaseStats:
+async def open_loop(
+    till: Till, *, rate: float, seconds: float, max_sales: int, max_in_flight: int
+) -> PhaseStats:
     """Poisson arrivals at ``rate`` per second; latency counted from the scheduled start."""
     stats = PhaseStats()
     rng = random.Random(till.worker * 7919 + 1)
@@ -556,7 +561,9 @@ def run_mode(
     return res
 
 
-def _start_profile(which: str, pids: dict[str, int], args: argparse.Namespace) -> subprocess.Popen[bytes] | None:
+def _start_profile(
+    which: str, pids: dict[str, int], args: argparse.Namespace
+) -> subprocess.Popen[bytes] | None:
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     pid = pids.get(which) or pids.get(f"{which}-1")
     if pid is None:
@@ -565,8 +572,21 @@ def _start_profile(which: str, pids: dict[str, int], args: argparse.Namespace) -
     out = Path(args.profile_out or f"profile-{which}.txt")
     print(f"profile: py-spy on {which} (pid {pid}) -> {out}")
     return subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(out), "--duration",
-         str(int(args.seconds)), "--rate", "200", "--nonblocking"],
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--duration",
+            str(int(args.seconds)),
+            "--rate",
+            "200",
+            "--nonblocking",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -579,6 +599,92 @@ def _stop_profile(p: subprocess.Popen[bytes]) -> None:
         p.terminate()
 
 
+# -- the ledger alone: what store-level changes would buy ----------------------------------
+
+LEDGER_PATTERNS = (
+    # (name, commits per sale, sales per commit): the same statements, grouped differently
+    ("today: 5 commits per sale (nonce + quote; nonce + idempotency claim + payment)", 5, 1),
+    ("nonces off the durable path: 3 commits", 3, 1),
+    ("and the idempotency claim in the payment's transaction: 2 commits", 2, 1),
+    ("and group commit, 8 sales per fsync (one writer batching)", 2, 8),
+)
+
+
+_NONCE_SQL = "INSERT INTO nonces (scope, nonce, seen_at, keep_until, digest) VALUES (?, ?, ?, ?, ?)"
+_QUOTE_SQL = (
+    "INSERT INTO quotes (quote_id, terminal_id, fiat_minor, fiat_currency, asset, crypto_minor, rate, "
+    "spread_bps, fee_minor, issued_at, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_CLAIM_SQL = (
+    "INSERT INTO idempotency (scope, key, fingerprint, state, started_at) VALUES (?, ?, ?, 'in_flight', ?)"
+)
+_SEQ_SQL = (
+    "INSERT INTO counters (name, value) VALUES ('payments', 1) "
+    "ON CONFLICT (name) DO UPDATE SET value = value + 1"
+)
+_PAYMENT_SQL = (
+    "INSERT INTO payments (payment_id, terminal_id, reference, quote_id, method, asset, amount_minor, "
+    "fiat_minor, fiat_currency, status, reason, created_at, updated_at, seq) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_DONE_SQL = "UPDATE idempotency SET state = 'done', status_code = 201, body = ? WHERE scope = ? AND key = ?"
+Tx = list[tuple[str, tuple[Any, ...]]]
+
+
+def _sale_transactions(i: int, commits: int) -> list[Tx]:
+    """One card sale's writes, in today's five transactions or regrouped into fewer."""
+    now = time.time()
+    q = f"q{i}"
+    payment = (f"pay{i}", "t", f"r{i}", q, "card", "BTC", "14087", 1250, "EUR", "approved", None, now, now, i)
+    nonce_q: Tx = [(_NONCE_SQL, ("terminal:t", f"nq{i}", now, now + 300, "d" * 64))]
+    quote: Tx = [
+        (_QUOTE_SQL, (q, "t", 1250, "EUR", "BTC", "14087", "88735.0230", 100, 7, now, now + 60, "{}" * 200))
+    ]
+    nonce_p: Tx = [(_NONCE_SQL, ("terminal:t", f"np{i}", now, now + 300, "d" * 64))]
+    claim: Tx = [(_CLAIM_SQL, ("terminal:t", f"k{i}", "f" * 64, now))]
+    work: Tx = [(_SEQ_SQL, ()), (_PAYMENT_SQL, payment), (_DONE_SQL, ("{}" * 150, "terminal:t", f"k{i}"))]
+    if commits == 5:
+        return [nonce_q, quote, nonce_p, claim, work]
+    if commits == 3:  # the nonces live elsewhere (memory, a cache)
+        return [quote, claim, work]
+    return [quote, claim + work]
+
+
+def ledger_ceiling(directory: Path, seconds: float) -> list[tuple[str, float, float]]:
+    """Sales per second the ledger's write pattern allows with one writer and nothing else
+    (no HTTP, no Python web stack), for today's grouping of a sale's writes into fsync'd
+    commits and for the groupings a store change could make. Same statements every time; the
+    schema is the real store's. Returns (pattern, sales/s, ms per commit)."""
+    import sqlite3
+
+    from backend_stub.store import Store
+
+    out = []
+    for name, commits, per_commit in LEDGER_PATTERNS:
+        path = directory / f"ledger-{commits}-{per_commit}.sqlite3"
+        Store(path).close()  # the schema
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        n = sales = fsyncs = 0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            batch = [_sale_transactions(n + j, commits) for j in range(per_commit)]
+            n += per_commit
+            for k in range(commits):
+                db.execute("BEGIN IMMEDIATE")
+                for sale in batch:
+                    for sql, params in sale[k]:
+                        db.execute(sql, params)
+                db.execute("COMMIT")
+                fsyncs += 1
+            sales += per_commit
+        elapsed = time.perf_counter() - t0
+        db.close()
+        out.append((name, sales / elapsed, elapsed / fsyncs * 1000))
+    return out
+
+
 # -- report --------------------------------------------------------------------------------
 
 
@@ -586,12 +692,15 @@ def fmt(v: float, nd: int = 1) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.{nd}f}"
 
 
-def report(results: list[ModeResult], args: argparse.Namespace) -> str:
+def report(
+    results: list[ModeResult], args: argparse.Namespace, ledger: list[tuple[str, float, float]] | None = None
+) -> str:
     by = {r.mode: r for r in results}
     lines = [
         f"{time.strftime('%Y-%m-%d')}; {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; store {args.store} "
-        f"({'in ' + args.ledger_dir if args.ledger_dir else 'on disk'}, fsync per commit); {args.terminals} terminals (one key each); "
+        f"({'in ' + args.ledger_dir if args.ledger_dir else 'on disk'}, fsync per commit); "
+        f"{args.terminals} terminals (one key each); "
         f"generator: {args.workers} process(es), closed loop of {args.concurrency} sales for saturation, "
         f"open-loop Poisson arrivals at 50% / 80% of it; {args.seconds:g} s per phase. A sale: v2 quote + "
         f"v2 payment (Idempotency-Key), {INQUIRY_SHARE:.0%} followed by an inquiry; {INVOICE_SHARE:.0%} "
@@ -606,11 +715,14 @@ def report(results: list[ModeResult], args: argparse.Namespace) -> str:
         errs = sum(r.sat_errors.values())
         lines.append(
             f"| {r.mode} | {fmt(r.saturation, 0)} | {fmt(l50.get('p50', math.nan))} / "
-            f"{fmt(l50.get('p99', math.nan))} | {fmt(l80.get('p50', math.nan))} / {fmt(l80.get('p99', math.nan))} "
-            f"| {errs} | {r.load_before} -> {r.load_after} |"
+            f"{fmt(l50.get('p99', math.nan))} | {fmt(l80.get('p50', math.nan))} / "
+            f"{fmt(l80.get('p99', math.nan))} | {errs} | {r.load_before} -> {r.load_after} |"
         )
     lines += ["", "CPU time per payment (ms; at saturation, from /proc/PID/stat; RSS at the end):", ""]
-    lines += ["| mode | " + " | ".join(["process", "CPU ms / payment", "RSS MiB"]) + " |", "|---|---|---:|---:|"]
+    lines += [
+        "| mode | " + " | ".join(["process", "CPU ms / payment", "RSS MiB"]) + " |",
+        "|---|---|---:|---:|",
+    ]
     for r in results:
         for name, ms in r.cpu_ms.items():
             rss = r.rss_mib.get(name)
@@ -625,19 +737,34 @@ def report(results: list[ModeResult], args: argparse.Namespace) -> str:
             if r.mode == "direct":
                 continue
             d50, r50 = direct.loaded.get(50, {}), r.loaded.get(50, {})
+            du, ru = direct.unloaded_ms, r.unloaded_ms
+            nan = math.nan
             lines.append(
-                f"| {r.mode} | {r.unloaded_ms.get('quote', math.nan) - direct.unloaded_ms.get('quote', math.nan):+.2f}"
-                f" | {r.unloaded_ms.get('payment', math.nan) - direct.unloaded_ms.get('payment', math.nan):+.2f}"
-                f" | {r50.get('quote_p50', math.nan) - d50.get('quote_p50', math.nan):+.2f}"
-                f" | {r50.get('payment_p50', math.nan) - d50.get('payment_p50', math.nan):+.2f} |"
+                f"| {r.mode} | {ru.get('quote', nan) - du.get('quote', nan):+.2f}"
+                f" | {ru.get('payment', nan) - du.get('payment', nan):+.2f}"
+                f" | {r50.get('quote_p50', nan) - d50.get('quote_p50', nan):+.2f}"
+                f" | {r50.get('payment_p50', nan) - d50.get('payment_p50', nan):+.2f} |"
             )
         gw = [r for r in results if r.mode != "direct"]
         if gw and direct.saturation:
             best = max(gw, key=lambda r: r.saturation)
-            lines += ["", f"Gateway throughput / direct: {best.saturation / direct.saturation:.2f}x ({best.mode})."]
+            lines += [
+                "",
+                f"Gateway throughput / direct: {best.saturation / direct.saturation:.2f}x ({best.mode}).",
+            ]
     errors = {f"{r.mode}: {k}": n for r in results for k, n in r.sat_errors.items()}
     if errors:
         lines += ["", "Errors: " + ", ".join(f"{k} x{n}" for k, n in sorted(errors.items()))]
+    if ledger:
+        lines += [
+            "",
+            "The ledger alone (one writer, the write pattern of a card sale, no HTTP; same disk, "
+            f"load average {loadavg()}): what store-level changes would buy",
+            "",
+            "| grouping of a sale's writes | sales/s | ms per commit |",
+            "|---|---:|---:|",
+        ]
+        lines += [f"| {name} | {rate:,.0f} | {ms:.2f} |" for name, rate, ms in ledger]
     return "\n".join(lines) + "\n"
 
 
@@ -669,6 +796,7 @@ def main() -> None:
         "disk. /dev/shm takes fsync out of the picture and shows what the CPU alone allows",
     )
     ap.add_argument("--quick", action="store_true", help="3 s phases")
+    ap.add_argument("--no-ledger", action="store_true", help="skip the ledger-alone measurement")
     ap.add_argument("--profile", help="py-spy one process while saturated: gateway, rates, payments")
     ap.add_argument("--profile-out", help="py-spy raw output file (default profile-NAME.txt)")
     ap.add_argument("--write", action="store_true", help="write the figures into docs/BENCHMARKS.md")
@@ -686,24 +814,30 @@ def main() -> None:
         tmp = Path(tmp_name)
         gen: Generator | None = None
         try:
+            ledger = None if args.no_ledger else ledger_ceiling(tmp, min(args.seconds, 5.0))
             for mode in modes:
                 replicas = 2 if mode == "gw2" else 1
                 print(f"== {mode}: starting the backend ({replicas} instance(s) per service) ...", flush=True)
                 backend = start_backend(tmp, replicas=replicas, keys=keys, limits="")
                 try:
                     if gen is None:
-                        gen = Generator(args.workers, {"rates": backend.gateway, "payments": backend.gateway},
-                                        args.terminals)
+                        gen = Generator(
+                            args.workers,
+                            {"rates": backend.gateway, "payments": backend.gateway},
+                            args.terminals,
+                        )
                     r = run_mode(mode, gen, backend, args, args.profile)
                 finally:
                     stop_backend(backend)
                 results.append(r)
-                print(f"   saturation {r.saturation:.0f} payments/s; load {r.load_before} -> {r.load_after}",
-                      flush=True)
+                print(
+                    f"   saturation {r.saturation:.0f} payments/s; load {r.load_before} -> {r.load_after}",
+                    flush=True,
+                )
         finally:
             if gen is not None:
                 gen.close()
-    text = report(results, args)
+    text = report(results, args, ledger)
     print()
     print(text)
     if args.write:

@@ -165,6 +165,11 @@ def test_up_status_deploy_drained_abort_and_down(
     assert main([*base, "status"]) == 0
     human = capsys.readouterr().out
     assert "payments: 2 replica(s)" in human and "Degraded" in human
+    # the edge's limits (here from the test's [limits]) and what it refused: the unsigned request
+    assert "limits: 100000 req/s per terminal key (bursts of 100000), bodies up to 65536 B" in human
+    assert "each instance: 16 at work, 64 queued" in human
+    assert "refused: 0 malformed, 1 unauthenticated" in human
+    assert status["limits"]["max_body_bytes"] == 65536
 
     # down: every process goes, the ports stop answering
     pid = info["pid"]
