@@ -298,18 +298,22 @@ class _ServerConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self.in_headers = False
         length = -1
-        chunked = False
+        chunked = expect = False
         for k, v in self.headers:
             if k == b"content-length":
                 length = int(v) if v.isdigit() else -1
             elif k == b"transfer-encoding":
                 chunked = True
+            elif k == b"expect":
+                expect = v.lower() == b"100-continue"
         if length > self.limits.max_body_bytes:
             self.stats.too_large += 1
             self._refuse(_too_large(self.limits.max_body_bytes))
             raise httptools.HttpParserError("body too large")
         self.in_body = length > 0 or chunked
         if self.in_body:
+            if expect and self.transport is not None:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for it
             self._arm(self.limits.body_timeout_s, self._body_timeout)
         else:
             self._disarm()
@@ -355,7 +359,7 @@ class _ServerConnection(asyncio.Protocol):
             self.answered += 1
             close = resp.close or not keep_alive
             head = encode_head(resp.status, resp.headers, len(resp.body), close=close)
-            transport.write(head + resp.body)
+            transport.write(head if req.method == "HEAD" else head + resp.body)
             if close:
                 self._close()
                 return
@@ -435,6 +439,7 @@ class _ClientConnection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[UpstreamResponse] | None = None
         self.on_done: Callable[[], None] | None = None
+        self.head = False  # the answer to a HEAD has headers only, whatever they say
         self.timer: asyncio.TimerHandle | None = None
         self.started = False
         self.headers: Headers = []
@@ -464,9 +469,11 @@ class _ClientConnection(asyncio.Protocol):
         waiter: asyncio.Future[UpstreamResponse],
         timeout: float,
         on_done: Callable[[], None],
+        *,
+        head: bool = False,
     ) -> None:
         assert self.transport is not None
-        self.waiter, self.on_done = waiter, on_done
+        self.waiter, self.on_done, self.head = waiter, on_done, head
         self.started = False
         self.headers, self.body = [], []
         self.parser = httptools.HttpResponseParser(self)
@@ -519,7 +526,16 @@ class _ClientConnection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
 
+    def on_headers_complete(self) -> None:
+        if self.head:
+            # the parser cannot know this answer has no body: end it here, and the connection
+            # with it (what follows on it could not be parsed in step)
+            self.close()
+            self._finish(UpstreamResponse(self.parser.get_status_code(), self.headers, b""))
+
     def on_message_complete(self) -> None:
+        if self.on_done is None:
+            return  # a HEAD's answer, ended with its headers
         body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
         self._finish(UpstreamResponse(self.parser.get_status_code(), self.headers, body))
 
@@ -605,7 +621,7 @@ class ConnectionPool:
             lines.append(b"content-length: %d" % len(body))
         data = b"\r\n".join(lines) + b"\r\n\r\n" + body
         waiter: asyncio.Future[UpstreamResponse] = self.loop.create_future()
-        conn.send(data, waiter, timeout, on_done or _nothing)
+        conn.send(data, waiter, timeout, on_done or _nothing, head=method == "HEAD")
         return await waiter
 
     def drop_abandoned(self) -> None:

@@ -280,3 +280,51 @@ async def test_a_body_over_the_cap_is_413_in_process(ledger: Store) -> None:
         r = await c.post("/rates/v2/quotes", content=body, headers=headers)
     assert r.status_code == 413 and r.json()["type"].endswith("/body-too-large")
     await d.aclose()
+
+
+def shedding_factory(shedder: str) -> Any:
+    """Instances of a tiny app; the one whose id ends with ``shedder`` sheds everything."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    made: dict[str, int] = {}
+
+    def make(service: str, build: str, config: Any) -> Any:
+        made[service] = me = made.get(service, 0) + 1  # the payments instances are 1, 2, 3
+
+        async def handle(request: Request) -> JSONResponse:
+            if str(me) == shedder:
+                return JSONResponse(
+                    {"type": "https://cryptopos.dev/problems/overloaded"},
+                    status_code=503,
+                    headers={"retry-after": "1", "x-cp-shed": "1"},
+                )
+            return JSONResponse({"served_by": me})
+
+        async def healthz(request: Request) -> JSONResponse:
+            return JSONResponse({"status": "ok"})
+
+        return Starlette(
+            routes=[Route("/healthz", healthz), Route("/payments/v1/write", handle, methods=["POST"])]
+        )
+
+    return make
+
+
+async def test_a_shed_request_is_retried_elsewhere_even_unkeyed_and_ejects_nobody() -> None:
+    """Shed means nothing was done: safe to send again, even a POST without Idempotency-Key;
+    and a busy instance is not a broken one."""
+    d = Deployment.in_process(
+        topology(gateway={"eject_after": 2}), clock=ManualClock(), app_factory=shedding_factory("1")
+    )
+    await d.start()
+    pool = d.cluster.pool("payments")
+    async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as c:
+        rs = [await c.post("/payments/v1/write", content=b"{}") for _ in range(20)]
+    assert [r.status_code for r in rs] == [200] * 20
+    assert all(r.json()["served_by"] != 1 for r in rs)
+    assert d.gateway.refused["shed"] >= 1 and d.gateway.retries == d.gateway.refused["shed"]
+    assert all(i.ejected_until == 0.0 for i in pool.instances)
+    await d.aclose()

@@ -178,17 +178,19 @@ async def test_client_error_kinds() -> None:
         await ConnectionPool("127.0.0.1", port).request("GET", b"/", [])
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        line = await reader.readuntil(b"\r\n\r\n")
-        if b"/reset" in line:
-            writer.close()
-        elif b"/cut" in line:
-            writer.write(b'HTTP/1.1 201 Created\r\ncontent-length: 64\r\n\r\n{"half')
-            await writer.drain()
-            writer.close()
-        elif b"/hang" in line:
-            await asyncio.sleep(0.5)
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-            await writer.drain()
+        try:
+            line = await reader.readuntil(b"\r\n\r\n")
+            if b"/cut" in line:
+                writer.write(b'HTTP/1.1 201 Created\r\ncontent-length: 64\r\n\r\n{"half')
+                await writer.drain()
+            elif b"/hang" in line:
+                await asyncio.sleep(0.5)
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+                await asyncio.sleep(0.1)
+        finally:
+            writer.close()  # /reset: closed without a word
+            await writer.wait_closed()
 
     srv = await asyncio.start_server(answer, "127.0.0.1", 0)
     port = srv.sockets[0].getsockname()[1]
@@ -208,3 +210,28 @@ async def test_client_error_kinds() -> None:
     await pool.aclose()
     srv.close()
     await srv.wait_closed()
+
+
+async def test_head_answers_carry_no_body_both_ways() -> None:
+    async with serving() as (_, port, _seen):
+        out = await exchange(port, b"HEAD /x HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 200 OK\r\n") and out.endswith(b"\r\n\r\n")  # length given, no body
+        assert b"content-length: 9\r\n" in out  # what the GET would send: "HEAD /x 0"
+        pool = ConnectionPool("127.0.0.1", port)
+        r = await asyncio.wait_for(pool.request("HEAD", b"/x", []), 2.0)  # not waiting for 8 bytes
+        assert r.status == 200 and r.body == b""
+        again = await pool.request("GET", b"/y", [])
+        assert again.body == b"GET /y 0"
+        await pool.aclose()
+
+
+async def test_expect_100_continue_gets_its_interim_answer() -> None:
+    async with serving() as (_, port, _seen):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nexpect: 100-continue\r\n\r\n")
+        assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2.0) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(b"hello")
+        final = await asyncio.wait_for(reader.read(1000), 2.0)
+        assert final.startswith(b"HTTP/1.1 200 OK") and final.endswith(b"POST /x 5")
+        writer.close()
+        await writer.wait_closed()
