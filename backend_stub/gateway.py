@@ -76,8 +76,9 @@ from backend_stub.metrics import prometheus_text
 from terminal.domain.retry_budget import RetryBudget
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-# the gateway writes these itself on every answer it passes on
-OWN_HEADERS = frozenset({b"x-cp-instance", b"x-cp-build", b"x-cp-attempts", b"x-cp-shed"})
+# the gateway writes these itself on every answer it passes on (X-Cp-Shed is passed on: that
+# nothing was done is as true for the terminal as for the gateway)
+OWN_HEADERS = frozenset({b"x-cp-instance", b"x-cp-build", b"x-cp-attempts"})
 _VERSION = re.compile(r"^v[0-9]+$")
 METRICS_WINDOW_S = 10.0  # real seconds of the windowed gauges at /metrics
 RETRY_BUDGET_WINDOW_S = 10.0

@@ -295,7 +295,7 @@ def shedding_factory(shedder: str) -> Any:
         made[service] = me = made.get(service, 0) + 1  # the payments instances are 1, 2, 3
 
         async def handle(request: Request) -> JSONResponse:
-            if str(me) == shedder:
+            if shedder in (str(me), "all"):
                 return JSONResponse(
                     {"type": "https://cryptopos.dev/problems/overloaded"},
                     status_code=503,
@@ -327,4 +327,14 @@ async def test_a_shed_request_is_retried_elsewhere_even_unkeyed_and_ejects_nobod
     assert all(r.json()["served_by"] != 1 for r in rs)
     assert d.gateway.refused["shed"] >= 1 and d.gateway.retries == d.gateway.refused["shed"]
     assert all(i.ejected_until == 0.0 for i in pool.instances)
+    await d.aclose()
+
+
+async def test_when_every_instance_sheds_the_terminal_hears_it_was_shed() -> None:
+    d = Deployment.in_process(topology(), clock=ManualClock(), app_factory=shedding_factory("all"))
+    await d.start()
+    async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as c:
+        r = await c.post("/payments/v1/write", content=b"{}")
+    assert r.status_code == 503 and r.headers["x-cp-shed"] == "1" and r.headers["retry-after"] == "1"
+    assert r.headers["x-cp-attempts"] == "3"  # tried on every instance (max_retries 2)
     await d.aclose()
