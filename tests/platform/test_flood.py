@@ -334,6 +334,7 @@ def flood(
 
     shop = Shop(backend.gateway, every_s)
     samples: list[dict[str, float]] = []
+    gateway_fds: list[int] = []
     attack: dict[str, Any] = {}
 
     async def trade() -> None:
@@ -356,6 +357,7 @@ def flood(
             async def sampler() -> None:
                 while attackers.poll() is None:
                     samples.append({name: rss_mib(pid) for name, pid in pids.items()})
+                    gateway_fds.append(len(os.listdir(f"/proc/{pids['gateway']}/fd")))
                     await asyncio.sleep(sample_s)
 
             await asyncio.sleep(1.0)  # the attack is under way before the next sale
@@ -379,6 +381,7 @@ def flood(
         "flood_p50_p99_ms": (round(pct(flooded, 50)), round(pct(flooded, 99))),
         "rss_mib_start": base_rss,
         "rss_mib_samples": samples,
+        "gateway_open_files_max": max(gateway_fds, default=0),
         "gateway_status": httpx.get(backend.gateway + "/_platform/status", timeout=10).json()[
             "gateway_stats"
         ],
@@ -411,6 +414,8 @@ def flood(
     for name in pids:
         peak = max(s[name] for s in samples)
         assert peak - base_rss[name] < 48, (name, base_rss[name], peak)  # a 50 MB body never sits in memory
+    # its sockets: the terminals', the attackers' (200 slowloris among them), the instances'
+    assert max(gateway_fds) < 20 + 8 + 4 + 200 + 3 + 100, gateway_fds
     return report
 
 
