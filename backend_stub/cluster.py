@@ -89,6 +89,7 @@ class Instance:
     started_at: float
     stop_hook: Callable[[], Awaitable[None]]
     alive: Callable[[], bool] = lambda: True
+    pid: int | None = None  # its process, when it is one (status, benchmarks)
     state: InstanceState = InstanceState.STARTING
     in_flight: int = 0
     served: int = 0
@@ -145,6 +146,7 @@ class Instance:
             "state": self.state.value,
             "in_flight": self.in_flight,
             "served": self.served,
+            "pid": self.pid,
             "ejected": now < self.ejected_until,
         }
 

@@ -14,6 +14,9 @@ Used by the gateway (every request) and by the instances' admission middleware
 - :func:`precheck`: a signed request's headers, timestamp and HMAC, checked as the instance's
   :class:`backend_stub.auth.Authenticator` checks them (same problem types), minus the nonce,
   which needs the shared ledger. Junk never reaches an instance, so it never costs a write.
+  Two copies of these few checks on purpose for now: the gateway's works on raw bytes before
+  any framework; ``auth.py`` is being reworked for the terminals table (issue 10), after which
+  its stateless part can call this one.
 - :class:`RateLimiter`: one token bucket per terminal key, bounded in memory.
 
 Errors::

@@ -112,6 +112,7 @@ class ProcessRunner:
             started_at=self.clock.now(),
             stop_hook=stop,
             alive=lambda: proc.poll() is None,
+            pid=proc.pid,
         )
 
     async def _stop(self, instance_id: str) -> None:

@@ -122,29 +122,15 @@ class Backend:
     instances: dict[str, list[str]]  # service -> URLs
 
     def pids(self) -> dict[str, int]:
-        """gateway (the supervisor process) and each instance, by /proc children."""
+        """The gateway (the supervisor's process) and each instance, as the status lists them."""
+        import httpx
+
+        status = httpx.get(self.gateway + "/_platform/status", timeout=10).json()
         out = {"gateway": self.proc.pid}
-        seen: dict[str, int] = {}
-        for child in _children(self.proc.pid):
-            try:
-                cmd = (Path(f"/proc/{child}/cmdline").read_bytes()).split(b"\0")
-            except OSError:
-                continue
-            if b"backend_stub.instance" not in cmd:
-                continue
-            service = cmd[cmd.index(b"--service") + 1].decode()
-            seen[service] = seen.get(service, 0) + 1
-            out[f"{service}-{seen[service]}"] = child
+        for service, body in status["services"].items():
+            for n, inst in enumerate(body["instances"], 1):
+                out[f"{service}-{n}"] = int(inst["pid"])
         return out
-
-
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            text = (task / "children").read_text()
-            out += [int(x) for x in text.split()]
-    return out
 
 
 def start_backend(tmp: Path, *, replicas: int, keys: dict[str, bytes], limits: str) -> Backend:
