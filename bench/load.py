@@ -407,21 +407,31 @@ async def open_loop(
     return stats
 
 
-async def hops(till: Till, n: int) -> PhaseStats:
-    """One request at a time, a public GET that touches no database (``/rates/v2/keys``): the
-    cost of the hop itself, without the ledger's noise."""
+async def hops(n: int, targets: dict[str, str]) -> PhaseStats:
+    """One request at a time, a public GET that touches no database (``/rates/v2/keys``), to
+    each target in turn (``via``: through the gateway, ``direct``: to the rates instance behind
+    it): the cost of the hop itself, paired in time, so a busy machine weighs on both alike."""
     stats = PhaseStats()
-    pool = till.pool("rates")
-    lat = stats.request_ms.setdefault("hop", [])
+    pools = {name: ConnectionPool(*_host_port(url)) for name, url in targets.items()}
     t_start = time.perf_counter()
-    for _ in range(n):
-        t0 = time.perf_counter()
-        resp = await pool.request("GET", b"/rates/v2/keys", [], timeout=REQUEST_TIMEOUT_S)
-        lat.append((time.perf_counter() - t0) * 1000)
-        if resp.status != 200:
-            _error(stats, f"hop {resp.status}")
+    try:
+        for _ in range(n):
+            for name, pool in pools.items():
+                t0 = time.perf_counter()
+                resp = await pool.request("GET", b"/rates/v2/keys", [], timeout=REQUEST_TIMEOUT_S)
+                stats.request_ms.setdefault(name, []).append((time.perf_counter() - t0) * 1000)
+                if resp.status != 200:
+                    _error(stats, f"hop {resp.status}")
+    finally:
+        for pool in pools.values():
+            await pool.aclose()
     stats.seconds = time.perf_counter() - t_start
     return stats
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    host, port = url.removeprefix("http://").split(":")
+    return host, int(port)
 
 
 def worker_main(conn: Connection, worker: int, targets: dict[str, str], n_keys: int) -> None:
@@ -445,7 +455,7 @@ def worker_main(conn: Connection, worker: int, targets: dict[str, str], n_keys: 
                     continue
                 c0 = cpu_ticks(os.getpid())
                 if cmd[0] == "hop":
-                    stats = await hops(till, cmd[1])
+                    stats = await hops(cmd[1], cmd[2])
                 elif cmd[0] == "closed":
                     stats = await closed_loop(till, concurrency=cmd[1], seconds=cmd[2], max_sales=cmd[3])
                 else:
@@ -532,6 +542,7 @@ class ModeResult:
     cpu_ms: dict[str, float] = field(default_factory=dict)  # per payment, by process
     rss_mib: dict[str, float] = field(default_factory=dict)
     unloaded_ms: dict[str, float] = field(default_factory=dict)  # p50 per request kind
+    hop_ms: dict[str, tuple[float, float]] = field(default_factory=dict)  # direct / via: (p50, p99)
     loaded: dict[int, dict[str, float]] = field(default_factory=dict)  # 50/80 -> figures
     load_before: str = ""
     load_after: str = ""
@@ -552,9 +563,12 @@ def run_mode(
     seq = gen.run("closed", 1, min(per, 3.0), 400 // len(gen.conns) + 1)
     res.unloaded_ms = {k: pct(v, 50) for k, v in seq.request_ms.items()}
     res.unloaded_ms["sale"] = pct(seq.sale_ms, 50)
-    hop = gen.run_one("hop", 500)
-    res.unloaded_ms["hop"] = pct(hop.request_ms["hop"], 50)
-    res.unloaded_ms["hop_p99"] = pct(hop.request_ms["hop"], 99)
+    pair = {"direct": backend.instances["rates"][0]}
+    if mode != "direct":
+        pair["via"] = backend.gateway
+    hop = gen.run_one("hop", 500, pair)
+    for name, lat in hop.request_ms.items():
+        res.hop_ms[name] = (pct(lat, 50), pct(lat, 99))
     pids = backend.pids()
     if mode == "direct":
         pids.pop("gateway")
@@ -766,25 +780,26 @@ def report(
     if direct is not None:
         lines += [
             "",
-            "The gateway's added latency, p50 ms of one request, gateway minus direct: the hop alone "
-            "(500 sequential GET /rates/v2/keys, public, no database; direct p50 / p99 "
-            f"{direct.unloaded_ms.get('hop', math.nan):.2f} / "
-            f"{direct.unloaded_ms.get('hop_p99', math.nan):.2f} ms), "
-            "then a sale's requests one at a time and at 50% of saturation (these carry the ledger's "
-            "fsync noise):",
+            "The gateway's added latency. The hop: 500 sequential GET /rates/v2/keys (public, no "
+            "database) through the gateway and straight to the rates instance behind it, alternating, "
+            "so both see the same machine; added = p50 (p99) via minus direct. Then a sale's requests, "
+            "gateway mode minus direct mode, one at a time and at 50% of saturation (these carry the "
+            "ledger's fsync noise and the other runs' load):",
             "",
-            "| mode | hop | hop p99 | unloaded quote | unloaded payment | quote at 50% | payment at 50% |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| mode | hop direct p50 / p99 | hop via p50 / p99 | added p50 | added p99 "
+            "| unloaded quote | unloaded payment | quote at 50% | payment at 50% |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|",
         ]
+        nan = math.nan
         for r in results:
             if r.mode == "direct":
                 continue
             d50, r50 = direct.loaded.get(50, {}), r.loaded.get(50, {})
             du, ru = direct.unloaded_ms, r.unloaded_ms
-            nan = math.nan
+            hd, hv = r.hop_ms.get("direct", (nan, nan)), r.hop_ms.get("via", (nan, nan))
             lines.append(
-                f"| {r.mode} | {ru.get('hop', nan) - du.get('hop', nan):+.2f}"
-                f" | {ru.get('hop_p99', nan) - du.get('hop_p99', nan):+.2f}"
+                f"| {r.mode} | {hd[0]:.2f} / {hd[1]:.2f} | {hv[0]:.2f} / {hv[1]:.2f} "
+                f"| {hv[0] - hd[0]:+.2f} | {hv[1] - hd[1]:+.2f}"
                 f" | {ru.get('quote', nan) - du.get('quote', nan):+.2f}"
                 f" | {ru.get('payment', nan) - du.get('payment', nan):+.2f}"
                 f" | {r50.get('quote_p50', nan) - d50.get('quote_p50', nan):+.2f}"
