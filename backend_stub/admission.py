@@ -16,7 +16,9 @@
 
 A request that got a slot is never shed: an accepted payment runs to its end. Probes
 (``/healthz``, ``/readyz``) and ``/discovery`` bypass the queue: an instance that is busy is
-not unhealthy, and taking it out of rotation would only pile its load onto the others.
+not unhealthy, and taking it out of rotation would only pile its load onto the others. An
+invoice long-poll takes no slot either (it waits, it does not work): at most ``max_held`` are
+held at once, and one more is shed.
 """
 
 from __future__ import annotations
@@ -33,13 +35,19 @@ from backend_stub.edge import EdgeRefusal, segments, split_target
 from backend_stub.topology import LimitsConfig
 
 WRITE, QUOTE, POLL = 0, 1, 2  # priority classes, most important first
+HELD = 3  # an invoice long-poll: held, not worked on (see :func:`priority`)
 CLASS_NAMES = ("payments", "quotes", "polls")
 EXEMPT = frozenset({"healthz", "readyz", "discovery", "metrics"})
 SHED_RETRY_AFTER_S = 1
 
 
 def priority(method: str, path: bytes, query: bytes) -> int | None:
-    """The class of a request (None: exempt from the limit)."""
+    """The class of a request (None: exempt from the limit).
+
+    An invoice long-poll (``GET .../invoices/{id}?wait=N&after=V``, docs/api.md) is ``HELD``: it
+    spends its seconds waiting for a change, not working, so it takes no concurrency slot (16
+    waiting tills would otherwise stop every payment behind them); it is counted against
+    ``max_held`` instead, and its own look-ups are short reads."""
     parts = segments(path)
     if len(parts) == 1 and parts[0] in EXEMPT:
         return None
@@ -51,16 +59,25 @@ def priority(method: str, path: bytes, query: bytes) -> int | None:
             return WRITE  # GET one payment: a status inquiry
         if len(parts) == 3 and parts[2] == "payments" and b"reference=" in query:
             return WRITE  # the inquiry by reference after a lost answer
+        if len(parts) == 4 and parts[2] == "invoices" and _long_poll(query):
+            return HELD
         return POLL
     if service == "rates" and method == "POST":
         return QUOTE
     return POLL
 
 
+def _long_poll(query: bytes) -> bool:
+    params = dict(p.partition(b"=")[::2] for p in query.split(b"&"))
+    wait = params.get(b"wait", b"0")
+    return b"after" in params and wait.isdigit() and int(wait) > 0
+
+
 @dataclass(frozen=True, slots=True)
 class AdmissionLimits:
     max_concurrency: int = 16
     max_queue: int = 64
+    max_held: int = 1024  # invoice long-polls held at once
     max_wait_s: tuple[float, float, float] = (4.0, 2.0, 1.0)  # per class
     max_body_bytes: int = 64 * 1024
 
@@ -71,6 +88,7 @@ def admission_limits(limits: LimitsConfig) -> AdmissionLimits:
     return AdmissionLimits(
         max_concurrency=i.max_concurrency,
         max_queue=i.max_queue,
+        max_held=i.max_held,
         max_wait_s=(i.wait_payments_s, i.wait_quotes_s, i.wait_polls_s),
         max_body_bytes=limits.max_body_bytes,
     )
@@ -206,7 +224,8 @@ class AdmissionMiddleware:
         self.app = app
         self.limits = limits or AdmissionLimits()
         self.limiter = PriorityLimiter(self.limits)
-        self.refused = {"malformed": 0, "too_large": 0}
+        self.refused = {"malformed": 0, "too_large": 0, "held_over_limit": 0}
+        self.held = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -224,6 +243,17 @@ class AdmissionMiddleware:
         if klass is None:
             await self.app(scope, receive, send)
             return
+        if klass == HELD:
+            if self.held >= self.limits.max_held:
+                self.refused["held_over_limit"] += 1
+                await _send_refusal(send, _shed_refusal(POLL))
+                return
+            self.held += 1
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.held -= 1
+            return
         try:
             receive = await self._buffered(scope, receive)
         except _TooLargeError:
@@ -234,17 +264,7 @@ class AdmissionMiddleware:
             )
             return
         if not await self.limiter.acquire(klass):
-            await _send_refusal(
-                send,
-                EdgeRefusal(
-                    503,
-                    "overloaded",
-                    "The instance is overloaded",
-                    f"{CLASS_NAMES[klass]} are shed first when it is busy; nothing was done, send it again",
-                    [(b"x-cp-shed", b"1")],
-                    retry_after=SHED_RETRY_AFTER_S,
-                ),
-            )
+            await _send_refusal(send, _shed_refusal(klass))
             return
         try:
             await self.app(scope, receive, send)
@@ -284,6 +304,17 @@ class AdmissionMiddleware:
             return await receive()
 
         return replay
+
+
+def _shed_refusal(klass: int) -> EdgeRefusal:
+    return EdgeRefusal(
+        503,
+        "overloaded",
+        "The instance is overloaded",
+        f"{CLASS_NAMES[klass]} are shed first when it is busy; nothing was done, send it again",
+        [(b"x-cp-shed", b"1")],
+        retry_after=SHED_RETRY_AFTER_S,
+    )
 
 
 async def _send_refusal(send: Send, refusal: EdgeRefusal) -> None:

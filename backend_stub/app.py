@@ -91,8 +91,11 @@ def _mount_service(app: FastAPI, service: str, ctx: Context, auth: Authenticator
         app.mount(f"/{service}/{version}", wrapped, name=f"{service}-{version}")
 
 
-def _base_app(ctx: Context, services: Iterable[Service], title: str) -> FastAPI:
+def _base_app(
+    ctx: Context, services: Iterable[Service], title: str, *, discovery_for: Iterable[Service] = ()
+) -> FastAPI:
     served = tuple(services)
+    listed = tuple(discovery_for) or served
     app = FastAPI(title=title, version=ctx.build, openapi_url=None, docs_url=None, redoc_url=None)
     for exc_type, handler in HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
@@ -114,7 +117,7 @@ def _base_app(ctx: Context, services: Iterable[Service], title: str) -> FastAPI:
 
     @ops.get("/discovery")
     async def discovery() -> dict[str, Any]:
-        return discovery_document(ctx.settings, services=served)
+        return discovery_document(ctx.settings, services=listed)
 
     app.include_router(ops)
     for service in served:
@@ -124,13 +127,23 @@ def _base_app(ctx: Context, services: Iterable[Service], title: str) -> FastAPI:
 
 
 def create_service_app(
-    service: Service, *, store: Store, settings: ServiceSettings, build: str = "1.4.0"
+    service: Service,
+    *,
+    store: Store,
+    settings: ServiceSettings,
+    build: str = "1.4.0",
+    discovery: Iterable[Service] = (),
 ) -> FastAPI:
-    """One service, all its API versions: what one instance ("container") runs."""
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}; services: {', '.join(SERVICES)}")
+    """One service, all its API versions: what one instance ("container") runs.
+
+    ``GET /discovery`` lists this service, or the services in ``discovery``: where no gateway
+    merges every service's document (Kubernetes, deploy/k8s), the instances behind the
+    Ingress's ``/discovery`` route answer for the whole deployment's version policy."""
+    for name in (service, *discovery):
+        if name not in SERVICES:
+            raise ValueError(f"unknown service {name!r}; services: {', '.join(SERVICES)}")
     ctx = Context.create(store=store, settings=settings, build=build)
-    return _base_app(ctx, (service,), f"cryptopos {service} (emulated)")
+    return _base_app(ctx, (service,), f"cryptopos {service} (emulated)", discovery_for=discovery)
 
 
 def create_app(

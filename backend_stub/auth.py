@@ -90,7 +90,7 @@ class Authenticator:
                 f"timestamp is {int(now - timestamp)} s off; the window is ±{signing.WINDOW_S} s",
             )
         if len(nonce) > MAX_NONCE_LEN:
-            raise _unauthorized("bad-signature", "Nonce too long", f"at most {MAX_NONCE_LEN} characters")
+            raise _unauthorized("bad-nonce", "Nonce too long", f"at most {MAX_NONCE_LEN} characters")
         # What the client signed is the path as sent, before any percent-decoding.
         raw = request.scope.get("raw_path") or request.url.path.encode()
         path = raw.decode("latin-1")

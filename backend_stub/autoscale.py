@@ -1,5 +1,9 @@
 """The autoscaler: the Kubernetes HPA algorithm on requests per second per instance.
 
+The metric is :func:`scale_query` over the instances' scraped metrics, the query the KEDA
+``ScaledObject`` in deploy/k8s gives Prometheus (``metricType: AverageValue``: the sum over
+the service, per serving instance, against ``target_rps_per_instance``).
+
 ``desired = ceil(current * metric / target)``, no change while ``|metric/target - 1| <= tolerance``
 (0.1). Scale-down is stabilized: the highest recommendation of the last
 ``scale_down_stabilization_s`` wins (default 300 s), so a short dip does not remove
@@ -21,7 +25,13 @@ from decimal import Decimal
 from typing import Any
 
 from backend_stub.cluster import Cluster
+from backend_stub.monitoring import as_result
 from backend_stub.topology import AutoscaleConfig
+
+
+def scale_query(service: str, window_s: float) -> str:
+    """Requests per second to every instance of a service over the last ``window_s`` (plan s)."""
+    return f'sum(rate(cryptopos_requests_total{{service="{service}"}}[{window_s:g}s]))'
 
 
 def hpa_desired(current: int, metric: float, target: float, *, tolerance: float = 0.1) -> int:
@@ -136,10 +146,11 @@ class Autoscaler:
         pool = cluster.pool(service)
         svc = cluster.topology.services[service]
         scaled = cluster.topology.scaled
-        window = scaled(self.cfg.window_s)
         current = pool.replicas
         serving = max(1, len(pool.ready()))
-        rps = cluster.metrics.service_rate(service, now, window)
+        # no series yet (nothing scraped twice) reads as no load, as KEDA reads an empty result
+        found = as_result(cluster.monitoring.query(scale_query(service, self.cfg.window_s), now=now))
+        rps = found if isinstance(found, float) else math.fsum(found)
         metric = rps / serving
         idle_for = now - (pool.last_request_at if pool.last_request_at is not None else now)
         if svc.idle_to_zero_s and current > 0 and idle_for >= scaled(svc.idle_to_zero_s) and rps == 0:

@@ -33,7 +33,8 @@ from starlette.types import ASGIApp
 
 from backend_stub.admission import AdmissionLimits, AdmissionMiddleware
 from backend_stub.faults import FaultMiddleware, FaultSpec
-from backend_stub.metrics import MetricsRegistry
+from backend_stub.metrics import MetricsRegistry, instrument
+from backend_stub.monitoring import Monitoring
 from backend_stub.topology import BuildConfig, Topology
 from backend_stub.transport import InProcessTransport
 from backend_stub.upstream import HttpxUpstream, Upstream
@@ -185,6 +186,8 @@ class InProcessRunner:
             app = FaultMiddleware(app, faults, clock=self.clock.now, on_crash=crashed)
         if self.admission is not None:
             app = AdmissionMiddleware(app, self.admission)
+        # outside the faults (they are the build's own) and the admission (a shed request arrived too)
+        app = instrument(app, service=service, build=build)
 
         def is_up() -> bool:
             return bool(box) and box[0].state not in (InstanceState.STOPPED, InstanceState.CRASHED)
@@ -242,7 +245,11 @@ class Cluster:
         self.topology = topology
         self.runner = runner
         self.clock = clock
-        self.metrics = MetricsRegistry()
+        self.metrics = MetricsRegistry()  # the gateway's records of its attempts
+        # what the instances export, scraped: the analyses and the autoscaler query it
+        self.monitoring = Monitoring(
+            scrape_interval_s=topology.monitoring.scrape_interval_s, scale=topology.scaled
+        )
         self.pools: dict[str, Pool] = {
             name: Pool(service=name, stable=svc.stable, replicas=svc.replicas)
             for name, svc in topology.services.items()
@@ -298,14 +305,20 @@ class Cluster:
         await self.runner.aclose()
 
     async def tick(self) -> None:
-        """One control-loop pass: probes, controllers, reconcile. Tests call it after
+        """One control-loop pass: probes, a scrape when due, controllers, reconcile. Tests call it after
         moving a :class:`ManualClock`; real mode calls it on a timer."""
         now = self.clock.now()
         await self.probe_all()
+        await self.monitoring.scrape_due(now, self.scrape_targets())
         for hook in list(self.tick_hooks):
             await hook(now)
         for name in self.pools:
             await self.reconcile(name)
+
+    def scrape_targets(self) -> list[Instance]:
+        """What a PodMonitor scrapes: every pod that runs, ready or not, draining too."""
+        up = (InstanceState.STARTING, InstanceState.READY, InstanceState.DRAINING)
+        return [i for pool in self.pools.values() for i in pool.instances if i.state in up and i.alive()]
 
     async def settle(self) -> None:
         """Wait for background drains started by reconcile (tests use it)."""

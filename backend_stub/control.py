@@ -1,7 +1,8 @@
 """The control API of a running deployment, under ``/_platform/`` on the gateway.
 
-Read-only (no token): ``GET status``, ``GET analysis?service=&build=&metric=&window_s=``
-(``{"result": value}``, what an Argo ``web`` metric provider polls). Changes need the run's
+Read-only (no token): ``GET status``, ``GET query?query=PROMQL`` (an instant query over the
+instances' scraped metrics, answered in the shape of Prometheus' ``/api/v1/query``: what the
+analyses and the autoscaler see). Changes need the run's
 control token in ``X-Cp-Control-Token`` (a file only the owner can read in the run
 directory): ``POST deploy {service, build, plan?, faults?}``, ``POST promote {service,
 full?}``, ``POST abort {service}``, ``POST shutdown``. Errors are problem documents.
@@ -23,8 +24,9 @@ from starlette.routing import Route
 from backend_stub.cluster import ClusterError
 from backend_stub.deployment import Deployment
 from backend_stub.faults import FaultError, FaultSpec
+from backend_stub.monitoring import describe
+from backend_stub.promql import QueryError
 from backend_stub.rollout import PlanError, RolloutError
-from backend_stub.rollout.controller import metric_value
 
 TOKEN_HEADER = "x-cp-control-token"  # noqa: S105 - a header name, not a secret
 
@@ -37,6 +39,11 @@ def _problem(status: int, slug: str, title: str, detail: str = "") -> JSONRespon
         "detail": detail,
     }
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _sample(v: float) -> str:
+    """Prometheus' API gives sample values as strings (NaN, +Inf included)."""
+    return describe(v)
 
 
 def control_app(deployment: Deployment, *, token: str, on_shutdown: Callable[[], None]) -> Starlette:
@@ -78,20 +85,21 @@ def control_app(deployment: Deployment, *, token: str, on_shutdown: Callable[[],
     async def status(request: Request) -> JSONResponse:
         return JSONResponse(deployment.status())
 
-    async def analysis(request: Request) -> JSONResponse:
-        q = request.query_params
+    async def query(request: Request) -> JSONResponse:
+        text = request.query_params.get("query", "")
+        now = deployment.clock.now()
         try:
-            service, build, metric = q["service"], q["build"], q["metric"]
-            window = float(q.get("window_s", "1"))
-            w = deployment.cluster.metrics.build(service, build).window(deployment.clock.now(), window)
-            value = (
-                None
-                if w.requests == 0
-                else metric_value(metric, w.success_rate, w.p50_ms, w.p99_ms, w.rate_per_s)
-            )
-        except (KeyError, ValueError, RolloutError) as exc:
-            return _problem(400, "bad-request", "service, build and metric are needed", str(exc))
-        return JSONResponse({"result": value, "requests": w.requests})
+            value = deployment.cluster.monitoring.query(text, now=now)
+        except QueryError as exc:
+            return _problem(400, "bad-query", "Cannot run that query", str(exc))
+        if isinstance(value, float):
+            data: dict[str, Any] = {"resultType": "scalar", "result": [now, _sample(value)]}
+        else:
+            data = {
+                "resultType": "vector",
+                "result": [{"metric": dict(labels), "value": [now, _sample(v)]} for labels, v in value],
+            }
+        return JSONResponse({"status": "success", "data": data})
 
     async def deploy(data: dict[str, Any]) -> Any:
         service, build = str(data["service"]), str(data["build"])
@@ -121,7 +129,7 @@ def control_app(deployment: Deployment, *, token: str, on_shutdown: Callable[[],
     return Starlette(
         routes=[
             Route("/_platform/status", status),
-            Route("/_platform/analysis", analysis),
+            Route("/_platform/query", query),
             Route("/_platform/deploy", post(deploy), methods=["POST"]),
             Route("/_platform/promote", post(promote), methods=["POST"]),
             Route("/_platform/abort", post(abort), methods=["POST"]),

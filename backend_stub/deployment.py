@@ -33,7 +33,7 @@ from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 from backend_stub.topology import BuildConfig, Topology
 
-DEFAULT_PLAN_DIR = Path("config/rollouts")
+DEFAULT_PLAN_DIR = Path("config/rollouts")  # in-process deployments, relative to the current folder
 
 
 def service_settings(base: ServiceSettings, build: str, behaviour: dict[str, Any]) -> ServiceSettings:
@@ -73,6 +73,7 @@ class Deployment:
     autoscaler: Autoscaler
     clock: Clock
     store: Store | None = None  # the ledger, when this deployment owns it
+    topology_dir: Path | None = None  # a topology file's folder: its relative plan paths start there
     _owned: list[Store] = field(default_factory=list)
 
     @classmethod
@@ -160,7 +161,10 @@ class Deployment:
             configured = (
                 self.topology.services[service].rollout if service in self.topology.services else None
             )
-            plan_path = Path(configured) if configured else DEFAULT_PLAN_DIR / f"{service}.yaml"
+            if self.topology_dir is None:
+                plan_path = Path(configured) if configured else DEFAULT_PLAN_DIR / f"{service}.yaml"
+            else:
+                plan_path = self.topology_dir / (configured or f"rollouts/{service}.yaml")
         return load_plan(plan_path)
 
     async def deploy(

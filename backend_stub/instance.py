@@ -7,6 +7,8 @@ ledger in the run directory, shared by every instance and build (SQLite, WAL), w
 the build's fault middleware. A "crash" fault ends the process at once. Started with
 ``--parent-pid`` (the process runner), it ends when its parent does, even a SIGKILLed one:
 an orphaned instance would keep its port and the ledger open with no one to stop it.
+In a container, ``--port P --workers N`` runs N uvicorn workers on one port; their request
+metrics are summed through prometheus_client's multiprocess mode.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from starlette.types import ASGIApp
 from backend_stub.admission import AdmissionLimits, AdmissionMiddleware
 from backend_stub.app import SERVICES, create_service_app
 from backend_stub.faults import FaultMiddleware, FaultSpec
+from backend_stub.metrics import MULTIPROC_ENV, instrument
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 
@@ -69,37 +72,34 @@ def read_keys(run_dir: Path) -> dict[str, bytes]:
     return {str(k): bytes.fromhex(v) for k, v in data.items()}
 
 
-def build_app(service: str, build: str, *, run_dir: Path, settings: dict[str, Any]) -> ASGIApp:
+def build_app(
+    service: str, build: str, *, run_dir: Path, settings: dict[str, Any], discovery: tuple[Any, ...] = ()
+) -> ASGIApp:
     """The service's app on the ledger in the run directory (shared by every instance)."""
     from backend_stub.deployment import service_settings
 
     base = ServiceSettings(keys=read_keys(run_dir))
     if service not in SERVICES:
         raise SystemExit(f"unknown service {service!r}; services: {', '.join(SERVICES)}")
+    for name in discovery:
+        if name not in SERVICES:
+            raise SystemExit(
+                f"unknown service {name!r} in --discovery-services; services: {', '.join(SERVICES)}"
+            )
     app: ASGIApp = create_service_app(
         service,  # checked against SERVICES above
         store=Store(run_dir / "ledger.sqlite3"),
         settings=service_settings(base, build, settings),
         build=build,
+        discovery=discovery,
     )
     return app
 
 
-def _has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+WORKER_ARGV_ENV = "CRYPTOPOS_INSTANCE_ARGV"  # how uvicorn's worker processes get this command line
 
 
-def _loop() -> Literal["uvloop", "asyncio"]:
-    return "uvloop" if _has("uvloop") else "asyncio"
-
-
-def _admission(data: dict[str, Any]) -> AdmissionLimits:
-    if "max_wait_s" in data:
-        data = {**data, "max_wait_s": tuple(data["max_wait_s"])}
-    return AdmissionLimits(**data)
-
-
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m backend_stub.instance")
     p.add_argument("--service", required=True)
     p.add_argument("--build", required=True)
@@ -111,11 +111,62 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--faults", default="")
     p.add_argument("--settings", default="{}", help="the build's behaviour settings, JSON")
     p.add_argument("--parent-pid", type=int, help="end when this process (the runner) ends")
+    p.add_argument(
+        "--discovery-services",
+        default="",
+        help="comma-separated services GET /discovery lists (default: this one; no gateway merges them)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes (with --port); metrics then use prometheus_client's multiprocess mode",
+    )
     p.add_argument("--admission", default="{}", help="the admission limits (backend_stub.admission), JSON")
-    args = p.parse_args(argv)
-    if args.parent_pid is not None:
-        die_with_parent(args.parent_pid)
-    app = build_app(args.service, args.build, run_dir=Path(args.run_dir), settings=json.loads(args.settings))
+    return p.parse_args(argv)
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _loop() -> Literal["uvloop", "asyncio"]:
+    return "uvloop" if _has("uvloop") else "asyncio"
+
+
+def _http() -> Literal["httptools", "h11"]:
+    return "httptools" if _has("httptools") else "h11"
+
+
+def _admission(data: dict[str, Any]) -> AdmissionLimits:
+    if "max_wait_s" in data:
+        data = {**data, "max_wait_s": tuple(data["max_wait_s"])}
+    return AdmissionLimits(**data)
+
+
+# what every uvicorn here runs with: the C parser and event loop when installed (cryptopos depends
+# on both on Linux), about half the server's own cost per request; no access log; no proxy headers
+# (only the gateway talks to an instance: there is no proxy to trust)
+SERVER_OPTIONS: dict[str, Any] = {
+    "log_level": "warning",
+    "timeout_graceful_shutdown": 10,
+    "timeout_keep_alive": 5,
+    "access_log": False,
+    "proxy_headers": False,
+}
+
+
+def instance_app(args: argparse.Namespace) -> ASGIApp:
+    """The service's app with the build's faults, outside them the instance's admission
+    (backend_stub.admission), and outside all the request metrics: a request shed or refused
+    there is still one that arrived (the autoscaler counts demand, not only what was served)."""
+    app = build_app(
+        args.service,
+        args.build,
+        run_dir=Path(args.run_dir),
+        settings=json.loads(args.settings),
+        discovery=tuple(s for s in args.discovery_services.split(",") if s),
+    )
     faults = FaultSpec.parse(args.faults) if args.faults else FaultSpec()
     if faults.active:
 
@@ -126,27 +177,55 @@ def main(argv: list[str] | None = None) -> int:
 
         app = FaultMiddleware(app, faults, clock=time.monotonic, on_crash=crash)
     app = AdmissionMiddleware(app, _admission(json.loads(args.admission)))
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-        timeout_keep_alive=5,
-        # the C parser and event loop when installed (cryptopos depends on both on Linux):
-        # about half the server's own cost per request
+    return instrument(app, service=args.service, build=args.build)  # outside the faults: the build's own
+
+
+def worker_app() -> ASGIApp:
+    """uvicorn's app factory in each worker process (``--workers N``)."""
+    return instance_app(parse_args(json.loads(os.environ[WORKER_ARGV_ENV])))
+
+
+def serve_workers(args: argparse.Namespace, argv: list[str]) -> int:
+    """N uvicorn workers on one port. Each keeps its metrics in PROMETHEUS_MULTIPROC_DIR (default
+    RUN_DIR/prometheus), emptied first: files of an earlier run's processes would be summed too."""
+    directory = Path(os.environ.setdefault(MULTIPROC_ENV, str(Path(args.run_dir) / "prometheus")))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[WORKER_ARGV_ENV] = json.dumps(argv)
+    uvicorn.run(
+        "backend_stub.instance:worker_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
         loop=_loop(),
-        http="httptools" if _has("httptools") else "h11",
-        access_log=False,
-        proxy_headers=False,  # only the gateway talks to an instance; there is no proxy to trust
+        http=_http(),
+        **SERVER_OPTIONS,
     )
-    server = uvicorn.Server(config)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.parent_pid is not None:
+        die_with_parent(args.parent_pid)
+    if args.workers > 1:
+        if args.port is None:
+            raise SystemExit(
+                "instance: --workers needs --port (the process runner hands one socket to one process)"
+            )
+        return serve_workers(args, argv)
+    config = uvicorn.Config(instance_app(args), loop=_loop(), http=_http(), **SERVER_OPTIONS)
     if args.fd is None:
         config.host, config.port = args.host, args.port
-        server.run()
+        uvicorn.Server(config).run()
     else:
         # socket(fileno=) detects the family; uvicorn's own fd= assumes AF_UNIX, and asyncio
         # then leaves Nagle on for TCP connections (40 ms delayed-ACK stalls per request)
         sock = socket.socket(fileno=args.fd)
-        server.run(sockets=[sock])
+        uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 

@@ -1,23 +1,42 @@
-"""Per-build request metrics recorded by the gateway, and their Prometheus text exposition.
+"""Request metrics: what every service instance exports, and the gateway's own view.
 
-Every upstream attempt is recorded against the build of the instance that served it, so a
-canary's own failures show in its success rate even when a retry hid them from the client.
-Windowed figures (rate, success rate, p50, p99 over the last N seconds of the cluster clock)
-feed the rollout analysis and the autoscaler; cumulative counters and a latency histogram
-are what ``/metrics`` exposes.
+Every instance (``instrument()``, wrapped around the app outside the fault injection, so a
+build's injected errors and delays count as its own) exports, with prometheus_client, at
+``GET /metrics``:
 
-The exposition is written by hand (about 40 lines) rather than with prometheus_client,
-because the windowed views the controllers need are not something its registry keeps, and a
-second copy of every sample would be needed anyway.
+- ``cryptopos_requests_total{service, build, code}``: answered requests; ``code`` is the
+  status class ``2xx`` .. ``5xx`` (every class is created at 0 when the instance starts, so a
+  ``rate()`` over an idle instance is 0 and a ratio of two is NaN, not an absent series);
+- ``cryptopos_request_duration_seconds{service, build}``: a histogram of the time to answer.
+
+Probes (``/healthz``, ``/readyz``) and ``/metrics`` itself are not counted. The canary
+analyses, the autoscaler (here and in deploy/k8s) and ``backend status`` read these names;
+Prometheus adds the target labels ``pod`` and ``rollouts_pod_template_hash`` when it scrapes
+(the emulator's scraper does the same, see :mod:`backend_stub.monitoring`). Where uvicorn runs
+several worker processes (``PROMETHEUS_MULTIPROC_DIR`` set), prometheus_client's multiprocess
+mode keeps each worker's samples in that directory and ``/metrics`` sums them.
+
+The gateway keeps its own per-attempt records (``cryptopos_gateway_*``): the load balancer's
+view, with the windows ``backend status`` shows. Its exposition is written by hand (about 40
+lines) because the windowed views are not something prometheus_client's registry keeps;
+``tests/platform/test_metrics.py`` parses it with prometheus_client's parser.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+import os
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend_stub.faults import InstanceCrashedError
 
 BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_SAMPLES = 200_000  # per build; older samples fall off (windows are short)
@@ -102,15 +121,6 @@ class BuildMetrics:
             percentile(latencies, 99),
         )
 
-    def count_since(self, since: float, now: float) -> int:
-        n = 0
-        for at, _, _ in reversed(self.samples):
-            if at < since:
-                break
-            if at <= now:
-                n += 1
-        return n
-
     def last_request_at(self) -> float | None:
         return self.samples[-1][0] if self.samples else None
 
@@ -130,16 +140,6 @@ class MetricsRegistry:
 
     def record(self, service: str, build: str, at: float, status: int, latency_s: float) -> None:
         self.build(service, build).record(at, status, latency_s)
-
-    def service_rate(self, service: str, now: float, seconds: float) -> float:
-        """Requests per second to all builds of a service (what the autoscaler looks at)."""
-        if seconds <= 0:
-            return 0.0
-        total = 0
-        for (svc, _), bm in self.builds.items():
-            if svc == service:
-                total += bm.count_since(now - seconds, now)
-        return total / seconds
 
 
 def _labels(**kv: str) -> str:
@@ -168,30 +168,32 @@ def prometheus_text(
     out: list[str] = []
     builds = sorted(registry.builds.values(), key=lambda b: (b.service, b.build))
     out += [
-        "# HELP cryptopos_requests_total Upstream attempts by service, build and status class.",
-        "# TYPE cryptopos_requests_total counter",
+        "# HELP cryptopos_gateway_requests_total Upstream attempts by service, build and status class.",
+        "# TYPE cryptopos_gateway_requests_total counter",
     ]
     for b in builds:
         for code, n in sorted(b.by_code.items()):
-            out.append(f"cryptopos_requests_total{_labels(service=b.service, build=b.build, code=code)} {n}")
+            out.append(
+                f"cryptopos_gateway_requests_total{_labels(service=b.service, build=b.build, code=code)} {n}"
+            )
     out += [
-        "# HELP cryptopos_request_duration_seconds Upstream attempt latency.",
-        "# TYPE cryptopos_request_duration_seconds histogram",
+        "# HELP cryptopos_gateway_request_duration_seconds Upstream attempt latency.",
+        "# TYPE cryptopos_gateway_request_duration_seconds histogram",
     ]
     for b in builds:
         for le, n in zip(BUCKETS_S, b.buckets, strict=True):
             lab = _labels(service=b.service, build=b.build, le=_num(le))
-            out.append(f"cryptopos_request_duration_seconds_bucket{lab} {n}")
+            out.append(f"cryptopos_gateway_request_duration_seconds_bucket{lab} {n}")
         lab = _labels(service=b.service, build=b.build, le="+Inf")
-        out.append(f"cryptopos_request_duration_seconds_bucket{lab} {b.count}")
+        out.append(f"cryptopos_gateway_request_duration_seconds_bucket{lab} {b.count}")
         base = _labels(service=b.service, build=b.build)
-        out.append(f"cryptopos_request_duration_seconds_sum{base} {_num(b.sum_s)}")
-        out.append(f"cryptopos_request_duration_seconds_count{base} {b.count}")
+        out.append(f"cryptopos_gateway_request_duration_seconds_sum{base} {_num(b.sum_s)}")
+        out.append(f"cryptopos_gateway_request_duration_seconds_count{base} {b.count}")
     windowed = (
-        ("cryptopos_build_request_rate", "Requests per second over the last window.", "rate_per_s"),
-        ("cryptopos_build_success_rate", "Share of non-5xx answers over the last window.", "success_rate"),
-        ("cryptopos_build_latency_p50_seconds", "Median latency over the last window.", "p50_ms"),
-        ("cryptopos_build_latency_p99_seconds", "99th percentile latency over the last window.", "p99_ms"),
+        ("cryptopos_gateway_request_rate", "Requests per second over the last window.", "rate_per_s"),
+        ("cryptopos_gateway_success_rate", "Share of non-5xx answers over the last window.", "success_rate"),
+        ("cryptopos_gateway_latency_p50_seconds", "Median latency over the last window.", "p50_ms"),
+        ("cryptopos_gateway_latency_p99_seconds", "99th percentile latency over the last window.", "p99_ms"),
     )
     windows = {(b.service, b.build): b.window(now, window_s) for b in builds}
     for name, help_text, attr in windowed:
@@ -210,3 +212,101 @@ def prometheus_text(
             seen.add(name)
         out.append(f"{name}{_labels(**labels)} {_num(value)}")
     return "\n".join(out) + "\n"
+
+
+# -- what every instance exports ----------------------------------------------------------
+
+REQUESTS = "cryptopos_requests"  # prometheus_client adds _total
+DURATION = "cryptopos_request_duration_seconds"
+CODE_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+UNCOUNTED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def code_class(status: int) -> str:
+    return f"{min(max(status // 100, 1), 5)}xx"
+
+
+class InstanceMetrics:
+    """One instance's counters, in a registry of its own (in-process instances share a
+    Python process; each must export only its own samples)."""
+
+    def __init__(self, *, service: str, build: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            REQUESTS,
+            "Requests answered by this instance, by status class.",
+            ("service", "build", "code"),
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            DURATION,
+            "Time to answer a request.",
+            ("service", "build"),
+            buckets=BUCKETS_S,
+            registry=self.registry,
+        )
+        self._by_code = {c: self.requests.labels(service, build, c) for c in CODE_CLASSES}
+        self._duration = self.duration.labels(service, build)
+
+    def observe(self, status: int, seconds: float) -> None:
+        self._by_code[code_class(status)].inc()
+        self._duration.observe(seconds)
+
+    def exposition(self) -> bytes:
+        directory = os.environ.get(MULTIPROC_ENV)
+        if directory:
+            # every worker writes its own files; one collector sums them for whichever
+            # worker answers the scrape
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
+            return generate_latest(merged)
+        return generate_latest(self.registry)
+
+
+class MetricsMiddleware:
+    """Counts and times every request except probes; answers ``GET /metrics``."""
+
+    def __init__(self, app: ASGIApp, metrics: InstanceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if path == "/metrics" and scope["method"] in ("GET", "HEAD"):
+            body = self.metrics.exposition()
+            headers = [
+                (b"content-type", CONTENT_TYPE_LATEST.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body if scope["method"] == "GET" else b""})
+            return
+        if path in UNCOUNTED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: list[int] = []
+
+        async def recording(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording)
+        except InstanceCrashedError:
+            raise  # the in-process twin of a dead process: it records nothing
+        except Exception:
+            # what an app server answers for an app that raised
+            self.metrics.observe(status[0] if status else 500, time.perf_counter() - started)
+            raise
+        self.metrics.observe(status[0] if status else 500, time.perf_counter() - started)
+
+
+def instrument(app: ASGIApp, *, service: str, build: str) -> MetricsMiddleware:
+    """``app`` with this instance's request metrics and ``GET /metrics``."""
+    return MetricsMiddleware(app, InstanceMetrics(service=service, build=build))

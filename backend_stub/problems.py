@@ -15,10 +15,40 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://cryptopos.dev/problems/"
 PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """The shape of every error answer (RFC 9457); types may add members (``errors``, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(description="https://cryptopos.dev/problems/<slug>")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str = ""
+    instance: str = ""
+
+
+# Every route documents its errors as problem documents (and only as those): "default" also
+# keeps FastAPI from documenting its own 422 shape, which this backend never sends.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "default": {
+        "description": "RFC 9457 problem details (docs/api.md lists the types)",
+        "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
+    }
+}
+
+# Validation errors whose pydantic type names a specific problem (raised by the strict wire
+# types in backend_stub.services.wire); any other error is the generic `validation`.
+SPECIFIC_VALIDATION = {
+    "invalid_amount": ("invalid-amount", "Invalid amount"),
+    "invalid_characters": ("invalid-characters", "Control or bidi characters are not allowed"),
+    "invalid_parameter": ("invalid-parameter", "Invalid parameter"),
+}
 
 
 class ProblemError(Exception):
@@ -87,17 +117,37 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(p) for p in loc if p != "body")
+
+
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    """422 naming every bad field; a specific type when every error is of one kind (a bool for an
+    amount is ``invalid-amount``, a NUL in a reference ``invalid-characters``), else ``validation``."""
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
-        for e in exc.errors()
-    ]
+    raw = exc.errors()
+    if any(_field(e["loc"]).lower() == "header.idempotency-key" and e["type"] == "missing" for e in raw):
+        # a required header the routes document as required: its own 400, as docs/api.md says
+        return problem_response(
+            400,
+            "idempotency-key-required",
+            "Idempotency-Key header required",
+            "every write to payments v2 carries an Idempotency-Key (e.g. a UUID per sale)",
+            instance=request.url.path,
+        )
+    errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in raw]
+    kinds = {SPECIFIC_VALIDATION.get(e["type"]) for e in raw}
+    specific = kinds.pop() if len(kinds) == 1 else None
+    slug, title = specific or ("validation", "The request is not valid")
+    if len(errors) == 1:
+        detail = f"{errors[0]['field'] or 'body'}: {errors[0]['message']}"
+    else:
+        detail = f"{len(errors)} invalid fields: {', '.join(e['field'] or 'body' for e in errors)}"
     return problem_response(
         422,
-        "validation",
-        "The request is not valid",
-        f"{len(errors)} invalid field(s)",
+        slug,
+        title,
+        detail,
         instance=request.url.path,
         errors=errors,
     )

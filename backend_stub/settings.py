@@ -70,6 +70,11 @@ class ServiceSettings:
     test_mode: bool = True  # test cards and magic amounts (docs/backend.md)
     slow_s: float = 2.0  # how long a "slow" test payment takes
     idempotency_lease_s: float = 30.0  # an in-flight record older than this is taken over
+    # Invoice long-poll (GET .../invoices/{id}?wait=&after=): the longest a request is held, kept
+    # below the gateway's per-try timeout (config/backend.toml, 5 s); 0 turns the capability off
+    # (discovery stops advertising it; `wait` is then ignored, as by a backend without it).
+    invoice_wait_max_s: float = 4.0
+    invoice_recheck_s: float = 1.0  # how often a held request rereads the ledger (other instances)
     # The Ed25519 quote-signing key, invoice addresses and the Lightning node key derive from this
     # seed, so all instances and builds agree.
     signing_seed: bytes = b"cryptopos-emulator-rates-signing-key"

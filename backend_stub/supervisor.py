@@ -91,6 +91,7 @@ async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
     write_private(run_dir / "control-token", token)
     runner = ProcessRunner(run_dir=run_dir, clock=clock, admission=admission_limits(topology.limits))
     deployment = Deployment.build(topology, runner=runner, clock=clock, keys=KeysFile(run_dir / "keys.json"))
+    deployment.topology_dir = topology_path.resolve().parent
     deployment.gateway.control = control_app(deployment, token=token, on_shutdown=stop.set)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,7 +1,7 @@
 """The backend's topology: services, their builds and behaviour, replicas, gateway and autoscaler
 settings, read from ``config/backend.toml`` into one strict model.
 
-Durations of the controllers (autoscaler windows, rollout plans) are *plan* seconds; the
+Durations of the controllers (autoscaler windows, rollout plans, scrapes) are *plan* seconds; the
 cluster divides them by ``time_scale`` (60 = one plan minute per real second). Gateway
 timeouts are real seconds.
 
@@ -60,7 +60,7 @@ class ServiceConfig(_Model):
     max_replicas: int = Field(8, ge=1, le=64)
     target_rps_per_instance: float = Field(50.0, gt=0)
     idle_to_zero_s: float = Field(0.0, ge=0, description="plan seconds without requests before 0 (0: never)")
-    rollout: str | None = None  # a plan file under config/rollouts/
+    rollout: str | None = None  # a plan file, relative to the topology file's folder
 
     @model_validator(mode="after")
     def _check(self) -> ServiceConfig:
@@ -92,6 +92,7 @@ class InstanceLimitsConfig(_Model):
 
     max_concurrency: int = Field(16, ge=1, le=4096, description="requests at work at once")
     max_queue: int = Field(64, ge=0, description="requests waiting for a slot")
+    max_held: int = Field(1024, ge=0, description="invoice long-polls held at once (they take no slot)")
     wait_payments_s: float = Field(4.0, gt=0, description="payment writes and inquiries wait at most")
     wait_quotes_s: float = Field(2.0, gt=0)
     wait_polls_s: float = Field(1.0, gt=0, description="invoice polls and lists")
@@ -122,11 +123,17 @@ class AutoscaleConfig(_Model):
     scale_up_period_s: float = Field(15.0, gt=0)
 
 
+class MonitoringConfig(_Model):
+    # the PodMonitor's interval in deploy/k8s; query windows must span at least two of it
+    scrape_interval_s: float = Field(15.0, gt=0, description="plan seconds between two scrapes")
+
+
 class Topology(_Model):
     time_scale: float = Field(60.0, gt=0, description="plan seconds per real second")
     gateway: GatewayConfig = GatewayConfig()
     autoscale: AutoscaleConfig = AutoscaleConfig()
     limits: LimitsConfig = LimitsConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
     services: dict[str, ServiceConfig]
 
     def scaled(self, plan_seconds: float) -> float:

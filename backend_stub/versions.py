@@ -17,9 +17,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backend_stub.problems import problem_response
 from backend_stub.settings import ServiceSettings, VersionPolicy
 
-__all__ = ["VersionHeadersMiddleware", "discovery_document", "version_status"]
+__all__ = ["INVOICE_WAIT", "VersionHeadersMiddleware", "capabilities", "discovery_document", "version_status"]
 
 Status = Literal["stable", "deprecated", "sunset"]
+# Discovery's per-version capability flags: what a client may use beyond the version's basics.
+INVOICE_WAIT = "invoice-wait"  # GET .../invoices/{id}?wait=&after= holds the request (a long-poll)
 
 
 def version_status(policy: VersionPolicy, now: float) -> Status:
@@ -36,6 +38,13 @@ def _rfc3339(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def capabilities(settings: ServiceSettings, service: str, version: str) -> list[str]:
+    """The capability flags of one API version of one service, as these settings serve it."""
+    if (service, version) == ("payments", "v2") and settings.invoice_wait_max_s > 0:
+        return [INVOICE_WAIT]
+    return []
+
+
 def discovery_document(
     settings: ServiceSettings, *, services: Iterable[str], notices: Iterable[str] = ()
 ) -> dict[str, Any]:
@@ -50,6 +59,7 @@ def discovery_document(
                 "status": version_status(policy, now),
                 "base_path": f"/{service}/{version}",
                 "openapi": f"/{service}/{version}/openapi.json",
+                "capabilities": capabilities(settings, service, version),
             }
             if policy.deprecated_at is not None:
                 entry["deprecated_at"] = _rfc3339(policy.deprecated_at)

@@ -12,7 +12,8 @@ import argparse
 import contextlib
 import platform
 import time
-from pathlib import Path
+
+from _benchmarks_md import write_section
 
 from terminal.domain.payloads import PayloadError, parse_payload, verify_sun
 from terminal.domain.payloads.samples import CORPUS
@@ -24,7 +25,6 @@ GARBAGE = [
     "https://example.com/",
     "x" * 500,
 ]
-BEGIN, END = "<!-- bench/parse.py begin -->", "<!-- bench/parse.py end -->"
 
 
 def rate(texts: list[str], seconds: float) -> tuple[float, float]:
@@ -73,15 +73,7 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if args.write:
-        path = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
-        block = "\n".join([BEGIN, "## Payload parsing (bench/parse.py)", "", *lines, END])
-        text = path.read_text() if path.exists() else "# Benchmarks\n"
-        if BEGIN in text and END in text:
-            text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-        path.write_text(text)
-        print(f"written to {path}")
+        print(f"written to {write_section('parse.py', 'Payload parsing', lines)}")
 
 
 if __name__ == "__main__":

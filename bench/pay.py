@@ -44,8 +44,8 @@ from backend_stub.transport import InProcessTransport
 from terminal.client import BackendClient
 from terminal.domain import signing
 from terminal.domain.money import Money, asset
-from terminal.flow import SaleRunner
 from terminal.journal import Journal
+from terminal.sale import SaleRunner
 
 KEY_ID, SECRET = "t_bench", b"bench-secret-0123456789"
 ROOT = Path(__file__).resolve().parents[1]

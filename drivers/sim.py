@@ -27,7 +27,6 @@ reader, so errors come out the same way: a :class:`ReaderError` with the same ``
 from __future__ import annotations
 
 import json
-import threading
 import time
 import tomllib
 from dataclasses import dataclass
@@ -37,7 +36,8 @@ from urllib.parse import parse_qs
 
 from drivers.boltcard import BoltCard, BoltCardError
 from drivers.events import CodeScanned, ReaderError, ReaderEvent, ReaderState, ReaderStateChanged, TagRead
-from drivers.registry import DeviceStringError, EventSink, Probe
+from drivers.registry import DeviceStringError, Probe
+from drivers.threaded import ThreadedReader
 
 KINDS = ("nfc", "qr")
 OPTIONS = ("payload", "delay", "count", "script", "uid", "card")
@@ -176,29 +176,22 @@ def probe(device: str, rest: str) -> Probe:
     return Probe(device, True, f"simulated {kind} reader, {len(script.steps)} scripted step(s)")
 
 
-class SimReader:
+class SimReader(ThreadedReader):
     """Plays its steps in a thread. Honours ``stop()`` within a few milliseconds."""
 
+    join_timeout_s = 1.0
+
     def __init__(self, device: str, kind: str, script: Script | list[Step]) -> None:
-        self.device = device
+        super().__init__(device)
         self.kind = kind
         if isinstance(script, list):
             script = Script(script, make_boltcard())
         self.script = script
         self.steps = script.steps
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self, sink: EventSink) -> None:
-        if self._thread is not None:
-            raise RuntimeError(f"reader {self.device} already started")
-        self._thread = threading.Thread(
-            target=self._run, args=(sink,), name=f"reader {self.device}", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, sink: EventSink) -> None:
-        emit = sink
+    def _run(self) -> None:
+        # the script's own sequence: READY at once, and a sink's failure is an event it reports
+        emit = self._sink
         emit(ReaderStateChanged(reader=self.device, state=ReaderState.READY))
         for step in self.steps:
             if self._stop.wait(step.delay):
@@ -275,11 +268,6 @@ class SimReader:
             ndef=content.ndef,
             elapsed_ms=(time.monotonic() - started) * 1000,
         )
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=1.0)
 
 
 def open_reader(device: str, rest: str, **options: object) -> SimReader:

@@ -4,7 +4,9 @@ promotes or aborts. Argo Rollouts semantics with a traffic router (our gateway):
 - ``setWeight: N``: canary replicas scale to ``ceil(replicas * N / 100)``; once they are
   ready, N% of the traffic goes to the canary; stable keeps all its replicas until the end.
 - ``pause: {duration}`` waits; ``pause: {}`` waits for :meth:`RolloutController.promote`.
-- background analysis from ``startingStep``; Failed or Error aborts; Inconclusive pauses.
+- background analysis from ``startingStep``, its queries answered by the cluster's
+  :class:`~backend_stub.monitoring.Monitoring` (the instances' scraped metrics); Failed or
+  Error aborts; Inconclusive pauses.
 - abort: weight 0 at once, phase Degraded, canary instances stopped after
   ``abortScaleDownDelaySeconds``.
 - after the last step: the canary scales to full replicas, becomes stable (100% of traffic),
@@ -21,8 +23,10 @@ from typing import Any
 
 from backend_stub.cluster import Cluster, InstanceState, Pool
 from backend_stub.faults import FaultSpec
-from backend_stub.rollout.analysis import AnalysisRun, MeasurementPhase, MetricRun
-from backend_stub.rollout.plan import CANARY_REF, Pause, RolloutPlan, SetWeight
+from backend_stub.monitoring import as_result, describe
+from backend_stub.promql import QueryError
+from backend_stub.rollout.analysis import AnalysisRun, MeasurementPhase, MetricRun, Result
+from backend_stub.rollout.plan import Pause, RolloutPlan, SetWeight
 
 RETIRE_INTERVAL_S = 10.0  # plan seconds between two old instances drained after promotion
 
@@ -65,7 +69,11 @@ class Rollout:
                         "failed": m.failed,
                         "errors": m.errors,
                         "inconclusive": m.inconclusive,
-                        "last": [{"value": x.value, "phase": x.phase.value} for x in m.measurements[-5:]],
+                        "message": m.message,
+                        "last": [
+                            {"value": describe(x.value), "phase": x.phase.value, "message": x.message}
+                            for x in m.measurements[-5:]
+                        ],
                     }
                 )
         return {
@@ -206,32 +214,31 @@ class RolloutController:
             if ro.step < spec.starting_step:
                 return
             ro.analysis = AnalysisRun.start(spec.metrics, now=now, scale=self.scale)
-            return
         for m in ro.analysis.due(now):
-            value = self.measure(ro, m, now)
-            result = m.measure(now, value)
-            ro.analysis.advance(m, scale=self.scale)
-            self._record(ro, pool, now, m.spec.name, result.value, result.phase.value)
+            value, error = self.measure(ro, m, now)
+            result = m.measure(now, value, error=error)
+            ro.analysis.advance(m, now, scale=self.scale)
+            self._record(ro, pool, now, m.spec.name, describe(result.value), result.phase.value)
         phase = ro.analysis.phase
         if phase in (MeasurementPhase.FAILED, MeasurementPhase.ERROR):
             failed = [m for m in ro.analysis.metrics if m.phase is phase]
-            detail = ", ".join(f"{m.spec.name}: {m.failed} failed, {m.errors} errors" for m in failed)
+            detail = ", ".join(f"{m.spec.name}: {m.message}" for m in failed)
             self._abort(ro, now, f"analysis {phase.value}: {detail}")
         elif phase is MeasurementPhase.INCONCLUSIVE and ro.phase is RolloutPhase.PROGRESSING:
             ro.phase, ro.message = RolloutPhase.PAUSED, "analysis inconclusive: promote or abort"
             self.cluster.note(f"rollout {ro.service} paused: analysis inconclusive")
 
-    def measure(self, ro: Rollout, m: MetricRun, now: float) -> float | None:
-        build = ro.canary if m.spec.build == CANARY_REF else m.spec.build
-        w = self.cluster.metrics.build(ro.service, build).window(now, self.scale(m.spec.interval_s))
-        if w.requests == 0:
-            return None
-        return metric_value(m.spec.metric, w.success_rate, w.p50_ms, w.p99_ms, w.rate_per_s)
+    def measure(self, ro: Rollout, m: MetricRun, now: float) -> tuple[Result | None, str]:
+        """The metric's query over the scraped metrics: (value, "") or (None, why not)."""
+        text = m.spec.query_for(canary=ro.canary, stable=ro.previous)
+        try:
+            return as_result(self.cluster.monitoring.query(text, now=now)), ""
+        except QueryError as exc:
+            return None, str(exc)
 
-    def _record(
-        self, ro: Rollout, pool: Pool, now: float, metric: str, value: float | None, phase: str
-    ) -> None:
-        window = self.scale(ro.plan.analysis.metrics[0].interval_s) if ro.plan.analysis else 1.0
+    def _record(self, ro: Rollout, pool: Pool, now: float, metric: str, value: str, phase: str) -> None:
+        first = ro.plan.analysis.metrics[0].interval_s if ro.plan.analysis else None
+        window = self.scale(first or 60.0)
         row: dict[str, Any] = {
             "t": round(now - ro.started_at, 3),
             "step": ro.step,
@@ -290,6 +297,10 @@ class RolloutController:
         pool.retiring[old] = old_count
         ro.retire_at = now + self.scale(ro.plan.scale_down_delay_s)
         ro.phase, ro.message = RolloutPhase.HEALTHY, f"{ro.canary} promoted to stable"
+        if ro.analysis is not None:  # Argo ends a background run that is still going as Successful
+            for m in ro.analysis.metrics:
+                if m.phase is MeasurementPhase.RUNNING:
+                    m.phase, m.message = MeasurementPhase.SUCCESSFUL, "run terminated: rollout completed"
         self.cluster.note(f"rollout {ro.service}: {ro.canary} is stable; {old} retires gradually")
 
     def _abort(self, ro: Rollout, now: float, reason: str) -> None:
@@ -299,22 +310,6 @@ class RolloutController:
         ro.pause_until = None
         ro.scale_down_at = now + self.scale(ro.plan.abort_scale_down_delay_s)
         self.cluster.note(f"rollout {ro.service} aborted: {reason}")
-
-
-def metric_value(
-    metric: str, success_rate: float | None, p50_ms: float | None, p99_ms: float | None, rate: float
-) -> float | None:
-    if metric == "success_rate":
-        return success_rate
-    if metric == "error_rate":
-        return None if success_rate is None else 1 - success_rate
-    if metric == "p50_ms":
-        return p50_ms
-    if metric == "p99_ms":
-        return p99_ms
-    if metric == "request_rate":
-        return rate
-    raise RolloutError(f"unknown metric {metric!r}")
 
 
 def ceil_share(total: int, weight: int) -> int:

@@ -8,14 +8,18 @@ Supported (anything else in ``strategy.canary`` is a clear error, not silently i
   ``startingStep``, ``args[]`` with ``value`` or ``valueFrom.podTemplateHashValue: Latest``
   (here: the canary build's name);
 - ``scaleDownDelaySeconds`` (default 30) and ``abortScaleDownDelaySeconds`` (default 30);
-- ``AnalysisTemplate.spec.metrics[]``: ``name``, ``interval``, ``initialDelay``, ``count``,
-  ``successCondition``, ``failureCondition``, ``failureLimit`` (default 0),
-  ``consecutiveErrorLimit`` (default 4), ``inconclusiveLimit`` (default 0), and a ``web``
-  provider whose ``url`` names the emulator's analysis endpoint
-  ``/_platform/analysis?metric=success_rate|error_rate|p50_ms|p99_ms|request_rate&build=...``
-  (the same URL a real Argo ``web`` provider can poll on the gateway).
+- ``AnalysisTemplate.spec.metrics[]``: ``name``, ``interval`` (none: a single measurement),
+  ``initialDelay``, ``count``, ``successCondition``, ``failureCondition``, ``failureLimit``
+  (default 0; negative: never fails), ``consecutiveErrorLimit`` (default 4),
+  ``inconclusiveLimit`` (default 0), and a ``prometheus`` provider whose ``query`` the
+  emulator evaluates over the instances' scraped metrics (:mod:`backend_stub.promql`; its
+  ``address`` is where a real cluster's Prometheus is, and is not used here). Arguments
+  ``{{args.NAME}}`` are substituted in the query; ``valueFrom.podTemplateHashValue: Latest``
+  (``Stable``) is the canary (stable) build, which the scraper puts in the
+  ``rollouts_pod_template_hash`` label, as the PodMonitor in deploy/k8s does with the hash.
 
-All durations are plan time; the cluster divides them by its ``time_scale``.
+All durations are plan time, ranges in queries included; the cluster divides them by its
+``time_scale``.
 """
 
 from __future__ import annotations
@@ -24,14 +28,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-METRICS = ("success_rate", "error_rate", "p50_ms", "p99_ms", "request_rate")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _ARG_REF = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}")
-CANARY_REF = "\x00canary"  # stands for the canary build until a rollout starts
+CANARY_REF = "{{canary-build}}"  # stands for the canary build until a rollout starts
+STABLE_REF = "{{stable-build}}"  # and this for the stable build
 
 
 class PlanError(ValueError):
@@ -54,9 +57,8 @@ Step = SetWeight | Pause
 @dataclass(frozen=True, slots=True)
 class MetricSpec:
     name: str
-    metric: str  # one of METRICS
-    build: str  # a build name, or CANARY_REF
-    interval_s: float
+    query: str  # PromQL, arguments substituted; CANARY_REF / STABLE_REF stand for the builds
+    interval_s: float | None  # None: one measurement
     success_condition: str | None = None
     failure_condition: str | None = None
     failure_limit: int = 0
@@ -64,6 +66,16 @@ class MetricSpec:
     inconclusive_limit: int = 0
     count: int | None = None
     initial_delay_s: float = 0.0
+
+    @property
+    def effective_count(self) -> int | None:
+        """Argo's: the count, or 1 for a metric without an interval, else unbounded."""
+        if self.count is not None:
+            return self.count
+        return 1 if self.interval_s is None else None
+
+    def query_for(self, *, canary: str, stable: str) -> str:
+        return self.query.replace(CANARY_REF, canary).replace(STABLE_REF, stable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,12 +215,15 @@ def _analysis(a: Any, templates: dict[str, Any], *, where: str, n_steps: int) ->
     for i, arg in enumerate(a.get("args") or []):
         if not isinstance(arg, dict) or "name" not in arg:
             raise PlanError(f"{where}.args[{i}]: needs a name")
+        hash_of = (arg.get("valueFrom") or {}).get("podTemplateHashValue")
         if "value" in arg:
             args[str(arg["name"])] = str(arg["value"])
-        elif (arg.get("valueFrom") or {}).get("podTemplateHashValue") == "Latest":
-            args[str(arg["name"])] = CANARY_REF
+        elif hash_of in ("Latest", "Stable"):
+            args[str(arg["name"])] = CANARY_REF if hash_of == "Latest" else STABLE_REF
         else:
-            raise PlanError(f"{where}.args[{i}]: use value or valueFrom.podTemplateHashValue: Latest")
+            raise PlanError(
+                f"{where}.args[{i}]: use value or valueFrom.podTemplateHashValue: Latest (or Stable)"
+            )
     metrics: list[MetricSpec] = []
     for i, ref in enumerate(a.get("templates") or []):
         tname = (ref or {}).get("templateName") if isinstance(ref, dict) else None
@@ -224,13 +239,23 @@ def _analysis(a: Any, templates: dict[str, Any], *, where: str, n_steps: int) ->
 
 
 def _template_metrics(t: dict[str, Any], args: dict[str, str], *, where: str) -> list[MetricSpec]:
+    from backend_stub.promql import QueryError, parse
+    from backend_stub.rollout.analysis import check_condition
+
     declared = {str(x.get("name")): x.get("value") for x in (_get(t, "spec", where=where).get("args") or [])}
     values = {k: str(v) for k, v in declared.items() if v is not None} | args
     out = []
     for i, m in enumerate(_get(t, "spec", "metrics", where=where)):
         w = f"{where}.metrics[{i}]"
         name = str(_get(m, "name", where=w))
-        url = str(_get(m, "provider", "web", "url", where=w))
+        provider = _get(m, "provider", where=w)
+        if not isinstance(provider, dict) or "prometheus" not in provider:
+            kinds = ", ".join(sorted(provider)) if isinstance(provider, dict) else repr(provider)
+            raise PlanError(
+                f"{w}: provider {kinds} is not run here; the emulator runs the prometheus provider "
+                "(its query over the instances' scraped metrics)"
+            )
+        raw = str(_get(provider, "prometheus", "query", where=w))
 
         def sub(match: re.Match[str], w: str = w) -> str:
             key = match.group(1)
@@ -238,28 +263,24 @@ def _template_metrics(t: dict[str, Any], args: dict[str, str], *, where: str) ->
                 raise PlanError(f"{w}: argument {key!r} has no value")
             return values[key]
 
-        query = parse_qs(urlsplit(_ARG_REF.sub(sub, url)).query)
-        metric = (query.get("metric") or [""])[0]
-        if metric not in METRICS:
-            raise PlanError(f"{w}: the web provider's url must have metric= one of {', '.join(METRICS)}")
-        build = (query.get("build") or [CANARY_REF])[0]
-        if not m.get("successCondition") and not m.get("failureCondition"):
-            raise PlanError(f"{w}: needs successCondition or failureCondition")
+        query = _ARG_REF.sub(sub, raw).strip()
+        try:
+            parse(query.replace(CANARY_REF, "canary").replace(STABLE_REF, "stable"))
+        except QueryError as exc:
+            raise PlanError(f"{w}: provider.prometheus.query: {exc}") from None
         for key in ("successCondition", "failureCondition"):
             if m.get(key):
-                from backend_stub.rollout.analysis import check_condition
-
                 check_condition(str(m[key]), where=f"{w}.{key}")
         count = m.get("count")
+        interval = m.get("interval")
         out.append(
             MetricSpec(
                 name=name,
-                metric=metric,
-                build=build,
-                interval_s=parse_duration(m.get("interval", "1m"), where=f"{w}.interval"),
-                success_condition=m.get("successCondition"),
-                failure_condition=m.get("failureCondition"),
-                failure_limit=_int(m.get("failureLimit", 0), where=f"{w}.failureLimit"),
+                query=query,
+                interval_s=None if interval is None else parse_duration(interval, where=f"{w}.interval"),
+                success_condition=m.get("successCondition") or None,
+                failure_condition=m.get("failureCondition") or None,
+                failure_limit=_int(m.get("failureLimit", 0), where=f"{w}.failureLimit", negative=True),
                 consecutive_error_limit=_int(
                     m.get("consecutiveErrorLimit", 4), where=f"{w}.consecutiveErrorLimit"
                 ),
@@ -271,7 +292,7 @@ def _template_metrics(t: dict[str, Any], args: dict[str, str], *, where: str) ->
     return out
 
 
-def _int(v: Any, *, where: str) -> int:
-    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-        raise PlanError(f"{where}: must be a non-negative integer, got {v!r}")
+def _int(v: Any, *, where: str, negative: bool = False) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or (v < 0 and not negative):
+        raise PlanError(f"{where}: must be a{'n' if negative else ' non-negative'} integer, got {v!r}")
     return v

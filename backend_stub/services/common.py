@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from backend_stub.feed import RateFeed
 from backend_stub.problems import PROBLEM_JSON, ProblemError
 from backend_stub.services.rates.signer import QuoteSigner
+from backend_stub.services.wire import DECIMAL
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 from terminal.domain.money import AmountError, Asset, Money
@@ -58,22 +59,28 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# RFC 3339 section 5.6 date-time: a full date and time with an offset (what `format: date-time`
+# in the OpenAPI documents promises); a bare date or a time without an offset is not one.
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
 def parse_iso(text: str) -> float:
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if not _RFC3339.fullmatch(text):
+            raise ValueError(text)
+        dt = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
     except ValueError:
-        raise ProblemError(422, "invalid-parameter", "Not an RFC 3339 time", repr(text)[:80]) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
+        raise ProblemError(
+            422, "invalid-parameter", "Not an RFC 3339 time", f"{text[:40]!r}; like 2026-11-26T12:00:00Z"
+        ) from None
     return dt.timestamp()
-
-
-_DECIMAL = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
 
 
 def parse_major(text: str, asset: Asset, *, what: str = "amount") -> Money:
     """A v1 wire amount: a plain decimal string in major units (no sign, exponent or spaces)."""
-    if not _DECIMAL.match(text):
+    if not DECIMAL.fullmatch(text):
         raise ProblemError(
             422, "invalid-amount", f"Invalid {what}", f"{text[:40]!r} is not a decimal string like '12.50'"
         )

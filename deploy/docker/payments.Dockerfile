@@ -1,17 +1,28 @@
-# The payments service: one instance per container, every API version of the service.
-# Build from the repository root:  docker build -f deploy/docker/payments.Dockerfile --build-arg BUILD=1.4.0 -t cryptopos/payments:1.4.0 .
+# The payments service: one instance per container (uvicorn workers inside it with --workers; their
+# metrics summed through prometheus_client's multiprocess mode), every API version of the service.
+# Build from the repository root:
+#   docker build -f deploy/docker/payments.Dockerfile --build-arg BUILD=1.4.0 -t cryptopos/payments:1.4.0 .
 FROM python:3.11-slim
 ARG BUILD=1.4.0
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CRYPTOPOS_BUILD=${BUILD}
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    CRYPTOPOS_BUILD=${BUILD}
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY terminal ./terminal
-COPY drivers ./drivers
 COPY backend_stub ./backend_stub
-RUN pip install --no-cache-dir . && useradd --uid 10001 --no-create-home cryptopos \
-    && mkdir -p /var/lib/cryptopos && chown cryptopos /var/lib/cryptopos
-USER 10001
+COPY deploy/docker/extra_requirements.py /tmp/extra_requirements.py
+# The project without its own dependencies (they include the terminal's UI: textual, qrcode, ...),
+# then exactly the [backend] extra of pyproject.toml: what a service instance needs.
+RUN pip install --no-deps . \
+    && python /tmp/extra_requirements.py cryptopos backend > /tmp/backend.txt \
+    && pip install -r /tmp/backend.txt \
+    && rm -rf /tmp/backend.txt /tmp/extra_requirements.py /app/terminal /app/backend_stub \
+    && useradd --uid 10001 --user-group --no-create-home --home-dir /nonexistent cryptopos \
+    && mkdir -p /var/run/cryptopos && chown 10001:10001 /var/run/cryptopos
+USER 10001:10001
 EXPOSE 8080
-# /healthz is liveness, /readyz readiness (the Kubernetes probes in deploy/k8s use them).
-# keys.json and the ledger live in /var/lib/cryptopos (a volume; secrets mounted there).
-CMD ["sh", "-c", "exec python -m backend_stub.instance --service payments --build \"$CRYPTOPOS_BUILD\" --host 0.0.0.0 --port 8080 --run-dir /var/lib/cryptopos"]
+# /healthz is liveness, /readyz readiness (the probes in deploy/k8s). The ledger's DSN comes from
+# CRYPTOPOS_STORE_URL and the master key from CRYPTOPOS_MASTER_KEY (Kubernetes Secrets); the run
+# directory holds only per-pod scratch (the workers' metric files), so the root filesystem can be
+# read-only. deploy/k8s gives the same command with its own arguments.
+CMD ["sh", "-c", "exec python -m backend_stub.instance --service=payments --build=\"$CRYPTOPOS_BUILD\" --host=0.0.0.0 --port=8080 --workers=2 --run-dir=/var/run/cryptopos --discovery-services=rates,payments"]

@@ -8,7 +8,6 @@ or as fast as the decoder goes without dropping (``realtime=0``, used by tests a
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -21,10 +20,8 @@ import cv2
 from drivers.camera import CameraError
 from drivers.camera.decoders import DEFAULT_DECODER, get_decoder
 from drivers.camera.pipeline import Accept, ScanPipeline, accept_any
-from drivers.events import CodeScanned, ReaderError, ReaderState, ReaderStateChanged
-from drivers.registry import EventSink
-
-log = logging.getLogger(__name__)
+from drivers.events import CodeScanned, ReaderError, ReaderState
+from drivers.threaded import ThreadedReader
 
 # OpenCV prints a WARN line each time a missing camera is opened; the reader reports that itself
 # (one ReaderError, then a state), and retries every second, so the library's lines are only noise.
@@ -108,7 +105,9 @@ def scan_path(
     return report
 
 
-class CameraReader:
+class CameraReader(ThreadedReader):
+    crash_title = "Camera reader failed"
+
     def __init__(
         self,
         device: str,
@@ -123,7 +122,7 @@ class CameraReader:
         reconnect: float = 1.0,
         fast_width: int = 640,
     ) -> None:
-        self.device = device
+        super().__init__(device)
         self.kind = kind
         self.target = target
         self.realtime = realtime and kind != "index"  # a camera paces itself
@@ -133,65 +132,24 @@ class CameraReader:
             decoder=get_decoder(decoder), accept=accept, dedup_s=dedup, fast_width=fast_width
         )
         self.decoder_name = decoder
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._sink: EventSink = lambda e: None
-        self._state: ReaderState | None = None
         # the single frame slot between grabber and decoder
         self._slot_lock = threading.Condition()
         self._slot: tuple[Any, float] | None = None
         self._slot_taken = True
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self, sink: EventSink) -> None:
-        if self._thread is not None:
-            raise RuntimeError(f"reader {self.device} already started")
-        self._sink = sink
-        self._thread = threading.Thread(target=self._run, name=f"reader {self.device}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        with self._slot_lock:
-            self._slot_lock.notify_all()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
-
     @property
     def stats(self) -> Any:
         return self.pipeline.stats
 
-    def _emit(self, event: Any) -> None:
-        try:
-            self._sink(event)
-        except Exception:
-            log.exception("reader event sink failed")
+    def _wake(self) -> None:
+        with self._slot_lock:
+            self._slot_lock.notify_all()
 
-    def _set_state(self, state: ReaderState, detail: str = "") -> None:
-        if state != self._state:
-            self._state = state
-            self._emit(ReaderStateChanged(reader=self.device, state=state, detail=detail))
-
-    def _run(self) -> None:
-        self._set_state(ReaderState.STARTING)
-        try:
-            if self.kind == "image":
-                self._run_image()
-            else:
-                self._run_video()
-        except Exception as exc:  # never die silently
-            log.exception("camera reader crashed")
-            self._emit(
-                ReaderError(
-                    reader=self.device,
-                    title="Camera reader failed",
-                    message=f"{type(exc).__name__}: {exc}",
-                    code="reader_crashed",
-                )
-            )
-        finally:
-            self._set_state(ReaderState.STOPPED)
+    def _serve(self) -> None:
+        if self.kind == "image":
+            self._run_image()
+        else:
+            self._run_video()
 
     def _run_image(self) -> None:
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +20,7 @@ import nfc.clf
 import nfc.tag
 import nfc.tag.tt4
 
-from drivers.events import ReaderError, ReaderState, ReaderStateChanged, TagRead
+from drivers.events import ReaderError, ReaderState, TagRead
 from drivers.nfc import DEFAULT_TARGETS
 from drivers.nfc.errors import (
     NdefFormatError,
@@ -31,7 +30,7 @@ from drivers.nfc.errors import (
     TagUnsupportedError,
 )
 from drivers.nfc.protocol import CardContent, payload_from_ndef, read_iso_dep
-from drivers.registry import EventSink
+from drivers.threaded import ThreadedReader
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +94,11 @@ def default_frontend(path: str) -> Any:
     return clf
 
 
-class NfcReader:
+class NfcReader(ThreadedReader):
+    # a udp poll waits up to 1 s for an answer; a USB poll far less
+    join_timeout_s = 2.5
+    crash_title = "NFC reader failed"
+
     def __init__(
         self,
         device: str,
@@ -108,7 +111,7 @@ class NfcReader:
         reconnect: float = 1.0,
         frontend: Callable[[str], Any] = default_frontend,
     ) -> None:
-        self.device = device
+        super().__init__(device)
         self.path = path
         self.debounce = debounce
         self.retry = retry
@@ -116,10 +119,6 @@ class NfcReader:
         self.interval = interval
         self.reconnect = reconnect
         self._frontend = frontend
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._sink: EventSink = lambda e: None
-        self._state: ReaderState | None = None
         self._last_key: set[str] = set()
         self._last_left = -1e9
         self._clf: Any = None
@@ -130,34 +129,6 @@ class NfcReader:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self, sink: EventSink) -> None:
-        if self._thread is not None:
-            raise RuntimeError(f"reader {self.device} already started")
-        self._sink = sink
-        self._thread = threading.Thread(target=self._run, name=f"reader {self.device}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            # a udp poll waits up to 1 s for an answer; a USB poll far less
-            self._thread.join(timeout=2.5)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _emit(self, event: Any) -> None:
-        try:
-            self._sink(event)
-        except Exception:  # a failing sink must not kill the reader thread
-            log.exception("reader event sink failed")
-
-    def _set_state(self, state: ReaderState, detail: str = "") -> None:
-        if state != self._state:
-            self._state = state
-            self._emit(ReaderStateChanged(reader=self.device, state=state, detail=detail))
-
     def _error(self, exc: NfcError) -> None:
         self._emit(
             ReaderError(
@@ -165,50 +136,35 @@ class NfcReader:
             )
         )
 
-    def _run(self) -> None:
-        self._set_state(ReaderState.STARTING)
-        try:
-            while not self._stop.is_set():
-                try:
-                    self._clf = self._frontend(self.path)
-                except OSError as exc:
-                    state, problem = open_problem(self.path, exc)
-                    if state != self._state:
-                        self._error(problem)
-                    self._set_state(state, problem.message)
-                    self._stop.wait(self.reconnect)
-                    continue
-                self._set_state(ReaderState.READY)
-                self._techs = list(self.targets)
-                try:
-                    self._poll()
-                except OSError as exc:  # unplugged while running: nfcpy raises IOError/usb errors
-                    problem = ReaderUnavailableError(
-                        f"NFC reader {self.path} stopped answering ({exc.strerror or exc})",
-                        title="NFC reader disconnected",
-                        hint=MISSING_HINT,
-                    )
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._clf = self._frontend(self.path)
+            except OSError as exc:
+                state, problem = open_problem(self.path, exc)
+                if state != self._state:
                     self._error(problem)
-                    self._set_state(ReaderState.DISCONNECTED, problem.message)
-                finally:
-                    self._close()
-                if not self._stop.is_set():
-                    self._stop.wait(self.reconnect)
-        except Exception as exc:  # never die silently: the TUI shows it
-            log.exception("NFC reader crashed")
-            self._emit(
-                ReaderError(
-                    reader=self.device,
-                    title="NFC reader failed",
-                    message=f"{type(exc).__name__}: {exc}",
-                    code="reader_crashed",
+                self._set_state(state, problem.message)
+                self._stop.wait(self.reconnect)
+                continue
+            self._set_state(ReaderState.READY)
+            self._techs = list(self.targets)
+            try:
+                self._poll()
+            except OSError as exc:  # unplugged while running: nfcpy raises IOError/usb errors
+                problem = ReaderUnavailableError(
+                    f"NFC reader {self.path} stopped answering ({exc.strerror or exc})",
+                    title="NFC reader disconnected",
+                    hint=MISSING_HINT,
                 )
-            )
-        finally:
-            self._close()
-            self._set_state(ReaderState.STOPPED)
+                self._error(problem)
+                self._set_state(ReaderState.DISCONNECTED, problem.message)
+            finally:
+                self._release()
+            if not self._stop.is_set():
+                self._stop.wait(self.reconnect)
 
-    def _close(self) -> None:
+    def _release(self) -> None:
         clf, self._clf = self._clf, None
         if clf is not None:
             try:

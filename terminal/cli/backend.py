@@ -24,6 +24,7 @@ import httpx
 from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError, load
 
 DEFAULT_RUN_DIR = Path(".cryptopos/backend")
+DEFAULT_TOPOLOGY = "config/backend.toml"
 UP_TIMEOUT_S = 30.0
 DOWN_TIMEOUT_S = 30.0
 
@@ -44,7 +45,12 @@ def register(sub: Any) -> None:
     up = bsub.add_parser(
         "up", parents=[PARENT, run_dir], help="start the gateway and the instances on loopback"
     )
-    up.add_argument("--topology", default="config/backend.toml", help="services and builds (TOML)")
+    up.add_argument(
+        "--topology",
+        default=os.environ.get("CRYPTOPOS_BACKEND_TOPOLOGY", DEFAULT_TOPOLOGY),
+        help=f"services and builds, TOML (default: {DEFAULT_TOPOLOGY} in the current folder, "
+        "or CRYPTOPOS_BACKEND_TOPOLOGY); its rollout plans are read relative to its folder",
+    )
     up.add_argument("--port", type=int, default=0, help="gateway port (default: any free one)")
     up.add_argument("--json", action="store_true")
     up.set_defaults(func=up_cmd)
@@ -158,7 +164,12 @@ def up_cmd(args: argparse.Namespace) -> int:
         )
     topology = Path(args.topology)
     if not topology.is_file():
-        raise CliError(f"{topology}: file not found")
+        raise CliError(
+            f"{topology}: file not found (looked for {topology.resolve()}). "
+            f"The example topology is {DEFAULT_TOPOLOGY} in the cryptopos repository: run this from "
+            "the repository's root, or point at a topology with --topology PATH or "
+            "CRYPTOPOS_BACKEND_TOPOLOGY=PATH"
+        )
     settings = load(args).settings
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "state.json").unlink(missing_ok=True)
@@ -280,8 +291,11 @@ def status_cmd(args: argparse.Namespace) -> int:
                 f"step {ro['step']}/{ro['steps']} {ro['message']}"
             )
             for a in ro["analysis"]:
+                last = a["last"][-1] if a.get("last") else None
+                seen = f"; last {last['value'] or '-'} {last['phase']}" if last else ""
                 print(
-                    f"    analysis {a['metric']}: {a['phase']} ({a['failed']} failed, {a['errors']} errors)"
+                    f"    analysis {a['metric']}: {a['phase']} ({a['failed']} failed, {a['errors']} errors"
+                    f"{seen})"
                 )
         a = svc["autoscaler"]
         if a:
@@ -306,7 +320,8 @@ def _edge_lines(status: dict[str, Any]) -> list[str]:
         )
         if inst:
             out.append(
-                f"  each instance: {inst['max_concurrency']} at work, {inst['max_queue']} queued; "
+                f"  each instance: {inst['max_concurrency']} at work, {inst['max_queue']} queued, "
+                f"{inst.get('max_held', 0)} long-polls held; "
                 f"waits payments {inst['wait_payments_s']:g} s, quotes {inst['wait_quotes_s']:g} s, "
                 f"polls {inst['wait_polls_s']:g} s, then shed (503)"
             )

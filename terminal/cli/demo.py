@@ -18,8 +18,8 @@ from terminal.cli.pay import human_summary, notice_recorder
 from terminal.client.factory import client_from_settings
 from terminal.config import Settings
 from terminal.domain.money import Money, asset
-from terminal.flow import SaleRunner, offline_policy
 from terminal.journal import Journal
+from terminal.sale import SaleRunner, offline_policy
 
 # (fiat amount, asset, reader, what it shows, the status it should end in)
 SCRIPT = [

@@ -16,8 +16,8 @@ from terminal.client import DeprecationNotice
 from terminal.client.factory import client_from_settings
 from terminal.config import Settings
 from terminal.domain.money import Asset, Money, MoneyError, asset
-from terminal.flow import SaleReport, SaleRunner, offline_policy
 from terminal.journal import Journal
+from terminal.sale import SaleReport, SaleRunner, offline_policy
 from terminal.settlement import reconcile
 
 EXIT_BY_STATUS = {

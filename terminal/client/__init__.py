@@ -15,24 +15,24 @@ Errors::
 """
 
 from terminal.client.adapters import INVOICE_KINDS, InvoiceResult, PaymentResult, RefundResult
-from terminal.client.client import (
-    BackendClient,
+from terminal.client.client import BackendClient
+from terminal.client.errors import (
     BackendError,
     BackendUnavailableError,
     BadAnswerError,
     CircuitOpenError,
-    ClientStats,
-    DeprecationNotice,
     OutcomeUnknownError,
     ProblemError,
     QuoteExpiredError,
     QuoteRefusedError,
-    Timeouts,
     UnsupportedError,
     VersionSunsetError,
-    backend_transport,
 )
+from terminal.client.invoice_wait import InvoiceWaiter
+from terminal.client.options import ClientStats, DeprecationNotice, Timeouts
 from terminal.client.retry import CircuitBreaker, RetryBudget, RetryPolicy
+from terminal.client.transport import backend_transport
+from terminal.client.writes import InFlight
 
 __all__ = [
     "INVOICE_KINDS",
@@ -44,7 +44,9 @@ __all__ = [
     "CircuitOpenError",
     "ClientStats",
     "DeprecationNotice",
+    "InFlight",
     "InvoiceResult",
+    "InvoiceWaiter",
     "OutcomeUnknownError",
     "PaymentResult",
     "ProblemError",

@@ -50,6 +50,7 @@ class InvoiceResult:
     payment_status: str  # approved | declined | pending
     amount_minor: int
     received_minor: int
+    version: str | None = None  # changes whenever the invoice does (a backend with long-poll sends it)
 
 
 # The invoice kind for each asset (docs/api.md: the kind must fit the asset).
@@ -87,6 +88,12 @@ def _digits(value: Any, what: str) -> int:
     if isinstance(value, str) and value.isdigit():
         return int(value)
     raise AdapterError(f"{what} must be integer minor units, got {value!r}")
+
+
+def _optional_text(value: Any, what: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise AdapterError(f"{what} must be a string, got {type(value).__name__}")
 
 
 def _check_quote(q: Quote, amount: Money, crypto: Asset) -> Quote:
@@ -139,6 +146,10 @@ class Adapter:
 
     def invoice_path(self, invoice_id: str) -> str:
         raise UnsupportedOperationError(f"invoices need API v2; this backend speaks {self.version}")
+
+    def invoice_wait_path(self, invoice_id: str, *, wait_s: int, after: str) -> str:
+        """The invoice, held by the backend up to ``wait_s`` while it is still at ``after``."""
+        return f"{self.invoice_path(invoice_id)}?{urlencode({'wait': wait_s, 'after': after})}"
 
     def parse_invoice(self, data: dict[str, Any]) -> InvoiceResult:
         raise UnsupportedOperationError(f"invoices need API v2; this backend speaks {self.version}")
@@ -278,12 +289,26 @@ class V2Adapter(Adapter):
                 str(data["payment_status"]),
                 _digits(data["amount_minor"], "amount_minor"),
                 _digits(data.get("received_minor", 0), "received_minor"),
+                _optional_text(data.get("version"), "version"),
             )
         except (KeyError, TypeError) as exc:
             raise AdapterError(f"an invoice without {exc}") from exc
 
 
 ADAPTERS: dict[str, Adapter] = {"v1": V1Adapter(), "v2": V2Adapter()}
+
+
+def offers(discovery: dict[str, Any], *, service: str, version: str, capability: str) -> bool:
+    """Whether discovery lists ``capability`` for ``service`` ``version`` (a backend that predates
+    capabilities lists none, and so offers none)."""
+    services = discovery.get("services")
+    entry = services.get(service) if isinstance(services, dict) else None
+    versions = entry.get("versions") if isinstance(entry, dict) else None
+    for v in versions if isinstance(versions, list) else []:
+        if isinstance(v, dict) and v.get("version") == version:
+            flags = v.get("capabilities")
+            return isinstance(flags, list) and capability in flags
+    return False
 
 
 def choose_version(discovery: dict[str, Any], *, supported: tuple[str, ...] = ("v2", "v1")) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from terminal.client.client import BackendClient, DeprecationNotice, Timeouts, backend_transport
+from terminal.client import BackendClient, DeprecationNotice, Timeouts, backend_transport
 from terminal.client.retry import CircuitBreaker, RetryBudget, RetryPolicy
 from terminal.config import Settings
 

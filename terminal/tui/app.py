@@ -20,6 +20,7 @@ from textual.worker import Worker
 from terminal.domain.session import FINAL_STATES, State
 from terminal.tui.controller import Register
 from terminal.tui.screens.amount import AmountScreen
+from terminal.tui.screens.base import Host
 from terminal.tui.screens.records import (
     DetailScreen,
     HistoryScreen,
@@ -344,3 +345,8 @@ class PosApp(App[None]):
             self.notify(f"{exc}\n→ the text receipt is saved", title="No PNG receipt", severity="warning")
         self.notify(f"{text_path}" + (f"\n{png}" if png else ""), title="Receipt saved", timeout=4)
         return text_path, png
+
+
+def _screens_host(app: PosApp) -> Host:
+    """Never called: mypy checks here that the app is what the screens expect of it."""
+    return app

@@ -58,3 +58,8 @@ class Keypad:
         if not self.text:
             raise AmountError("empty", "enter an amount")
         return Money.parse(self.text.rstrip("."), self.currency)
+
+
+def tip_of(base: Money, percent: int) -> Money:
+    """A percentage tip, rounded half up to the currency's minor unit."""
+    return Money((base.minor * percent + 50) // 100, base.asset)

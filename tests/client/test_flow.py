@@ -10,8 +10,8 @@ import pytest
 
 from drivers.sim import SimReader, Step
 from terminal.domain.money import Money, asset
-from terminal.flow import SaleRunner
 from terminal.journal import Journal, payload_hash
+from terminal.sale import SaleRunner
 from tests.client.helpers import Backend, Sleeps, make_client
 
 EUR, BTC = asset("EUR"), asset("BTC")

@@ -33,9 +33,10 @@ def test_migrates_a_version_1_journal_keeping_its_sales(tmp_path: Path) -> None:
     db.commit()
     db.close()
     j = Journal(path)
-    assert j.schema_version == 2
+    assert j.schema_version == len(MIGRATIONS)
     rec = j.get("r1")
     assert rec is not None and rec.state == "unknown_outcome" and rec.offline == 0
+    assert rec.tip_minor is None and rec.rate is None  # a sale from before migration 3
     assert [s.reference for s in j.unsettled()] == ["r1"]
 
 
@@ -120,3 +121,29 @@ def test_a_settled_sale_never_changes_its_outcome(tmp_path: Path) -> None:
     with pytest.raises(SaleFinalError, match="already approved"):
         j.update("r1", "declined")
     assert j.get("r1").state == "approved"  # type: ignore[union-attr]
+
+
+def test_sales_and_refunds_filter_by_state_payment_and_time(tmp_path: Path) -> None:
+    now = [100.0]
+    j = Journal(tmp_path / "j.sqlite3", clock=lambda: now[0])
+    for ref, at in (("a", 100.0), ("b", 200.0), ("c", 300.0)):
+        now[0] = at
+        sale(j, ref)
+        j.open_refund(
+            idempotency_key=f"rk-{ref}",
+            payment_id=f"p-{ref}",
+            reference=ref,
+            amount_minor=1,
+            asset="BTC",
+            to="x",
+        )
+    j.update("b", "approved", payment_id="p-b")
+    assert [s.reference for s in j.sales()] == ["a", "b", "c"]
+    assert [s.reference for s in j.sales(states=("approved", "declined"))] == ["b"]
+    assert [s.reference for s in j.sales(since=200.0)] == ["b", "c"]
+    assert [s.reference for s in j.sales(since=100.0, until=300.0)] == ["a", "b"]
+    assert [s.reference for s in j.sales(states=("amount_entered",), until=300.0)] == ["a"]
+    assert [s.reference for s in j.unsettled()] == ["a", "c"]
+    assert [r.reference for r in j.refunds(payment_id="p-c")] == ["c"]
+    assert [r.reference for r in j.refunds(since=150.0, until=250.0)] == ["b"]
+    assert [r.reference for r in j.refunds()] == ["a", "b", "c"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from terminal.client.client import Timeouts
+from terminal.client import Timeouts
 from terminal.client.retry import RetryPolicy
 from terminal.journal import Journal
 from terminal.settlement import GRACE_MARGIN_S, reconcile

@@ -16,8 +16,8 @@ from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 from terminal.client import BackendClient
 from terminal.domain.money import Money, asset
-from terminal.flow import SaleRunner
 from terminal.journal import Journal
+from terminal.sale import SaleRunner
 from tests.support import serve
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from terminal.domain.payloads import PayloadError, build_bip21, parse_payload, payload_to_json
 from terminal.domain.payloads.bitcoin import BitcoinUri
+from terminal.domain.payloads.samples import BOLT11
 
 BIP_ADDR = "175tWpb8K1S7NmH4Zx6rewF9WQrcZv245W"
 GOOD = "1RustyRX2oai4EYYDpQGWvEL62BBGqN9T"  # a valid P2PKH address (BOLT11's example fallback)
@@ -68,22 +69,36 @@ def test_bip321_valid_examples(template: str, expected: dict[str, object]) -> No
 
 
 def test_bip321_examples_without_address() -> None:
-    uri = btc("bitcoin:?lightning=lnbc420bogusinvoice")
-    assert uri.address is None and uri.lightning == "lnbc420bogusinvoice" and uri.network == "mainnet"
-    assert btc("bitcoin:?lno=lno1bogusoffer").instructions == (("lno", "lno1bogusoffer"),)
-    assert btc("bitcoin:?lno=lno1bogusoffer&sp=sp1qsilentpayment").instructions == (
-        ("lno", "lno1bogusoffer"),
-        ("sp", "sp1qsilentpayment"),
+    # BIP321's address-less examples hold placeholders ("lnbc420bogusinvoice", "lno1bogusoffer",
+    # "sp1qsilentpayment"). With an address those are fallbacks (above); without one they leave
+    # nothing a terminal can check or pay, so they are refused (issue 13: bitcoin:?lightning=garbage).
+    assert err("bitcoin:?lightning=lnbc420bogusinvoice") == "bad_lightning_invoice"
+    assert (
+        err("bitcoin:?lightning=lnbc420bogusinvoice&pop=callbackuri%3abody%3fpop=") == "bad_lightning_invoice"
     )
-    assert btc("bitcoin:?sp=sp1qsilentpayment").network is None
+    assert err("bitcoin:?lno=lno1bogusoffer") == "no_address"
+    assert err("bitcoin:?lno=lno1bogusoffer&sp=sp1qsilentpayment") == "no_address"
+    assert err("bitcoin:?sp=sp1qsilentpayment") == "no_address"
+    assert err("bitcoin:?label=x") == "no_address"
+    # the same URIs with a real invoice in the placeholder's place
+    uri = btc(f"bitcoin:?lightning={BOLT11}")
+    assert uri.address is None and uri.lightning == BOLT11 and uri.network == "mainnet"
+    uri = btc(f"bitcoin:?lightning={BOLT11}&pop=callbackuri%3abody%3fpop=")
+    assert uri.pop == "callbackuri:body?pop="
+    assert btc(f"bitcoin:?lno=lno1bogusoffer&lightning={BOLT11}").instructions[0] == ("lno", "lno1bogusoffer")
     uri = btc(
         "bitcoin:?bc=bc1qufgy354j3kmvuch987xe4s40836x3h0lg8f5n2"
         "&bc=bc1p5swkugezn97763tl0yty6556856uug0q6jflljvep9m4p7339x5qzyrh4g"
     )
     assert [k for k, _ in uri.instructions] == ["bc", "bc"] and uri.network == "mainnet"
     assert btc("bitcoin:?tb=tb1qghfhmd4zh7ncpmxl3qzhmq566jk8ckq4gafnmg").network == "testnet"
-    uri = btc("bitcoin:?lightning=lnbc420bogusinvoice&pop=callbackuri%3abody%3fpop=")
-    assert uri.pop == "callbackuri:body?pop="
+
+
+def test_amount_beyond_supply_is_refused() -> None:
+    # issue 13: amount=999999999999999999999999999999 was taken as 10^38 sat
+    assert err(f"bitcoin:{GOOD}?amount=999999999999999999999999999999") == "amount_too_large"
+    assert err(f"bitcoin:{GOOD}?amount=21000000.00000001") == "amount_too_large"
+    assert btc(f"bitcoin:{GOOD}?amount=21000000").amount_sat == 21_000_000 * 10**8
 
 
 def test_bip321_uppercase_qr_examples() -> None:
@@ -165,8 +180,8 @@ def test_percent_decoding_and_errors() -> None:
 
 
 def test_address_and_network_rules() -> None:
-    assert err("bitcoin:") == "bad_address"
-    assert err("bitcoin:?label=x") == "bad_address"
+    assert err("bitcoin:") == "no_address"
+    assert err("bitcoin:?label=x") == "no_address"
     assert err(f"bitcoin://{GOOD}") == "bad_address"
     assert err("bitcoin:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5") == "bad_checksum"
     assert err("bitcoin:BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7Kv8f3t4") == "mixed_case"
@@ -216,11 +231,15 @@ def test_build_bip21_round_trips(
 
 
 def test_build_bip21_with_lightning_only() -> None:
-    text = build_bip21(None, amount_sat=1000, lightning="lnbc10u1bogus")
-    assert text == "bitcoin:?amount=0.00001&lightning=lnbc10u1bogus"
-    assert btc(text).lightning == "lnbc10u1bogus"
+    text = build_bip21(None, amount_sat=250_000, lightning=BOLT11)
+    assert text == f"bitcoin:?amount=0.0025&lightning={BOLT11}"
+    assert btc(text).lightning == BOLT11
     with pytest.raises(PayloadError):
         build_bip21(None)
+    # with no address to fall back on, the invoice must be a real one
+    with pytest.raises(PayloadError) as exc:
+        build_bip21(None, amount_sat=1000, lightning="lnbc10u1bogus")
+    assert exc.value.code == "bad_lightning_invoice"
 
 
 def test_lightning_parameter_decoded_when_valid() -> None:
@@ -233,5 +252,6 @@ def test_lightning_parameter_decoded_when_valid() -> None:
         == "00010203040506070809000102030405060708090001020304050607080901" + "02"
     )
     assert (
-        payload_to_json(parse_payload("bitcoin:?lightning=lnbc420bogusinvoice"))["lightning_invoice"] is None
+        payload_to_json(parse_payload(f"bitcoin:{GOOD}?lightning=lnbc420bogusinvoice"))["lightning_invoice"]
+        is None
     )

@@ -135,7 +135,10 @@ def test_ens_names() -> None:
         ("", "bad_amount"),
         ("1e-3", "bad_amount"),
         ("0x10", "bad_amount"),
-        ("1e1000", "bad_amount"),
+        ("1e1000", "amount_too_large"),
+        ("1e78", "amount_too_large"),  # issue 13: 10^78 wei was accepted
+        (str(2**256), "amount_too_large"),
+        (str(2**256 - 1), 2**256 - 1),
     ],
 )
 def test_numbers(number: str, result: int | str) -> None:
@@ -194,3 +197,45 @@ def test_build_erc20_round_trip(to: str, amount: int, token: str) -> None:
     assert (req.function, req.recipient, req.token_amount) == ("transfer", to, amount)
     if token in ("USDC", "USDT"):
         assert req.asset == token
+
+
+def test_a_0x_target_is_an_address_and_a_name_is_a_name() -> None:
+    # issue 13: "ethereum:0x12.eth" was accepted with ens: false and a non-address as the address
+    assert err("ethereum:0x12.eth") == "bad_address"
+    assert err("ethereum:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed.eth") == "bad_address"
+    assert err("ethereum:0Xshop.eth?value=1") == "bad_address"
+    j = payload_to_json(eth("ethereum:shop0x.eth?value=1"))
+    assert j["ens"] is True and j["target"] == "shop0x.eth"
+    # a name must read as what it is: one alphabet per label, no invisible characters, lower case
+    assert err("ethereum:my-sh\u043ep.eth?value=1") == "lookalike_host"  # Cyrillic о among Latin
+    assert err("ethereum:my\u200bshop.eth?value=1") == "bad_address"  # zero-width space
+    assert err("ethereum:MyShop.eth?value=1") == "bad_address"
+    assert err("ethereum:my-shop.e\uff41h?value=1") == "bad_address"  # fullwidth ａ (found by the fuzzer)
+    assert err("ethereum:cafe\u0301.eth?value=1") == "bad_address"  # decomposed é: not NFC
+    assert eth("ethereum:caf\u00e9.eth?value=1").target == "caf\u00e9.eth"
+    assert eth("ethereum:\u043c\u0430\u0433\u0430\u0437\u0438\u043d.eth?value=1").is_ens  # all Cyrillic
+
+
+def test_erc20_recipient_is_called_the_recipient() -> None:
+    # issue 12/13: the address= recipient failing EIP-55 was reported as the "target"
+    with pytest.raises(PayloadError) as exc:
+        parse_payload(
+            "ethereum:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48/transfer"
+            "?address=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD&uint256=1"
+        )
+    assert exc.value.code == "bad_checksum"
+    assert "recipient" in exc.value.message and "target" not in exc.value.message
+    with pytest.raises(PayloadError) as exc:
+        parse_payload("ethereum:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD?value=1")
+    assert "target" in exc.value.message
+
+
+@pytest.mark.parametrize("param", ["value", "gas", "gasPrice"])
+def test_uint256_cap_on_every_number(param: str) -> None:
+    base = "ethereum:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+    assert err(f"{base}?{param}=1e78") == "amount_too_large"
+    assert err(f"{base}?{param}={2**256}") == "amount_too_large"
+    assert (
+        err(f"ethereum:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48/transfer?address={ADDRS[0]}&uint256=2e77")
+        == "amount_too_large"
+    )

@@ -87,7 +87,7 @@ def test_tag_from_query_and_plain_links() -> None:
 
 
 @given(
-    host=st.from_regex(r"[a-z][a-z0-9-]{0,20}\.(com|org|onion)", fullmatch=True),
+    host=st.from_regex(r"[a-z](?:[a-z0-9-]{0,19}[a-z0-9])?\.(com|org|onion)", fullmatch=True),
     path=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789/-_.~", max_size=40),
     query=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789=&%", max_size=40),
 )
@@ -97,3 +97,42 @@ def test_encode_round_trip(host: str, path: str, query: str) -> None:
     text = encode_lnurl(url)
     assert text == text.upper()
     assert lnurl(text).url == url
+
+
+@pytest.mark.parametrize(
+    ("link", "code"),
+    [
+        ("lnurlp://\u0455ervice.com/pay", "lookalike_host"),  # issue 13: Cyrillic ѕ among Latin letters
+        ("lnurlw://p\u0430ypal.com/w", "lookalike_host"),  # Cyrillic а
+        ("lnurlp://xn--ervice-8wf.com/pay", "lookalike_host"),  # the same look-alike, already punycode
+        ("lnurlp://servi\u200dce.com/pay", "bad_host"),  # a zero-width joiner
+        ("lnurlp://ser_vice.com/pay", "bad_host"),
+        ("lnurlp://-service.com/pay", "bad_host"),
+        ("lnurlp://xn--zz.com/pay", "bad_host"),  # not punycode
+        ("lnurlp://service.com@evil.example/pay", "bad_url"),  # goes to evil.example
+        ("https://service.com@evil.example/w?tag=withdrawRequest", "bad_url"),
+        ("solana:https%3A%2F%2F\u0455ervice.com%2Fpay", "lookalike_host"),
+        (
+            "lnurlw://\u0455ervice.com/w?p=4E2E289D945A66BB13377A728884E867&c=E19CCB1FED8892CE",
+            "lookalike_host",
+        ),
+    ],
+)
+def test_lookalike_and_malformed_hosts_are_refused(link: str, code: str) -> None:
+    assert err(link) == code
+
+
+def test_international_hosts_are_shown_in_punycode() -> None:
+    # issue 13: "ѕervice.com" was shown as https://ѕervice.com/pay; one-script names are fine, in ASCII
+    assert lnurl("lnurlp://\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444/pay").url == (
+        "https://xn--e1afmkfd.xn--p1ai/pay"
+    )
+    assert lnurl(encode_lnurl("https://m\u00fcnchen.de/lnurl")).url == "https://xn--mnchen-3ya.de/lnurl"
+    # Japanese mixes Han, Hiragana and Latin by nature: allowed (UTS #39 highly restrictive)
+    assert lnurl("lnurlp://\u6771\u4eac\u3072abc.jp/p").url.startswith("https://xn--")
+    assert lnurl("lnurlp://\u30e9\u30fc\u30e1\u30f3.jp/p").url == "https://xn--4dkp5a8a.jp/p"  # ラーメン
+    assert lnurl("lnurlp://Service.COM/pay").url == "https://service.com/pay"
+    tap = parse_payload("lnurlw://m\u00fcnchen.de/w?p=4E2E289D945A66BB13377A728884E867&c=E19CCB1FED8892CE")
+    assert payload_to_json(tap)["url"].startswith("https://xn--mnchen-3ya.de/w?p=")
+    sol = payload_to_json(parse_payload("solana:https%3A%2F%2Fm%C3%BCnchen.de%2Fpay"))
+    assert sol["url"] == "https://xn--mnchen-3ya.de/pay"

@@ -60,11 +60,74 @@ def test_text_record() -> None:
     assert (msg.records[0].text, msg.records[0].language) == ("Hello World!", "en")
 
 
-@pytest.mark.parametrize("hexdata", ["", "D1", "D101", "9101035501414243", "D1010A55"])
-def test_malformed(hexdata: str) -> None:
+@pytest.mark.parametrize(
+    ("hexdata", "code"),
+    [
+        ("", "bad_ndef"),
+        ("D1", "ndef_bad_length"),  # a header cut short
+        ("D101", "ndef_bad_length"),
+        ("9101035501414243", "ndef_bad_length"),  # no ME: the next "record" is one byte
+        ("D1010A55", "ndef_bad_length"),  # claims 10 payload bytes, has none
+        ("51010355014142", "bad_ndef"),  # first record without MB
+        ("D901030055014142", "bad_ndef"),  # IL set, ID length 0 (not canonical)
+        ("F1010355014142", "bad_ndef"),  # chunked
+        ("D0010355014142", "bad_ndef"),  # TNF empty with data
+        ("D5010355014142", "bad_ndef"),  # TNF unknown with a type
+        ("D6000155014142", "bad_ndef"),  # TNF unchanged outside a chunk
+        ("D7000155014142", "bad_ndef"),  # TNF reserved
+    ],
+)
+def test_malformed(hexdata: str, code: str) -> None:
     with pytest.raises(PayloadError) as exc:
         parse_ndef(bytes.fromhex(hexdata))
+    assert exc.value.code == code
+
+
+GOOD_BTC = "bitcoin:1RustyRX2oai4EYYDpQGWvEL62BBGqN9T?amount=10"
+
+
+def test_bytes_after_the_last_record_are_refused() -> None:
+    # issue 13: a "...?amount=10" URI record with its length byte lowered by one parsed as amount 1
+    good = encode_uri_message(GOOD_BTC)
+    assert good[0] & 0x10 and good[2] == len(good) - 4  # one short record: D1 01 <len> 55 ...
+    msg = parse_payload("ndef:" + good.hex())
+    assert isinstance(msg, NdefMessage) and msg.content is not None
+    assert msg.content.to_json()["amount_minor"] == "1000000000"
+    lowered = good[:2] + bytes([good[2] - 1]) + good[3:]
+    with pytest.raises(PayloadError) as exc:
+        parse_payload("ndef:" + lowered.hex())
+    assert exc.value.code == "ndef_trailing_data"
+    raised = good[:2] + bytes([good[2] + 1]) + good[3:]
+    with pytest.raises(PayloadError) as exc:
+        parse_ndef(raised)
+    assert exc.value.code == "ndef_bad_length"
+    for tail in (b"\x00", b"\xfe", good):
+        with pytest.raises(PayloadError) as exc:
+            parse_ndef(good + tail)
+        assert exc.value.code == "ndef_trailing_data"
+
+
+def test_long_form_for_a_short_payload() -> None:
+    # valid framing but not the one canonical layout: refused when strict, read when relaxed
+    payload = b"\x00" + GOOD_BTC.encode()
+    long_form = bytes([0xC1, 0x01]) + len(payload).to_bytes(4, "big") + b"U" + payload
+    with pytest.raises(PayloadError) as exc:
+        parse_ndef(long_form)
     assert exc.value.code == "bad_ndef"
+    assert parse_ndef(long_form, strict=False).records[0].uri == GOOD_BTC
+
+
+def test_two_records_and_a_long_record() -> None:
+    import ndef as ndeflib
+
+    records = [ndeflib.TextRecord("hello", "en"), ndeflib.UriRecord("https://example.com/" + "x" * 300)]
+    data = b"".join(ndeflib.message_encoder(records))
+    msg = parse_ndef(data)
+    assert [r.type for r in msg.records] == ["urn:nfc:wkt:T", "urn:nfc:wkt:U"]
+    assert msg.records[1].uri == "https://example.com/" + "x" * 300
+    with pytest.raises(PayloadError) as exc:
+        parse_ndef(data[:-1])
+    assert exc.value.code == "ndef_bad_length"
 
 
 def test_bolt_card_tap_inside_ndef() -> None:

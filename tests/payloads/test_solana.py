@@ -214,3 +214,22 @@ def test_builder_matches_reference_encodeurl() -> None:
     for key in ("label", "message", "memo"):
         url = build_solana_pay(rec, amount_minor=12345 * 10**9, **{key: key})
         assert url == f"solana:{rec}?amount=12345&{key}={key}"
+
+
+def test_amounts_beyond_a_u64_are_refused() -> None:
+    # lamports and SPL token amounts are u64 on chain; more is not a payment
+    recipient = "mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN"
+    ok = parse_payload(f"solana:{recipient}?amount=18446744073.709551615")
+    assert payload_to_json(ok)["amount_minor"] == str(2**64 - 1)
+    for amount, mint in [
+        ("18446744073.709551616", ""),
+        ("999999999999999999999999999999", ""),
+        (
+            "18446744073709.551616",
+            "&spl-token=EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",
+        ),  # USDC, 6 decimals
+        ("18446744073709551616", "&spl-token=82ZJ7nbGpixjeDCmEhUcmwXYfvurzAgGdtSMuHnUgyny"),  # unknown mint
+    ]:
+        with pytest.raises(PayloadError) as exc:
+            parse_payload(f"solana:{recipient}?amount={amount}{mint}")
+        assert exc.value.code == "amount_too_large", amount

@@ -65,17 +65,34 @@ def topology(**over: Any) -> Topology:
     return parse_topology(data)
 
 
+SUCCESS_RATE = (
+    'sum(rate(cryptopos_requests_total{{service="payments",rollouts_pod_template_hash="{{{{args.canary}}}}",'
+    'code!="5xx"}}[{window}])) / sum(rate(cryptopos_requests_total{{service="payments",'
+    'rollouts_pod_template_hash="{{{{args.canary}}}}"}}[{window}]))'
+)
+P99 = (
+    "histogram_quantile(0.99, sum by (le) (rate(cryptopos_request_duration_seconds_bucket{{"
+    'service="payments",rollouts_pod_template_hash="{{{{args.canary}}}}"}}[{window}])))'
+)
+NO_DATA_PASSES = "len(result) == 0 || isNaN(result[0]) || "
+
+
 def plan(
     steps: str = "[{setWeight: 20}, {pause: {duration: 40s}}, {setWeight: 50}, {pause: {duration: 40s}}, "
     "{setWeight: 80}, {pause: {duration: 40s}}]",
     *,
     interval: str = "20s",
+    window: str = "1m",
     failure_limit: int = 2,
-    condition: str = "result >= 0.95",
-    metric: str = "success_rate",
+    condition: str = NO_DATA_PASSES + "result[0] >= 0.95",
+    query: str = SUCCESS_RATE,
     failure_condition: str = "",
+    extra: str = "",
 ) -> RolloutPlan:
+    """A plan whose analysis runs ``query`` (the canary's success rate by default) with Argo's
+    prometheus provider, as deploy/k8s does; ``extra`` adds lines to the metric."""
     failure = f'\n      failureCondition: "{failure_condition}"' if failure_condition else ""
+    more = "".join(f"\n      {line}" for line in extra.splitlines() if line.strip())
     text = f"""
 apiVersion: argoproj.io/v1alpha1
 kind: Rollout
@@ -97,13 +114,13 @@ metadata: {{name: health}}
 spec:
   args: [{{name: canary}}]
   metrics:
-    - name: {metric}
+    - name: health
       interval: {interval}
       successCondition: "{condition}"{failure}
-      failureLimit: {failure_limit}
+      failureLimit: {failure_limit}{more}
       provider:
-        web:
-          url: "http://gateway/_platform/analysis?metric={metric}&build={{{{args.canary}}}}"
+        prometheus:
+          query: '{query.format(window=window)}'
 """
     return parse_plan(text, source="test-plan")
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from backend_stub.admission import (
+    HELD,
     POLL,
     QUOTE,
     WRITE,
@@ -33,6 +34,9 @@ from backend_stub.transport import InProcessTransport
         ("GET", b"/payments/v2/payments?reference=r1", WRITE),
         ("POST", b"/rates/v2/quotes", QUOTE),
         ("GET", b"/payments/v2/invoices/i1", POLL),
+        ("GET", b"/payments/v2/invoices/i1?wait=0&after=0123456789abcdef", POLL),
+        ("GET", b"/payments/v2/invoices/i1?wait=20", POLL),  # no version to wait past: answered at once
+        ("GET", b"/payments/v2/invoices/i1?wait=20&after=0123456789abcdef", HELD),
         ("GET", b"/payments/v2/payments?status=approved", POLL),
         ("GET", b"/rates/v2/keys", POLL),
         ("GET", b"/healthz", None),
@@ -192,3 +196,22 @@ async def test_a_malformed_path_is_400_before_the_app() -> None:
     await mw(scope, receive, send)
     assert sent[0]["status"] == 400 and b"malformed-path" in sent[1]["body"]
     assert app.started == []
+
+
+async def test_long_polls_take_no_slot_and_are_capped_on_their_own() -> None:
+    """Waiting tills must not stand between a payment and the instance."""
+    app = Held()
+    mw = AdmissionMiddleware(app, AdmissionLimits(max_concurrency=1, max_queue=0, max_held=2))
+    poll = "/payments/v2/invoices/i1?wait=20&after=0123456789abcdef"
+    async with httpx.AsyncClient(transport=InProcessTransport(mw), base_url="http://i") as c:
+        held = [asyncio.ensure_future(c.get(poll)) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        third = await c.get(poll)  # over max_held: shed
+        payment = asyncio.ensure_future(c.post("/payments/v2/payments", content=b"{}"))
+        await asyncio.sleep(0.05)
+        assert app.started.count("/payments/v2/payments") == 1  # it got the one slot
+        app.gate.set()
+        assert (await payment).status_code == 200
+        assert [r.status_code for r in await asyncio.gather(*held)] == [200, 200]
+    assert third.status_code == 503 and third.headers["x-cp-shed"] == "1"
+    assert mw.held == 0 and mw.refused["held_over_limit"] == 1

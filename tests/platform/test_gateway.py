@@ -208,7 +208,7 @@ async def test_gateway_own_endpoints(path: str) -> None:
         r = await c.get(path)
     assert r.status_code == 200
     if path == "/metrics":
-        assert 'cryptopos_requests_total{service="payments",build="1.4.0",code="2xx"} 1' in r.text
+        assert 'cryptopos_gateway_requests_total{service="payments",build="1.4.0",code="2xx"} 1' in r.text
         assert 'cryptopos_build_weight{service="payments",build="1.4.0"} 100' in r.text
     await d.aclose()
 

@@ -135,7 +135,16 @@ def test_up_status_deploy_drained_abort_and_down(
     )
     assert code == 0, capsys.readouterr()
     assert "rolling out 1.5.0" in capsys.readouterr().out
-    wait_for_ready_canary(gateway, "1.5.0")
+    # traffic shifts once the canary's process is ready: slow on a busy machine
+    deadline = time.monotonic() + 60
+    while (
+        httpx.get(gateway + "/_platform/status", timeout=10).json()["services"]["payments"]["builds"][
+            "1.5.0"
+        ]["weight"]
+        != 50
+    ):
+        assert time.monotonic() < deadline, "the canary never got its weight"
+        time.sleep(0.2)
 
     async def slow_requests_during_abort() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=gateway, timeout=20) as c:
@@ -167,7 +176,7 @@ def test_up_status_deploy_drained_abort_and_down(
     assert "payments: 2 replica(s)" in human and "Degraded" in human
     # the edge's limits (here from the test's [limits]) and what it refused: the unsigned request
     assert "limits: 100000 req/s per terminal key (bursts of 100000), bodies up to 65536 B" in human
-    assert "each instance: 16 at work, 64 queued" in human
+    assert "each instance: 16 at work, 64 queued, 1024 long-polls held" in human
     assert "refused: 0 malformed, 1 unauthenticated" in human
     assert status["limits"]["max_body_bytes"] == 65536
 
@@ -182,24 +191,14 @@ def test_up_status_deploy_drained_abort_and_down(
             httpx.get(url + "/healthz", timeout=2)
 
 
-def wait_for_ready_canary(gateway: str, build: str) -> None:
-    """Traffic shifts once the canary's instance is ready; a process takes seconds to start
-    on a busy machine."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status = httpx.get(gateway + "/_platform/status", timeout=10).json()["services"]["payments"]
-        if any(i["build"] == build and i["state"] == "ready" for i in status["instances"]):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"the canary {build} never became ready")
-
-
 def test_usage_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = ["backend", "--run-dir", str(tmp_path / "none")]
     assert main([*base, "status"]) == 2
     assert "no backend is running" in capsys.readouterr().err
     assert main([*base, "up", "--topology", str(tmp_path / "missing.toml")]) == 2
-    assert "file not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "file not found" in err and f"looked for {tmp_path / 'missing.toml'}" in err
+    assert "--topology PATH" in err and "CRYPTOPOS_BACKEND_TOPOLOGY" in err
     assert main([*base, "down"]) == 0
 
 
@@ -235,8 +234,10 @@ def test_bad_canary_over_real_processes_is_aborted_with_no_failed_payment(
         "      analysis: {templates: [{templateName: t}], args: [{name: c, valueFrom: {podTemplateHashValue: Latest}}]}\n"
         "      steps: [{setWeight: 50}, {pause: {duration: 10m}}]\n---\n"
         "kind: AnalysisTemplate\nmetadata: {name: t}\nspec:\n  metrics:\n"
-        "    - {name: sr, interval: 10s, successCondition: result >= 0.95, failureLimit: 1,\n"
-        "       provider: {web: {url: 'http://g/_platform/analysis?metric=success_rate&build={{args.c}}'}}}\n"
+        "    - {name: sr, interval: 10s, failureLimit: 1,\n"
+        "       successCondition: 'len(result) == 0 || isNaN(result[0]) || result[0] >= 0.95',\n"
+        '       provider: {prometheus: {query: \'sum(rate(cryptopos_requests_total{rollouts_pod_template_hash="{{args.c}}",code!="5xx"}[1m]))'
+        ' / sum(rate(cryptopos_requests_total{rollouts_pod_template_hash="{{args.c}}"}[1m]))\'}}}\n'
     )
     plan = str(tmp_path / "bad.yaml")
     assert main([*base, "deploy", "payments", "1.5.0", "--plan", plan, "--fault", "error_rate=0.2"]) == 0

@@ -226,7 +226,7 @@ async def test_embedded_backend_is_the_in_process_gateway() -> None:
             metrics = (await h.get("/metrics")).text
             echo = await h.get(X, headers=signed(X))
     # two upstream attempts: the gateway's /discovery (the client negotiates its API version) and the payment
-    assert 'cryptopos_requests_total{service="payments",build="1.4.0",code="2xx"} 2' in metrics
+    assert 'cryptopos_gateway_requests_total{service="payments",build="1.4.0",code="2xx"} 2' in metrics
     assert 'cryptopos_instances{service="payments",build="1.4.0",state="ready"} 2' in metrics
     assert echo.headers["x-cp-instance"].startswith("payments-1.4.0-")
 
@@ -235,7 +235,9 @@ async def test_an_instance_that_stops_being_ready_leaves_the_rotation_and_comes_
     d = await deployment(ledger)
     pool = d.cluster.pool("payments")
     inst = pool.instances[0]
-    app = inst.transport.app.app  # type: ignore[attr-defined]  # inside the instance's admission
+    app = inst.transport.app  # type: ignore[attr-defined]
+    while not hasattr(app, "state"):  # inside the metrics, admission (and fault) middleware
+        app = app.app
     app.state.accepting = False  # the app's drain switch
     for _ in range(3):
         await d.tick(1.0)
@@ -294,12 +296,19 @@ async def test_control_api_commands_and_errors(ledger: Store, tmp_path: object) 
         status = (await h.get("/_platform/status")).json()["services"]["payments"]
         assert status["builds"]["1.5.0"] == {**status["builds"]["1.5.0"], "role": "canary", "weight": 30}
         assert status["builds"]["1.5.0"]["faults"] == "latency_ms=1.0"
+        await d.tick(0.3)  # a scrape before the traffic ...
         for _ in range(20):
             await h.get(X, headers=signed(X))
-        analysis = (
-            await h.get("/_platform/analysis?service=payments&build=1.5.0&metric=success_rate&window_s=60")
-        ).json()
-        assert analysis["result"] == 1.0 and analysis["requests"] >= 1
+        await d.tick(0.3)  # ... and one after: rate() needs two samples
+        ok_share = (
+            'sum(rate(cryptopos_requests_total{rollouts_pod_template_hash="1.5.0",code!="5xx"}[1m]))'
+            ' / sum(rate(cryptopos_requests_total{rollouts_pod_template_hash="1.5.0"}[1m]))'
+        )
+        answer = (await h.get("/_platform/query", params={"query": ok_share})).json()
+        assert answer["status"] == "success" and answer["data"]["resultType"] == "vector"
+        assert [r["value"][1] for r in answer["data"]["result"]] == ["1"]
+        bad = await h.get("/_platform/query", params={"query": "sum(rate(x[1m]) by"})
+        assert bad.status_code == 400 and bad.json()["type"].endswith("/bad-query")
         promoted = await h.post(
             "/_platform/promote", json={"service": "payments", "full": True}, headers=auth
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from backend_stub.faults import FaultError, FaultInjector, FaultSpec
 from backend_stub.metrics import BuildMetrics, MetricsRegistry, percentile, prometheus_text
 from backend_stub.rollout import MeasurementPhase, Pause, PlanError, SetWeight, evaluate_condition
-from backend_stub.rollout.analysis import MetricRun
+from backend_stub.rollout.analysis import AnalysisRun, ConditionError, MetricRun
 from backend_stub.rollout.plan import CANARY_REF, MetricSpec, parse_duration, parse_plan
 from backend_stub.topology import TopologyError, load_topology, parse_topology
 
@@ -117,8 +118,30 @@ def test_shipped_plan_matches_argo_semantics() -> None:
     assert [s.weight for s in p.steps if isinstance(s, SetWeight)] == [10, 25, 50, 100]
     assert p.analysis is not None and p.analysis.starting_step == 1
     names = {m.name: m for m in p.analysis.metrics}
-    assert names["success-rate"].build == CANARY_REF and names["success-rate"].failure_limit == 2
-    assert names["latency-p99"].metric == "p99_ms" and names["latency-p99"].consecutive_error_limit == 4
+    assert names["success-rate"].failure_limit == 2 and names["success-rate"].interval_s == 30
+    assert f'rollouts_pod_template_hash="{CANARY_REF}"' in names["success-rate"].query
+    assert names["latency-p99"].query.startswith("histogram_quantile(0.99,")
+    assert names["latency-p99"].consecutive_error_limit == 4
+    q = names["success-rate"].query_for(canary="1.5.0", stable="1.4.0")
+    assert 'rollouts_pod_template_hash="1.5.0"' in q and CANARY_REF not in q
+
+
+def test_plan_refuses_a_provider_it_cannot_run_and_a_query_outside_the_subset() -> None:
+    base = (ROLLOUT % "[{setWeight: 5}]") + (
+        "      analysis: {templates: [{templateName: t}]}\n---\nkind: AnalysisTemplate\n"
+        "metadata: {name: t}\nspec:\n  metrics:\n    - name: m\n      successCondition: result[0] > 0\n"
+    )
+    with pytest.raises(PlanError, match="provider web is not run here"):
+        parse_plan(base + "      provider: {web: {url: 'http://x'}}\n")
+    with pytest.raises(PlanError, match=r"function label_replace\(\) is not in the emulator's PromQL subset"):
+        parse_plan(base + '      provider: {prometheus: {query: \'label_replace(x, "a", "b", "c", "d")\'}}\n')
+    with pytest.raises(PlanError, match="cannot read condition"):
+        parse_plan(
+            base.replace("result[0] > 0", "result[0] ~ 1")
+            + "      provider: {prometheus: {query: 'vector(1)'}}\n"
+        )
+    with pytest.raises(PlanError, match="argument 'nope' has no value"):
+        parse_plan(base + "      provider: {prometheus: {query: 'sum(rate(x{a=\"{{args.nope}}\"}[1m]))'}}\n")
 
 
 @pytest.mark.parametrize(
@@ -126,66 +149,118 @@ def test_shipped_plan_matches_argo_semantics() -> None:
     [
         ("result >= 0.95", 0.95, True),
         ("result >= 0.95", 0.9499, False),
-        ("result[0] < 250", 249.9, True),
+        ("result[0] < 250", [249.9], True),
         ("result > 0.5 && result < 0.9", 0.7, True),
         ("result > 0.5 and result < 0.9", 0.95, False),
         ("result < 0.1 || result > 0.9", 0.95, True),
+        # what Argo users write so that no data (no series, or 0/0) passes
+        ("len(result) == 0 || isNaN(result[0]) || result[0] >= 0.95", [], True),
+        ("len(result) == 0 || isNaN(result[0]) || result[0] >= 0.95", [math.nan], True),
+        ("len(result) == 0 || isNaN(result[0]) || result[0] >= 0.95", [0.8], False),
+        ("len(result) > 0 && result[0] >= 0.95", [], False),
+        ("!(result[0] < 0.5) && not isInf(result[0])", [0.7], True),
+        ("default(result, 0) < 0.05", None, True),
+        ("result[0] * 1000 <= 250", [0.2], True),
     ],
 )
-def test_conditions(expr: str, value: float, want: bool) -> None:
+def test_conditions(expr: str, value: float | list[float] | None, want: bool) -> None:
     assert evaluate_condition(expr, value) is want
+
+
+@pytest.mark.parametrize(
+    ("expr", "value", "error"),
+    [
+        ("result[0] >= 0.95", [], "index out of range"),  # Argo: an Error measurement, not a pass
+        ("result >= 0.95", [0.99], "invalid operation"),  # a vector compared with a number
+        ("isNaN(result[0])", [], "index out of range"),
+        ("result[0]", [1.0], "expected bool"),
+    ],
+)
+def test_conditions_that_argo_cannot_evaluate_are_errors(expr: str, value: list[float], error: str) -> None:
+    with pytest.raises(ConditionError, match=error):
+        evaluate_condition(expr, value)
 
 
 def test_unreadable_condition_is_a_plan_error() -> None:
     from backend_stub.rollout.analysis import check_condition
 
     with pytest.raises(PlanError, match="cannot read condition"):
-        check_condition("len(result) > 0", where="m")
+        check_condition("resultat > 0", where="m")
+    with pytest.raises(PlanError, match="cannot read condition"):
+        check_condition("result[0] >=", where="m")
 
 
 def spec(**kw: object) -> MetricSpec:
     base: dict[str, object] = {
         "name": "m",
-        "metric": "success_rate",
-        "build": CANARY_REF,
+        "query": "vector(1)",
         "interval_s": 10,
-        "success_condition": "result >= 0.95",
+        "success_condition": "result[0] >= 0.95",
     }
     return MetricSpec(**{**base, **kw})  # type: ignore[arg-type]
 
 
 def test_failure_limit_fails_when_failures_exceed_it() -> None:
     run = MetricRun(spec(failure_limit=2))
-    phases = [run.measure(t, v).phase for t, v in enumerate([0.5, 0.99, 0.5, 0.5])]
+    phases = [run.measure(t, [v]).phase for t, v in enumerate([0.5, 0.99, 0.5, 0.5])]
     assert phases[0] is MeasurementPhase.FAILED and phases[1] is MeasurementPhase.SUCCESSFUL
     assert run.failed == 3 and run.phase is MeasurementPhase.FAILED
+    assert run.message == "failed (3) > failureLimit (2)"
     run2 = MetricRun(spec(failure_limit=2))
     for t in range(2):
-        run2.measure(t, 0.5)
+        run2.measure(t, [0.5])
     assert run2.phase is MeasurementPhase.RUNNING  # 2 failures, limit 2: not yet
+    never = MetricRun(spec(failure_limit=-1))
+    for t in range(10):
+        never.measure(t, [0.1])
+    assert never.phase is MeasurementPhase.RUNNING  # a negative limit never fails the metric
 
 
 def test_consecutive_error_limit_defaults_to_four_and_resets() -> None:
     run = MetricRun(spec())
     for t in range(4):
-        run.measure(t, None)
+        run.measure(t, None, error="connection refused")
     assert run.phase is MeasurementPhase.RUNNING
-    run.measure(4, 0.99)  # a good measurement resets the streak
+    run.measure(4, [0.99])  # a good measurement resets the streak
     for t in range(5, 9):
-        run.measure(t, None)
+        run.measure(t, [])  # no data, and a condition that indexes it: an Error each time
     assert run.phase is MeasurementPhase.RUNNING
-    run.measure(9, None)
+    assert run.measurements[-1].message.startswith("could not evaluate condition: index out of range")
+    run.measure(9, [])
     assert run.phase is MeasurementPhase.ERROR and run.consecutive_errors == 5
+    assert run.message == "consecutiveErrors (5) > consecutiveErrorLimit (4)"
 
 
 def test_inconclusive_needs_both_conditions_and_count_completes() -> None:
-    run = MetricRun(spec(failure_condition="result < 0.5"))
-    assert run.measure(0, 0.8).phase is MeasurementPhase.INCONCLUSIVE
+    run = MetricRun(spec(failure_condition="result[0] < 0.5"))
+    assert run.measure(0, [0.8]).phase is MeasurementPhase.INCONCLUSIVE
     assert run.phase is MeasurementPhase.INCONCLUSIVE  # inconclusiveLimit 0
     done = MetricRun(spec(count=2))
-    done.measure(0, 0.99)
-    done.measure(1, 0.99)
+    done.measure(0, [0.99])
+    done.measure(1, None)  # errors do not count towards count
+    assert done.phase is MeasurementPhase.RUNNING
+    done.measure(2, [0.99])
     assert done.phase is MeasurementPhase.SUCCESSFUL
+    once = MetricRun(spec(interval_s=None))  # no interval: a single measurement
+    once.measure(0, [0.99])
+    assert once.phase is MeasurementPhase.SUCCESSFUL
+
+
+def test_first_measurement_at_once_then_interval_and_error_retry_after_10s() -> None:
+    run = AnalysisRun.start(
+        (spec(interval_s=30), spec(name="late", initial_delay_s=60)), now=100, scale=float
+    )
+    assert [m.spec.name for m in run.due(100)] == ["m"]  # Argo measures at once ...
+    m = run.metrics[0]
+    m.measure(100, [0.99])
+    run.advance(m, 100, scale=float)
+    assert run.next_at["m"] == 130 and [x.spec.name for x in run.due(160)] == [
+        "m",
+        "late",
+    ]  # ... and after initialDelay
+    m.measure(130, None)
+    run.advance(m, 130, scale=float)
+    assert run.next_at["m"] == 140  # an Error is retried after 10 s, not the interval
 
 
 # -- metrics -------------------------------------------------------------------------------
@@ -209,14 +284,16 @@ def test_prometheus_text_format() -> None:
     reg.record("payments", '1.5"x', 1.0, 500, 0.2)
     text = prometheus_text(reg, now=1.0, window_s=1.0, gauges=[("g", "help", {"a": "b"}, 2)])
     lines = text.splitlines()
-    assert 'cryptopos_requests_total{service="payments",build="1.5\\"x",code="5xx"} 1' in lines
+    assert 'cryptopos_gateway_requests_total{service="payments",build="1.5\\"x",code="5xx"} 1' in lines
     assert (
-        'cryptopos_request_duration_seconds_bucket{service="payments",build="1.5\\"x",le="0.005"} 1' in lines
+        'cryptopos_gateway_request_duration_seconds_bucket{service="payments",build="1.5\\"x",le="0.005"} 1'
+        in lines
     )
     assert (
-        'cryptopos_request_duration_seconds_bucket{service="payments",build="1.5\\"x",le="+Inf"} 2' in lines
+        'cryptopos_gateway_request_duration_seconds_bucket{service="payments",build="1.5\\"x",le="+Inf"} 2'
+        in lines
     )
-    assert 'cryptopos_build_success_rate{service="payments",build="1.5\\"x"} 0.5' in lines
+    assert 'cryptopos_gateway_success_rate{service="payments",build="1.5\\"x"} 0.5' in lines
     assert "# TYPE g gauge" in lines and 'g{a="b"} 2' in lines
     for line in lines:  # every sample line: name{labels} value
         assert line.startswith("#") or len(line.rsplit(" ", 1)) == 2

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from terminal.client import BackendClient, RetryPolicy
 from terminal.domain.money import Money, asset
-from terminal.flow import SaleRunner
 from terminal.journal import Journal
+from terminal.sale import SaleRunner
 from terminal.settlement import reconcile
 
 PAYLOADS = ["cryptopos-test:card:approve"] * 4 + ["cryptopos-test:card:decline"]

@@ -16,8 +16,8 @@ import uvicorn
 
 from terminal.client import BackendClient, RetryPolicy
 from terminal.domain.money import Money, asset
-from terminal.flow import OfflinePolicy, SaleReport, SaleRunner
 from terminal.journal import Journal
+from terminal.sale import OfflinePolicy, SaleReport, SaleRunner
 from tests.client.helpers import KEY_ID, SECRET, Backend
 
 __all__ = ["KEY_ID", "SECRET", "Backend"]

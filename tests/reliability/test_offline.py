@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from terminal.domain.money import Money, asset
-from terminal.flow import OfflinePolicy
 from terminal.journal import Journal
+from terminal.sale import OfflinePolicy
 from terminal.settlement import forward_offline, reconcile
 from tests.reliability.faults import Fault, FaultTransport
 from tests.reliability.harness import (

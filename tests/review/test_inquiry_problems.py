@@ -9,8 +9,8 @@ from typing import Any
 from terminal.client import OutcomeUnknownError, PaymentResult, ProblemError
 from terminal.domain.money import Money, asset
 from terminal.domain.quote import Quote
-from terminal.flow import SaleCore
 from terminal.journal import Journal
+from terminal.sale import SaleCore
 
 NOW = 1_800_000_000.0
 

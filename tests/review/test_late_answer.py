@@ -9,8 +9,8 @@ import pytest
 
 from terminal.client import PaymentResult
 from terminal.domain.money import Money, asset
-from terminal.flow import SaleCore
 from terminal.journal import Journal, SaleFinalError
+from terminal.sale import SaleCore
 from tests.review.test_inquiry_problems import NOW, LostAnswerClient
 
 

@@ -31,6 +31,6 @@ async def test_bolt_card_taps_are_verified_and_a_replay_is_declined(make: MakeTi
         await until(pilot, lambda: till.register.session.state is State.DECLINED)
         record = till.journal.get(till.register.view.reference or "")
         assert record is not None and record.reason == "replayed_tap"
-        # refused by the till's own replay guard (terminal.flow): it never reached the backend
+        # refused by the till's own replay guard (terminal.sale): it never reached the backend
         assert len(till.backend.payments()) == 2 and record.payment_id is None
         await until(pilot, lambda: "already used" in screen_text(pilot))

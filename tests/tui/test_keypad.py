@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from terminal.domain.money import AmountError, asset
-from terminal.tui.controller import tip_of
-from terminal.tui.keypad import Keypad
+from terminal.tui.keypad import Keypad, tip_of
 
 
 def typed(code: str, keys: str) -> Keypad:

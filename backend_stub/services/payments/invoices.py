@@ -122,9 +122,21 @@ def _set(db: sqlite3.Connection, inv: sqlite3.Row, *, status: str, received: int
     )
 
 
+def expiry_due(inv: sqlite3.Row, *, now: float) -> bool:
+    """A pending invoice whose time is up, not yet marked expired."""
+    return bool(inv["status"] == "pending" and now >= float(inv["expires_at"]))
+
+
+def version(inv: sqlite3.Row) -> str:
+    """Changes whenever the invoice does: every payment received raises ``received_minor`` and
+    every change of status sets ``updated_at`` (the invoice's payment follows its status)."""
+    text = f"{inv['status']}|{inv['received_minor']}|{inv['updated_at']!r}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def refresh(db: sqlite3.Connection, inv: sqlite3.Row, *, now: float) -> sqlite3.Row:
     """Expire a pending invoice whose time is up (lazily, when someone looks)."""
-    if inv["status"] == "pending" and now >= float(inv["expires_at"]):
+    if expiry_due(inv, now=now):
         _set(db, inv, status="expired", received=0, now=now)
         row: sqlite3.Row = db.execute(
             "SELECT * FROM invoices WHERE invoice_id = ?", (inv["invoice_id"],)
@@ -179,4 +191,5 @@ def doc(inv: sqlite3.Row, payment: sqlite3.Row) -> dict[str, Any]:
         "expires_at": iso(inv["expires_at"]),
         "created_at": iso(inv["created_at"]),
         "updated_at": iso(inv["updated_at"]),
+        "version": version(inv),
     }

@@ -4,24 +4,26 @@
 import sqlite3
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from backend_stub.auth import Authenticator
+from backend_stub.problems import PROBLEM_RESPONSES
 from backend_stub.services.common import Context, parse_major
 from backend_stub.services.payments import charges, core
+from backend_stub.services.wire import IDEMPOTENCY_KEY, IDENTIFIER, DecimalString, SafeText
 from terminal.domain.money import ASSETS
 
 
 class PaymentRequestV1(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    quote_id: str = Field(min_length=1, max_length=64)
-    reference: str = Field(min_length=1, max_length=64, description="the terminal's own sale reference")
-    asset: str = Field(max_length=16)
-    amount: str = Field(description="crypto amount, decimal string in major units", max_length=40)
-    payload: str = Field(min_length=1, max_length=4096, description="what the customer presented")
+    model_config = ConfigDict(extra="forbid", strict=True)
+    quote_id: SafeText = Field(min_length=1, max_length=64)
+    reference: SafeText = Field(min_length=1, max_length=64, description="the terminal's own sale reference")
+    asset: SafeText = Field(min_length=1, max_length=16)
+    amount: DecimalString = Field(description="crypto amount, decimal string in major units")
+    payload: SafeText = Field(min_length=1, max_length=4096, description="what the customer presented")
 
 
 class PaymentV1(BaseModel):
@@ -42,11 +44,12 @@ class PaymentListV1(BaseModel):
     items: list[PaymentV1]
 
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY)]
+PaymentId = Annotated[str, Path(pattern=IDENTIFIER)]
 
 
 def router(ctx: Context, auth: Authenticator) -> APIRouter:
-    r = APIRouter()
+    r = APIRouter(responses=PROBLEM_RESPONSES)
     Terminal = Annotated[str, Depends(auth)]
     # routes with an idempotency layer: an identical resend carrying a key is let through
     KeyedTerminal = Annotated[str, Depends(auth.keyed)]
@@ -69,7 +72,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         )
 
     @r.get("/payments/{payment_id}", response_model=PaymentV1)
-    async def get_payment(payment_id: str, terminal: Terminal) -> dict[str, Any]:
+    async def get_payment(payment_id: PaymentId, terminal: Terminal) -> dict[str, Any]:
         row = await run_in_threadpool(
             lambda: core.load_payment(ctx.store.read(), payment_id, terminal=terminal)
         )
@@ -77,7 +80,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
 
     @r.get("/payments", response_model=PaymentListV1)
     async def find_payment(
-        terminal: Terminal, reference: Annotated[str, Query(min_length=1, max_length=64)]
+        terminal: Terminal, reference: Annotated[SafeText, Query(min_length=1, max_length=64)]
     ) -> dict[str, Any]:
         def find() -> list[sqlite3.Row]:
             return (

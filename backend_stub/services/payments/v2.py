@@ -4,29 +4,40 @@ merchant-presented invoices and verified customer payloads (Bolt Card, wallet to
 # No `from __future__ import annotations`: FastAPI must see the per-app `Terminal` alias.
 import base64
 import sqlite3
+import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from backend_stub.auth import Authenticator
-from backend_stub.problems import ProblemError
+from backend_stub.problems import PROBLEM_RESPONSES, ProblemError
 from backend_stub.services.common import Context, idempotent_write, iso, new_id, parse_iso
-from backend_stub.services.payments import charges, core, invoices
+from backend_stub.services.payments import charges, core, invoices, watch
+from backend_stub.services.wire import (
+    IDEMPOTENCY_KEY,
+    IDENTIFIER,
+    DigitString,
+    PageLimit,
+    SafeText,
+    WaitSeconds,
+)
 
-DIGITS = r"^[0-9]{1,40}$"
 Status = Literal["approved", "declined", "pending"]
+CURSOR = r"^[A-Za-z0-9_-]{1,64}$"  # base64url, as next_cursor gives it
+VERSION = r"^[0-9a-f]{16}$"  # an invoice's `version`
+DATE_TIME = {"format": "date-time"}
 
 
 class PaymentRequestV2(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    quote_id: str = Field(min_length=1, max_length=64)
-    reference: str = Field(min_length=1, max_length=64, description="the terminal's own sale reference")
-    asset: str = Field(max_length=16)
-    amount_minor: str = Field(pattern=DIGITS, description="crypto minor units as a string of digits")
-    payload: str = Field(min_length=1, max_length=4096, description="what the customer presented")
+    model_config = ConfigDict(extra="forbid", strict=True)
+    quote_id: SafeText = Field(min_length=1, max_length=64)
+    reference: SafeText = Field(min_length=1, max_length=64, description="the terminal's own sale reference")
+    asset: SafeText = Field(min_length=1, max_length=16)
+    amount_minor: DigitString = Field(description="crypto minor units as a string of digits")
+    payload: SafeText = Field(min_length=1, max_length=4096, description="what the customer presented")
 
 
 class PaymentV2(BaseModel):
@@ -51,9 +62,9 @@ class PaymentListV2(BaseModel):
 
 
 class RefundRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    amount_minor: str = Field(pattern=DIGITS)
-    to: str = Field(min_length=1, max_length=512, description="the customer's receive address")
+    model_config = ConfigDict(extra="forbid", strict=True)
+    amount_minor: DigitString = Field(description="at least 1; all refunds add up to at most the payment")
+    to: SafeText = Field(min_length=1, max_length=512, description="the customer's receive address")
 
 
 class Refund(BaseModel):
@@ -66,9 +77,9 @@ class Refund(BaseModel):
 
 
 class InvoiceRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    quote_id: str = Field(min_length=1, max_length=64)
-    reference: str = Field(min_length=1, max_length=64, description="the terminal's own sale reference")
+    model_config = ConfigDict(extra="forbid", strict=True)
+    quote_id: SafeText = Field(min_length=1, max_length=64)
+    reference: SafeText = Field(min_length=1, max_length=64, description="the terminal's own sale reference")
     kind: invoices.Kind
 
 
@@ -89,50 +100,39 @@ class Invoice(BaseModel):
     expires_at: str
     created_at: str
     updated_at: str
+    version: str = Field(description="changes whenever the invoice does; pass it as ?after= to wait")
 
 
 class SimulatedPayment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    amount_minor: str = Field(pattern=DIGITS, description="what the customer's wallet sends")
+    model_config = ConfigDict(extra="forbid", strict=True)
+    amount_minor: DigitString = Field(description="what the customer's wallet sends")
 
 
 HEX16 = r"^[0-9a-fA-F]{32}$"
 
 
 class TestCard(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     uid: str = Field(pattern=r"^[0-9a-fA-F]{14}$", description="the card's 7-byte UID, hex")
     k1: str = Field(pattern=HEX16, description="AES-128 key that decrypts p (often shared per issuer)")
     k2: str = Field(pattern=HEX16, description="this card's AES-128 CMAC key")
 
 
 class TestWalletKey(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    key_id: str = Field(min_length=1, max_length=32)
+    model_config = ConfigDict(extra="forbid", strict=True)
+    key_id: SafeText = Field(min_length=1, max_length=32)
     public_key: str = Field(pattern=r"^[A-Za-z0-9_-]{43}$", description="raw Ed25519 key, base64url")
 
 
+# A missing required key is answered 400 `idempotency-key-required` (backend_stub.problems).
 RequiredKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=128, description="required on every write"),
+    str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY, description="required on every write")
 ]
-
-
 OptionalKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=128, description="honoured when sent"),
+    str | None, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY, description="honoured when sent")
 ]
-
-
-def require_key(key: str | None) -> str:
-    if not key:
-        raise ProblemError(
-            400,
-            "idempotency-key-required",
-            "Idempotency-Key header required",
-            "every write to payments v2 carries an Idempotency-Key (e.g. a UUID per sale)",
-        )
-    return key
+PaymentId = Annotated[str, Path(pattern=IDENTIFIER)]
+InvoiceId = Annotated[str, Path(pattern=IDENTIFIER)]
 
 
 def _cursor(seq: int) -> str:
@@ -150,27 +150,27 @@ def _uncursor(text: str) -> int:
 
 
 def router(ctx: Context, auth: Authenticator) -> APIRouter:
-    r = APIRouter()
+    r = APIRouter(responses=PROBLEM_RESPONSES)
     Terminal = Annotated[str, Depends(auth)]
     # routes with an idempotency layer: an identical resend carrying a key is let through
     KeyedTerminal = Annotated[str, Depends(auth.keyed)]
 
     @r.post("/payments", status_code=201, response_model=PaymentV2)
     async def create_payment(
-        body: PaymentRequestV2, request: Request, terminal: KeyedTerminal, idempotency_key: RequiredKey = None
+        body: PaymentRequestV2, request: Request, terminal: KeyedTerminal, idempotency_key: RequiredKey
     ) -> JSONResponse:
         return await charges.create(
             ctx,
             request,
             terminal=terminal,
-            key=require_key(idempotency_key),
+            key=idempotency_key,
             body=body.model_dump(),
             amount_minor=lambda _code: int(body.amount_minor),
             render=core.doc_v2,
         )
 
     @r.get("/payments/{payment_id}", response_model=PaymentV2)
-    async def get_payment(payment_id: str, terminal: Terminal) -> dict[str, Any]:
+    async def get_payment(payment_id: PaymentId, terminal: Terminal) -> dict[str, Any]:
         row = await run_in_threadpool(
             lambda: core.load_payment(ctx.store.read(), payment_id, terminal=terminal)
         )
@@ -179,13 +179,14 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
     @r.get("/payments", response_model=PaymentListV2)
     async def list_payments(
         terminal: Terminal,
-        reference: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+        reference: Annotated[SafeText | None, Query(min_length=1, max_length=64)] = None,
         status: Annotated[Status | None, Query()] = None,
         since: Annotated[
-            str | None, Query(max_length=40, description="RFC 3339; created at or after")
+            str | None,
+            Query(max_length=40, description="RFC 3339; created at or after", json_schema_extra=DATE_TIME),
         ] = None,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Query(max_length=64)] = None,
+        limit: Annotated[PageLimit, Query()] = 20,
+        cursor: Annotated[str | None, Query(pattern=CURSOR)] = None,
     ) -> dict[str, Any]:
         """Newest first. Status inquiry: ``?reference=R`` finds the terminal's own sale."""
         where: list[str] = ["terminal_id = ?"]
@@ -217,13 +218,13 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
 
     @r.post("/payments/{payment_id}/refunds", status_code=201, response_model=Refund)
     async def refund(
-        payment_id: str,
+        payment_id: PaymentId,
         body: RefundRequest,
         request: Request,
         terminal: KeyedTerminal,
-        idempotency_key: RequiredKey = None,
+        idempotency_key: RequiredKey,
     ) -> JSONResponse:
-        key = require_key(idempotency_key)
+        key = idempotency_key
 
         def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
             p = core.load_payment(db, payment_id, terminal=terminal)
@@ -236,7 +237,11 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
                 )
             amount = int(body.amount_minor)
             left = int(p["amount_minor"]) - int(p["refunded_minor"])
-            if amount <= 0 or amount > left:
+            if amount <= 0:  # the wire type refuses it first; a zero refund is no refund at all
+                raise ProblemError(
+                    422, "invalid-amount", "Invalid amount", "a refund is at least one minor unit"
+                )
+            if amount > left:
                 raise ProblemError(
                     422,
                     "refund-exceeds-payment",
@@ -320,19 +325,57 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
             ctx, request, terminal=terminal, key=idempotency_key, body=body.model_dump(), work=work
         )
 
+    board = watch.ChangeBoard()  # this instance's waiting tills, woken by its own changes
+
     @r.get("/invoices/{invoice_id}", response_model=Invoice)
-    async def get_invoice(invoice_id: str, terminal: Terminal) -> dict[str, Any]:
-        """Poll this to detect the customer's payment (and late or partial ones)."""
+    async def get_invoice(
+        invoice_id: InvoiceId,
+        terminal: Terminal,
+        response: Response,
+        wait: Annotated[
+            WaitSeconds, Query(description="seconds to hold the request while the invoice is `after`")
+        ] = 0,
+        after: Annotated[
+            str | None, Query(pattern=VERSION, description="the `version` the till has; needed to wait")
+        ] = None,
+    ) -> dict[str, Any]:
+        """The invoice now; with ``wait`` and ``after``, once it is no longer at version ``after``
+        (or after ``wait`` seconds, at most the instance's limit): a long-poll (docs/api.md)."""
 
         def look() -> dict[str, Any]:
             with ctx.store.write() as db:  # a write: an invoice past its time becomes expired
                 inv = invoices.refresh(db, invoices.load(db, invoice_id, terminal=terminal), now=ctx.now())
                 return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
 
-        return await run_in_threadpool(look)
+        doc = await run_in_threadpool(look)
+        wait_s = min(float(wait), ctx.settings.invoice_wait_max_s)
+        if after is None or wait_s <= 0 or doc["version"] != after:
+            return doc
+
+        def peek() -> str | None:
+            # one row, no write: a fresh full look only once something changed or expiry is due
+            inv = invoices.load(ctx.store.read(), invoice_id, terminal=terminal)
+            return None if invoices.expiry_due(inv, now=ctx.now()) else invoices.version(inv)
+
+        async def peek_async() -> str | None:
+            return await run_in_threadpool(peek)
+
+        started = time.monotonic()
+        changed = await watch.wait_for_change(
+            board,
+            invoice_id,
+            after=after,
+            wait_s=wait_s,
+            recheck_s=ctx.settings.invoice_recheck_s,
+            peek=peek_async,
+        )
+        response.headers[watch.WAITED_HEADER] = f"{time.monotonic() - started:.3f}"
+        return await run_in_threadpool(look) if changed else doc
 
     @r.post("/invoices/{invoice_id}/simulate", response_model=Invoice, tags=["test mode"])
-    async def simulate_payment(invoice_id: str, body: SimulatedPayment, terminal: Terminal) -> dict[str, Any]:
+    async def simulate_payment(
+        invoice_id: InvoiceId, body: SimulatedPayment, terminal: Terminal
+    ) -> dict[str, Any]:
         """Test mode: the customer's wallet pays ``amount_minor`` to this invoice."""
         require_test_mode(ctx)
 
@@ -342,7 +385,9 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
                 inv = invoices.receive(db, inv, int(body.amount_minor), now=ctx.now())
                 return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
 
-        return await run_in_threadpool(pay)
+        doc = await run_in_threadpool(pay)
+        board.changed(invoice_id)  # committed: wake the tills waiting on it here
+        return doc
 
     @r.post("/test/cards", status_code=201, tags=["test mode"])
     async def add_test_card(body: TestCard, terminal: Terminal) -> dict[str, Any]:

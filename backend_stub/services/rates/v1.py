@@ -7,15 +7,17 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend_stub.auth import Authenticator
+from backend_stub.problems import PROBLEM_RESPONSES
 from backend_stub.services.common import Context, parse_major
 from backend_stub.services.rates import core
+from backend_stub.services.wire import DecimalString, SafeText
 
 
 class QuoteRequestV1(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    fiat_amount: str = Field(description="decimal string in major units, e.g. '12.50'", max_length=32)
-    fiat_currency: str = Field(max_length=8, examples=["EUR"])
-    asset: str = Field(max_length=16, examples=["BTC"])
+    model_config = ConfigDict(extra="forbid", strict=True)
+    fiat_amount: DecimalString = Field(description="decimal string in major units, e.g. '12.50'")
+    fiat_currency: SafeText = Field(min_length=1, max_length=8, examples=["EUR"])
+    asset: SafeText = Field(min_length=1, max_length=16, examples=["BTC"])
 
 
 class QuoteV1(BaseModel):
@@ -31,7 +33,7 @@ class QuoteV1(BaseModel):
 
 
 def router(ctx: Context, auth: Authenticator) -> APIRouter:
-    r = APIRouter()
+    r = APIRouter(responses=PROBLEM_RESPONSES)
     Terminal = Annotated[str, Depends(auth)]
 
     @r.post("/quotes", status_code=201, response_model=QuoteV1)

@@ -7,18 +7,18 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend_stub.auth import Authenticator
+from backend_stub.problems import PROBLEM_RESPONSES
 from backend_stub.services.common import Context
 from backend_stub.services.rates import core
+from backend_stub.services.wire import FiatMinor, SafeText
 from terminal.domain.money import Money
 
 
 class QuoteRequestV2(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    fiat_minor: int = Field(
-        description="fiat amount in minor units (cents)", gt=0, le=10**15, examples=[1250]
-    )
-    fiat_currency: str = Field(max_length=8, examples=["EUR"])
-    asset: str = Field(max_length=16, examples=["BTC"])
+    model_config = ConfigDict(extra="forbid", strict=True)
+    fiat_minor: FiatMinor = Field(description="fiat amount in minor units (cents)", examples=[1250])
+    fiat_currency: SafeText = Field(min_length=1, max_length=8, examples=["EUR"])
+    asset: SafeText = Field(min_length=1, max_length=16, examples=["BTC"])
 
 
 class Source(BaseModel):
@@ -60,7 +60,7 @@ class Keys(BaseModel):
 
 
 def router(ctx: Context, auth: Authenticator) -> APIRouter:
-    r = APIRouter()
+    r = APIRouter(responses=PROBLEM_RESPONSES)
     Terminal = Annotated[str, Depends(auth)]
 
     @r.post("/quotes", status_code=201, response_model=QuoteV2)

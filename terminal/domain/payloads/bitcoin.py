@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from terminal.domain.payloads._numbers import format_minor, parse_decimal
+from terminal.domain.payloads._numbers import BTC_MAX_SAT, check_cap, format_minor, parse_decimal
 from terminal.domain.payloads._uri import pct_decode, pct_encode, split_query
 from terminal.domain.payloads.addresses import (
     SEGWIT_HRPS,
@@ -92,6 +92,31 @@ def _ln_network(invoice: str) -> str | None:
     return next((net for prefix, net in _LN_NETWORKS if low.startswith(prefix)), None)
 
 
+def _check_addressless(instructions: list[tuple[str, str]]) -> None:
+    """Without an address, something this terminal can check must say where the money goes.
+
+    BIP321 lets ``lightning=`` be anything (its examples use ``lnbc420bogusinvoice``) because
+    the address is the fallback; with no address a garbage invoice leaves nothing to pay.
+    """
+    if not instructions:
+        raise PayloadError("no_address", "the bitcoin: URI has no address and no payment instruction")
+    for key, value in instructions:
+        if key == "lightning":
+            try:
+                decode_bolt11(value)
+            except PayloadError as exc:
+                raise PayloadError(
+                    "bad_lightning_invoice",
+                    f"the URI has no address and its lightning invoice is not valid ({exc.message})",
+                ) from None
+    if not any(key == "lightning" or key in SEGWIT_HRPS for key, _ in instructions):
+        keys = ", ".join(sorted({k for k, _ in instructions}))
+        raise PayloadError(
+            "no_address",
+            f"the bitcoin: URI has no address, only {keys}, which this terminal cannot check or pay",
+        )
+
+
 def parse_bitcoin_uri(text: str) -> BitcoinUri:
     scheme, sep, rest = text.partition(":")
     if not sep or scheme.lower() != "bitcoin":
@@ -120,7 +145,12 @@ def parse_bitcoin_uri(text: str) -> BitcoinUri:
                 raise PayloadError("duplicate_param", f"{key!r} appears more than once")
             single[key] = value
             if key == "amount":
-                amount = parse_decimal(value, 8, what="amount", unit="BTC")
+                amount = check_cap(
+                    parse_decimal(value, 8, what="amount", unit="BTC"),
+                    BTC_MAX_SAT,
+                    what=f"amount {value} BTC",
+                    why="all the bitcoin there will ever be (21,000,000 BTC)",
+                )
         elif key in ("pop", "req-pop"):
             if pop is not None:
                 raise PayloadError("duplicate_param", "only one proof-of-payment (pop/req-pop) is allowed")
@@ -147,8 +177,8 @@ def parse_bitcoin_uri(text: str) -> BitcoinUri:
         else:
             extras.append((key, value))
 
-    if address is None and not instructions:
-        raise PayloadError("bad_address", "no address and no payment instruction in the bitcoin: URI")
+    if address is None:
+        _check_addressless(instructions)
     # signet shares testnet's address prefixes
     norm = {"testnet" if n == "signet" else n for n in networks}
     if len(norm) > 1:
@@ -184,8 +214,12 @@ def build_bip21(
     if address is None and lightning is None:
         raise PayloadError("bad_address", "a bitcoin: URI needs an address or a lightning invoice")
     addr = parse_bitcoin_address(address) if address else None
+    if addr is None and lightning is not None:
+        _check_addressless([("lightning", lightning)])
     if amount_sat is not None and amount_sat < 0:
         raise PayloadError("bad_amount", "amount cannot be negative")
+    if amount_sat is not None:
+        check_cap(amount_sat, BTC_MAX_SAT, what="the amount", why="21,000,000 BTC")
     params: list[tuple[str, str]] = []
     if amount_sat is not None:
         params.append(("amount", format_minor(amount_sat, 8)))

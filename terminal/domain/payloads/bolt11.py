@@ -1,25 +1,33 @@
 """Lightning invoices (BOLT #11), decoded with signature check and encoded (signed) for emulators.
 
-Reader rules applied (lightning/bolts 11-payment-encoding.md): bech32 without the 90-character
-limit, either case but never mixed; prefix ``ln`` + ``bc``/``tb``/``tbs``/``bcrt``; amount a
-positive integer without leading zeros and an optional multiplier m/u/n/p (p only when the
-last digit is 0, so the amount is whole millisatoshi); fields of the wrong length and ``f``
-fields of unknown version are skipped; unknown odd feature bits are ignored, unknown even ones
-fail; the signature is checked against ``n`` when given, else the payee is recovered from it
-(coincurve, i.e. libsecp256k1).
+Reader rules applied (lightning/bolts 11-payment-encoding.md as of commit 14901bd, 2026-03-09):
+bech32 without the 90-character limit, either case but never mixed; prefix ``ln`` +
+``bc``/``tb``/``tbs``/``bcrt``; amount a positive integer without leading zeros and an optional
+multiplier m/u/n/p (p only when the last digit is 0, so the amount is whole millisatoshi), at
+most 21,000,000 BTC; ``p``, ``h``, ``s``, ``n`` of any other length than 52/52/52/53 fail;
+exactly one ``s`` (payment secret) and exactly one of ``d``/``h``; ``x``, ``c`` and ``9`` in
+their minimal length; unknown fields and ``f`` fields of unknown version are skipped; unknown
+odd feature bits are ignored, unknown even ones fail; with ``n`` the signature is verified
+against it and must be low-S, without ``n`` the payee is recovered from it (high-S accepted,
+as the spec requires); coincurve (libsecp256k1) does the curve work.
+
+Stricter than the text, on purpose: a field the spec lets a writer include once (``p s d h n x c
+9 m``) may not repeat. Two payment hashes in one invoice let two programs disagree on what was
+paid (lightning/bolts#1357); a till has no use for either reading.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from coincurve import PrivateKey, PublicKey
+from coincurve.ecdsa import cdata_to_der, deserialize_compact
 
 from terminal.domain.payloads import bech32
-from terminal.domain.payloads._numbers import format_minor
+from terminal.domain.payloads._numbers import LN_MAX_MSAT, check_cap, format_minor
 from terminal.domain.payloads.addresses import b58encode_check, encode_segwit, parse_bitcoin_address
 from terminal.domain.payloads.errors import PayloadError
 
@@ -35,10 +43,26 @@ DEFAULT_EXPIRY = 3600
 DEFAULT_MIN_FINAL_CLTV = 18
 # BOLT 9 feature bits allowed in invoices (context "9"): var_onion_optin 8/9, payment_secret
 # 14/15, basic_mpp 16/17, option_route_blinding 24/25, option_payment_metadata 48/49.
+# var_onion_optin and payment_secret are ASSUMED now, so basic_mpp's one dependency
+# (payment_secret) always holds and no dependency is left to check.
 KNOWN_FEATURES = frozenset({8, 9, 14, 15, 16, 17, 24, 25, 48, 49})
-# (feature pair, the pair it depends on) per BOLT 9's "Dependencies" column
-_DEPENDS = ((14, 8), (16, 14))
+DEFAULT_FEATURES = 1 << 8 | 1 << 14  # what the spec's examples set; older readers look for bit 14
 _TAG = {c: bech32.CHARSET.index(c) for c in "psdnhxcfr9m"}
+_NAME = {v: k for k, v in _TAG.items()}
+_FIXED_LENGTH = {"p": 52, "s": 52, "h": 52, "n": 53}
+_ONCE = frozenset("psdhnxc9m")
+_FIELD_TITLE = {
+    "p": "payment hash (p)",
+    "s": "payment secret (s)",
+    "d": "description (d)",
+    "h": "description hash (h)",
+    "n": "payee (n)",
+    "x": "expiry (x)",
+    "c": "final CLTV delta (c)",
+    "9": "features (9)",
+    "m": "metadata (m)",
+}
+_CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _SIG_WORDS = 104  # 520 bits
 _TS_WORDS = 7  # 35 bits
 
@@ -70,7 +94,7 @@ class Bolt11Invoice:
     payee: bytes  # 33-byte compressed node id (from `n` or recovered)
     signature: bytes  # 64 bytes r||s
     recovery_id: int
-    payment_secret: bytes | None = None
+    payment_secret: bytes  # always there: an invoice without one is refused
     description: str | None = None
     description_hash: bytes | None = None
     expiry: int = DEFAULT_EXPIRY
@@ -96,7 +120,7 @@ class Bolt11Invoice:
             "amount": None if amount is None else format_minor(amount, 11),
             "amount_minor": None if amount is None else str(amount),
             "payment_hash": self.payment_hash.hex(),
-            "payment_secret": self.payment_secret.hex() if self.payment_secret else None,
+            "payment_secret": self.payment_secret.hex(),
             "description": self.description,
             "description_hash": self.description_hash.hex() if self.description_hash else None,
             "payee": self.payee.hex(),
@@ -168,8 +192,10 @@ def _parse_amount(text: str) -> int | None:
     if mult == "p":
         if digits[-1] != "0":
             raise PayloadError("amount_precision", "a pico-bitcoin amount must end in 0 (whole millisatoshi)")
-        return int(digits) // 10
-    return int(digits) * _MSAT_PER[mult]
+        msat = int(digits) // 10
+    else:
+        msat = int(digits) * _MSAT_PER[mult]
+    return check_cap(msat, LN_MAX_MSAT, what="the invoice amount", why="21,000,000 BTC")
 
 
 def _fallback(version: int, program: bytes, network: str) -> str | None:
@@ -212,15 +238,14 @@ def _check_features(features: int) -> None:
     for bit in range(0, features.bit_length(), 2):
         if features >> bit & 1 and bit not in KNOWN_FEATURES:
             raise PayloadError("unknown_feature", f"the invoice requires feature bit {bit}, which is unknown")
-    for feat, dep in _DEPENDS:
-        if features >> feat & 3 and not features >> dep & 3:
-            raise PayloadError(
-                "bad_feature", f"feature {feat} is set without the feature {dep} it depends on"
-            )
 
 
 def decode_bolt11(text: str, *, now: float | None = None) -> Bolt11Invoice:
-    """Decode and verify an invoice. ``now`` (epoch seconds) sets ``expired``; otherwise it is None."""
+    """Decode and verify an invoice. ``now`` (epoch seconds) sets ``expired``; otherwise it is None.
+
+    The signature is checked before what the fields say: a forged or damaged invoice is
+    reported as such whatever else is wrong with it.
+    """
     if text[:10].lower() == "lightning:":
         text = text[10:]
     hrp, data, variant = bech32.decode(text, max_length=None, what="lightning invoice")
@@ -245,6 +270,7 @@ def decode_bolt11(text: str, *, now: float | None = None) -> Bolt11Invoice:
     fields: dict[str, Any] = {}
     fallbacks: list[str] = []
     routes: list[tuple[RouteHop, ...]] = []
+    problem: PayloadError | None = None  # the first field fault, raised once the signature is checked
     i = _TS_WORDS
     while i < len(body):
         if i + 3 > len(body):
@@ -254,97 +280,127 @@ def decode_bolt11(text: str, *, now: float | None = None) -> Bolt11Invoice:
         if len(value) < length:
             raise PayloadError("bad_field", "an invoice field is longer than the invoice")
         i += 3 + length
-        if tag == _TAG["p"] and length == 52:
-            fields.setdefault("payment_hash", _bytes(value))
-        elif tag == _TAG["s"] and length == 52:
-            fields.setdefault("payment_secret", _bytes(value))
-        elif tag == _TAG["h"] and length == 52:
-            fields.setdefault("description_hash", _bytes(value))
-        elif tag == _TAG["n"] and length == 53:
-            fields.setdefault("payee", _bytes(value))
-        elif tag == _TAG["d"] and "description" not in fields:
-            try:
-                fields["description"] = _bytes(value).decode("utf-8")
-            except UnicodeDecodeError:
-                raise PayloadError("bad_field", "the invoice description is not valid UTF-8") from None
-        elif tag == _TAG["x"] and "expiry" not in fields:
-            fields["expiry"] = _int(value)
-        elif tag == _TAG["c"] and "min_final_cltv_expiry" not in fields:
-            fields["min_final_cltv_expiry"] = _int(value)
-        elif tag == _TAG["f"] and length >= 1:
-            fb = _fallback(value[0], _bytes(value[1:]), network)
+        name = _NAME.get(tag)
+        if name is None:
+            continue  # an unknown field: skipped, so that new fields stay compatible
+        if problem is not None:
+            continue
+        problem = _field_problem(name, value, fields)
+        if problem is not None:
+            continue
+        if name in _FIXED_LENGTH:
+            fields[name] = _bytes(value)
+        elif name == "d":
+            fields["d"] = _bytes(value).decode("utf-8")  # checked by _field_problem
+        elif name in "xc9":
+            fields[name] = _int(value)
+        elif name == "m":
+            fields["m"] = _bytes(value)
+        elif name == "f":
+            fb = _fallback(value[0], _bytes(value[1:]), network) if value else None
             if fb is not None:
                 fallbacks.append(fb)
-        elif tag == _TAG["r"]:
+        elif name == "r":
             hops = _routes(_bytes(value))
             if hops:
                 routes.append(hops)
-        elif tag == _TAG["9"] and "features" not in fields:
-            fields["features"] = _int(value)
-        elif tag == _TAG["m"] and "metadata" not in fields:
-            fields["metadata"] = _bytes(value)
-        # anything else: "MUST skip over unknown fields"
-
-    if "payment_hash" not in fields:
-        raise PayloadError("missing_field", "the invoice has no payment hash (p field)")
-    _check_features(fields.get("features", 0))
-    if fields.get("features", 0) >> 14 & 3 and "payment_secret" not in fields:
-        # "MUST set an s field if and only if the payment_secret feature is set": a payer cannot
-        # build the onion without it
-        raise PayloadError("missing_field", "the invoice requires payment_secret but has no s field")
 
     msg_hash = _signing_hash(hrp, body)
-    payee = fields.pop("payee", None)
+    payee = fields.pop("n", None)
     if payee is not None:
-        try:
-            key = PublicKey(payee)
-        except ValueError:
-            raise PayloadError(
-                "bad_field", "the invoice's payee (n field) is not a valid public key"
-            ) from None
-        if not _verify(key, signature, msg_hash):
-            raise PayloadError("bad_signature", "the invoice's signature does not match its payee (n field)")
+        _verify(payee, signature, msg_hash)
     else:
-        try:
-            key = PublicKey.from_signature_and_message(sig_bytes, msg_hash, hasher=None)
-        except Exception as exc:  # coincurve raises plain Exception for unrecoverable signatures
-            raise PayloadError("bad_signature", "the invoice's signature is not recoverable") from exc
-        payee = key.format(compressed=True)
+        payee = _recover(sig_bytes, msg_hash)
+    if problem is not None:
+        raise problem
+
+    if "p" not in fields:
+        raise PayloadError("missing_field", "the invoice has no payment hash (p field)")
+    if "s" not in fields:
+        raise PayloadError(
+            "missing_payment_secret",
+            "the invoice has no payment secret (s field); BOLT 11 says it must not be paid",
+        )
+    if "d" not in fields and "h" not in fields:
+        raise PayloadError("missing_field", "the invoice has no description (d) or description hash (h)")
+    if "d" in fields and "h" in fields:
+        raise PayloadError(
+            "conflicting_fields", "the invoice has both a description (d) and a description hash (h)"
+        )
+    _check_features(fields.get("9", 0))
 
     inv = Bolt11Invoice(
         invoice=text.lower(),
         network=network,
         amount_msat=amount,
         timestamp=timestamp,
+        payment_hash=fields["p"],
         payee=payee,
         signature=signature,
         recovery_id=recid,
+        payment_secret=fields["s"],
+        description=fields.get("d"),
+        description_hash=fields.get("h"),
+        expiry=fields.get("x", DEFAULT_EXPIRY),
+        min_final_cltv_expiry=fields.get("c", DEFAULT_MIN_FINAL_CLTV),
         fallbacks=tuple(fallbacks),
         routes=tuple(routes),
-        **fields,
+        features=fields.get("9", 0),
+        metadata=fields.get("m"),
     )
     if now is not None:
-        return _with_expired(inv, now)
+        return replace(inv, expired=now >= inv.expires_at)
     return inv
 
 
-def _with_expired(inv: Bolt11Invoice, now: float) -> Bolt11Invoice:
-    from dataclasses import replace
-
-    return replace(inv, expired=now >= inv.expires_at)
-
-
-def _verify(key: PublicKey, signature: bytes, msg_hash: bytes) -> bool:
-    """A 64-byte r||s signature against ``key``: recover with each id and compare (same result as verify)."""
-    want = key.format(compressed=True)
-    for recid in range(4):
+def _field_problem(name: str, value: list[int], fields: dict[str, Any]) -> PayloadError | None:
+    """What is wrong with one known field, or None. ``fields`` holds the ones read so far."""
+    title = _FIELD_TITLE.get(name, name)
+    want = _FIXED_LENGTH.get(name)
+    if want is not None and len(value) != want:
+        code = "bad_payment_secret" if name == "s" else "bad_field"
+        return PayloadError(
+            code, f"the invoice's {title} has the wrong length ({len(value)} words, not {want})"
+        )
+    if name in _ONCE and name in fields:
+        return PayloadError("duplicate_field", f"the invoice has more than one {title}")
+    if name in "xc9" and value and value[0] == 0:
+        # "SHOULD treat the invoice as invalid": the same number could be written two ways
+        return PayloadError("non_minimal_field", f"the invoice's {title} is not minimally encoded")
+    if name == "d":
         try:
-            got = PublicKey.from_signature_and_message(signature + bytes([recid]), msg_hash, hasher=None)
-        except Exception:  # noqa: S112 - an id that does not recover is simply not this one
-            continue
-        if got.format(compressed=True) == want:
-            return True
-    return False
+            _bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return PayloadError("bad_field", "the invoice description is not valid UTF-8")
+    return None
+
+
+def _verify(payee: bytes, signature: bytes, msg_hash: bytes) -> None:
+    """With ``n`` the signature is verified against it, and must be low-S (BOLT 11)."""
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    if not (0 < r < _CURVE_ORDER and 0 < s < _CURVE_ORDER):
+        raise PayloadError("bad_signature", "the invoice's signature is out of range")
+    if s > _CURVE_ORDER // 2:
+        raise PayloadError(
+            "high_s_signature",
+            "the invoice names its payee (n) but its signature is not in low-S form; it must not be paid",
+        )
+    try:
+        key = PublicKey(payee)
+    except ValueError:
+        raise PayloadError("bad_field", "the invoice's payee (n field) is not a valid public key") from None
+    if not key.verify(cdata_to_der(deserialize_compact(signature)), msg_hash, hasher=None):
+        raise PayloadError("bad_signature", "the invoice's signature does not match its payee (n field)")
+
+
+def _recover(sig_bytes: bytes, msg_hash: bytes) -> bytes:
+    """The payee's node id from a 65-byte recoverable signature (high-S allowed: no ``n``)."""
+    try:
+        key = PublicKey.from_signature_and_message(sig_bytes, msg_hash, hasher=None)
+    except Exception as exc:  # coincurve raises plain Exception for unrecoverable signatures
+        raise PayloadError("bad_signature", "the invoice's signature is not recoverable") from exc
+    payee: bytes = key.format(compressed=True)
+    return payee
 
 
 def _amount_hrp(msat: int) -> str:
@@ -370,10 +426,10 @@ def encode_bolt11(
     *,
     private_key: bytes,
     payment_hash: bytes,
+    payment_secret: bytes,
     timestamp: int,
     network: str = "mainnet",
     amount_msat: int | None = None,
-    payment_secret: bytes | None = None,
     description: str | None = None,
     description_hash: bytes | None = None,
     expiry: int | None = None,
@@ -384,23 +440,40 @@ def encode_bolt11(
     routes: tuple[tuple[RouteHop, ...], ...] = (),
     include_payee: bool = False,
 ) -> str:
-    """A signed invoice (lower case).
+    """A signed invoice (lower case) that every BOLT 11 reader takes.
 
-    Features default to var_onion_optin + payment_secret when a secret is given.
+    Exactly one ``s``: the secret is required (32 bytes; the caller draws it, this module
+    keeps no randomness). ``expiry`` None leaves the default (3600 s); 0 is refused, since an
+    invoice that expires at once is never what a merchant means. ``c`` is written only when it
+    differs from the default 18, and no field is ever zero-length (some decoders choke on
+    ``xqq``/``cqq``). Features default to var_onion_optin + payment_secret, as in the spec.
     """
     if network not in _PREFIX_BY_NETWORK:
         raise PayloadError("wrong_network", f"unknown lightning network {network!r}")
-    if len(payment_hash) != 32 or (payment_secret is not None and len(payment_secret) != 32):
-        raise PayloadError("bad_field", "payment hash and secret are 32 bytes")
+    if not isinstance(payment_secret, bytes) or len(payment_secret) != 32:
+        raise PayloadError(
+            "missing_payment_secret", "an invoice needs a 32-byte payment secret (BOLT 11: exactly one s)"
+        )
+    if len(payment_hash) != 32 or (description_hash is not None and len(description_hash) != 32):
+        raise PayloadError("bad_field", "payment hash and description hash are 32 bytes")
     if (description is None) == (description_hash is None):
         raise PayloadError("missing_field", "an invoice has exactly one of description and description_hash")
     if not 0 <= timestamp < 1 << 35:
         raise PayloadError("bad_field", "timestamp out of range")
+    if expiry is not None and expiry <= 0:
+        raise PayloadError("bad_expiry", "an invoice must stay payable for at least one second (expiry > 0)")
+    if min_final_cltv_expiry <= 0:
+        raise PayloadError("bad_field", "min_final_cltv_expiry must be at least 1 block")
+    if metadata is not None and not metadata:
+        raise PayloadError("bad_field", "empty metadata: leave it out instead")
+    if amount_msat is not None:
+        check_cap(amount_msat, LN_MAX_MSAT, what="the invoice amount", why="21,000,000 BTC")
+    features = DEFAULT_FEATURES if features is None else features
+    _check_features(features)
     hrp = "ln" + _PREFIX_BY_NETWORK[network] + ("" if amount_msat is None else _amount_hrp(amount_msat))
     key = PrivateKey(private_key)
     data = _words(timestamp, _TS_WORDS)
-    if payment_secret is not None:
-        data += _data_field("s", payment_secret)
+    data += _data_field("s", payment_secret)
     data += _data_field("p", payment_hash)
     if description is not None:
         data += _data_field("d", description.encode())
@@ -408,9 +481,10 @@ def encode_bolt11(
         data += _data_field("h", description_hash)
     if expiry is not None:
         data += _field("x", _words(expiry))
-    data += _field("c", _words(min_final_cltv_expiry))
+    if min_final_cltv_expiry != DEFAULT_MIN_FINAL_CLTV:
+        data += _field("c", _words(min_final_cltv_expiry))
     if fallback is not None:
-        addr = parse_bitcoin_address(fallback)
+        addr = parse_bitcoin_address(fallback, network={"signet": "testnet"}.get(network, network))
         version = {"p2pkh": 17, "p2sh": 18}.get(addr.kind, addr.witness_version)
         assert version is not None
         data += _field("f", [version, *bech32.convertbits(addr.program, 8, 5, pad=True)])
@@ -426,8 +500,6 @@ def encode_bolt11(
         data += _data_field("r", raw)
     if metadata is not None:
         data += _data_field("m", metadata)
-    if features is None:
-        features = (1 << 8 | 1 << 14) if payment_secret is not None else 0
     if features:
         data += _field("9", _words(features))
     if include_payee:

@@ -19,6 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
+from terminal.domain.payloads._host import check_url_host
 from terminal.domain.payloads._uri import pct_decode, safe_urlsplit, split_query
 from terminal.domain.payloads.errors import PayloadError
 
@@ -141,10 +142,16 @@ def encrypt_sun(
 
 
 def https_url(url: str) -> str:
-    """LUD-17: ``lnurlw://``, ``lnurlp://``, ``lnurlc://``, ``keyauth://`` -> https (http for .onion)."""
+    """LUD-17: ``lnurlw://``, ``lnurlp://``, ``lnurlc://``, ``keyauth://`` -> https (http for .onion).
+
+    The host comes out in ASCII form (punycode for an international name; look-alikes refused).
+    """
     _, _, rest = url.partition("://")
-    host = safe_urlsplit("//" + rest).hostname or ""
-    return ("http://" if host.endswith(".onion") else "https://") + rest
+    parts = safe_urlsplit("//" + rest, what="card link")
+    scheme = "http" if (parts.hostname or "").endswith(".onion") else "https"
+    return check_url_host(
+        f"{scheme}://{rest}", parts._replace(scheme=scheme), scheme=scheme, what="card link"
+    )
 
 
 def parse_card_tap(text: str) -> BoltCardTap | None:

@@ -6,11 +6,15 @@ Errors::
 
 Codes in use (see docs/payloads.md for the full table): ``empty``, ``too_long``,
 ``unsupported_scheme``, ``unrecognised``, ``bad_char``, ``mixed_case``, ``bad_checksum``,
-``bad_length``, ``bad_hrp``, ``bad_address``, ``bad_witness_version``, ``bad_padding``,
-``wrong_network``, ``bad_amount``, ``amount_precision``, ``duplicate_param``,
-``unknown_req_param``, ``bad_encoding``, ``unsafe_pop``, ``bad_signature``,
-``unknown_feature``, ``missing_field``, ``bad_field``, ``bad_url``, ``bad_sun_header``,
-``bad_cmac``, ``bad_sun``, ``bad_token``, ``unknown_key``, ``bad_ndef``, ``unknown_uri_prefix``.
+``bad_length``, ``bad_hrp``, ``bad_address``, ``no_address``, ``bad_witness_version``,
+``bad_padding``, ``wrong_network``, ``bad_amount``, ``amount_precision``, ``amount_too_large``,
+``duplicate_param``, ``unknown_req_param``, ``bad_encoding``, ``unsafe_pop``,
+``bad_lightning_invoice``, ``bad_signature``, ``high_s_signature``, ``missing_payment_secret``,
+``bad_payment_secret``, ``unknown_feature``, ``missing_field``, ``bad_field``,
+``duplicate_field``, ``conflicting_fields``, ``non_minimal_field``, ``bad_expiry``, ``bad_url``,
+``bad_host``, ``lookalike_host``, ``bad_sun_header``, ``bad_cmac``, ``bad_sun``, ``bad_token``,
+``unknown_key``, ``bad_ndef``, ``ndef_bad_length``, ``ndef_trailing_data``,
+``unknown_uri_prefix``.
 """
 
 from __future__ import annotations

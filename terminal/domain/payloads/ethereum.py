@@ -15,7 +15,8 @@ from typing import Any
 
 from Crypto.Hash import keccak
 
-from terminal.domain.payloads._numbers import format_minor
+from terminal.domain.payloads._host import check_ens_name
+from terminal.domain.payloads._numbers import UINT256_MAX, check_cap, format_minor
 from terminal.domain.payloads._uri import pct_decode, pct_encode, split_query
 from terminal.domain.payloads.errors import PayloadError
 
@@ -24,7 +25,7 @@ __all__ = ["EthereumRequest", "build_eip681", "checksum_address", "parse_eip681"
 _HEX_ADDR = re.compile(r"0x[0-9a-fA-F]{40}")
 _NUMBER = re.compile(r"([-+]?)(\d*)(?:\.(\d+))?(?:[eE](\d*))?", re.ASCII)
 _ENS = re.compile(r"(?:[^\s./?@#&=%:]+\.)+[^\s./?@#&=%:]+")
-_MAX_EXP = 100  # 10^100 wei is beyond any balance; bounds the integer we build
+_MAX_EXP = 100  # bounds the integer we build before the uint256 cap refuses it
 CHAINS = {
     1: "mainnet",
     10: "optimism",
@@ -72,7 +73,7 @@ def parse_eth_address(text: str, *, what: str = "ethereum address") -> str:
 
 
 def parse_number(text: str, *, what: str) -> int:
-    """EIP-681 ``number``: optional sign, decimals, exponent; must be a whole, non-negative integer."""
+    """EIP-681 ``number``: optional sign, decimals, exponent; a whole integer in ``uint256``."""
     m = _NUMBER.fullmatch(text)
     if m is None or not (m[2] or m[3]):
         raise PayloadError("bad_amount", f"{what} {text!r} is not a number")
@@ -80,17 +81,18 @@ def parse_number(text: str, *, what: str) -> int:
     if sign == "-" and (whole.strip("0") or frac.strip("0")):
         raise PayloadError("bad_amount", f"{what} cannot be negative")
     if len(whole) + len(frac) > _MAX_EXP or len(exp or "") > 4:
-        raise PayloadError("bad_amount", f"{what} has too many digits")
+        raise PayloadError("amount_too_large", f"{what} has more digits than any uint256 amount")
     e = int(exp) if exp else 0  # "1e" (exponent without digits) is allowed by the grammar: e0
     if e > _MAX_EXP:
-        raise PayloadError("bad_amount", f"{what} exponent {e} is absurdly large")
+        raise PayloadError("amount_too_large", f"{what} exponent {e} is beyond any uint256 amount")
     digits = frac.rstrip("0")
     if len(digits) > e:
         raise PayloadError(
             "amount_precision", f"{what} {text!r} is not a whole number of the smallest unit (fractional wei)"
         )
     scale: int = 10 ** (e - len(digits))
-    return int((whole + digits) or "0") * scale
+    n = int((whole + digits) or "0") * scale
+    return check_cap(n, UINT256_MAX, what=f"{what} {text!r}", why="the largest uint256 (2^256 - 1)")
 
 
 def format_number(n: int) -> str:
@@ -158,12 +160,17 @@ class EthereumRequest:
         }
 
 
-def _target(text: str) -> str:
-    if text[:2].lower() == "0x" and (len(text) == 42 or not _ENS.fullmatch(text)):
-        return parse_eth_address(text, what="target address")
+def _target(text: str, *, what: str) -> str:
+    """A ``0x`` + 40-hex address (EIP-55 when mixed case) or an ENS name; nothing in between.
+
+    Anything starting ``0x`` is read as an address: ``0x12.eth`` is a broken address, not a
+    name, so that a screen never shows a "name" that looks like an address.
+    """
+    if text[:2].lower() == "0x":
+        return parse_eth_address(text, what=f"{what} address")
     if not _ENS.fullmatch(text):
-        raise PayloadError("bad_address", f"{text!r} is neither a 0x address nor an ENS name")
-    return text
+        raise PayloadError("bad_address", f"the {what} {text[:60]!r} is neither a 0x address nor an ENS name")
+    return check_ens_name(text, what=f"the {what} name")
 
 
 def parse_eip681(text: str) -> EthereumRequest:
@@ -178,7 +185,7 @@ def parse_eip681(text: str) -> EthereumRequest:
     target_text, at, chain = path.partition("@")
     if not target_text:
         raise PayloadError("bad_address", "ethereum: URI without a target address")
-    target = _target(pct_decode(target_text, what="target"))
+    target = _target(pct_decode(target_text, what="target"), what="target")
     chain_id = None
     if at:
         if not chain.isdigit() or not chain.isascii() or len(chain) > 20:
@@ -207,7 +214,7 @@ def parse_eip681(text: str) -> EthereumRequest:
         elif key == "gasPrice":
             fields["gas_price"] = parse_number(value, what=key)
         elif fn == "transfer" and key == "address":
-            fields["recipient"] = _target(value)
+            fields["recipient"] = _target(value, what="recipient")
         elif fn == "transfer" and key == "uint256":
             fields["token_amount"] = parse_number(value, what="uint256")
     if fn == "transfer" and "recipient" not in fields:
@@ -226,9 +233,11 @@ def build_eip681(
 ) -> str:
     """Native payment (``token=None``, amount in wei) or ERC-20 transfer (``token`` = contract
     address or a known asset code ``USDC``/``USDT``, amount in base units)."""
-    to = parse_eth_address(recipient) if recipient.startswith("0x") else _target(recipient)
+    to = _target(recipient, what="recipient")
     if amount_minor is not None and amount_minor < 0:
         raise PayloadError("bad_amount", "amount cannot be negative")
+    if amount_minor is not None:
+        check_cap(amount_minor, UINT256_MAX, what="the amount", why="the largest uint256")
     chain = f"@{chain_id}" if chain_id is not None else ""
     if token is None:
         query = f"?value={format_number(amount_minor)}" if amount_minor is not None else ""

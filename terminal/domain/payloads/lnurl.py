@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from terminal.domain.payloads import bech32
+from terminal.domain.payloads._host import check_url_host
 from terminal.domain.payloads._uri import pct_decode, safe_urlsplit, split_query
 from terminal.domain.payloads.errors import PayloadError
 
@@ -49,13 +50,14 @@ class Lnurl:
 
 
 def _check_url(url: str, *, what: str) -> str:
+    """The URL to call, its host in ASCII (punycode) form: https, or http for an onion service."""
     parts = safe_urlsplit(url, what=what)
     host = (parts.hostname or "").lower()
     if not host:
         raise PayloadError("bad_url", f"{what} has no host")
     scheme = parts.scheme.lower()
     if scheme == "https" or (scheme == "http" and host.endswith(".onion")):
-        return url
+        return check_url_host(url, parts, scheme=scheme, what=what)
     if scheme == "http":
         raise PayloadError("bad_url", f"{what} uses plain http on a clearnet host; LNURL needs https")
     raise PayloadError("bad_url", f"{what} is not an https URL")
@@ -104,7 +106,7 @@ def parse_lnurl(text: str) -> Lnurl:
         host = (safe_urlsplit("//" + rest, what="LNURL").hostname or "").lower()
         if not host:
             raise PayloadError("bad_url", f"{scheme}:// link has no host")
-        url = ("http://" if host.endswith(".onion") else "https://") + rest
+        url = _check_url(("http://" if host.endswith(".onion") else "https://") + rest, what="link")
         return Lnurl(url=url, tag=LUD17_SCHEMES[scheme.lower()], source="lud17", original=text)
     if sep and scheme.lower() == "https":
         # LUD-01 fallback: https://service.com/giftcard/redeem?id=123&lightning=LNURL1...

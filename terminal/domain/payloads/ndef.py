@@ -1,4 +1,14 @@
-"""NDEF messages read from NFC tags and phones, decoded with ndeflib.
+"""NDEF messages read from NFC tags and phones, framed here and decoded with ndeflib.
+
+The framing is checked strictly before ndeflib decodes the records (NFC Forum NDEF 1.0,
+section 3): the first record has MB, the last ME and no other does; every length field
+matches the data (a record that claims more bytes than there are, or a byte left after the
+record with ME, fails: the payload that would be read would not be the one written);
+TNF values are used as defined (empty records are empty, "unknown" has no type, 0x06 and 0x07
+never appear); records are not chunked (no tag or phone we read chunks a payment code). In
+strict mode (the default) each record must also be in its one canonical layout, short (SR)
+when the payload is under 256 bytes and with an ID length only when there is an ID, so that
+an accepted message re-encodes to exactly its bytes.
 
 URI records use the NFC Forum URI RTD prefix table (codes 0x00-0x23: ``http://www.``,
 ``https://``, ``tel:`` ...); a code above 0x23 is an error in strict mode (the default) and
@@ -36,10 +46,13 @@ URI_PREFIXES = (
 class NdefRecord:
     type: str  # ndeflib's form: "urn:nfc:wkt:U", "urn:nfc:wkt:T", "text/plain", ...
     name: str
-    data: bytes
+    data: bytes  # the record's payload, as on the tag
     uri: str | None = None
     text: str | None = None
     language: str | None = None
+    tnf: int = 1  # the framing as on the tag: type name format, type and ID fields
+    raw_type: bytes = b""
+    raw_id: bytes = b""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,14 +85,97 @@ class NdefMessage:
         }
 
 
-def _record(rec: Any) -> NdefRecord:
-    if isinstance(rec, ndeflib.UriRecord):
-        return NdefRecord(type=rec.type, name=rec.name, data=bytes(rec.data), uri=rec.iri)
-    if isinstance(rec, ndeflib.TextRecord):
-        return NdefRecord(
-            type=rec.type, name=rec.name, data=bytes(rec.data), text=rec.text, language=rec.language
+_MB, _ME, _CF, _SR, _IL = 0x80, 0x40, 0x20, 0x10, 0x08
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    tnf: int
+    type: bytes
+    id: bytes
+    payload: bytes
+
+
+def _frames(data: bytes, *, strict: bool) -> list[_Frame]:
+    """Split a message into records, checking every flag and length field against the data."""
+    frames: list[_Frame] = []
+    pos = 0
+    while True:
+        if pos >= len(data):
+            raise PayloadError(
+                "ndef_bad_length", "the NDEF message ends before a record marked as the last (ME)"
+            )
+        header = data[pos]
+        n = len(frames) + 1
+        if bool(header & _MB) != (not frames):
+            where = "the first record lacks" if not frames else f"record {n} repeats"
+            raise PayloadError("bad_ndef", f"{where} the message-begin flag (MB)")
+        if header & _CF:
+            raise PayloadError("bad_ndef", "chunked NDEF records are not supported")
+        tnf = header & 0x07
+        short = bool(header & _SR)
+        head = 2 + (1 if short else 4) + (1 if header & _IL else 0)
+        if pos + head > len(data):
+            raise PayloadError("ndef_bad_length", f"record {n}'s header runs past the end of the message")
+        type_len = data[pos + 1]
+        size_at = pos + 2
+        payload_len = data[size_at] if short else int.from_bytes(data[size_at : size_at + 4], "big")
+        id_len = data[pos + head - 1] if header & _IL else 0
+        body = pos + head
+        claimed = type_len + id_len + payload_len
+        end = body + claimed
+        if end > len(data):
+            raise PayloadError(
+                "ndef_bad_length", f"record {n} claims {claimed} bytes but only {len(data) - body} follow"
+            )
+        if tnf == 0x00 and type_len + id_len + payload_len:
+            raise PayloadError("bad_ndef", f"record {n} is marked empty but holds data")
+        if tnf in (0x01, 0x02, 0x03, 0x04) and not type_len:
+            raise PayloadError("bad_ndef", f"record {n} has no type")
+        if tnf == 0x05 and type_len:
+            raise PayloadError("bad_ndef", f"record {n} is of unknown type but names one")
+        if tnf in (0x06, 0x07):
+            raise PayloadError("bad_ndef", f"record {n} has type name format {tnf}, not allowed here")
+        if strict and not short and payload_len < 256:
+            raise PayloadError("bad_ndef", f"record {n} is not in the short form its size calls for")
+        if strict and header & _IL and not id_len:
+            raise PayloadError("bad_ndef", f"record {n} has an empty ID field")
+        frames.append(
+            _Frame(
+                tnf=tnf,
+                type=data[body : body + type_len],
+                id=data[body + type_len : body + type_len + id_len],
+                payload=data[body + type_len + id_len : end],
+            )
         )
-    return NdefRecord(type=str(rec.type), name=str(rec.name), data=bytes(rec.data))
+        pos = end
+        if header & _ME:
+            break
+    if pos != len(data):
+        raise PayloadError(
+            "ndef_trailing_data",
+            f"{len(data) - pos} byte(s) follow the NDEF message's last record: damaged or tampered",
+        )
+    return frames
+
+
+def _record(rec: Any, frame: _Frame) -> NdefRecord:
+    uri = text = language = None
+    if isinstance(rec, ndeflib.UriRecord):
+        uri = rec.iri
+    elif isinstance(rec, ndeflib.TextRecord):
+        text, language = rec.text, rec.language
+    return NdefRecord(
+        type=str(rec.type),
+        name=str(rec.name),
+        data=frame.payload,
+        uri=uri,
+        text=text,
+        language=language,
+        tnf=frame.tnf,
+        raw_type=frame.type,
+        raw_id=frame.id,
+    )
 
 
 def parse_ndef(
@@ -90,10 +186,9 @@ def parse_ndef(
         raise PayloadError("bad_ndef", "the NDEF message is empty")
     if len(data) > MAX_NDEF_OCTETS:
         raise PayloadError("too_long", f"the NDEF message is {len(data)} bytes; at most {MAX_NDEF_OCTETS}")
+    frames = _frames(data, strict=strict)
     try:
-        records = tuple(
-            _record(r) for r in ndeflib.message_decoder(data, errors="strict" if strict else "relax")
-        )
+        decoded = list(ndeflib.message_decoder(data, errors="strict" if strict else "relax"))
     except ndeflib.DecodeError as exc:
         msg = str(exc)
         code = "unknown_uri_prefix" if "URI identifier" in msg else "bad_ndef"
@@ -102,8 +197,10 @@ def parse_ndef(
         # ndeflib raises DecodeError for malformed framing, but record classes may surface
         # lower-level errors on odd payloads; they all mean the same to the cashier
         raise PayloadError("bad_ndef", f"the NDEF message does not decode ({type(exc).__name__})") from None
-    if not records:
-        raise PayloadError("bad_ndef", "the NDEF message holds no records")
+    if len(decoded) != len(frames):
+        # the framing above and ndeflib's must agree on what the records are
+        raise PayloadError("bad_ndef", "the NDEF message's records do not add up")
+    records = tuple(_record(r, f) for r, f in zip(decoded, frames, strict=True))
     content = None
     if parse_inner is not None:
         for rec in records:

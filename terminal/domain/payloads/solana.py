@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from terminal.domain.payloads._numbers import format_minor, parse_decimal
+from terminal.domain.payloads._host import check_url_host
+from terminal.domain.payloads._numbers import U64_MAX, check_cap, format_minor, parse_decimal
 from terminal.domain.payloads._uri import pct_decode, pct_encode, safe_urlsplit, split_query
 from terminal.domain.payloads.addresses import b58decode, b58encode
 from terminal.domain.payloads.errors import PayloadError
@@ -128,6 +129,7 @@ def _transaction(link_raw: str, query: str) -> SolanaTransaction:
     parts = safe_urlsplit(link, what="transaction request link")
     if parts.scheme.lower() != "https" or not parts.hostname:
         raise PayloadError("bad_url", "a Solana Pay transaction request link must be an absolute https URL")
+    link = check_url_host(link, parts, scheme="https", what="transaction request link")
     extras = tuple(
         (pct_decode(k, what="parameter name"), pct_decode(v, what="parameter")) for k, v in split_query(query)
     )
@@ -169,8 +171,14 @@ def parse_solana_pay(text: str) -> SolanaTransfer | SolanaTransaction:
                 f"amount {amount!r} must be a plain decimal with a leading digit (no sign, no exponent)",
             )
         decimals = SOL_DECIMALS if spl is None else MINTS.get(spl, ("", None))[1]
-        if decimals is not None:
-            parse_decimal(amount, decimals, what="amount", unit="SOL" if spl is None else MINTS[spl][0])
+        # an unknown mint has at least 0 decimals, so its whole part alone must fit the u64
+        minor = parse_decimal(
+            amount if decimals is not None else amount.partition(".")[0],
+            decimals or 0,
+            what="amount",
+            unit="SOL" if spl is None else MINTS.get(spl, ("this token",))[0],
+        )
+        check_cap(minor, U64_MAX, what=f"amount {amount!r}", why="a Solana u64 amount can hold")
     return SolanaTransfer(
         recipient=recipient,
         amount=amount,
@@ -214,6 +222,7 @@ def build_solana_pay(
             raise PayloadError(
                 "bad_amount", "amount must be non-negative, and an unknown mint needs decimals"
             )
+        check_cap(amount_minor, U64_MAX, what="the amount", why="a Solana u64 amount can hold")
         params.append(("amount", format_minor(amount_minor, decimals)))
     if spl_token is not None:
         params.append(("spl-token", spl_token))

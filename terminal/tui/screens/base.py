@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from textual.app import ComposeResult
 from textual.css.query import NoMatches
@@ -14,8 +14,42 @@ from textual.widgets import Footer
 from terminal.tui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
-    from terminal.tui.app import PosApp
-    from terminal.tui.controller import Register
+    from terminal.config import Settings
+    from terminal.journal import SaleRecord
+    from terminal.tui.updates import DailyReport, InvoiceDesk, SaleView
+
+
+class Queries(Protocol):
+    """The register's read-only queries a screen may make; intents go through messages."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def invoices(self) -> InvoiceDesk | None: ...
+
+    def history(
+        self, *, state: str | None = None, asset_code: str | None = None, text: str = ""
+    ) -> list[SaleRecord]: ...
+
+    def detail(self, reference: str) -> tuple[SaleRecord, list[str]]: ...
+
+    def daily_report(self, *, day: str | None = None) -> DailyReport: ...
+
+    def settings_rows(self) -> list[tuple[str, str, str]]: ...
+
+    def seconds_left(self) -> float | None: ...
+
+
+class Host(Protocol):
+    """What a screen needs of its app (:class:`terminal.tui.app.PosApp` is one). A protocol, so
+    the screens do not import the app that imports them."""
+
+    @property
+    def sale(self) -> SaleView: ...
+
+    @property
+    def register(self) -> Queries: ...
 
 
 class PosScreen(Screen[None]):
@@ -41,10 +75,10 @@ class PosScreen(Screen[None]):
         self.watch(self.app, attribute, guarded)
 
     @property
-    def pos(self) -> PosApp:
-        return cast("PosApp", self.app)
+    def pos(self) -> Host:
+        return cast("Host", self.app)
 
     @property
-    def register(self) -> Register:
+    def register(self) -> Queries:
         """Read-only queries (history, report, settings); intents go through messages."""
         return self.pos.register

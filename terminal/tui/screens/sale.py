@@ -13,8 +13,7 @@ from textual.widgets import Static
 
 from terminal.domain.money import AmountError, Money
 from terminal.domain.session import State
-from terminal.tui.controller import tip_of
-from terminal.tui.keypad import Keypad
+from terminal.tui.keypad import Keypad, tip_of
 from terminal.tui.screens.base import PosScreen
 from terminal.tui.updates import SaleView
 from terminal.tui.widgets.qr import QrCode, compact_forms, fitting_form, qr_size

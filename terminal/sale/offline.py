@@ -1,0 +1,121 @@
+"""The offline policy (opt-in, ``[offline]``): what may be taken while the backend cannot be
+reached, and taking it. A sale within the caps is journaled ``offline_queued`` with its payload
+and forwarded by :func:`terminal.settlement.reconcile`; the session's table has no offline
+states, so these paths are run here directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from terminal.client import BackendError, BackendUnavailableError
+from terminal.config import Settings
+from terminal.domain import session as s
+from terminal.domain.money import Money
+from terminal.domain.quote import Quote
+from terminal.sale import guards
+
+if TYPE_CHECKING:
+    from terminal.sale.core import SaleCore
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfflinePolicy:
+    """What may be taken while the backend is unreachable (``[offline]`` in the config)."""
+
+    enabled: bool = False
+    max_payment: Money | None = None
+    max_total: Money | None = None
+    allowed_kinds: tuple[str, ...] = ()
+
+    def refusal(self, amount: Money, queued_minor: int) -> str | None:
+        """Why ``amount`` cannot be taken offline now, or None when it can."""
+        if not self.enabled:
+            return "offline payments are off"
+        if (
+            self.max_payment is not None
+            and self.max_payment.asset == amount.asset
+            and self.max_payment < amount
+        ):
+            return (
+                f"offline payments are limited to {self.max_payment} each while the backend is "
+                f"unreachable; this sale is {amount}"
+            )
+        if self.max_total is not None and self.max_total.asset == amount.asset:
+            queued = Money(queued_minor, amount.asset)
+            if self.max_total < queued + amount:
+                return (
+                    f"the offline queue is full: {queued} of {self.max_total} already stored; "
+                    f"this sale of {amount} would exceed it"
+                )
+        return None
+
+    def kind_refusal(self, kind: str) -> str | None:
+        """Why a presentation of ``kind`` cannot be taken offline, or None when it can."""
+        if kind in self.allowed_kinds:
+            return None
+        allowed = ", ".join(self.allowed_kinds) or "none"
+        return (
+            f"Not taken: a {kind.replace('_', ' ')} cannot be accepted offline (allowed offline: {allowed})"
+        )
+
+
+def offline_policy(settings: Settings) -> OfflinePolicy:
+    """The ``[offline]`` section as a policy, amounts in the terminal's currency."""
+    o, fiat = settings.offline, settings.terminal.fiat_currency
+    return OfflinePolicy(
+        enabled=o.enabled,
+        max_payment=Money.parse(o.max_payment, fiat),
+        max_total=Money.parse(o.max_total, fiat),
+        allowed_kinds=o.allowed_kinds,
+    )
+
+
+def queue_unsent(
+    core: SaleCore, quote: Quote, payload: str, kind: str, exc: BackendUnavailableError
+) -> list[s.Command]:
+    """A payment that did not reach the backend (not charged): queued when the policy takes it,
+    else journaled ``failed`` with why."""
+    report, reference = core.opened, core.opened.reference
+    refusal = core.offline.refusal(quote.fiat, core.journal.offline_total(quote.fiat.asset.code))
+    if refusal is None and kind in core.offline.allowed_kinds:
+        core.journal.queue_offline(reference, payload=payload, payload_kind=kind)
+        core.outcome = "queued"
+        report.notices.append("Stored offline; it is charged when the backend is back")
+        return core.session.handle(s.PaymentDeclined("offline_queued"))
+    core.outcome = "failed"
+    report.reason = f"{exc.title}: {exc.message}; not charged"
+    core.journal.update(reference, "failed", reason=report.reason)
+    return core.session.handle(s.PaymentDeclined(report.reason))
+
+
+async def take(
+    core: SaleCore, cause: BackendError, presented: Callable[[], Awaitable[tuple[str, str] | None]]
+) -> None:
+    """No quote, the backend is unreachable: take the sale offline if the policy allows, else
+    refuse it with a message that says which limit stopped it. ``presented()`` waits for the
+    customer's ``(payload, source)``, or None when the payment window ended first."""
+    report, reference = core.opened, core.opened.reference
+    amount = report.fiat
+    refusal = core.offline.refusal(amount, core.journal.offline_total(amount.asset.code))
+    if refusal is not None:
+        core.outcome = "cancelled"
+        report.reason = f"{cause.title}: {cause.message}; not taken: {refusal}"
+        core.journal.update(reference, "cancelled", detail=report.reason)
+        return
+    report.notices.append("Backend unreachable: taking this payment offline")
+    got = await presented()
+    if got is None:
+        core.outcome = "expired"
+        core.journal.update(reference, "expired", detail="no tap while offline")
+        return
+    payload, report.source = got
+    kind, refusal = guards.check(core, payload, queued=True)
+    if refusal is not None:
+        core.outcome, report.reason = "declined", refusal
+        return
+    seq = core.journal.queue_offline(reference, payload=payload, payload_kind=kind)
+    core.outcome = "queued"
+    report.notices.append(f"Stored offline (#{seq}); it is charged when the backend is back")

@@ -1,0 +1,71 @@
+"""What one sale is called and what is said about it when it ends: its reference, its
+idempotency key and the :class:`SaleReport` a receipt or the CLI's JSON is made from."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from terminal.domain.money import Money
+
+
+@dataclass
+class SaleReport:
+    """Everything a receipt or the CLI's JSON needs about one finished sale."""
+
+    status: str  # approved | declined | expired | unknown | cancelled | failed | queued
+    reference: str
+    idempotency_key: str
+    fiat: Money
+    crypto: Money | None = None
+    rate: str | None = None
+    quote_id: str | None = None
+    quote_expires_at: float | None = None
+    payment_id: str | None = None
+    reason: str | None = None
+    source: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        from datetime import UTC, datetime
+
+        return {
+            "status": self.status,
+            "payment_id": self.payment_id,
+            "reference": self.reference,
+            "idempotency_key": self.idempotency_key,
+            "reason": self.reason,
+            "fiat": {
+                "amount": self.fiat.amount_str(),
+                "minor": self.fiat.minor,
+                "currency": self.fiat.asset.code,
+            },
+            "crypto": None
+            if self.crypto is None
+            else {
+                "amount": self.crypto.amount_str(),
+                "minor": str(self.crypto.minor),
+                "asset": self.crypto.asset.code,
+            },
+            "rate": self.rate,
+            "quote_id": self.quote_id,
+            "quote_expires_at": None
+            if self.quote_expires_at is None
+            else datetime.fromtimestamp(self.quote_expires_at, UTC).isoformat(timespec="milliseconds"),
+            "source": self.source,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+def new_reference(terminal_id: str) -> str:
+    return f"{terminal_id}-{int(time.time() * 1000):x}-{secrets.token_hex(4)}"
+
+
+def idempotency_key_for(reference: str) -> str:
+    """Derived from the journaled sale alone: the same on every retry, after a re-quote, after a
+    restart, and when an offline sale is forwarded."""
+    return hashlib.sha256(f"cryptopos-sale|{reference}".encode()).hexdigest()[:32]

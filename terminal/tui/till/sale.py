@@ -1,0 +1,263 @@
+"""The sale at the till: the cashier's and the readers' intents, the ticks that run the quote
+countdown and the payment window, the background reconcile, the receipt; and
+:class:`TillSale`, the sale core (:mod:`terminal.sale`) with the register as its face."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from terminal.client import BackendError, BackendUnavailableError, PaymentResult
+from terminal.domain import session as s
+from terminal.domain.money import Money, asset
+from terminal.domain.quote import Quote
+from terminal.sale import SaleCore
+from terminal.tui.till.invoices import INVOICE_SOURCE, InvoiceSteps
+from terminal.tui.updates import (
+    ReadersReleased,
+    ReadersRequested,
+    Receipt,
+    RegisterError,
+    SaleUpdated,
+    SaleView,
+)
+
+if TYPE_CHECKING:
+    from terminal.tui.controller import Register
+
+
+class SaleSteps(InvoiceSteps):
+    def start_sale(self, base: Money, tip: Money | None = None) -> SaleView:
+        """The cashier entered an amount (and maybe a tip)."""
+        if self.session.state in (*s.FINAL_STATES, s.State.UNKNOWN_OUTCOME):
+            self.reset()
+        total = base + tip if tip is not None else base
+        try:
+            self.core.enter(total)
+        except s.SessionError as exc:
+            raise RegisterError("Amount not taken", str(exc), "enter a positive amount") from None
+        self._publish(base=base, tip=tip, total=total)
+        return self.view
+
+    async def choose_asset(self, code: str) -> None:
+        """The customer picked what to pay with: the core journals the sale, then asks for a quote."""
+        async with self._lock:
+            crypto = asset(code)
+            if crypto.code not in self.settings.terminal.accepted_assets:
+                raise RegisterError(
+                    "Asset not accepted",
+                    f"{crypto.code} is not accepted here",
+                    f"accepted: {', '.join(self.settings.terminal.accepted_assets)}",
+                )
+            total = self.view.total
+            if total is None or self.session.state is not s.State.AMOUNT_ENTERED:
+                raise RegisterError("No amount", "enter an amount first")
+            await self.ensure_client()
+            commands = self.core.open(crypto)  # journaled before the first network call
+            self._publish(reference=self.core.reference, asset=crypto, reason=None)
+            await self._run(self.core.drive(commands))
+
+    async def present(self, payload: str, source: str) -> None:
+        """A reader (or a paid invoice) presented a payment."""
+        async with self._lock:
+            if self.session.state is not s.State.AWAITING_PAYMENT:
+                return  # a late tap after cancel or result: nothing to pay
+            if source != INVOICE_SOURCE:
+                from terminal.presentation import customer_refusal  # ~40 ms of parsers: not at startup
+
+                refusal = customer_refusal(payload, now=self.clock())
+                if refusal is not None:
+                    # bad input loses nothing: the sale keeps waiting for a real payment
+                    hint = "ask the customer to tap their card or show their wallet's payment QR"
+                    if "asks to receive" in refusal:
+                        hint += ", or scan the invoice QR on this screen"
+                    self._notice("Not a payment code", refusal, hint, "error")
+                    return
+            await self._run(self.core.present(payload, source, self.clock()))
+
+    async def cancel(self) -> None:
+        async with self._lock:
+            await self._run(self.core.cancel("cancelled by the cashier"))
+
+    def reset(self) -> None:
+        """Back to a fresh sale after a result."""
+        if self.session.state not in (*s.FINAL_STATES, s.State.UNKNOWN_OUTCOME, s.State.IDLE):
+            return
+        self.core.reset()
+        self._deadline = None
+        self.view = SaleView()
+        self._emit(SaleUpdated(self.view))
+
+    async def tick(self) -> None:
+        """Called about every second by the host: quote countdown, payment window, invoice status."""
+        async with self._lock:
+            if self.session.state is not s.State.AWAITING_PAYMENT:
+                return
+            now = self.clock()
+            quote = self.session.quote
+            assert quote is not None
+            if self._deadline is not None and now >= self._deadline:
+                await self._run(self.core.close_window())
+                return
+            if quote.expired(now):
+                await self._run(self.core.expire_quote(now))
+                return
+            paid = await self._poll_invoice()
+            if paid is not None:
+                await self._run(self.core.present(f"invoice:{paid.invoice_id}", INVOICE_SOURCE, now))
+
+    def seconds_left(self) -> float | None:
+        q = self.view.quote
+        return None if q is None else q.seconds_left(self.clock())
+
+    async def _run(self, step: Awaitable[None]) -> None:
+        """One step of the core, then the view catches up with the session."""
+        await step
+        self._publish(
+            quotes_requested=self.session.quotes_requested, reason=self.session.reason or self.view.reason
+        )
+
+    async def reconcile(self) -> int:
+        """Settle what the till owes the backend an answer for (unknown outcomes) and forward the
+        offline queue, each exactly once (:func:`terminal.settlement.reconcile`). A sale still
+        waiting for a tap is left alone. Returns how many settled or were forwarded."""
+        from terminal.settlement import reconcile
+
+        async with self._lock:
+            try:
+                await self.ensure_client()
+                report = await reconcile(
+                    client=self.client, journal=self.journal, clock=self.clock, idle_s=float("inf")
+                )
+            except BackendError as exc:
+                self._mark_offline(exc.message)
+                return 0
+            stuck = [why for why in report.left.values() if "backend" in why]
+            if stuck and not (report.settled or report.forwarded):
+                self._mark_offline(stuck[0])
+            elif report.settled or report.forwarded:
+                self._mark_online()
+            current = self.core.reference
+            if current is not None and self.session.state is s.State.UNKNOWN_OUTCOME:
+                record = self.journal.get(current)
+                if record is not None and record.state in ("approved", "declined", "failed"):
+                    if record.state == "approved":
+                        event: s.Event = s.PaymentApproved(record.payment_id or "")
+                    else:  # declined, or never arrived (failed: not charged)
+                        event = s.PaymentDeclined(record.reason or record.state, record.payment_id)
+                    self.session.handle(event)
+                    self._publish(payment_id=record.payment_id, inquiry=None, finished_at=self.clock())
+            self._set_backend(queued=self._queued())
+            return len(set(report.settled) | set(report.forwarded))
+
+    def receipt(self) -> Receipt | None:
+        """The receipt of the current (finished) sale."""
+        v = self.view
+        if v.total is None or v.reference is None or v.state not in (s.State.APPROVED, s.State.DECLINED):
+            return None
+        quote = v.quote
+        # No receipt page exists in the API yet: the QR carries the ids a back office looks up.
+        link = f"cryptopos:receipt?payment={v.payment_id or ''}&reference={v.reference}"
+        return Receipt(
+            merchant=self.settings.merchant.name,
+            terminal=self.settings.terminal.id,
+            at=v.finished_at or self.clock(),
+            status=v.state.value,
+            fiat=v.total,
+            tip=v.tip,
+            crypto=quote.crypto if quote else None,
+            rate=str(quote.rate) if quote else None,
+            quote_id=quote.quote_id if quote else None,
+            payment_id=v.payment_id,
+            reference=v.reference,
+            link=link,
+        )
+
+
+class TillSale(SaleCore):
+    """The sale core with the register as its face: every hook becomes a view or status update."""
+
+    cancel_on_refused_quote = False  # back to the asset choice; the next choice opens a new sale
+
+    def __init__(self, register: Register, **options: Any) -> None:
+        super().__init__(**options)
+        self.register = register
+
+    async def start_readers(self) -> None:
+        r = self.register
+        r._generation += 1
+        r._emit(ReadersRequested(tuple(r.settings.terminal.readers), r._generation))
+        await r._issue_invoice()
+
+    def stop_readers(self) -> None:
+        self.register._emit(ReadersReleased(self.register._generation))
+
+    def was_settled_elsewhere(self, state: str) -> None:
+        # said before the session moves on: a calm notice with the sale's state, not an error
+        self.register._notice(
+            "Sale already settled",
+            f"it was settled elsewhere (reconcile) first: it is {state}",
+            "nothing more to do here; see History",
+            "information",
+        )
+
+    async def await_payment(self, expires_at: float) -> list[s.Command]:
+        r = self.register
+        if r._deadline is None:  # the payment window spans re-quotes
+            r._deadline = r.clock() + r.settings.timeouts.payment_wait_s
+        return []  # ticks and reader workers call present / expire_quote / close_window
+
+    def notice(self, message: str) -> None:
+        super().notice(message)
+        self.register._notice("Sale", message, severity="information")
+
+    def finished(self) -> None:
+        r = self.register
+        r._publish(finished_at=r.clock())
+        r._set_backend(queued=r._queued())  # a sale stored offline joins the queue
+
+    def quoting(self) -> None:
+        self.register._publish(quote=None, invoice=None)
+
+    def quote_received(self, quote: Quote) -> None:
+        self.register._publish(quote=quote)
+
+    def submitting(self, source: str) -> None:
+        self.register._publish(source=source)
+
+    def quote_failed(self, exc: BackendError) -> None:
+        unreachable = isinstance(exc, BackendUnavailableError)
+        hint = "check the backend (status bar) and try again"
+        if not unreachable:
+            hint = "pick another asset or amount"
+        self.register._notice(exc.title, exc.message, hint, "error")
+        # back to asset choice: the journaled sale is closed, the next choice opens another
+        self.register._publish(reference=None, reason=exc.message)
+
+    def link(self, *, up: bool, detail: str = "") -> None:
+        if up:
+            self.register._mark_online()
+        else:
+            self.register._mark_offline(detail)
+
+    def unknown(self, why: str) -> None:
+        self.register._publish(inquiry="No answer: asking the backend what happened")
+
+    def inquiring(self, attempt: int, attempts: int) -> None:
+        r = self.register
+        r._set_backend(queued=r._queued())
+        r._publish(inquiry=f"Asking the backend what happened ({attempt}/{attempts})")
+
+    def left_unknown(self) -> None:
+        self.register._publish(
+            inquiry="Queued: the terminal keeps asking in the background and settles it when the "
+            "backend answers. Do not take this payment again."
+        )
+
+    def settled(self, result: PaymentResult) -> None:
+        r = self.register
+        r._publish(payment_id=result.payment_id, inquiry=None)
+        r._set_backend(queued=r._queued())
+
+    async def paid_elsewhere(self, payload: str, source: str) -> PaymentResult | None:
+        return self.register._paid_invoice(source)
