@@ -72,9 +72,13 @@ def server_limits(limits: LimitsConfig) -> ServerLimits:
 
 
 def write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Owner-only, and whole or not at all: written aside and renamed into place, so a reader
+    polling for the file (``backend up``, the benchmarks) never reads it half written."""
+    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+    os.replace(aside, path)
 
 
 async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
