@@ -1,9 +1,10 @@
 """The real-process deployment: ``python -m backend_stub.supervisor --run-dir DIR``.
 
-Started (detached) by ``cryptopos backend up``. Runs the gateway on a loopback port with
-uvicorn, the instances as uvicorn processes (:mod:`backend_stub.processes`), and the control
-loop on a timer. Writes ``state.json`` in the run directory once everything listens, so the
-CLI's later commands find the gateway and the control token; removes it on the way out.
+Started (detached) by ``cryptopos backend up``. Runs the gateway on a loopback port (its own
+HTTP/1.1 server, :mod:`backend_stub.http1`, on uvloop when installed), the instances as
+uvicorn processes (:mod:`backend_stub.processes`), and the control loop on a timer. Writes
+``state.json`` in the run directory once everything listens, so the CLI's later commands
+find the gateway and the control token; removes it on the way out.
 SIGTERM or ``POST /_platform/shutdown`` drains and stops every instance, then exits.
 """
 
@@ -18,34 +19,68 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
-import uvicorn
-
+from backend_stub.admission import admission_limits
 from backend_stub.cluster import MonotonicClock
 from backend_stub.control import control_app
 from backend_stub.deployment import Deployment
+from backend_stub.http1 import Server, ServerLimits
+from backend_stub.instance import read_keys
 from backend_stub.processes import ProcessRunner, loopback_listener
 from backend_stub.store import StoreError
 from backend_stub.store.runtime import URL_FILE, open_store, record_url, resolve_url
-from backend_stub.topology import Topology, TopologyError, load_topology
+from backend_stub.topology import LimitsConfig, Topology, TopologyError, load_topology
 
 TICK_S = 0.1
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the supervisor stops it after draining."""
+class KeysFile:
+    """The terminals' keys from ``keys.json`` in the run directory (what the instances read),
+    for the gateway's signature check; read again when the file changes (checked at most
+    once a second). None while there is no file: the gateway then passes requests on."""
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._keys: dict[str, bytes] | None = None
+        self._mtime: float | None = None
+        self._checked = -1e18
+
+    def __call__(self) -> dict[str, bytes] | None:
+        now = time.monotonic()
+        if now - self._checked >= 1.0:
+            self._checked = now
+            try:
+                mtime = self.path.stat().st_mtime
+            except OSError:
+                self._keys, self._mtime = None, None
+                return None
+            if mtime != self._mtime:
+                self._keys, self._mtime = read_keys(self.path.parent), mtime
+        return self._keys
+
+
+def server_limits(limits: LimitsConfig) -> ServerLimits:
+    return ServerLimits(
+        max_body_bytes=limits.max_body_bytes,
+        max_header_bytes=limits.max_header_bytes,
+        header_timeout_s=limits.header_timeout_s,
+        body_timeout_s=limits.body_timeout_s,
+        keep_alive_s=limits.keep_alive_s,
+        max_connections=limits.max_connections,
+    )
 
 
 def write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Owner-only, and whole or not at all: written aside and renamed into place, so a reader
+    polling for the file (``backend up``, the benchmarks) never reads it half written."""
+    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+    os.replace(aside, path)
 
 
 def prepare_store(run_dir: Path, topology: Topology) -> str:
@@ -88,20 +123,17 @@ async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
     stop = asyncio.Event()
     token = secrets.token_hex(16)
     write_private(run_dir / "control-token", token)
-    deployment = Deployment.build(topology, runner=ProcessRunner(run_dir=run_dir, clock=clock), clock=clock)
+    runner = ProcessRunner(run_dir=run_dir, clock=clock, admission=admission_limits(topology.limits))
+    deployment = Deployment.build(topology, runner=runner, clock=clock, keys=KeysFile(run_dir / "keys.json"))
     deployment.topology_dir = topology_path.resolve().parent
     deployment.gateway.control = control_app(deployment, token=token, on_shutdown=stop.set)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await deployment.start()
-    server = _Server(uvicorn.Config(deployment.gateway, log_level="warning", lifespan="off"))
-    server_task = asyncio.ensure_future(server.serve(sockets=[sock]))
-    while not server.started:
-        if server_task.done():
-            await deployment.aclose()
-            return 1
-        await asyncio.sleep(0.02)
+    server = Server(deployment.gateway.handle, limits=server_limits(topology.limits))
+    deployment.gateway.server_stats = server.stats
+    await server.start(sock)
     bound = sock.getsockname()[1]
     state = {
         "pid": os.getpid(),
@@ -118,10 +150,18 @@ async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
             await deployment.tick()
     finally:
         await deployment.aclose()
-        server.should_exit = True
-        await server_task
+        await server.close()
         (run_dir / "state.json").unlink(missing_ok=True)
     return 0
+
+
+def run(main: Coroutine[Any, Any, int]) -> int:
+    """``asyncio.run`` on uvloop when it is installed (a cheaper event loop for the gateway)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return asyncio.run(serve(run_dir=run_dir, topology_path=Path(args.topology), port=args.port))
+        return run(serve(run_dir=run_dir, topology_path=Path(args.topology), port=args.port))
     except TopologyError as exc:
         print(f"backend: {exc}", file=sys.stderr)
         return 2

@@ -304,6 +304,8 @@ def status_cmd(args: argparse.Namespace) -> int:
         print(json.dumps({"gateway": state["gateway"], **status}, indent=2))
         return EXIT_OK
     print(f"gateway {state['gateway']}  (time scale: {status['time_scale']:g} plan s per s)")
+    for line in _edge_lines(status):
+        print(line)
     for name, svc in status["services"].items():
         print(f"\n{name}: {svc['replicas']} replica(s)")
         for build, b in svc["builds"].items():
@@ -372,6 +374,45 @@ def terminal_cmd(args: argparse.Namespace) -> int:
 
 def pg_cmd(args: argparse.Namespace) -> int:
     return _admin(["pg", "--dir", args.dir, *(["--stop"] if args.stop else [])], relay=False)
+
+
+def _edge_lines(status: dict[str, Any]) -> list[str]:
+    """The edge's limits (config/backend.toml ``[limits]``) and what it refused so far."""
+    out = []
+    lim = status.get("limits")
+    if isinstance(lim, dict):
+        inst = lim.get("instance") or {}
+        out.append(
+            f"limits: {lim['rate_per_key']:g} req/s per terminal key (bursts of {lim['burst_per_key']}), "
+            f"bodies up to {lim['max_body_bytes']} B, headers up to {lim['max_header_bytes']} B, "
+            f"header timeout {lim['header_timeout_s']:g} s, body timeout {lim['body_timeout_s']:g} s, "
+            f"idle {lim['keep_alive_s']:g} s, up to {lim['max_connections']} connections"
+        )
+        if inst:
+            out.append(
+                f"  each instance: {inst['max_concurrency']} at work, {inst['max_queue']} queued, "
+                f"{inst.get('max_held', 0)} long-polls held; "
+                f"waits payments {inst['wait_payments_s']:g} s, quotes {inst['wait_quotes_s']:g} s, "
+                f"polls {inst['wait_polls_s']:g} s, then shed (503)"
+            )
+    stats = status.get("gateway_stats")
+    if isinstance(stats, dict) and isinstance(stats.get("refused"), dict):
+        r = stats["refused"]
+        line = (
+            f"  refused: {r.get('malformed', 0)} malformed, {r.get('unauthenticated', 0)} unauthenticated, "
+            f"{r.get('rate_limited', 0)} rate-limited, {r.get('too_large', 0)} too large; "
+            f"{r.get('shed', 0)} shed by instances; {stats.get('retries', 0)} retries"
+        )
+        server = stats.get("server")
+        if isinstance(server, dict):
+            line += (
+                f"; connections {server.get('open_connections', 0)} open, "
+                f"{server.get('refused_connections', 0)} refused, {server.get('header_timeouts', 0)} "
+                f"header timeouts, {server.get('body_timeouts', 0)} body timeouts, "
+                f"{server.get('bodies_too_large', 0)} bodies too large"
+            )
+        out.append(line)
+    return out
 
 
 def down_cmd(args: argparse.Namespace) -> int:

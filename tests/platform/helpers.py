@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
 from typing import Any
 
 import httpx
@@ -15,6 +17,7 @@ from backend_stub.rollout import RolloutPlan
 from backend_stub.rollout.plan import parse_plan
 from backend_stub.topology import BuildConfig, Topology, parse_topology
 from backend_stub.transport import InProcessTransport
+from terminal.domain import signing
 
 KEY_ID, SECRET = "t_test", b"s" * 32
 
@@ -30,10 +33,26 @@ def first_answer(url: str) -> httpx.Response:
     return httpx.get(url, timeout=INSTANCE_START_S)
 
 
+def signed(path: str, *, method: str = "GET", body: bytes = b"") -> dict[str, str]:
+    """Headers that sign a request of the tests' terminal key (the gateway refuses unsigned
+    requests to signed routes itself, so traffic that should reach an instance is signed)."""
+    return signing.signature_headers(
+        key_id=KEY_ID,
+        secret=SECRET,
+        method=method,
+        path=path,
+        timestamp=int(time.time()),
+        nonce=secrets.token_hex(12),
+        body=body,
+    )
+
+
 def topology(**over: Any) -> Topology:
     data: dict[str, Any] = {
         "time_scale": 60.0,
         "gateway": {"per_try_timeout_s": 5.0, "drain_timeout_s": 5.0, "hold_timeout_s": 5.0},
+        # one test key sends hundreds of requests a second here: the rate limit has its own tests
+        "limits": {"rate_per_key": 1_000_000.0, "burst_per_key": 1_000_000},
         "services": {
             "rates": {"stable": "1.0.0", "replicas": 2, "builds": {"1.0.0": {}}},
             "payments": {

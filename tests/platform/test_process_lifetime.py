@@ -91,7 +91,13 @@ def test_instances_end_when_the_supervisor_is_killed(tmp_path: Path) -> None:
             assert proc.poll() is None and time.monotonic() < deadline, "the supervisor did not start"
             time.sleep(0.1)
         gateway = json.loads((run_dir / "state.json").read_text())["gateway"]
-        status = httpx.get(gateway + "/_platform/status", timeout=5).json()
+        while True:  # a busy machine may need a few readiness checks before every instance answers
+            status = httpx.get(gateway + "/_platform/status", timeout=5).json()
+            ready = [i["state"] == "ready" for s in status["services"].values() for i in s["instances"]]
+            if len(ready) == 3 and all(ready):
+                break
+            assert time.monotonic() < deadline + 30, status
+            time.sleep(0.1)
         urls = [i["url"] for s in status["services"].values() for i in s["instances"]]
         assert len(urls) == 3
         for url in urls:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from backend_stub.store.runtime import open_store, resolve_url
 from terminal.cli import main
 from terminal.client import BackendClient, BackendError
 from terminal.config import load_settings
+from terminal.domain import signing
 from terminal.domain.money import Money, asset
 from tests.pg import Ledger
 from tests.platform.helpers import INSTANCE_START_S, first_answer
@@ -28,6 +30,9 @@ per_try_timeout_s = 5.0
 drain_timeout_s = 8.0
 [autoscale]
 scale_down_stabilization_s = 3000.0
+[limits]
+rate_per_key = 100000.0  # one terminal key plays a whole shop here
+burst_per_key = 100000
 [services.rates]
 stable = "1.0.0"
 replicas = 1
@@ -51,9 +56,22 @@ spec:
 """
 
 
-async def pay_through(gateway: str, prefix: str, n: int, *, key: tuple[str, bytes] | None = None) -> None:
+def terminal_key() -> tuple[str, bytes]:
+    """The key `backend up` trusts: the terminal's configured one."""
     settings = load_settings(file=Path("config/terminal.toml")).settings
-    key_id, secret = key or (settings.signing.key_id, settings.signing.secret.get_secret_value().encode())
+    return settings.signing.key_id, settings.signing.secret.get_secret_value().encode()
+
+
+def signed(path: str) -> dict[str, str]:
+    key_id, secret = terminal_key()
+    ts, nonce = int(time.time()), secrets.token_hex(12)
+    return signing.signature_headers(
+        key_id=key_id, secret=secret, method="GET", path=path, timestamp=ts, nonce=nonce, body=b""
+    )
+
+
+async def pay_through(gateway: str, prefix: str, n: int, *, key: tuple[str, bytes] | None = None) -> None:
+    key_id, secret = key or terminal_key()
     async with BackendClient(base_url=gateway, key_id=key_id, secret=secret) as c:
         for i in range(n):
             q = await c.quote(Money.parse("3.50", "EUR"), asset("BTC"))
@@ -122,10 +140,16 @@ def test_up_status_deploy_drained_abort_and_down(
     assert len(urls) == 3 and all(u.startswith("http://127.0.0.1:") for u in urls)
     assert oct((run_dir / "control-token").stat().st_mode & 0o777) == "0o600"
 
-    # every instance answers directly, and through the gateway
-    assert [first_answer(u + "/healthz").status_code for u in urls] == [200] * 3
-    r = httpx.get(gateway + "/payments/v1/payments/none", timeout=5)
-    assert r.status_code == 401 and r.headers["x-cp-build"] == "1.4.0"
+    # an instance answers directly, and through the gateway; an unsigned request is refused at
+    # the edge (no instance saw it), a signed one reaches the app
+    assert httpx.get(urls[0] + "/healthz", timeout=30).status_code == 200  # may still be starting
+    none = "/payments/v1/payments/none"
+    r = httpx.get(gateway + none, timeout=5)
+    assert r.status_code == 401 and r.json()["type"].endswith("/unauthenticated")
+    assert "x-cp-build" not in r.headers
+    # (held by the gateway until an instance is ready: a busy machine may take seconds)
+    r = httpx.get(gateway + none, headers=signed(none), timeout=30)
+    assert r.status_code == 404 and r.headers["x-cp-build"] == "1.4.0"
 
     # payments through the gateway: rates and payments instances are separate processes that
     # share the ledger in the run directory
@@ -154,7 +178,7 @@ def test_up_status_deploy_drained_abort_and_down(
 
     async def slow_requests_during_abort() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=gateway, timeout=20) as c:
-            tasks = [asyncio.ensure_future(c.get("/payments/v1/payments/none")) for _ in range(16)]
+            tasks = [asyncio.ensure_future(c.get(none, headers=signed(none))) for _ in range(16)]
             await asyncio.sleep(0.5)  # now some are in flight on the slow canary
             assert await asyncio.to_thread(main, [*base, "abort", "payments"]) == 0
             return await asyncio.gather(*tasks)
@@ -162,7 +186,7 @@ def test_up_status_deploy_drained_abort_and_down(
     results = asyncio.run(slow_requests_during_abort())
     assert "Degraded" in capsys.readouterr().out
     builds = [r.headers.get("x-cp-build") for r in results]
-    assert [r.status_code for r in results] == [401] * 16  # answered by the app, none lost
+    assert [r.status_code for r in results] == [404] * 16  # answered by the app, none lost
     assert "1.5.0" in builds and "1.4.0" in builds
 
     asyncio.run(pay_through(gateway, "after", 4))
@@ -197,6 +221,11 @@ def test_up_status_deploy_drained_abort_and_down(
     assert main([*base, "status"]) == 0
     human = capsys.readouterr().out
     assert "payments: 2 replica(s)" in human and "Degraded" in human
+    # the edge's limits (here from the test's [limits]) and what it refused: the unsigned request
+    assert "limits: 100000 req/s per terminal key (bursts of 100000), bodies up to 65536 B" in human
+    assert "each instance: 16 at work, 64 queued, 1024 long-polls held" in human
+    assert "refused: 0 malformed, 1 unauthenticated" in human
+    assert status["limits"]["max_body_bytes"] == 65536
 
     # down: every process goes, the ports stop answering
     pid = info["pid"]

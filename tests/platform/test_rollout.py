@@ -18,7 +18,9 @@ from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 from backend_stub.transport import InProcessTransport
 from tests.pg import Ledger
-from tests.platform.helpers import KEY_ID, SECRET, PaymentLoad, ledger_problems, plan, topology
+from tests.platform.helpers import KEY_ID, SECRET, PaymentLoad, ledger_problems, plan, signed, topology
+
+NONE = "/payments/v1/payments/none"  # a signed request the app answers 404: cheap traffic
 
 TICK_EVERY = 5  # payments started between two control-loop passes
 
@@ -145,7 +147,7 @@ async def test_inconclusive_analysis_pauses_and_promote_resumes(ledger: Store) -
     async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as c:
         for _ in range(6):
             for _ in range(20):
-                await c.get("/payments/v1/payments/none")
+                await c.get(NONE, headers=signed(NONE))
             await d.tick(10 / 60)
             if ro.phase is not RolloutPhase.PROGRESSING:
                 break
