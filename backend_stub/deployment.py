@@ -129,7 +129,8 @@ class Deployment:
         if factory is None:
             assert the_store is not None
             factory = shared_app_factory(store=the_store, settings=the_settings)
-            keys = lambda: the_settings.keys  # noqa: E731 - the instances' own keys
+            table = {k: (v,) for k, v in the_settings.keys.items()}  # the instances' own keys
+            keys = lambda: table  # noqa: E731
         runner = InProcessRunner(factory, clock=clock, admission=admission_limits(topology.limits))
         d = cls.build(topology, runner=runner, clock=clock, auto_tick_s=auto_tick_s, keys=keys)
         d.gateway.auth_clock = the_settings.clock

@@ -27,7 +27,7 @@ Errors::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from terminal.domain import signing
@@ -144,14 +144,14 @@ def precheck(
     headers: list[tuple[bytes, bytes]],
     body: bytes,
     now: float,
-    keys: Mapping[str, bytes] | None,
+    keys: Mapping[str, Sequence[bytes]] | None,
 ) -> str:
     """The key id of a request signed as docs/api.md says, else :class:`EdgeRefusal` (401).
 
-    ``keys`` (key id -> secret) lets the edge check the HMAC too; without it only the
-    request's shape and timestamp are checked (a key id then is only a claim, which is why
-    the gateway is given the keys: a rate limit on a claimed id would let anyone spend
-    another terminal's budget)."""
+    ``keys`` (key id -> its usable secrets, two during a rotation) lets the edge check the
+    HMAC too; without it only the request's shape and timestamp are checked (a key id then is
+    only a claim, which is why the gateway is given the keys: a rate limit on a claimed id would
+    let anyone spend another terminal's budget)."""
     key_id = ts = nonce = sig = None
     for k, v in headers:
         if k.startswith(b"x-cp-"):
@@ -170,10 +170,10 @@ def precheck(
             "send X-Cp-Key-Id, X-Cp-Timestamp, X-Cp-Nonce and X-Cp-Signature",
         )
     kid = key_id.decode("latin-1")
-    secret = None
+    secrets: Sequence[bytes] | None = None
     if keys is not None:
-        secret = keys.get(kid)
-        if secret is None:
+        secrets = keys.get(kid)
+        if not secrets:
             raise _unauthorized("unknown-key", "Unknown key id", f"no terminal key {kid[:64]!r}")
     try:
         timestamp = int(ts)
@@ -189,14 +189,17 @@ def precheck(
         raise _unauthorized("bad-signature", "Nonce too long", f"at most {MAX_NONCE_LEN} characters")
     if len(sig) != 64 or not _HEX.issuperset(sig):
         raise _unauthorized("bad-signature", "Signature is not 64 hex digits")
-    if secret is not None and not signing.verify(
-        secret,
-        method,
-        target.decode("latin-1"),
-        timestamp,
-        nonce.decode("latin-1"),
-        body,
-        sig.decode("ascii"),
+    if secrets is not None and not any(
+        signing.verify(
+            secret,
+            method,
+            target.decode("latin-1"),
+            timestamp,
+            nonce.decode("latin-1"),
+            body,
+            sig.decode("ascii"),
+        )
+        for secret in secrets
     ):
         raise _unauthorized("bad-signature", "Signature does not match")
     return kid

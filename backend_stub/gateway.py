@@ -43,7 +43,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,8 +84,9 @@ METRICS_WINDOW_S = 10.0  # real seconds of the windowed gauges at /metrics
 RETRY_BUDGET_WINDOW_S = 10.0
 JSON = [(b"content-type", b"application/json")]
 
-KeyBook = Callable[[], Mapping[str, bytes] | None]
-"""The terminals' keys (key id -> secret), asked for on each signed request; None: unknown."""
+KeyBook = Callable[[], Mapping[str, Sequence[bytes]] | None]
+"""The terminals' keys (key id -> its usable secrets), asked for on each signed request;
+None: not known (yet), and the instances alone check signatures."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import os
 import secrets
 import signal
 import sys
+import threading
 import time
 from collections.abc import Coroutine
 from pathlib import Path
@@ -28,38 +29,50 @@ from backend_stub.cluster import MonotonicClock
 from backend_stub.control import control_app
 from backend_stub.deployment import Deployment
 from backend_stub.http1 import Server, ServerLimits
-from backend_stub.instance import read_keys
 from backend_stub.processes import ProcessRunner, loopback_listener
 from backend_stub.store import StoreError
 from backend_stub.store.runtime import URL_FILE, open_store, record_url, resolve_url
+from backend_stub.store.url import StoreURL
 from backend_stub.topology import LimitsConfig, Topology, TopologyError, load_topology
 
 TICK_S = 0.1
 
 
-class KeysFile:
-    """The terminals' keys from ``keys.json`` in the run directory (what the instances read),
-    for the gateway's signature check; read again when the file changes (checked at most
-    once a second). None while there is no file: the gateway then passes requests on."""
+class LedgerKeys:
+    """The terminals' keys for the gateway's signature check: the ledger's terminals table, read
+    whole every ``refresh_s`` by a thread (a key added, rotated or revoked reaches the gateway as
+    it reaches the instances, docs/platform.md), so a request never waits on the database and a
+    flood of unknown key ids costs no query. None until the first read: the instances, which
+    check every signature themselves, are then the only check."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._keys: dict[str, bytes] | None = None
-        self._mtime: float | None = None
-        self._checked = -1e18
+    def __init__(self, run_dir: Path, url: StoreURL, *, refresh_s: float = 2.0) -> None:
+        self.run_dir, self.url, self.refresh_s = run_dir, url, refresh_s
+        self._table: dict[str, tuple[bytes, ...]] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gateway-keys", daemon=True)
 
-    def __call__(self) -> dict[str, bytes] | None:
-        now = time.monotonic()
-        if now - self._checked >= 1.0:
-            self._checked = now
+    def __call__(self) -> dict[str, tuple[bytes, ...]] | None:
+        return self._table
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        store = None
+        while not self._stop.is_set():
             try:
-                mtime = self.path.stat().st_mtime
-            except OSError:
-                self._keys, self._mtime = None, None
-                return None
-            if mtime != self._mtime:
-                self._keys, self._mtime = read_keys(self.path.parent), mtime
-        return self._keys
+                if store is None:
+                    store = open_store(self.run_dir, self.url)
+                self._table = store.terminal_key_table(now=time.time())
+            except Exception as exc:
+                print(f"backend: gateway keys not refreshed: {exc}", file=sys.stderr)
+            self._stop.wait(self.refresh_s)
+        if store is not None:
+            store.close()
 
 
 def server_limits(limits: LimitsConfig) -> ServerLimits:
@@ -124,7 +137,9 @@ async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
     token = secrets.token_hex(16)
     write_private(run_dir / "control-token", token)
     runner = ProcessRunner(run_dir=run_dir, clock=clock, admission=admission_limits(topology.limits))
-    deployment = Deployment.build(topology, runner=runner, clock=clock, keys=KeysFile(run_dir / "keys.json"))
+    keys = LedgerKeys(run_dir, resolve_url(run_dir))
+    keys.start()
+    deployment = Deployment.build(topology, runner=runner, clock=clock, keys=keys)
     deployment.topology_dir = topology_path.resolve().parent
     deployment.gateway.control = control_app(deployment, token=token, on_shutdown=stop.set)
     loop = asyncio.get_running_loop()
@@ -151,6 +166,7 @@ async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
     finally:
         await deployment.aclose()
         await server.close()
+        await asyncio.to_thread(keys.stop)
         (run_dir / "state.json").unlink(missing_ok=True)
     return 0
 

@@ -527,6 +527,21 @@ class Store:
                 self._keys[key_id] = cached
         return [s for s, expires in cached[1] if expires is None or now < expires]
 
+    def terminal_key_table(self, *, now: float) -> dict[str, tuple[bytes, ...]]:
+        """Every terminal's usable secrets at ``now``, in one read: the gateway's copy for its
+        signature precheck (docs/platform.md), so an unknown key id costs it no query."""
+        table: dict[str, list[bytes]] = {}
+        for r in self.fetch_all(
+            "SELECT k.key_id, k.version, k.secret, k.expires_at FROM terminal_keys k "
+            "JOIN terminals t ON t.key_id = k.key_id WHERE t.revoked_at IS NULL",
+            (),
+        ):
+            if r["expires_at"] is not None and now >= float(r["expires_at"]):
+                continue
+            secret = self.master_key.open(r["secret"], purpose=f"terminal:{r['key_id']}:{r['version']}")
+            table.setdefault(str(r["key_id"]), []).append(secret)
+        return {k: tuple(v) for k, v in table.items()}
+
     def _forget(self, key_id: str) -> None:
         with self._keys_lock:
             self._keys.pop(key_id, None)

@@ -141,7 +141,7 @@ def test_precheck_refuses_as_the_instance_would(over: dict[bytes, bytes], slug: 
             headers=_headers(over),
             body=b"{}",
             now=time.time(),
-            keys={KEY_ID: SECRET},
+            keys={KEY_ID: (SECRET,)},
         )
     assert info.value.status == 401 and info.value.slug == slug
     assert (b"www-authenticate", b'CP-HMAC-SHA256 realm="cryptopos"') in info.value.headers
@@ -149,9 +149,9 @@ def test_precheck_refuses_as_the_instance_would(over: dict[bytes, bytes], slug: 
 
 def test_precheck_returns_the_verified_key_and_checks_the_body() -> None:
     args: dict[str, Any] = {"method": "POST", "target": b"/rates/v2/quotes", "now": time.time()}
-    assert precheck(headers=_headers(), body=b"{}", keys={KEY_ID: SECRET}, **args) == KEY_ID
+    assert precheck(headers=_headers(), body=b"{}", keys={KEY_ID: (SECRET,)}, **args) == KEY_ID
     with pytest.raises(EdgeRefusal, match="bad-signature"):
-        precheck(headers=_headers(), body=b"{ }", keys={KEY_ID: SECRET}, **args)
+        precheck(headers=_headers(), body=b"{ }", keys={KEY_ID: (SECRET,)}, **args)
     # without the keys the shape is all it can check
     assert precheck(headers=_headers(), body=b"{ }", keys=None, **args) == KEY_ID
 
