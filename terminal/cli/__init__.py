@@ -67,6 +67,8 @@ COMMANDS = (
     Command("report", "the daily Z-report: totals per asset and status", "report"),
     Command("refund", "refund an approved payment to the customer's address", "refund"),
     Command("reconcile", "settle open sales and forward the offline queue", "reconcile"),
+    Command("receipt", "print a sale's receipt from the journal on the receipt printer", "receipt"),
+    Command("serve", "serve the merchant screen to a browser (textual-serve)", "serve"),
     Command("tui", "the merchant screen (the default command)", "tui"),
 )
 DEFAULT_COMMAND = "tui"  # `cryptopos` without a command

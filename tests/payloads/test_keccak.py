@@ -56,4 +56,3 @@ def test_keccak256_matches_pycryptodome() -> None:
     for n in [*range(300), 5000]:
         data = rng.randbytes(n)
         assert keccak256(data) == pycryptodome_keccak.new(data=data, digest_bits=256).digest(), n
-
