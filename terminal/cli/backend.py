@@ -22,8 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError, load
 
 DEFAULT_RUN_DIR = Path(".cryptopos/backend")
@@ -32,8 +30,7 @@ UP_TIMEOUT_S = 30.0
 DOWN_TIMEOUT_S = 30.0
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("backend", help="run the emulated backend as processes; canary rollouts")
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--run-dir",
         default=os.environ.get("CRYPTOPOS_BACKEND_RUN_DIR", str(DEFAULT_RUN_DIR)),
@@ -157,6 +154,8 @@ def _running(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
 def _call(
     run_dir: Path, state: dict[str, Any], method: str, path: str, body: dict[str, Any] | None = None
 ) -> Any:
+    import httpx
+
     headers = {}
     if method != "GET":
         headers["X-Cp-Control-Token"] = (run_dir / "control-token").read_text(encoding="utf-8").strip()

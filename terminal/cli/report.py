@@ -10,24 +10,25 @@ import json
 import sys
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError, load
-from terminal.domain.money import Money, asset
-from terminal.journal import Journal
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, CliError, load
+
+if TYPE_CHECKING:
+    from terminal.journal import Journal
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("report", parents=[PARENT], help="the daily Z-report: totals per asset and status")
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--day", help="YYYY-MM-DD (UTC; default: today)")
     p.add_argument("--journal", help="journal path (default: journal.path)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--print", action="store_true", help="also print it on the receipt printer")
     p.add_argument("--printer", metavar="DEVICE", help="the printer for --print (default: [printer] device)")
-    p.set_defaults(func=run)
 
 
 def z_report(journal: Journal, day: date) -> dict[str, Any]:
+    from terminal.domain.money import Money, asset
+
     start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
     end = start + timedelta(days=1).total_seconds()
     by_status: dict[str, dict[str, Any]] = {}
@@ -76,6 +77,8 @@ def z_report(journal: Journal, day: date) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from terminal.journal import Journal
+
     settings = load(args, {"journal.path": (args.journal, "--journal")}).settings
     try:
         day = date.fromisoformat(args.day) if args.day else datetime.now(UTC).date()

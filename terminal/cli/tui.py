@@ -10,16 +10,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from terminal.cli.common import PARENT, load
+from terminal.cli.common import load
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("tui", parents=[PARENT], help="the merchant screen (the default command)")
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--demo", action="store_true", help="embedded backend and simulated readers with keys")
     p.add_argument("--journal", help="journal path (default: journal.path; with --demo, a temporary one)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

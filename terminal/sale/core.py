@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from terminal.client import BackendClient, BackendUnavailableError
+from terminal.client import BackendUnavailableError
 from terminal.domain import session as s
 from terminal.domain.money import Asset, Money
 from terminal.journal import Journal, SaleFinalError
@@ -20,6 +21,9 @@ from terminal.sale import quoting, settling, submission
 from terminal.sale.hooks import SaleHooks
 from terminal.sale.offline import OfflinePolicy
 from terminal.sale.report import SaleReport, idempotency_key_for, new_reference
+
+if TYPE_CHECKING:
+    from terminal.client import BackendClient
 
 # How often an unknown outcome is asked about before the sale is left to `reconcile`.
 INQUIRY_ATTEMPTS = 5
@@ -78,7 +82,8 @@ class SaleCore(SaleHooks):
 
     @property
     def client(self) -> BackendClient:
-        return self._client if isinstance(self._client, BackendClient) else self._client()
+        # a factory is callable, a client is not (and the client's class, httpx, loads only with it)
+        return self._client() if callable(self._client) else self._client
 
     @property
     def reference(self) -> str | None:

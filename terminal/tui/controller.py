@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from drivers.registry import Reader, open_reader
-from terminal.client import BackendClient
 from terminal.config import LoadedSettings
 from terminal.journal import Journal
 from terminal.sale import new_reference, offline_policy
@@ -29,6 +29,9 @@ from terminal.tui.till.readers import ReaderSteps
 from terminal.tui.till.refunds import RefundSteps
 from terminal.tui.till.sale import SaleSteps, TillSale
 from terminal.tui.updates import BackendStatus, InvoiceDesk, SaleView, Update
+
+if TYPE_CHECKING:
+    from terminal.client import BackendClient
 
 # After this many quotes for one sale the register gives up (a feed that keeps expiring).
 MAX_QUOTES = 5
@@ -58,8 +61,8 @@ class Register(SaleSteps, RefundSteps, Doctor, ReaderSteps):
         self.setup = setup  # the demo issues its card here
         self.settings = loaded.settings
         # a factory defers building the client (and importing an embedded backend) past first paint
-        self._client = client if isinstance(client, BackendClient) else None
-        self._client_factory = None if isinstance(client, BackendClient) else client
+        self._client = None if callable(client) else client
+        self._client_factory = client if callable(client) else None
         self.journal = journal
         self.clock = clock
         self.reader_factory = reader_factory

@@ -9,7 +9,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from drivers.registry import Reader
-from terminal.client import BackendClient
 from terminal.config import LoadedSettings, Settings
 from terminal.domain import session as s
 from terminal.domain.money import ASSETS, Asset
@@ -28,6 +27,7 @@ from terminal.tui.updates import (
 )
 
 if TYPE_CHECKING:
+    from terminal.client import BackendClient
     from terminal.tui.till.sale import TillSale
 
 
