@@ -33,7 +33,7 @@ class SaleSteps(InvoiceSteps):
             self.reset()
         total = base + tip if tip is not None else base
         try:
-            self.core.enter(total)
+            self.core.enter(total, tip=tip)
         except s.SessionError as exc:
             raise RegisterError("Amount not taken", str(exc), "enter a positive amount") from None
         self._publish(base=base, tip=tip, total=total)
