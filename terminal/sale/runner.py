@@ -69,9 +69,10 @@ class SaleRunner(SaleCore):
         self._deadline = 0.0
         self._started = 0.0
 
-    async def run(self, amount: Money, crypto: Asset) -> SaleReport:
+    async def run(self, amount: Money, crypto: Asset, *, tip: Money | None = None) -> SaleReport:
+        """One sale of ``amount`` (``tip`` included, when there is one) paid in ``crypto``."""
         self._started = time.perf_counter()
-        self.enter(amount)
+        self.enter(amount, tip=tip)
         pending = self.open(crypto)  # journaled before any network call
         report = self.opened
         self._deadline = time.monotonic() + self.payment_wait_s

@@ -8,7 +8,7 @@ reports back through one ``emit`` callback with :class:`~terminal.tui.updates.Up
 Nothing here imports Textual, so it runs in any event loop.
 
 Its parts live in :mod:`terminal.tui.till`, one concern a module (the sale, the invoice, refunds,
-records and the report, settings and doctor, readers, the backend link); they share the state
+records and the report, printing, settings and doctor, readers, the backend link); they share the state
 :class:`~terminal.tui.till.base.TillBase` declares, which :class:`Register` sets up here. Its
 values and errors (``RegisterError``, ``NotSupportedError``) live in :mod:`terminal.tui.updates`.
 """
@@ -25,6 +25,7 @@ from terminal.config import LoadedSettings
 from terminal.journal import Journal
 from terminal.sale import new_reference, offline_policy
 from terminal.tui.till.doctor import Doctor
+from terminal.tui.till.printing import PrintingSteps
 from terminal.tui.till.readers import ReaderSteps
 from terminal.tui.till.refunds import RefundSteps
 from terminal.tui.till.sale import SaleSteps, TillSale
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 MAX_QUOTES = 5
 
 
-class Register(SaleSteps, RefundSteps, Doctor, ReaderSteps):
+class Register(SaleSteps, RefundSteps, PrintingSteps, Doctor, ReaderSteps):
     """One terminal's till: the current sale, the readers, the backend link, the journal."""
 
     def __init__(
@@ -87,6 +88,7 @@ class Register(SaleSteps, RefundSteps, Doctor, ReaderSteps):
         self._generation = 0
         self._deadline = None
         self._lock = asyncio.Lock()
+        self._printing = None
 
 
 __all__ = ["Register"]

@@ -141,15 +141,3 @@ class Check:
     name: str
     ok: bool
     detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class DailyReport:
-    day: str
-    approved: int
-    declined: int
-    expired: int
-    cancelled: int
-    unsettled: int
-    totals: dict[str, Money]  # fiat currency -> approved total
-    by_asset: dict[str, Money]  # asset code -> approved crypto total

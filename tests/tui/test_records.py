@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.widgets import DataTable, Input
 
 from terminal.client import BackendClient
+from terminal.domain.money import Money, asset
 from terminal.domain.session import State
 from terminal.journal import Journal
 from terminal.tui.screens.records import (
@@ -91,19 +92,25 @@ async def test_refund_of_a_declined_sale_is_refused(make: MakeTill) -> None:
         assert till.journal.events(declined)[-1] == "declined"
 
 
-async def test_daily_report_counts_and_totals_from_the_journal(make: MakeTill) -> None:
+async def test_daily_report_is_the_z_report_with_refunds(make: MakeTill) -> None:
     till = make()
     async with till.app.run_test(size=(80, 24)) as pilot:
-        await _sell(pilot, till, "t", State.APPROVED)
+        approved = await _sell(pilot, till, "t", State.APPROVED)
         await _sell(pilot, till, "d", State.DECLINED)
+        await till.register.refund(approved, to=ADDRESS, amount_minor=100)
         report = till.register.daily_report()
-        assert (report.approved, report.declined, report.unsettled) == (1, 1, 0)
-        assert report.totals["EUR"].minor == 1200
-        assert report.by_asset["BTC"].minor == till.journal.sales(states=("approved",))[0].crypto_minor
+        assert (report.count("approved"), report.count("declined"), report.open) == (1, 1, 0)
+        assert report.sales["approved"].fiat["EUR"].minor == 1200
+        paid = till.journal.sales(states=("approved",))[0].crypto_minor
+        assert report.sales["approved"].crypto["BTC"].amount == Money(paid or 0, asset("BTC"))
+        [(key, refund)] = report.refunds.items()
+        assert key[1] == "BTC" and (refund.count, refund.amount.minor) == (1, 100)
         await pilot.press("r")
         await until(pilot, lambda: isinstance(pilot.app.screen, ReportScreen))
         await until(pilot, lambda: "12.00 EUR" in screen_text(pilot))
-        assert "2026-03-14" in screen_text(pilot)
+        text = screen_text(pilot)
+        assert "Z-report 2026-03-14 (UTC), terminal t_test_01" in text
+        assert f"refund {key[0]}" in text and "0.000001 BTC" in text
 
 
 async def test_settings_show_effective_config_and_doctor(make: MakeTill) -> None:

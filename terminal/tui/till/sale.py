@@ -1,5 +1,5 @@
 """The sale at the till: the cashier's and the readers' intents, the ticks that run the quote
-countdown and the payment window, the background reconcile, the receipt; and
+countdown and the payment window, the background reconcile; and
 :class:`TillSale`, the sale core (:mod:`terminal.sale`) with the register as its face."""
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from terminal.tui.till.invoices import INVOICE_SOURCE, InvoiceSteps
 from terminal.tui.updates import (
     ReadersReleased,
     ReadersRequested,
-    Receipt,
     RegisterError,
     SaleUpdated,
     SaleView,
@@ -33,7 +32,7 @@ class SaleSteps(InvoiceSteps):
             self.reset()
         total = base + tip if tip is not None else base
         try:
-            self.core.enter(total)
+            self.core.enter(total, tip=tip)
         except s.SessionError as exc:
             raise RegisterError("Amount not taken", str(exc), "enter a positive amount") from None
         self._publish(base=base, tip=tip, total=total)
@@ -149,29 +148,6 @@ class SaleSteps(InvoiceSteps):
                     self._publish(payment_id=record.payment_id, inquiry=None, finished_at=self.clock())
             self._set_backend(queued=self._queued())
             return len(set(report.settled) | set(report.forwarded))
-
-    def receipt(self) -> Receipt | None:
-        """The receipt of the current (finished) sale."""
-        v = self.view
-        if v.total is None or v.reference is None or v.state not in (s.State.APPROVED, s.State.DECLINED):
-            return None
-        quote = v.quote
-        # No receipt page exists in the API yet: the QR carries the ids a back office looks up.
-        link = f"cryptopos:receipt?payment={v.payment_id or ''}&reference={v.reference}"
-        return Receipt(
-            merchant=self.settings.merchant.name,
-            terminal=self.settings.terminal.id,
-            at=v.finished_at or self.clock(),
-            status=v.state.value,
-            fiat=v.total,
-            tip=v.tip,
-            crypto=quote.crypto if quote else None,
-            rate=str(quote.rate) if quote else None,
-            quote_id=quote.quote_id if quote else None,
-            payment_id=v.payment_id,
-            reference=v.reference,
-            link=link,
-        )
 
 
 class TillSale(SaleCore):
