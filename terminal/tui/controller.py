@@ -84,6 +84,7 @@ class Register(SaleSteps, RefundSteps, Doctor, ReaderSteps):
         self._generation = 0
         self._deadline = None
         self._lock = asyncio.Lock()
+        self._followers = set()
 
 
 __all__ = ["Register"]

@@ -6,7 +6,7 @@ puts them together. Nothing here imports Textual.
 | ``base`` | what every part shares: settings, journal, clock, the client, the view, ``emit`` |
 | ``link`` | the backend link: discovery, deprecation notices, online/offline, the queued count |
 | ``sale`` | the sale's intents (amount, asset, tap, cancel, ticks, reconcile, receipt), the core's hooks |
-| ``invoices`` | the merchant-presented invoice of the waiting sale: issued, polled, paid |
+| ``invoices`` | the merchant-presented invoice of the waiting sale: issued, followed by its own task, paid |
 | ``refunds`` | refunds of approved sales to a validated customer address |
 | ``records`` | history, one sale's detail, the daily report |
 | ``doctor`` | the settings rows and the doctor's checks |
