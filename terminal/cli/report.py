@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 from datetime import UTC, date, datetime
-from typing import Any
 
 from terminal.cli.common import EXIT_FAILED, EXIT_OK, CliError, load
 

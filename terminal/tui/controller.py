@@ -89,6 +89,7 @@ class Register(SaleSteps, RefundSteps, PrintingSteps, Doctor, ReaderSteps):
         self._deadline = None
         self._lock = asyncio.Lock()
         self._printing = None
+        self._followers = set()
 
 
 __all__ = ["Register"]

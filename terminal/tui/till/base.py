@@ -87,6 +87,13 @@ class TillBase:
     def currency(self) -> Asset:
         return ASSETS[self.settings.terminal.fiat_currency]
 
+    async def _run(self, step: Awaitable[None]) -> None:
+        """One step of the core, then the view catches up with the session."""
+        await step
+        self._publish(
+            quotes_requested=self.session.quotes_requested, reason=self.session.reason or self.view.reason
+        )
+
     def _publish(self, **changes: Any) -> None:
         self.view = replace(self.view, state=self.session.state, **changes)
         self._emit(SaleUpdated(self.view))
