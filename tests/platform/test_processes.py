@@ -243,10 +243,10 @@ def test_up_status_deploy_drained_abort_and_down(
     # the edge's limits (here from the test's [limits]) and what it refused: the unsigned request
     assert "limits: 100000 req/s per terminal key (bursts of 100000), bodies up to 65536 B" in human
     assert "each instance: 16 at work, 64 queued, 1024 long-polls held" in human
-    # the unsigned and the forged request; the expired secret too, if the gateway's copy of the
-    # keys (read every 2 s) already knew of its expiry (else an instance refused it)
+    # at least the unsigned and the forged request; also the new terminal's first tries and the
+    # expired secret when the gateway's copy of the keys (read every 2 s) was ahead of them
     refused = re.search(r"refused: 0 malformed, (\d+) unauthenticated", human)
-    assert refused is not None and int(refused.group(1)) in (2, 3), human
+    assert refused is not None and int(refused.group(1)) >= 2, human
     assert status["limits"]["max_body_bytes"] == 65536
 
     # down: every process goes, the ports stop answering
