@@ -126,6 +126,9 @@ class Deployment:
         factory = app_factory
         keys: KeyBook | None = None
         the_settings = settings or ServiceSettings()
+        policy = topology.refund_policy()
+        if policy is not None:  # the topology's [refunds] over the given settings' default
+            the_settings = dataclasses.replace(the_settings, refunds=policy)
         if factory is None:
             assert the_store is not None
             factory = shared_app_factory(store=the_store, settings=the_settings)

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from backend_stub.app import create_app
-from backend_stub.settings import ServiceSettings
+from backend_stub.settings import RefundPolicy, ServiceSettings
 from terminal.domain.payloads.boltcard import encrypt_sun
 from tests.pg import Ledger
+from tests.support import NO_APPROVAL
 
 from .conftest import KEY_ID, SECRET, Api, FakeClock, client_for
 
@@ -33,7 +34,7 @@ CHILD = r"""
 import asyncio, json, os, sys, time
 import httpx
 from backend_stub.app import create_service_app
-from backend_stub.settings import ServiceSettings
+from backend_stub.settings import RefundPolicy, ServiceSettings
 from backend_stub.store import Store
 from backend_stub.transport import InProcessTransport
 from terminal.domain import signing
@@ -42,7 +43,9 @@ start_at, seed = float(sys.argv[1]), int(sys.argv[2])
 rounds = json.loads(sys.stdin.read())
 key_id, secret = "term-1", b"k" * 32
 store = Store(os.environ["CRYPTOPOS_STORE_URL"])
-app = create_service_app("payments", store=store, settings=ServiceSettings(keys={key_id: secret}), build=f"p{seed}")
+refunds = RefundPolicy.from_config(json.loads(os.environ["CHILD_REFUNDS"]))
+settings = ServiceSettings(keys={key_id: secret}, refunds=refunds)
+app = create_service_app("payments", store=store, settings=settings, build=f"p{seed}")
 
 async def send(http, sale, nonce):
     body = json.dumps(sale["body"]).encode()
@@ -77,7 +80,12 @@ store.close()
 """
 
 
-def run_children(ledger: Ledger, rounds_per_child: list[list[list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+def run_children(
+    ledger: Ledger,
+    rounds_per_child: list[list[list[dict[str, Any]]]],
+    *,
+    refunds: RefundPolicy = NO_APPROVAL,
+) -> list[dict[str, Any]]:
     start_at = time.time() + 2.0  # every child is importing by then; they start together
     children = [
         subprocess.Popen(
@@ -87,7 +95,7 @@ def run_children(ledger: Ledger, rounds_per_child: list[list[list[dict[str, Any]
             stderr=subprocess.PIPE,
             text=True,
             cwd=REPO,
-            env=ledger.env(),
+            env={**ledger.env(), "CHILD_REFUNDS": json.dumps(refunds.to_config())},
         )
         for seed in range(len(rounds_per_child))
     ]
@@ -103,7 +111,7 @@ async def quotes(ledger: Ledger, n: int, *, asset: str = "BTC") -> list[dict[str
     store = ledger.open()
     try:
         async with client_for(
-            create_app(store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}))
+            create_app(store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}, refunds=NO_APPROVAL))
         ) as http:
             api = Api(http, FakeClock(time.time()))
             return [await api.quote_v2(fiat_minor=1000 + i, asset=asset) for i in range(n)]
@@ -180,7 +188,7 @@ async def test_refunds_of_one_payment_racing_on_several_instances_never_exceed_i
     store = ledger_spec.open()
     try:
         async with client_for(
-            create_app(store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}))
+            create_app(store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}, refunds=NO_APPROVAL))
         ) as http:
             api = Api(http, FakeClock(time.time()))
             q = await api.quote_v2(fiat_minor=5000)
@@ -228,7 +236,7 @@ async def test_payments_to_one_invoice_racing_on_several_instances_are_all_count
     store = ledger_spec.open()
     try:
         async with client_for(
-            create_app(store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}))
+            create_app(store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}, refunds=NO_APPROVAL))
         ) as http:
             api = Api(http, FakeClock(time.time()))
             q = await api.quote_v2(fiat_minor=5000)
