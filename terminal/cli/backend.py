@@ -432,6 +432,9 @@ def _edge_lines(status: dict[str, Any]) -> list[str]:
                 f"waits payments {inst['wait_payments_s']:g} s, quotes {inst['wait_quotes_s']:g} s, "
                 f"polls {inst['wait_polls_s']:g} s, then shed (503)"
             )
+    refunds = status.get("refunds")
+    if isinstance(refunds, dict):
+        out.append(_refund_line(refunds))
     stats = status.get("gateway_stats")
     if isinstance(stats, dict) and isinstance(stats.get("refused"), dict):
         r = stats["refused"]
@@ -450,6 +453,19 @@ def _edge_lines(status: dict[str, Any]) -> list[str]:
             )
         out.append(line)
     return out
+
+
+def _refund_line(policy: dict[str, Any]) -> str:
+    """The refund policy (config/backend.toml ``[refunds]``) as one line of ``backend status``."""
+    above = policy.get("approval_above") or {}
+    limits = policy.get("daily_limit") or {}
+    approval = ", ".join(f"above {v} {c}" for c, v in above.items())
+    daily = ", ".join(f"{v} {c}" for c, v in limits.items()) or "none"
+    return (
+        f"refunds: within {policy.get('window_days')} days of the payment; a manager's approval "
+        f"{approval + ' (every refund in other currencies)' if approval else 'for every refund'}; "
+        f"daily limit per terminal: {daily}"
+    )
 
 
 def down_cmd(args: argparse.Namespace) -> int:
