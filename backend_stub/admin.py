@@ -5,6 +5,10 @@ starts this as a process; it does not import the backend).
   directory uses (or ``--store URL``). Running instances see the change within their key cache
   time (2 s), without a restart. A new secret is printed once: the till's ``signing.secret``;
   the ledger keeps it sealed.
+- ``staff add|list|disable|reset-pin``: the merchant's managers (whose PINs approve refunds and
+  the till's step-ups) in the same ledger; ``add`` prints the new id. A PIN is asked twice with
+  getpass on a terminal, else read from ``--pin-file`` (which only its owner may read); it is never
+  printed. ``reset-pin`` clears the member's lockout.
 - ``pg``: a local PostgreSQL for trying ``backend up --store`` (pgserver's binaries, a data
   folder of its own, a UNIX socket): prints its URL; ``pg --stop`` stops it.
 
@@ -14,14 +18,17 @@ Exit codes: 0 ok, 1 the ledger does not answer, 2 usage or a refusal (unknown te
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import stat
 import sys
 import time
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
-from backend_stub.store import Store, StoreError, StoreUnavailableError
+from backend_stub.store import Store, StoreError, StoreUnavailableError, staff
+from backend_stub.store.pins import valid_pin
 from backend_stub.store.runtime import open_store, resolve_url
 
 DEFAULT_PG_DIR = Path(".cryptopos/pg")
@@ -63,6 +70,22 @@ def parser() -> argparse.ArgumentParser:
     rev.add_argument("key_id")
     ls = tsub.add_parser("list")
     ls.add_argument("--json", action="store_true")
+    st = sub.add_parser("staff", help="managers (and cashiers) in the ledger")
+    st.add_argument("--run-dir", default=".cryptopos/backend")
+    st.add_argument("--store", help="the ledger URL (default: the one the backend in --run-dir uses)")
+    ssub = st.add_subparsers(dest="action", required=True)
+    s_add = ssub.add_parser("add")
+    s_add.add_argument("name")
+    s_add.add_argument("--role", choices=("manager", "cashier"), default="manager")
+    s_add.add_argument("--id", dest="staff_id", help="the staff id (default: s_ and 10 random characters)")
+    s_add.add_argument("--pin-file", type=Path, help="a file holding the PIN, readable by its owner only")
+    s_ls = ssub.add_parser("list")
+    s_ls.add_argument("--json", action="store_true")
+    s_dis = ssub.add_parser("disable")
+    s_dis.add_argument("staff_id")
+    s_pin = ssub.add_parser("reset-pin")
+    s_pin.add_argument("staff_id")
+    s_pin.add_argument("--pin-file", type=Path)
     pg = sub.add_parser("pg", help="a local PostgreSQL for trials (pgserver)")
     pg.add_argument("--dir", default=str(DEFAULT_PG_DIR))
     pg.add_argument("--stop", action="store_true")
@@ -133,6 +156,105 @@ def _as_json(t: object) -> dict[str, object]:
     }
 
 
+class PinInputError(Exception):
+    """No PIN could be read (the message says why; it never holds the PIN)."""
+
+
+def read_pin(pin_file: Path | None, *, required: bool) -> str | None:
+    """The PIN from ``pin_file`` (which only its owner may read), else asked twice with getpass
+    on a terminal; ``None`` when none is given and none is ``required``."""
+    if pin_file is not None:
+        try:
+            st = pin_file.stat()
+            text = pin_file.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PinInputError(
+                f"cannot read the PIN file {pin_file}: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
+        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise PinInputError(
+                f"the PIN file {pin_file} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
+                f"run: chmod 600 {pin_file}"
+            )
+        pin = text.strip()
+    elif sys.stdin.isatty():
+        if not required:
+            return None
+        pin = getpass.getpass("PIN (4-8 digits): ")
+        if getpass.getpass("the same PIN again: ") != pin:
+            raise PinInputError("the two PINs differ; nothing was changed")
+    elif required:
+        raise PinInputError(
+            "a manager needs a PIN: give --pin-file FILE (mode 600), or run this on a terminal"
+        )
+    else:
+        return None
+    if not valid_pin(pin):
+        raise PinInputError("a PIN is 4 to 8 digits")
+    return pin
+
+
+def staff_cmd(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run_dir).resolve()
+    try:
+        pin = None
+        if args.action == "add":
+            pin = read_pin(args.pin_file, required=args.role == "manager")
+        elif args.action == "reset-pin":
+            pin = read_pin(args.pin_file, required=True)
+    except PinInputError as exc:
+        print(f"cryptopos backend staff: {exc}", file=sys.stderr)
+        return 2
+    store = open_store(run_dir, resolve_url(run_dir, given=args.store))
+    try:
+        return _staff(store, args, pin)
+    except staff.StaffError as exc:
+        print(f"cryptopos backend staff: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+
+
+def _staff(store: Store, args: argparse.Namespace, pin: str | None) -> int:
+    now = time.time()
+    if args.action == "add":
+        sid = staff.add_staff(store, name=args.name, role=args.role, pin=pin, now=now, staff_id=args.staff_id)
+        print(sid)
+        print(f"added {args.role} {staff.check_name(args.name)} as {sid}", file=sys.stderr)
+    elif args.action == "disable":
+        staff.disable_staff(store, args.staff_id, now=now)
+        print(f"disabled {args.staff_id}: their PIN approves nothing from now on")
+    elif args.action == "reset-pin":
+        assert pin is not None
+        staff.reset_pin(store, args.staff_id, pin, now=now)
+        print(f"new PIN for {args.staff_id}; their wrong-PIN count and lockout are cleared")
+    else:
+        members = staff.list_staff(store)
+        if args.json:
+            print(json.dumps([_member_json(m) for m in members], indent=2))
+        for m in [] if args.json else members:
+            state = "disabled" if m.disabled else "active"
+            if m.locked_until is not None and m.locked_until > now:
+                state += f", locked until {_when(m.locked_until)}"
+            elif m.failed:
+                state += f", {m.failed} wrong PIN(s)"
+            print(f"{m.staff_id:<24} {m.role:<8} {state:<40} {m.name}")
+    return 0
+
+
+def _member_json(m: staff.StaffMember) -> dict[str, object]:
+    return {
+        "staff_id": m.staff_id,
+        "name": m.name,
+        "role": m.role,
+        "disabled": m.disabled,
+        "has_pin": m.has_pin,
+        "failed": m.failed,
+        "locked_until": m.locked_until,
+        "created_at": m.created_at,
+    }
+
+
 def local_pg(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
@@ -160,6 +282,8 @@ def local_pg(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if args.what == "staff":
+            return staff_cmd(args)
         return terminal(args) if args.what == "terminal" else local_pg(args)
     except StoreUnavailableError as exc:
         print(f"cryptopos backend: {exc}", file=sys.stderr)

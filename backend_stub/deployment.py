@@ -29,7 +29,7 @@ from backend_stub.cluster import (
 from backend_stub.faults import FaultSpec
 from backend_stub.gateway import Gateway, KeyBook
 from backend_stub.rollout import RolloutController, RolloutPlan, load_plan
-from backend_stub.settings import ServiceSettings
+from backend_stub.settings import RefundPolicy, ServiceSettings
 from backend_stub.store import Store
 from backend_stub.topology import BuildConfig, Topology
 
@@ -74,6 +74,7 @@ class Deployment:
     clock: Clock
     store: Store | None = None  # the ledger, when this deployment owns it
     topology_dir: Path | None = None  # a topology file's folder: its relative plan paths start there
+    refunds: RefundPolicy | None = None  # the instances' refund policy, when not the topology's
     _owned: list[Store] = field(default_factory=list)
 
     @classmethod
@@ -126,6 +127,9 @@ class Deployment:
         factory = app_factory
         keys: KeyBook | None = None
         the_settings = settings or ServiceSettings()
+        policy = topology.refund_policy()
+        if policy is not None:  # the topology's [refunds] over the given settings' default
+            the_settings = dataclasses.replace(the_settings, refunds=policy)
         if factory is None:
             assert the_store is not None
             factory = shared_app_factory(store=the_store, settings=the_settings)
@@ -134,6 +138,7 @@ class Deployment:
         runner = InProcessRunner(factory, clock=clock, admission=admission_limits(topology.limits))
         d = cls.build(topology, runner=runner, clock=clock, auto_tick_s=auto_tick_s, keys=keys)
         d.gateway.auth_clock = the_settings.clock
+        d.refunds = the_settings.refunds
         d.store = the_store
         if owned and the_store is not None:
             d._owned.append(the_store)
@@ -211,6 +216,7 @@ class Deployment:
             "events": [{"t": round(t, 3), "event": e} for t, e in self.cluster.events[-20:]],
             "gateway_stats": self.gateway.status(),
             "limits": self.topology.limits.model_dump(),
+            "refunds": (self.refunds or self.topology.refund_policy() or RefundPolicy()).to_config(),
         }
 
 

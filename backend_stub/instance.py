@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
 import importlib.util
 import json
 import os
@@ -33,7 +34,7 @@ from backend_stub.admission import AdmissionLimits, AdmissionMiddleware
 from backend_stub.app import SERVICES, create_service_app
 from backend_stub.faults import FaultMiddleware, FaultSpec
 from backend_stub.metrics import MULTIPROC_ENV, instrument
-from backend_stub.settings import ServiceSettings
+from backend_stub.settings import PolicyError, RefundPolicy, ServiceSettings
 from backend_stub.store import StoreError
 from backend_stub.store.runtime import open_store, resolve_url
 
@@ -66,7 +67,13 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def build_app(
-    service: str, build: str, *, run_dir: Path, settings: dict[str, Any], discovery: tuple[Any, ...] = ()
+    service: str,
+    build: str,
+    *,
+    run_dir: Path,
+    settings: dict[str, Any],
+    discovery: tuple[Any, ...] = (),
+    refunds: dict[str, Any] | None = None,
 ) -> ASGIApp:
     """The service's app on the shared ledger (``CRYPTOPOS_STORE_URL``, else the one the
     supervisor recorded in the run directory); terminal keys come from its terminals table."""
@@ -83,10 +90,16 @@ def build_app(
         store = open_store(run_dir, resolve_url(run_dir))
     except StoreError as exc:
         raise SystemExit(f"instance {service} {build}: {exc}") from None
+    base = ServiceSettings()
+    if refunds is not None:  # the topology's [refunds], as the supervisor passes it on
+        try:
+            base = dataclasses.replace(base, refunds=RefundPolicy.from_config(refunds))
+        except PolicyError as exc:
+            raise SystemExit(f"instance {service} {build}: [refunds] {exc}") from None
     app: ASGIApp = create_service_app(
         service,  # checked against SERVICES above
         store=store,
-        settings=service_settings(ServiceSettings(), build, settings),
+        settings=service_settings(base, build, settings),
         build=build,
         discovery=discovery,
     )
@@ -120,6 +133,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="uvicorn worker processes (with --port); metrics then use prometheus_client's multiprocess mode",
     )
     p.add_argument("--admission", default="{}", help="the admission limits (backend_stub.admission), JSON")
+    p.add_argument("--refunds", default="", help="the refund policy (the topology's [refunds]), JSON")
     return p.parse_args(argv)
 
 
@@ -163,6 +177,7 @@ def instance_app(args: argparse.Namespace) -> ASGIApp:
         run_dir=Path(args.run_dir),
         settings=json.loads(args.settings),
         discovery=tuple(s for s in args.discovery_services.split(",") if s),
+        refunds=json.loads(args.refunds) if args.refunds else None,
     )
     faults = FaultSpec.parse(args.faults) if args.faults else FaultSpec()
     if faults.active:

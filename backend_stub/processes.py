@@ -24,6 +24,7 @@ from backend_stub.admission import AdmissionLimits
 from backend_stub.cluster import Clock, Instance
 from backend_stub.faults import FaultSpec
 from backend_stub.http1 import ConnectionPool
+from backend_stub.settings import RefundPolicy
 from backend_stub.topology import BuildConfig
 
 STOP_TIMEOUT_S = 12.0
@@ -55,8 +56,10 @@ class ProcessRunner:
         clock: Clock,
         python: str = sys.executable,
         admission: AdmissionLimits | None = None,
+        refunds: RefundPolicy | None = None,
     ) -> None:
         self.run_dir = run_dir
+        self.refunds = refunds
         self.clock = clock
         self.python = python
         self.admission = admission or AdmissionLimits()
@@ -90,6 +93,8 @@ class ProcessRunner:
         ]
         if faults.active:
             cmd += ["--faults", faults.describe()]
+        if self.refunds is not None:
+            cmd += ["--refunds", json.dumps(self.refunds.to_config())]
         try:
             proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 cmd, pass_fds=[sock.fileno()], stdout=log, stderr=log, stdin=subprocess.DEVNULL

@@ -9,11 +9,14 @@ expiries, the authentication window and version sunsets.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from terminal.domain.money import ASSETS, AssetKind, Money
 
 
 def _epoch(text: str) -> float:
@@ -55,6 +58,75 @@ def default_versions() -> dict[str, dict[str, VersionPolicy]]:
     }
 
 
+class PolicyError(ValueError):
+    """A ``[refunds]`` setting that is not exactly right (the message says which and why)."""
+
+
+def _strict_minor(text: object, currency: str, what: str) -> int:
+    """``"500.00"`` for EUR, ``"50000"`` for JPY, ``"150.000"`` for KWD: a decimal string with
+    exactly the currency's decimals, no sign, exponent, spaces or leading zeros."""
+    fiat = ASSETS.get(currency)
+    if fiat is None or fiat.kind is not AssetKind.FIAT:
+        raise PolicyError(f"{what}: {currency!r} is not a fiat currency this backend knows")
+    e = fiat.exponent
+    pattern = r"(0|[1-9][0-9]{0,14})" + (rf"\.[0-9]{{{e}}}" if e else "")
+    if not isinstance(text, str) or not re.fullmatch(pattern, text):
+        example = "0" if e == 0 else "0." + "0" * e
+        raise PolicyError(
+            f"{what}.{currency}: {text!r} is not a decimal string with exactly {e} decimals "
+            f"(like {example!r})"
+        )
+    return int(text.replace(".", ""))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundPolicy:
+    """Which refunds the backend itself allows (config/backend.toml ``[refunds]``, docs/backend.md).
+
+    ``approval_above``: a refund worth more than this (fiat minor units of the payment's currency)
+    needs a manager's approval; a currency without an entry needs one for every refund.
+    ``daily_limit``: what one terminal may refund per day (UTC) in that currency; a currency
+    without an entry has no limit of its own (a refund is never above its payment anyway).
+    """
+
+    window_days: int = 30
+    approval_above: Mapping[str, int] = field(default_factory=dict)
+    daily_limit: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any]) -> RefundPolicy:
+        """The ``[refunds]`` table, read strictly; :class:`PolicyError` says what is wrong."""
+        unknown = sorted(set(data) - {"window_days", "approval_above", "daily_limit"})
+        if unknown:
+            raise PolicyError(
+                f"unknown refund settings {unknown}; known: approval_above, daily_limit, window_days"
+            )
+        days = data.get("window_days", 30)
+        if type(days) is not int or not 0 <= days <= 3650:
+            raise PolicyError(f"window_days: {days!r} is not a whole number of days from 0 to 3650")
+        tables: dict[str, dict[str, int]] = {}
+        for what in ("approval_above", "daily_limit"):
+            table = data.get(what, {})
+            if not isinstance(table, Mapping):
+                raise PolicyError(f'{what}: a table of currency = "amount", like {{ EUR = "50.00" }}')
+            tables[what] = {str(c): _strict_minor(v, str(c), what) for c, v in table.items()}
+        return cls(
+            window_days=days, approval_above=tables["approval_above"], daily_limit=tables["daily_limit"]
+        )
+
+    def to_config(self) -> dict[str, Any]:
+        """The ``[refunds]`` table this policy reads from (``backend status``, instances' argv)."""
+
+        def major(table: Mapping[str, int]) -> dict[str, str]:
+            return {c: Money(v, ASSETS[c]).amount_str() for c, v in sorted(table.items())}
+
+        return {
+            "window_days": self.window_days,
+            "approval_above": major(self.approval_above),
+            "daily_limit": major(self.daily_limit),
+        }
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceSettings:
     """Configuration of a service instance (both services read the same settings)."""
@@ -78,6 +150,7 @@ class ServiceSettings:
     # The Ed25519 quote-signing key, invoice addresses and the Lightning node key derive from this
     # seed, so all instances and builds agree.
     signing_seed: bytes = b"cryptopos-emulator-rates-signing-key"
+    refunds: RefundPolicy = field(default_factory=RefundPolicy)  # default: approval for every refund
 
     def updated(self, overrides: Mapping[str, Any]) -> ServiceSettings:
         """A copy with ``overrides`` (e.g. a build's ``settings:`` from a topology file).
@@ -97,4 +170,7 @@ class ServiceSettings:
             if bad:
                 raise ValueError(f"unknown feed settings {bad}; known: {', '.join(sorted(feed_known))}")
             values["feed"] = dataclasses.replace(self.feed, **feed)
+        refunds = values.get("refunds")
+        if isinstance(refunds, Mapping):
+            values["refunds"] = RefundPolicy.from_config(refunds)
         return dataclasses.replace(self, **values)

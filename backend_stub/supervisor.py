@@ -136,7 +136,12 @@ async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
     stop = asyncio.Event()
     token = secrets.token_hex(16)
     write_private(run_dir / "control-token", token)
-    runner = ProcessRunner(run_dir=run_dir, clock=clock, admission=admission_limits(topology.limits))
+    runner = ProcessRunner(
+        run_dir=run_dir,
+        clock=clock,
+        admission=admission_limits(topology.limits),
+        refunds=topology.refund_policy(),
+    )
     keys = LedgerKeys(run_dir, resolve_url(run_dir))
     keys.start()
     deployment = Deployment.build(topology, runner=runner, clock=clock, keys=keys)

@@ -16,9 +16,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backend_stub.faults import FaultError, FaultSpec
+from backend_stub.settings import RefundPolicy
 
 DEFAULT_FILE = Path("config/backend.toml")
 
@@ -154,10 +155,22 @@ class Topology(_Model):
     autoscale: AutoscaleConfig = AutoscaleConfig()
     limits: LimitsConfig = LimitsConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    # the refund policy (backend_stub.settings.RefundPolicy); absent: the services' default
+    refunds: dict[str, Any] | None = None
     services: dict[str, ServiceConfig]
 
     def scaled(self, plan_seconds: float) -> float:
         return plan_seconds / self.time_scale
+
+    @field_validator("refunds")
+    @classmethod
+    def _check_refunds(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            RefundPolicy.from_config(value)  # a PolicyError (a ValueError) says which and why
+        return value
+
+    def refund_policy(self) -> RefundPolicy | None:
+        return None if self.refunds is None else RefundPolicy.from_config(self.refunds)
 
 
 def load_topology(path: Path | None = None) -> Topology:

@@ -11,7 +11,17 @@ from typing import Any
 
 import uvicorn
 
+from backend_stub.settings import RefundPolicy
+from terminal.domain.money import ASSETS, AssetKind
 from terminal.journal import RefundRecord, SaleRecord
+
+# A refund policy that asks no approval and sets no daily limit: for tests of something other
+# than the policy (a till that sends no approval). tests/backend/test_backend_staff.py tests the
+# policy, and the contract's default (an approval for every refund).
+NO_APPROVAL = RefundPolicy(
+    window_days=3650,
+    approval_above={a.code: 10**12 for a in ASSETS.values() if a.kind is AssetKind.FIAT},
+)
 
 
 @contextmanager

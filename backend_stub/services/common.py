@@ -108,6 +108,7 @@ async def idempotent_write(
     work: Work,
     before: Callable[[], Any] | None = None,
     after_commit: Callable[[dict[str, Any]], None] | None = None,
+    unstored: frozenset[str] = frozenset(),
 ) -> JSONResponse:
     """Run ``work`` in one write transaction, at most once per (terminal, key).
 
@@ -121,21 +122,38 @@ async def idempotent_write(
     replays its answer. ``before`` (awaitable factory, e.g. the test mode's slow payment)
     runs while the key is held in flight by a claim committed on its own, so a copy that
     comes meanwhile gets 409 instead of waiting; ``work`` then commits with the response.
+
+    A problem whose type is in ``unstored`` (a refund's wrong approval PIN) is the exception: what
+    ``work`` wrote commits (the approver's wrong-PIN count), the key is released in the same
+    transaction, and the problem is answered, not stored, so the same request with the same key
+    and a corrected PIN is worked anew.
     """
     instance = request.url.path
+    refused: list[ProblemError] = []
 
     def attempt(db: Tx) -> tuple[int, dict[str, Any]]:
+        refused.clear()  # PostgreSQL may run the transaction again
         try:
             return work(db)
         except ProblemError as exc:
             if exc.status >= 500:
                 raise
+            if exc.type in unstored:
+                refused.append(exc)
             return exc.status, exc.document(instance)
+
+    def keep(db: Tx, scope: str, key: str, status: int, doc: dict[str, Any]) -> None:
+        if refused:
+            Store.drop_idempotent(db, scope, key)
+        else:
+            ctx.store.complete_idempotent(db, scope, key, status, doc)
 
     if key is None:
         if before is not None:
             await before()
         status, doc = await run_in_threadpool(ctx.store.transaction, attempt)
+        if refused:
+            raise refused[0]
         if after_commit is not None:
             after_commit(doc)
         return _json(status, doc)
@@ -151,10 +169,12 @@ async def idempotent_write(
             if begun.outcome != "started":
                 return begun, 0, {}
             status, doc = attempt(db)
-            ctx.store.complete_idempotent(db, scope, key, status, doc)
+            keep(db, scope, key, status, doc)
             return begun, status, doc
 
         begun, status, doc = await run_in_threadpool(ctx.store.transaction, claim_and_work)
+        if refused:
+            raise refused[0]
         if begun.outcome == "started":
             if after_commit is not None:
                 after_commit(doc)
@@ -167,7 +187,7 @@ async def idempotent_write(
 
     def run_keyed(db: Tx) -> tuple[int, dict[str, Any]]:
         status, doc = attempt(db)
-        ctx.store.complete_idempotent(db, scope, key, status, doc)
+        keep(db, scope, key, status, doc)
         return status, doc
 
     try:
@@ -177,6 +197,8 @@ async def idempotent_write(
         # Nothing was committed: free the key so the client's retry does the work.
         await run_in_threadpool(ctx.store.release_idempotent, scope, key)
         raise
+    if refused:
+        raise refused[0]
     if after_commit is not None:
         after_commit(doc)
     return _json(status, doc)

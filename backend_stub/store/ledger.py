@@ -33,6 +33,7 @@ DEFAULT_GRACE_S = 24 * 3600.0
 SECRET_BYTES = 32
 _MIGRATION_LOCK = 7_201_004_001  # pg_advisory_xact_lock id: one migrator at a time
 _KEY_CHECK = "master_key_check"
+_REFUND_LOCK = 72_010_015  # pg_advisory_xact_lock class: a terminal's refunds, one at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,11 +331,38 @@ class Store:
 
     def release_idempotent(self, scope: str, key: str) -> None:
         """Forget an in-flight claim whose request failed without a result worth replaying."""
-        self.transaction(
-            lambda tx: tx.execute(
-                "DELETE FROM idempotency WHERE scope = ? AND key = ? AND state = 'in_flight'", (scope, key)
-            )
+        self.transaction(lambda tx: self.drop_idempotent(tx, scope, key))
+
+    @staticmethod
+    def drop_idempotent(tx: Tx, scope: str, key: str) -> None:
+        """:meth:`release_idempotent` inside a caller's transaction."""
+        tx.execute(
+            "DELETE FROM idempotency WHERE scope = ? AND key = ? AND state = 'in_flight'", (scope, key)
         )
+
+    # -- refunds ----------------------------------------------------------------------------
+
+    @staticmethod
+    def lock_terminal_refunds(tx: Tx, terminal: str) -> None:
+        """Until the commit, other refunds of ``terminal`` wait (its daily total is read and then
+        added to): SQLite's ``BEGIN IMMEDIATE`` already has every other writer wait; PostgreSQL
+        takes a transaction-scoped advisory lock on the terminal (its refunds of different
+        payments lock no row in common)."""
+        if tx.dialect == "postgresql":
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), hashtext(?))", (_REFUND_LOCK, terminal)
+            )
+
+    @staticmethod
+    def refunded_fiat(tx: Tx, terminal: str, currency: str, *, since: float, until: float) -> int:
+        """What ``terminal`` refunded from ``since`` up to ``until``, in fiat minor units of
+        ``currency`` (each refund valued when it was made; docs/api.md)."""
+        row = tx.execute(
+            "SELECT COALESCE(SUM(fiat_minor), 0) AS total FROM refunds "
+            "WHERE terminal_id = ? AND fiat_currency = ? AND created_at >= ? AND created_at < ?",
+            (terminal, currency, since, until),
+        ).fetchone()
+        return int(row["total"])
 
     # -- cards and wallet keys --------------------------------------------------------------
 

@@ -135,6 +135,24 @@ BASELINE: tuple[Step, ...] = (
         value {int} NOT NULL)""",
 )
 
+
+def _refund_terminals(tx: Tx) -> None:
+    # Refunds made before this version: their terminal and fiat value, from their payment (the
+    # rounding is the services' own: ceil, so a partial refund is never valued below its share)
+    rows = tx.execute(
+        "SELECT r.refund_id, r.amount_minor, p.terminal_id, p.amount_minor AS paid_minor, p.fiat_minor, "
+        "p.fiat_currency FROM refunds r JOIN payments p ON p.payment_id = r.payment_id "
+        "WHERE r.terminal_id IS NULL"
+    ).fetchall()
+    for r in rows:
+        paid = int(r["paid_minor"])
+        fiat = -(-int(r["fiat_minor"]) * int(r["amount_minor"]) // paid) if paid > 0 else 0
+        tx.execute(
+            "UPDATE refunds SET terminal_id = ?, fiat_minor = ?, fiat_currency = ? WHERE refund_id = ?",
+            (r["terminal_id"], fiat, r["fiat_currency"], r["refund_id"]),
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: quotes, payments, refunds, invoices, idempotency, nonces, cards", BASELINE),
     Migration(
@@ -178,6 +196,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             (None, "CREATE INDEX request_nonces_by_expiry ON request_nonces (keep_until)"),
             # the sentinel: this cache remembers since ever (see backend_stub/store/sql.py)
             (None, "INSERT INTO request_nonces VALUES ('', '', '0.0', 1e18, 1)"),
+        ),
+    ),
+    Migration(
+        3,
+        "staff (managers' PINs, lockout); refunds by terminal and fiat value, who asked and who approved",
+        (
+            # merchant-wide: one ledger is one merchant's (docs/decisions.md, 29)
+            """CREATE TABLE staff (
+                staff_id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                role TEXT NOT NULL CHECK (role IN ('cashier', 'manager')),
+                pin_hash TEXT,
+                disabled_at {real},
+                failed {int} NOT NULL DEFAULT 0,
+                locked_until {real},
+                created_at {real} NOT NULL,
+                updated_at {real} NOT NULL)""",
+            "ALTER TABLE refunds ADD COLUMN terminal_id TEXT",
+            "ALTER TABLE refunds ADD COLUMN fiat_minor {int}",
+            "ALTER TABLE refunds ADD COLUMN fiat_currency TEXT",
+            "ALTER TABLE refunds ADD COLUMN requested_by TEXT",
+            "ALTER TABLE refunds ADD COLUMN approved_by TEXT",
+            _refund_terminals,
+            "CREATE INDEX refunds_by_terminal_day ON refunds (terminal_id, created_at)",
         ),
     ),
 )

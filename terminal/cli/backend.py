@@ -1,13 +1,13 @@
-"""``cryptopos backend up|deploy|promote|abort|status|down|terminal|pg``: the emulated backend as
-real processes on loopback (a gateway and uvicorn instances), with canary rollouts; its terminal
-keys; a local PostgreSQL to try it on.
+"""``cryptopos backend up|deploy|promote|abort|status|down|terminal|staff|pg``: the emulated backend
+as real processes on loopback (a gateway and uvicorn instances), with canary rollouts; its terminal
+keys; its managers; a local PostgreSQL to try it on.
 
 ``up`` starts the supervisor (``python -m backend_stub.supervisor``, detached) and waits
 until it listens; its state lives in a run directory (``--run-dir``, default
 ``.cryptopos/backend``) so later commands find the gateway and the control token. The
 terminal talks to it with ``--backend URL`` or ``CRYPTOPOS_BACKEND__URL``. This module only
 starts a process and speaks HTTP: it does not import ``backend_stub`` (the layering rule);
-``terminal`` and ``pg`` run ``python -m backend_stub.admin``.
+``terminal``, ``staff`` and ``pg`` run ``python -m backend_stub.admin``.
 """
 
 from __future__ import annotations
@@ -103,6 +103,26 @@ def arguments(p: argparse.ArgumentParser) -> None:
     t_ls = tsub.add_parser("list", help="terminals, their key versions and expiry (no secrets)")
     t_ls.add_argument("--json", action="store_true")
     term.set_defaults(func=terminal_cmd)
+    staff = bsub.add_parser(
+        "staff", parents=[run_dir], help="add, list, disable managers or reset their PINs (no restart needed)"
+    )
+    staff.add_argument("--store", help="the ledger URL (default: the one the backend in --run-dir uses)")
+    ssub = staff.add_subparsers(dest="staff_action", metavar="ACTION", required=True)
+    s_add = ssub.add_parser(
+        "add", help="a new member; prints their id (a manager's PIN: getpass or --pin-file)"
+    )
+    s_add.add_argument("name")
+    s_add.add_argument("--role", choices=("manager", "cashier"), default="manager")
+    s_add.add_argument("--id", dest="staff_id", help="the staff id (default: s_ and 10 random characters)")
+    s_add.add_argument("--pin-file", help="a file holding the PIN, mode 600 (default: asked on the terminal)")
+    s_ls = ssub.add_parser("list", help="members, roles, disabled and locked-out ones (never a PIN)")
+    s_ls.add_argument("--json", action="store_true")
+    s_dis = ssub.add_parser("disable", help="their PIN approves nothing from now on")
+    s_dis.add_argument("staff_id")
+    s_pin = ssub.add_parser("reset-pin", help="a new PIN (getpass or --pin-file); clears a lockout")
+    s_pin.add_argument("staff_id")
+    s_pin.add_argument("--pin-file", help="a file holding the PIN, mode 600")
+    staff.set_defaults(func=staff_cmd)
     pg = bsub.add_parser("pg", help="start a local PostgreSQL for trials (pgserver) and print its URL")
     pg.add_argument("--dir", default=".cryptopos/pg", help="its data folder (default .cryptopos/pg)")
     pg.add_argument("--stop", action="store_true", help="stop it")
@@ -371,6 +391,24 @@ def terminal_cmd(args: argparse.Namespace) -> int:
     return _admin(argv)
 
 
+def staff_cmd(args: argparse.Namespace) -> int:
+    argv = ["staff", "--run-dir", str(_run_dir(args))]
+    if args.store:
+        argv += ["--store", args.store]
+    argv.append(args.staff_action)
+    if args.staff_action == "add":
+        argv += [args.name, "--role", args.role]
+        if args.staff_id:
+            argv += ["--id", args.staff_id]
+    elif args.staff_action in ("disable", "reset-pin"):
+        argv.append(args.staff_id)
+    if args.staff_action in ("add", "reset-pin") and args.pin_file:
+        argv += ["--pin-file", str(Path(args.pin_file).resolve())]
+    if args.staff_action == "list" and args.json:
+        argv.append("--json")
+    return _admin(argv)
+
+
 def pg_cmd(args: argparse.Namespace) -> int:
     return _admin(["pg", "--dir", args.dir, *(["--stop"] if args.stop else [])], relay=False)
 
@@ -394,6 +432,9 @@ def _edge_lines(status: dict[str, Any]) -> list[str]:
                 f"waits payments {inst['wait_payments_s']:g} s, quotes {inst['wait_quotes_s']:g} s, "
                 f"polls {inst['wait_polls_s']:g} s, then shed (503)"
             )
+    refunds = status.get("refunds")
+    if isinstance(refunds, dict):
+        out.append(_refund_line(refunds))
     stats = status.get("gateway_stats")
     if isinstance(stats, dict) and isinstance(stats.get("refused"), dict):
         r = stats["refused"]
@@ -412,6 +453,19 @@ def _edge_lines(status: dict[str, Any]) -> list[str]:
             )
         out.append(line)
     return out
+
+
+def _refund_line(policy: dict[str, Any]) -> str:
+    """The refund policy (config/backend.toml ``[refunds]``) as one line of ``backend status``."""
+    above = policy.get("approval_above") or {}
+    limits = policy.get("daily_limit") or {}
+    approval = ", ".join(f"above {v} {c}" for c, v in above.items())
+    daily = ", ".join(f"{v} {c}" for c, v in limits.items()) or "none"
+    return (
+        f"refunds: within {policy.get('window_days')} days of the payment; a manager's approval "
+        f"{approval + ' (every refund in other currencies)' if approval else 'for every refund'}; "
+        f"daily limit per terminal: {daily}"
+    )
 
 
 def down_cmd(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 from backend_stub.transport import InProcessTransport
 from terminal.domain import signing
+from tests.support import NO_APPROVAL
 
 KEY_ID, SECRET = "term-1", b"k" * 32
 OTHER_KEY_ID, OTHER_SECRET = "term-2", b"o" * 32
@@ -112,7 +113,9 @@ def store(tmp_path: Any) -> Iterator[Store]:
 
 @pytest.fixture
 def settings(clock: FakeClock) -> ServiceSettings:
-    return ServiceSettings(keys={KEY_ID: SECRET, OTHER_KEY_ID: OTHER_SECRET}, clock=clock, slow_s=0.3)
+    return ServiceSettings(
+        keys={KEY_ID: SECRET, OTHER_KEY_ID: OTHER_SECRET}, clock=clock, slow_s=0.3, refunds=NO_APPROVAL
+    )
 
 
 def client_for(app: Any) -> httpx.AsyncClient:

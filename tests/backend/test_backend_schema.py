@@ -46,8 +46,9 @@ VERSIONS = [("rates", "v1"), ("rates", "v2"), ("payments", "v1"), ("payments", "
 CONFIG = SchemathesisConfig.from_dict(
     {
         "checks": {
-            # 422 too: a schema-valid request may break a business rule (see agree_with_the_schema)
-            "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "409", "422"]},
+            # 422 too: a schema-valid request may break a business rule (see agree_with_the_schema);
+            # 403: a well-formed PIN may be wrong, and a refund may need a manager's approval
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422"]},
             # a forbidden request is refused as a client error, never "rejected" by a 5xx
             "negative_data_rejection": {"expected-statuses": ["400", "404", "405", "422"]},
         }
@@ -246,6 +247,8 @@ def near_miss_operation(op: Any, properties: dict[str, Any], tried: dict[str, se
 
 def near_miss(name: str, value: Any, prop: dict[str, Any], data: st.DataObject) -> tuple[Any, str]:
     """``value`` one step off, and the problem type that must refuse it."""
+    if isinstance(value, dict):  # an object (a refund's approval): anything but an object
+        return data.draw(st.sampled_from([True, 1, "x", [value]])), "validation"
     if prop.get("type") == "integer":
         off: Any = data.draw(st.sampled_from([True, False, str(value), float(value), [value]]))
     elif str(prop.get("pattern", "")).startswith("^[1-9]"):  # crypto minor units, a digit string

@@ -12,6 +12,7 @@ from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 from backend_stub.transport import InProcessTransport
 from terminal.client import BackendClient, RetryPolicy
+from tests.support import NO_APPROVAL
 
 KEY_ID = "t_test"
 SECRET = b"test-secret-0123456789"
@@ -48,7 +49,10 @@ class Backend:
 
     def __init__(self, path: Path, **settings: Any) -> None:
         self.store = Store(path)
-        self.app = create_app(store=self.store, settings=ServiceSettings(keys={KEY_ID: SECRET}, **settings))
+        self.app = create_app(
+            store=self.store,
+            settings=ServiceSettings(keys={KEY_ID: SECRET}, **{"refunds": NO_APPROVAL, **settings}),
+        )
 
     def transport(self) -> httpx.AsyncBaseTransport:
         return InProcessTransport(self.app)

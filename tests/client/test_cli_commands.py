@@ -19,7 +19,7 @@ from terminal.cli.refund import plan_refund, send_refund
 from terminal.journal import Journal
 from tests.client.helpers import Sleeps, make_client
 from tests.client.test_client_v2 import FakeV2
-from tests.support import serve
+from tests.support import NO_APPROVAL, serve
 
 GOOD_BTC = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
 
@@ -32,7 +32,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One real backend (uvicorn on loopback, SQLite ledger) for the commands of this module, which
     sign with the shipped demo key: a ledger that outlives each command, as a real one does."""
     store = Store(tmp_path_factory.mktemp("ledger") / "ledger.sqlite3")
-    app = create_app(store=store, settings=ServiceSettings(keys={DEMO_KEY_ID: DEMO_SECRET}))
+    app = create_app(
+        store=store, settings=ServiceSettings(keys={DEMO_KEY_ID: DEMO_SECRET}, refunds=NO_APPROVAL)
+    )
     with serve(app) as url:
         yield url
     store.close()

@@ -10,6 +10,7 @@ import re
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,6 +35,10 @@ scale_down_stabilization_s = 3000.0
 [limits]
 rate_per_key = 100000.0  # one terminal key plays a whole shop here
 burst_per_key = 100000
+[refunds]  # passed on to every instance process
+window_days = 9
+approval_above = { EUR = "1.00" }
+daily_limit = { EUR = "5.00" }
 [services.rates]
 stable = "1.0.0"
 replicas = 1
@@ -80,6 +85,48 @@ async def pay_through(gateway: str, prefix: str, n: int, *, key: tuple[str, byte
                 quote=q, reference=f"{prefix}-{i}", payload="tap", idempotency_key=f"{prefix}{i}"
             )
             assert p.status == "approved"
+
+
+async def post_signed(http: httpx.AsyncClient, path: str, body: dict[str, Any], key: str) -> httpx.Response:
+    key_id, secret = terminal_key()
+    content = json.dumps(body).encode()
+    headers = signing.signature_headers(
+        key_id=key_id,
+        secret=secret,
+        method="POST",
+        path=path,
+        timestamp=int(time.time()),
+        nonce=secrets.token_hex(12),
+        body=content,
+    )
+    headers |= {"Content-Type": "application/json", "Idempotency-Key": key}
+    return await http.post(path, content=content, headers=headers)
+
+
+async def refunds_through(gateway: str, manager: str, pin: str) -> list[httpx.Response]:
+    """Two sales of 3.50 EUR, each refunded in full: without an approval, with one, and the
+    second one beyond the daily limit of 5.00 EUR."""
+    to = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+    out = []
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as http:
+        for n in range(2):
+            quote = {"fiat_minor": 350, "fiat_currency": "EUR", "asset": "BTC"}
+            q = (await post_signed(http, "/rates/v2/quotes", quote, f"q-rf{n}")).json()
+            sale = {
+                "quote_id": q["quote_id"],
+                "reference": f"rf-{n}",
+                "asset": "BTC",
+                "amount_minor": q["crypto_minor"],
+                "payload": "tap",
+            }
+            paid = (await post_signed(http, "/payments/v2/payments", sale, f"p-rf{n}")).json()
+            path = f"/payments/v2/payments/{paid['payment_id']}/refunds"
+            body = {"amount_minor": paid["amount_minor"], "to": to}
+            if n == 0:
+                out.append(await post_signed(http, path, body, f"r-rf{n}"))
+            approval = {"staff_id": manager, "pin": pin}
+            out.append(await post_signed(http, path, {**body, "approval": approval}, f"r-rf{n}"))
+    return out
 
 
 def canary_weight(base: list[str], capsys: pytest.CaptureFixture[str]) -> int:
@@ -231,8 +278,30 @@ def test_up_status_deploy_drained_abort_and_down(
     listed = capsys.readouterr().out
     assert "till-new" in listed and "key v2" in listed and new_secret not in listed
 
+    # a manager added now approves refunds on the instances already running; the instances hold
+    # refunds to the topology's [refunds] (approval above 1.00 EUR, 5.00 EUR a day)
+    pin_file = tmp_path / "manager.pin"
+    pin_file.write_text("4826\n")
+    pin_file.chmod(0o600)
+    assert main([*base, "staff", "add", "Max Manager", "--id", "s_max", "--pin-file", str(pin_file)]) == 0
+    added = capsys.readouterr()
+    assert added.out.strip() == "s_max" and "4826" not in added.out + added.err
+    without, approved, over = asyncio.run(refunds_through(gateway, "s_max", "4826"))
+    assert (without.status_code, without.json()["type"].rsplit("/", 1)[-1]) == (403, "approval-required")
+    assert without.json()["threshold_minor"] == 100
+    assert approved.status_code == 201 and approved.json()["approved_by"] == "s_max", approved.text
+    assert (over.status_code, over.json()["type"].rsplit("/", 1)[-1]) == (409, "refund-limit-reached")
+    assert main([*base, "staff", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "s_max" in listed and "manager" in listed and "4826" not in listed
+
     assert main([*base, "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
+    assert status["refunds"] == {
+        "window_days": 9,
+        "approval_above": {"EUR": "1.00"},
+        "daily_limit": {"EUR": "5.00"},
+    }
     pay = status["services"]["payments"]
     assert pay["rollout"]["phase"] == "Degraded"
     assert pay["builds"]["1.4.0"]["weight"] == 100
@@ -243,6 +312,8 @@ def test_up_status_deploy_drained_abort_and_down(
     # the edge's limits (here from the test's [limits]) and what it refused: the unsigned request
     assert "limits: 100000 req/s per terminal key (bursts of 100000), bodies up to 65536 B" in human
     assert "each instance: 16 at work, 64 queued, 1024 long-polls held" in human
+    assert "refunds: within 9 days of the payment; a manager's approval above 1.00 EUR" in human
+    assert "daily limit per terminal: 5.00 EUR" in human
     # at least the unsigned and the forged request; also the new terminal's first tries and the
     # expired secret when the gateway's copy of the keys (read every 2 s) was ahead of them
     refused = re.search(r"refused: 0 malformed, (\d+) unauthenticated", human)

@@ -24,6 +24,7 @@ from terminal.journal import Journal
 from terminal.tui.app import PosApp
 from terminal.tui.controller import Register
 from terminal.tui.updates import InvoiceDesk
+from tests.support import NO_APPROVAL
 
 KEY_ID = "t_test_01"
 SECRET = b"test-secret-0123456789"
@@ -154,7 +155,10 @@ def make_till(
     api = create_app(
         store=store,
         settings=ServiceSettings(
-            keys={KEY_ID: SECRET}, clock=clock, quote_ttl_s=quote_ttl_s, **(service or {})
+            keys={KEY_ID: SECRET},
+            clock=clock,
+            quote_ttl_s=quote_ttl_s,
+            **{"refunds": NO_APPROVAL, **(service or {})},
         ),
     )
     backend = Backend(store, api.state.context)

@@ -13,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from backend_stub.auth import Authenticator
 from backend_stub.problems import PROBLEM_RESPONSES, ProblemError
-from backend_stub.services.common import Context, idempotent_write, iso, new_id, parse_iso
-from backend_stub.services.payments import charges, core, invoices, watch
+from backend_stub.services.common import Context, idempotent_write, new_id, parse_iso
+from backend_stub.services.payments import charges, core, invoices, refunds, staff, watch
 from backend_stub.services.wire import (
     IDEMPOTENCY_KEY,
     IDENTIFIER,
@@ -24,6 +24,7 @@ from backend_stub.services.wire import (
     WaitSeconds,
 )
 from backend_stub.store import Row, Tx
+from backend_stub.store import staff as staff_store
 
 Status = Literal["approved", "declined", "pending"]
 CURSOR = r"^[A-Za-z0-9_-]{1,64}$"  # base64url, as next_cursor gives it
@@ -61,10 +62,24 @@ class PaymentListV2(BaseModel):
     next_cursor: str | None
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # "not sent", which no value of the field's type stands for
+
+
 class RefundRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     amount_minor: DigitString = Field(description="at least 1; all refunds add up to at most the payment")
     to: SafeText = Field(min_length=1, max_length=512, description="the customer's receive address")
+    # Optional, not nullable: left out when there is none; null is refused like any wrong type.
+    # Typed without None for that, so mypy is told the default is a placeholder for "not sent".
+    staff_id: staff.StaffId = Field(  # type: ignore[assignment]
+        None, description="who asked for it at the till (recorded)", json_schema_extra=_no_default
+    )
+    approval: staff.Approval = Field(  # type: ignore[assignment]
+        None,
+        description="a manager's approval; needed above the refund policy's threshold",
+        json_schema_extra=_no_default,
+    )
 
 
 class Refund(BaseModel):
@@ -74,6 +89,8 @@ class Refund(BaseModel):
     to: str
     status: str
     created_at: str
+    requested_by: str | None
+    approved_by: str | None
 
 
 class InvoiceRequest(BaseModel):
@@ -224,54 +241,38 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         terminal: KeyedTerminal,
         idempotency_key: RequiredKey,
     ) -> JSONResponse:
-        key = idempotency_key
+        """A refund within the backend's refund policy (docs/api.md, "Refunds")."""
+        approval = body.approval
+        checked = None
+        if approval is not None:  # the slow PIN hash, before the write transaction
+            checked = await run_in_threadpool(
+                staff_store.precheck, ctx.store, approval.staff_id, approval.pin, now=ctx.now()
+            )
 
         def work(db: Tx) -> tuple[int, dict[str, Any]]:
-            p = core.load_payment(db, payment_id, terminal=terminal, lock=True)
-            if p["status"] != "approved":
-                raise ProblemError(
-                    409,
-                    "payment-not-refundable",
-                    "Only approved payments can be refunded",
-                    f"payment {payment_id} is {p['status']}",
-                )
-            amount = int(body.amount_minor)
-            left = int(p["amount_minor"]) - int(p["refunded_minor"])
-            if amount <= 0:  # the wire type refuses it first; a zero refund is no refund at all
-                raise ProblemError(
-                    422, "invalid-amount", "Invalid amount", "a refund is at least one minor unit"
-                )
-            if amount > left:
-                raise ProblemError(
-                    422,
-                    "refund-exceeds-payment",
-                    "Refund amount not possible",
-                    f"between 1 and {left} minor units of {p['asset']} can still be refunded",
-                    refundable_minor=str(left),
-                )
-            now = ctx.now()
-            to = core.check_refund_address(p["asset"], body.to, now=now)
-            refund_id = new_id("rf")
-            db.execute(
-                "INSERT INTO refunds (refund_id, payment_id, amount_minor, to_address, status, created_at) "
-                "VALUES (?, ?, ?, ?, 'completed', ?)",
-                (refund_id, payment_id, str(amount), to, now),
+            return refunds.refund(
+                db,
+                ctx,
+                terminal=terminal,
+                payment_id=payment_id,
+                amount=int(body.amount_minor),
+                to=body.to,
+                requested_by=body.staff_id,
+                approval=None if approval is None or checked is None else (checked, approval.pin),
             )
-            db.execute(
-                "UPDATE payments SET refunded_minor = ?, updated_at = ? WHERE payment_id = ?",
-                (str(int(p["refunded_minor"]) + amount), now, payment_id),
-            )
-            return 201, {
-                "refund_id": refund_id,
-                "payment_id": payment_id,
-                "amount_minor": str(amount),
-                "to": to,
-                "status": "completed",
-                "created_at": iso(now),
-            }
 
+        # The PIN is no part of what makes two requests the same (a hash of it would be a
+        # 4-digit search away); the approver's id is. Fields not sent are left out, so a refund
+        # without staff has the fingerprint it had before builds knew of staff.
+        same = body.model_dump(exclude_none=True, exclude={"approval": {"pin"}})
         return await idempotent_write(
-            ctx, request, terminal=terminal, key=key, body=body.model_dump(), work=work
+            ctx,
+            request,
+            terminal=terminal,
+            key=idempotency_key,
+            body=same,
+            work=work,
+            unstored=staff.APPROVAL_REFUSALS,
         )
 
     @r.post("/invoices", status_code=201, response_model=Invoice)
@@ -418,6 +419,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         await run_in_threadpool(ctx.store.add_wallet_key, body.key_id, raw, now=ctx.now())
         return {"key_id": body.key_id}
 
+    r.include_router(staff.router(ctx, auth))
     return r
 
 
