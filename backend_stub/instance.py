@@ -120,6 +120,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="uvicorn worker processes (with --port); metrics then use prometheus_client's multiprocess mode",
     )
     p.add_argument("--admission", default="{}", help="the admission limits (backend_stub.admission), JSON")
+    p.add_argument("--log-file", help="structured (JSON) log, rotated (terminal.logs); none: no log file")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return p.parse_args(argv)
 
 
@@ -206,6 +208,10 @@ def serve_workers(args: argparse.Namespace, argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.log_file:
+        from terminal.logs import configure
+
+        configure(Path(args.log_file), level=args.log_level)
     if args.parent_pid is not None:
         die_with_parent(args.parent_pid)
     if args.workers > 1:

@@ -243,6 +243,15 @@ class PrinterSettings(_Section):
         return v
 
 
+class LoggingSettings(_Section):
+    """Structured (JSON) logs in a rotating file (:mod:`terminal.logs`)."""
+
+    path: Path | None = None  # default: logs/terminal.log beside the journal
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_bytes: int = Field(5_000_000, ge=10_000, le=1_000_000_000)  # then the file rotates
+    backups: int = Field(5, ge=0, le=100)  # old files kept
+
+
 class Settings(_Section):
     merchant: MerchantSettings = MerchantSettings()
     terminal: TerminalSettings = TerminalSettings()
@@ -253,6 +262,12 @@ class Settings(_Section):
     journal: JournalSettings = JournalSettings()
     offline: OfflineSettings = OfflineSettings()
     printer: PrinterSettings = PrinterSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    def log_path(self) -> Path:
+        """Where the terminal's log goes: ``[logging] path``, or ``logs/terminal.log`` beside
+        the journal (a till's state lives together)."""
+        return self.logging.path or self.journal.path.parent / "logs" / "terminal.log"
 
 
 # ---------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ settings that refuse what is not a zone or a locale."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -63,7 +64,7 @@ def test_a_day_across_a_dst_change_runs_midnight_to_midnight(
 def test_consecutive_days_tile_the_time_line() -> None:
     day = date(2026, 3, 27)
     windows = [DayWindow.zoned(date(2026, 3, 27 + i), BERLIN) for i in range(4)]
-    assert all(a.end == b.start for a, b in zip(windows, windows[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(windows))
     assert [w.hours for w in windows] == [24, 24, 23, 24] and windows[0].day == day
 
 
