@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 import pytest
 
-from backend_stub.store import Store
+from backend_stub.store.runtime import open_store, resolve_url
 from terminal.client import BackendClient
 from terminal.domain import signing
 from terminal.domain.money import Money, asset
@@ -291,17 +291,14 @@ def finish(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
 
 def ledger_check(run_dir: Path, shop: Shop) -> None:
     """Exactly one charge per legitimate idempotency key, with the scripted outcome."""
-    store = Store(run_dir / "ledger.sqlite3")
+    store = open_store(run_dir, resolve_url(run_dir))  # as the instances open it: master.key beside it
     try:
-        db = store.read()
         keyed = {
             row["key"]: json.loads(row["body"])
-            for row in db.execute(
-                "SELECT key, state, body FROM idempotency WHERE key LIKE 'idem-%'"
-            ).fetchall()
+            for row in store.fetch_all("SELECT key, state, body FROM idempotency WHERE key LIKE 'idem-%'")
         }
         charges: dict[str, list[str]] = {}
-        for row in db.execute("SELECT payment_id, reference, status FROM payments").fetchall():
+        for row in store.fetch_all("SELECT payment_id, reference, status FROM payments"):
             charges.setdefault(f"idem-{row['reference']}", []).append(row["status"])
     finally:
         store.close()
