@@ -9,7 +9,8 @@ by reference; one sale in ten is a merchant-presented invoice instead, polled un
 - ``gw1``, ``gw2``: the process-mode gateway (``python -m backend_stub.supervisor``) in front of
   1 or 2 instances of each service,
 
-on one ledger per run (``--store sqlite``; ``postgres`` once issue 10's store lands).
+on one ledger per run: ``--store sqlite`` (in the run directory) or ``--store postgres`` (a fresh
+database per run on a pgserver PostgreSQL 16 started here).
 
 For each: the saturation throughput (closed loop, ``--concurrency`` sales in flight), then an
 open-loop Poisson arrival rate of 50% and 80% of it (latency measured from each sale's
@@ -70,23 +71,48 @@ def terminal_keys(n: int) -> dict[str, bytes]:
 
 
 def provision_terminals(run_dir: Path, keys: dict[str, bytes]) -> None:
-    """Make the backend trust ``keys``: today the instances read ``keys.json`` in the run
-    directory at start (what ``cryptopos backend up`` writes from the terminal's config).
-    The one place to change when terminals live in the ledger (issue 10's terminals table)."""
+    """Make the backend trust ``keys``: the supervisor moves ``keys.json`` from the run
+    directory into the ledger's terminals table at start (what ``cryptopos backend up`` does
+    with the terminal's configured key)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(run_dir / "keys.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump({k: v.hex() for k, v in keys.items()}, f)
 
 
-def store_for(kind: str) -> None:
-    """The ledger the backend runs on. SQLite in the run directory is all the supervisor
-    can use today; PostgreSQL needs issue 10's store (a URL the instances take)."""
-    if kind != "sqlite":
-        raise SystemExit(
-            f"--store {kind}: the backend has no PostgreSQL ledger yet (issue 10, the 'store' work); "
-            "only --store sqlite runs today"
-        )
+class Ledgers:
+    """Where each backend run keeps its ledger: SQLite in the run directory, or a fresh
+    database per run on one PostgreSQL server (pgserver's, in a temporary folder, with its
+    defaults: fsync and synchronous_commit on), started here and removed at the end."""
+
+    def __init__(self, kind: str, where: Path) -> None:
+        self.kind, self.where, self.server, self.runs = kind, where, None, 0
+        if kind == "postgres":
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from pgserver import postgres_server
+            self.server = postgres_server.get_server(where / "pg", cleanup_mode="delete")
+
+    def env(self) -> dict[str, str]:
+        """The supervisor's environment: CRYPTOPOS_STORE_URL names a fresh database."""
+        env = dict(os.environ)
+        if self.server is None:
+            env.pop("CRYPTOPOS_STORE_URL", None)
+            return env
+        import psycopg
+
+        self.runs += 1
+        name = f"load_{os.getpid()}_{self.runs}"
+        with psycopg.connect(self.server.get_uri(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        env["CRYPTOPOS_STORE_URL"] = str(self.server.get_uri(name))
+        return env
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.cleanup()
 
 
 # -- the backend -------------------------------------------------------------------------
@@ -133,7 +159,9 @@ class Backend:
         return out
 
 
-def start_backend(tmp: Path, *, replicas: int, keys: dict[str, bytes], limits: str) -> Backend:
+def start_backend(
+    tmp: Path, *, replicas: int, keys: dict[str, bytes], limits: str, env: dict[str, str] | None = None
+) -> Backend:
     run_dir = tmp / f"run-{replicas}-{time.monotonic_ns()}"
     provision_terminals(run_dir, keys)
     topo = run_dir / "backend.toml"
@@ -144,6 +172,7 @@ def start_backend(tmp: Path, *, replicas: int, keys: dict[str, bytes], limits: s
         cwd=ROOT,
         stdout=log,
         stderr=log,
+        env=env,
     )
     log.close()
     deadline = time.monotonic() + 60
@@ -836,15 +865,24 @@ def report(
     return "\n".join(lines) + "\n"
 
 
-def write_benchmarks(text: str) -> None:
+def write_benchmarks(text: str, store: str) -> None:
+    """Into docs/BENCHMARKS.md between this script's markers: one section per store."""
     path = ROOT / "docs" / "BENCHMARKS.md"
     old = path.read_text(encoding="utf-8")
-    block = f"{MARK_BEGIN}\n{text}{MARK_END}\n"
-    if MARK_BEGIN in old and MARK_END in old:
-        head, rest = old.split(MARK_BEGIN, 1)
-        new = head + block + rest.split(MARK_END, 1)[1].lstrip("\n")
+    begin, end = MARK_BEGIN, MARK_END
+    title = "## Full sales under load (bench/load.py)"
+    if store != "sqlite":
+        begin, end = (
+            begin.replace(" begin", f" --store {store} begin"),
+            end.replace(" end", f" --store {store} end"),
+        )
+        title = f"## Full sales under load on {store} (bench/load.py --store {store})"
+    block = f"{begin}\n{text}{end}\n"
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        new = head + block + rest.split(end, 1)[1].lstrip("\n")
     else:
-        new = old.rstrip("\n") + "\n\n## Full sales under load (bench/load.py)\n\n" + block
+        new = old.rstrip("\n") + f"\n\n{title}\n\n" + block
     path.write_text(new, encoding="utf-8")
 
 
@@ -871,7 +909,6 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.seconds = 3.0
-    store_for(args.store)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = [m for m in modes if m not in ("direct", "gw1", "gw2")]
     if bad:
@@ -881,12 +918,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cryptopos-load-", dir=args.ledger_dir) as tmp_name:
         tmp = Path(tmp_name)
         gen: Generator | None = None
+        ledgers = Ledgers(args.store, tmp)
         try:
             ledger = None if args.no_ledger else ledger_ceiling(tmp, min(args.seconds, 6.0))
             for mode in modes:
                 replicas = 2 if mode == "gw2" else 1
                 print(f"== {mode}: starting the backend ({replicas} instance(s) per service) ...", flush=True)
-                backend = start_backend(tmp, replicas=replicas, keys=keys, limits="")
+                backend = start_backend(tmp, replicas=replicas, keys=keys, limits="", env=ledgers.env())
                 try:
                     if gen is None:
                         gen = Generator(
@@ -905,11 +943,12 @@ def main() -> None:
         finally:
             if gen is not None:
                 gen.close()
+            ledgers.close()
     text = report(results, args, ledger)
     print()
     print(text)
     if args.write:
-        write_benchmarks(text)
+        write_benchmarks(text, args.store)
         print("written to docs/BENCHMARKS.md")
 
 

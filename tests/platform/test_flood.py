@@ -291,7 +291,7 @@ def finish(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
 
 def ledger_check(run_dir: Path, shop: Shop) -> None:
     """Exactly one charge per legitimate idempotency key, with the scripted outcome."""
-    store = open_store(run_dir, resolve_url(run_dir))  # as the instances open it: master.key beside it
+    store = open_store(run_dir, resolve_url(run_dir))  # the backend's ledger and master key
     try:
         keyed = {
             row["key"]: json.loads(row["body"])
