@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend_stub.auth import Authenticator
 from backend_stub.problems import HANDLERS, problem_response
+from backend_stub.requestlog import RequestIdMiddleware
 from backend_stub.services.common import Context
 from backend_stub.services.payments import v1 as payments_v1
 from backend_stub.services.payments import v2 as payments_v2
@@ -144,6 +145,7 @@ def _base_app(
     for service in served:
         _mount_service(app, service, ctx, Authenticator(store=ctx.store, settings=ctx.settings))
     app.add_middleware(BuildHeaderMiddleware, build=ctx.build)
+    app.add_middleware(RequestIdMiddleware)  # outermost: its log line has the final status
     return app
 
 

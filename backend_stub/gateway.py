@@ -39,7 +39,9 @@ Answers of its own are RFC 9457 problem documents: ``no-route`` (404), ``version
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import logging
 import random
 import re
 import time
@@ -74,6 +76,9 @@ from backend_stub.http1 import (
 )
 from backend_stub.metrics import prometheus_text
 from terminal.domain.retry_budget import RetryBudget
+from terminal.logs import new_request_id, request_id_of
+
+log = logging.getLogger("backend_stub.gateway")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # the gateway writes these itself on every answer it passes on (X-Cp-Shed is passed on: that
@@ -151,7 +156,36 @@ class Gateway:
     # -- the front door --------------------------------------------------------------
 
     async def handle(self, req: Request) -> Response:
-        """One request, as the HTTP server parsed it (target as sent)."""
+        """One request, as the HTTP server parsed it (target as sent): routed, and logged with
+        its request id, which goes on to the instance and comes back in the answer."""
+        request_id = request_id_of(req.header(b"x-request-id"))
+        if request_id is None:
+            request_id = new_request_id()
+            headers = [(k, v) for k, v in req.headers if k != b"x-request-id"]
+            req = dataclasses.replace(req, headers=[*headers, (b"x-request-id", request_id.encode())])
+        started = time.perf_counter()
+        resp = await self._route(req)
+        if not any(k == b"x-request-id" for k, _ in resp.headers):
+            resp.headers = [
+                *resp.headers,
+                (b"x-request-id", request_id.encode()),
+            ]  # the gateway's own answers
+        if log.isEnabledFor(logging.INFO) and not req.target.startswith((b"/healthz", b"/metrics")):
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": req.method,
+                    "path": req.target.split(b"?", 1)[0].decode("latin-1"),
+                    "status": resp.status,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "instance": _header(resp.headers, b"x-cp-instance"),
+                    "peer": req.peer,
+                },
+            )
+        return resp
+
+    async def _route(self, req: Request) -> Response:
         await self.cluster.start()
         if self.auto_tick_s is not None:
             self._maybe_tick()
@@ -461,6 +495,11 @@ class Gateway:
         if self.server_stats is not None:
             out["server"] = self.server_stats.as_json()
         return out
+
+
+def _header(headers: Headers, name: bytes) -> str | None:
+    value = next((v for k, v in headers if k == name), None)
+    return None if value is None else value.decode("latin-1")
 
 
 def _shed(resp: UpstreamResponse) -> bool:

@@ -134,6 +134,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--admission", default="{}", help="the admission limits (backend_stub.admission), JSON")
     p.add_argument("--refunds", default="", help="the refund policy (the topology's [refunds]), JSON")
+    p.add_argument("--log-file", help="structured (JSON) log, rotated (terminal.logs); none: no log file")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return p.parse_args(argv)
 
 
@@ -221,6 +223,10 @@ def serve_workers(args: argparse.Namespace, argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.log_file:
+        from terminal.logs import configure
+
+        configure(Path(args.log_file), level=args.log_level)
     if args.parent_pid is not None:
         die_with_parent(args.parent_pid)
     if args.workers > 1:

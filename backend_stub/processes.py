@@ -90,6 +90,8 @@ class ProcessRunner:
             str(os.getpid()),
             "--admission",
             json.dumps(dataclasses.asdict(self.admission)),
+            "--log-file",  # its JSON lines; stdout and stderr (crashes, uvicorn) stay in .log
+            str(self.run_dir / "logs" / f"{instance_id}.jsonl"),
         ]
         if faults.active:
             cmd += ["--faults", faults.describe()]

@@ -34,6 +34,7 @@ from backend_stub.store import StoreError
 from backend_stub.store.runtime import URL_FILE, open_store, record_url, resolve_url
 from backend_stub.store.url import StoreURL
 from backend_stub.topology import LimitsConfig, Topology, TopologyError, load_topology
+from terminal.logs import configure as configure_logs
 
 TICK_S = 0.1
 
@@ -193,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     run_dir = Path(args.run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
+    configure_logs(run_dir / "logs" / "gateway.jsonl")  # each instance: logs/INSTANCE.jsonl
     try:
         return run(serve(run_dir=run_dir, topology_path=Path(args.topology), port=args.port))
     except TopologyError as exc:

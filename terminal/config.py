@@ -18,6 +18,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +38,43 @@ class _Section(BaseModel):
 class MerchantSettings(_Section):
     id: str = Field("m_demo", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str = Field("Demo Café", min_length=1, max_length=80)
+    # the business day: which day a sale belongs to (history --since, the Z-report); IANA name
+    timezone: str = Field("UTC", min_length=1, max_length=64)
+    # how money is shown (screens, receipts, reports): a CLDR locale such as de_DE; empty: 1,234.56 EUR
+    locale: str = Field("", max_length=32)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        name = v.strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{v!r} is not a time zone; use an IANA name such as Europe/Berlin, Asia/Tokyo or UTC"
+            ) from None
+        return name
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, v: str) -> str:
+        name = v.strip()
+        if not name:
+            return name
+        from terminal.display import LocaleError, check_locale
+
+        try:
+            return check_locale(name)
+        except LocaleError as exc:
+            raise ValueError(str(exc)) from None
+
+    def zone(self) -> tzinfo:
+        """The merchant's time zone, which decides the business day."""
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
 
 
 class TerminalSettings(_Section):
@@ -205,6 +243,15 @@ class PrinterSettings(_Section):
         return v
 
 
+class LoggingSettings(_Section):
+    """Structured (JSON) logs in a rotating file (:mod:`terminal.logs`)."""
+
+    path: Path | None = None  # default: logs/terminal.log beside the journal
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_bytes: int = Field(5_000_000, ge=10_000, le=1_000_000_000)  # then the file rotates
+    backups: int = Field(5, ge=0, le=100)  # old files kept
+
+
 class Settings(_Section):
     merchant: MerchantSettings = MerchantSettings()
     terminal: TerminalSettings = TerminalSettings()
@@ -215,6 +262,12 @@ class Settings(_Section):
     journal: JournalSettings = JournalSettings()
     offline: OfflineSettings = OfflineSettings()
     printer: PrinterSettings = PrinterSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    def log_path(self) -> Path:
+        """Where the terminal's log goes: ``[logging] path``, or ``logs/terminal.log`` beside
+        the journal (a till's state lives together)."""
+        return self.logging.path or self.journal.path.parent / "logs" / "terminal.log"
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from drivers.printer import (
     Cut,
@@ -27,7 +27,7 @@ from drivers.printer import (
 )
 from drivers.registry import DeviceStringError, MissingExtraError
 from terminal.config import Settings
-from terminal.domain.money import ASSETS, Money
+from terminal.domain.money import ASSETS, Money, MoneyFormat, plain_format
 from terminal.domain.receipt import Receipt, receipt_link
 from terminal.domain.zreport import ZReport
 from terminal.journal import SaleRecord
@@ -81,12 +81,12 @@ def receipt_ops(receipt: Receipt, *, columns: int) -> list[Op]:
         rule,
     ]
     if receipt.tip is not None:
-        ops += _row("Sale", receipt.sale.format(), columns)
-        ops += _row("Tip", receipt.tip.format(), columns)
-    ops += _row("TOTAL", receipt.fiat.format(), columns, bold=True)
+        ops += _row("Sale", receipt.money(receipt.sale), columns)
+        ops += _row("Tip", receipt.money(receipt.tip), columns)
+    ops += _row("TOTAL", receipt.money(receipt.fiat), columns, bold=True)
     if receipt.crypto is not None:
         ops.append(rule)
-        ops += _row("Paid", receipt.crypto.format(trim=True), columns)
+        ops += _row("Paid", receipt.money(receipt.crypto, trim=True), columns)
         if receipt.rate is not None:
             pair = f"{receipt.fiat.asset.code}/{receipt.crypto.asset.code}"
             ops += _row("Rate", f"{receipt.rate} {pair}", columns)
@@ -99,10 +99,20 @@ def receipt_ops(receipt: Receipt, *, columns: int) -> list[Op]:
     return ops
 
 
-def report_ops(report: ZReport, *, merchant: str, terminal: str, printed_at: float, columns: int) -> list[Op]:
-    """The printed Z-report, then a cut."""
+def report_ops(
+    report: ZReport,
+    *,
+    merchant: str,
+    terminal: str,
+    printed_at: float,
+    columns: int,
+    money: MoneyFormat = plain_format,
+    zone: tzinfo = UTC,
+) -> list[Op]:
+    """The printed Z-report, then a cut; amounts by ``money`` and the time in ``zone`` (the
+    merchant's locale and time zone)."""
     rule = Line("-" * columns)
-    printed = datetime.fromtimestamp(printed_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    printed = datetime.fromtimestamp(printed_at, zone).strftime("%Y-%m-%d %H:%M %Z")
     ops: list[Op] = [
         *_title(merchant, columns),
         Line("Z-REPORT", bold=True, align="center"),
@@ -114,19 +124,19 @@ def report_ops(report: ZReport, *, merchant: str, terminal: str, printed_at: flo
     if not report.sales:
         ops.append(Line("no sales"))
     for state, total in report.sales.items():
-        fiat = ", ".join(m.format() for m in total.fiat.values())
+        fiat = ", ".join(money(m) for m in total.fiat.values())
         ops += _row(f"{state} x{total.count}", fiat, columns, bold=state == "approved")
         for code, c in total.crypto.items():
-            paid = c.amount.format(trim=True) if c.amount is not None else "(no quote)"
+            paid = money(c.amount, trim=True) if c.amount is not None else "(no quote)"
             ops += _row(f"  {code} x{c.count}", paid, columns)
     if report.count("approved"):
-        ops += _row("tips", ", ".join(m.format() for m in report.tips.values()) or "none", columns)
+        ops += _row("tips", ", ".join(money(m) for m in report.tips.values()) or "none", columns)
     ops.append(rule)
     if not report.refunds:
         ops += _row("refunds", "none", columns)
     for (state, _code), r in report.refunds.items():
-        ops += _row(f"refund {state} x{r.count}", r.amount.format(trim=True), columns)
-    waiting = ", ".join(m.format() for m in report.queued_fiat.values())
+        ops += _row(f"refund {state} x{r.count}", money(r.amount, trim=True), columns)
+    waiting = ", ".join(money(m) for m in report.queued_fiat.values())
     ops += _row(f"offline queue x{report.queued}", waiting or "-", columns)
     if report.open:
         ops += _row("open sales", str(report.open), columns)
@@ -134,13 +144,16 @@ def report_ops(report: ZReport, *, merchant: str, terminal: str, printed_at: flo
     return ops
 
 
-def receipt_for(record: SaleRecord, *, merchant: str, terminal: str) -> Receipt:
-    """The receipt of a journaled sale (a reprint, ``cryptopos receipt``)."""
+def receipt_for(record: SaleRecord, settings: Settings) -> Receipt:
+    """The receipt of a journaled sale (a reprint, ``cryptopos receipt``), shown in the
+    merchant's locale and time zone."""
+    from terminal.display import money_format
+
     fiat_asset = ASSETS[record.fiat_currency]
     crypto_asset = ASSETS.get(record.asset)
     return Receipt(
-        merchant=merchant,
-        terminal=terminal,
+        merchant=settings.merchant.name,
+        terminal=settings.terminal.id,
         at=record.updated_at,
         status=record.state,
         fiat=Money(record.fiat_minor, fiat_asset),
@@ -155,6 +168,8 @@ def receipt_for(record: SaleRecord, *, merchant: str, terminal: str) -> Receipt:
         payment_id=record.payment_id,
         reference=record.reference,
         link=receipt_link(record.payment_id, record.reference),
+        money=money_format(settings.merchant.locale),
+        zone=settings.merchant.zone(),
     )
 
 
@@ -210,12 +225,16 @@ def print_report(
     printed_at: float | None = None,
 ) -> PrintResult:
     printer = printer_for(settings, device)
+    from terminal.display import money_format
+
     ops = report_ops(
         report,
         merchant=settings.merchant.name,
         terminal=settings.terminal.id,
         printed_at=time.time() if printed_at is None else printed_at,
         columns=_columns(printer),
+        money=money_format(settings.merchant.locale),
+        zone=settings.merchant.zone(),
     )
     return print_ops(printer, ops)
 

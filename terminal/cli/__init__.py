@@ -115,6 +115,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a sub-action's own function (`backend up`), else the command's run
     func: Callable[[argparse.Namespace], int] = getattr(args, "func", None) or _module(cmd).run
     try:
+        return _run(func, args)
+    finally:
+        _stop_logging()
+
+
+def _stop_logging() -> None:
+    logs = sys.modules.get("terminal.logs")  # imported only when a command started logging
+    if logs is not None:
+        logs.release()
+
+
+def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    try:
         return func(args)
     except CliError as exc:
         print(f"cryptopos: {exc}", file=sys.stderr)
@@ -134,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         if os.environ.get("CRYPTOPOS_DEBUG"):
             raise
+        import logging
+
+        logging.getLogger("cryptopos.cli").error("unexpected error", exc_info=exc)
         print(
             f"cryptopos: unexpected error: {type(exc).__name__}: {exc} (CRYPTOPOS_DEBUG=1 shows details)",
             file=sys.stderr,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from terminal.config import LoadedSettings
+    from terminal.config import LoadedSettings, Settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # declined, expired, a check that failed
@@ -32,9 +32,24 @@ def load(args: argparse.Namespace, overrides: Mapping[str, tuple[Any, str]] | No
     from terminal.config import ConfigError, load_settings
 
     try:
-        return load_settings(file=Path(args.config) if args.config else None, overrides=overrides)
+        loaded = load_settings(file=Path(args.config) if args.config else None, overrides=overrides)
     except ConfigError as exc:
         raise CliError(str(exc)) from None
+    start_logging(loaded.settings)
+    return loaded
+
+
+def start_logging(settings: Settings) -> None:
+    """The command's structured log ([logging]); closed when the command ends (``main``). A log
+    that cannot be written is said once and the command goes on: a sale matters more."""
+    from terminal import logs
+
+    cfg = settings.logging
+    path = settings.log_path()
+    try:
+        logs.configure(path, level=cfg.level, max_bytes=cfg.max_bytes, backups=cfg.backups)
+    except OSError as exc:
+        err(f"cryptopos: not logging to {path}: {exc.strerror or exc}; set [logging] path")
 
 
 def err(message: str) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from terminal.cli.common import EXIT_OK, CliError, load
@@ -28,28 +28,40 @@ STATES = (
     "failed",
 )
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--since", help="YYYY-MM-DD, an ISO date-time (UTC unless it says), or 30m / 2h / 7d")
+    p.add_argument(
+        "--since",
+        help="YYYY-MM-DD (that business day's start), an ISO date-time ([merchant] timezone unless it "
+        "says), or 30m / 2h / 7d",
+    )
     p.add_argument("--status", help=f"comma-separated states: {', '.join(STATES)}")
     p.add_argument("--limit", type=int, default=200, help="show at most this many (the newest)")
     p.add_argument("--journal", help="journal path (default: journal.path)")
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
 
-def parse_since(text: str, *, now: float) -> float:
+def parse_since(text: str, *, now: float, zone: tzinfo = UTC) -> float:
+    """The instant ``--since`` names: a date is the start of that business day in ``zone`` (the
+    merchant's), a date-time without an offset is a wall-clock time there."""
+    from terminal.domain.zreport import DayWindow
+
     m = _RELATIVE.match(text.strip())
     if m:
         return now - int(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m[2]]
+    raw = text.strip().replace("Z", "+00:00")
     try:
-        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        if _DATE.match(raw):
+            return DayWindow.zoned(date.fromisoformat(raw), zone).start
+        dt = datetime.fromisoformat(raw)
     except ValueError:
         raise CliError(
             f"--since {text!r} is not a date (YYYY-MM-DD), a date-time, or like 30m, 2h, 7d"
         ) from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
+        dt = dt.replace(tzinfo=zone)
     return dt.timestamp()
 
 
@@ -61,7 +73,7 @@ def parse_states(text: str) -> tuple[str, ...]:
     return wanted
 
 
-def sale_json(s: SaleRecord) -> dict[str, Any]:
+def sale_json(s: SaleRecord, zone: tzinfo = UTC) -> dict[str, Any]:
     from terminal.domain.money import Money, asset
 
     fiat = Money(s.fiat_minor, asset(s.fiat_currency))
@@ -69,7 +81,8 @@ def sale_json(s: SaleRecord) -> dict[str, Any]:
     return {
         "reference": s.reference,
         "status": s.state,
-        "created_at": datetime.fromtimestamp(s.created_at, UTC).isoformat(timespec="seconds"),
+        # in the merchant's time zone, with its offset: the business day is read off it
+        "created_at": datetime.fromtimestamp(s.created_at, zone).isoformat(timespec="seconds"),
         "fiat": {"amount": fiat.amount_str(), "minor": fiat.minor, "currency": fiat.asset.code},
         "asset": s.asset,
         "crypto": None if crypto is None else {"amount": crypto.amount_str(), "minor": str(crypto.minor)},
@@ -86,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = {"journal.path": (args.journal, "--journal")}
     settings = load(args, overrides).settings
-    since = parse_since(args.since, now=time.time()) if args.since else None
+    zone = settings.merchant.zone()
+    since = parse_since(args.since, now=time.time(), zone=zone) if args.since else None
     states = parse_states(args.status) if args.status else None
     if args.limit < 1:
         raise CliError("--limit must be at least 1")
@@ -98,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         journal.close()
     try:
-        rows = [sale_json(s) for s in sales]
+        rows = [sale_json(s, zone) for s in sales]
     except MoneyError as exc:
         raise CliError(f"the journal holds an amount this version cannot read: {exc}") from None
     if args.json:

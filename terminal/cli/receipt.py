@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             " a receipt",
             EXIT_FAILED,
         )
-    receipt = receipt_for(record, merchant=settings.merchant.name, terminal=settings.terminal.id)
+    receipt = receipt_for(record, settings)
     if args.text or no_printer:
         print(receipt.text(width=settings.printer.columns or 42), end="")
         print(receipt.link)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
@@ -30,6 +31,7 @@ from terminal.client.retry import (
     parse_retry_after,
 )
 from terminal.domain import signing
+from terminal.logs import REQUEST_ID_HEADER, new_request_id
 
 log = logging.getLogger("cryptopos.client")
 
@@ -142,15 +144,31 @@ class SignedHttp:
         )
         self.stats.attempts += 1
         self.budget.record_request(now)
+        # one id per HTTP request: the gateway and the instance log it too (terminal.logs)
+        request_id = new_request_id()
+        where = {"request_id": request_id, "method": method, "path": path.split("?", maxsplit=1)[0]}
+        started = time.perf_counter()
         try:
             # a GET goes without a body (not an empty one with Content-Length: 0)
             resp = await self._http.request(
-                method, path, content=content or None, headers={**signed, **headers}
+                method,
+                path,
+                content=content or None,
+                headers={**signed, **headers, REQUEST_ID_HEADER: request_id},
             )
         except httpx.TransportError as exc:
             self.breaker.record_failure(self._monotonic())
-            log.info("%s %s failed: %s", method, path.split("?", maxsplit=1)[0], type(exc).__name__)
+            log.info("backend request failed", extra={**where, "error": type(exc).__name__})
             return failure_of(exc)
+        log.info(
+            "backend request",
+            extra={
+                **where,
+                "status": resp.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+                "instance": resp.headers.get("X-Cp-Instance"),
+            },
+        )
         if resp.status_code >= 500:
             self.breaker.record_failure(self._monotonic())
         else:

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from typing import Protocol
 
 __all__ = [
     "ASSETS",
@@ -262,6 +263,19 @@ class Money:
 
     def is_positive(self) -> bool:
         return self.minor > 0
+
+
+class MoneyFormat(Protocol):
+    """How amounts are shown to people: :func:`plain_format`, or the merchant's locale
+    (:mod:`terminal.display`, Babel; outside the domain, since it reads locale data files).
+    ``trim`` drops a crypto amount's trailing zeros; a fiat amount keeps its exponent."""
+
+    def __call__(self, money: Money, /, *, trim: bool = False) -> str: ...
+
+
+def plain_format(money: Money, /, *, trim: bool = False) -> str:
+    """``1,234.56 EUR``: the display without a locale (:meth:`Money.format`)."""
+    return money.format(trim=trim)
 
 
 def _rate(rate: Decimal | str | Fraction) -> Fraction:

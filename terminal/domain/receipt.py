@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 
-from terminal.domain.money import Money
+from terminal.domain.money import Money, MoneyFormat, plain_format
 
 
 def receipt_link(payment_id: str | None, reference: str) -> str:
@@ -28,6 +28,9 @@ class Receipt:
     payment_id: str | None
     reference: str
     link: str
+    # how it is shown: the merchant's locale and time zone (terminal.display, [merchant])
+    money: MoneyFormat = field(default=plain_format, compare=False, repr=False)
+    zone: tzinfo = field(default=UTC, compare=False, repr=False)
 
     @property
     def sale(self) -> Money:
@@ -36,15 +39,15 @@ class Receipt:
 
     @property
     def when(self) -> str:
-        return datetime.fromtimestamp(self.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return datetime.fromtimestamp(self.at, self.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
     def text(self, *, width: int = 36) -> str:
         rows = [
             ("Time", self.when),
             ("Status", self.status.upper()),
-            ("Amount", self.fiat.format()),
-            *([("  incl. tip", self.tip.format())] if self.tip else []),
-            *([("Paid", self.crypto.format(trim=True))] if self.crypto else []),
+            ("Amount", self.money(self.fiat)),
+            *([("  incl. tip", self.money(self.tip))] if self.tip else []),
+            *([("Paid", self.money(self.crypto, trim=True))] if self.crypto else []),
             *(
                 [("Rate", f"{self.rate} {self.fiat.asset.code}/{self.crypto.asset.code}")]
                 if self.crypto and self.rate

@@ -6,7 +6,8 @@ itself; the caller hands it the records (:func:`terminal.reporting.read_z_report
 from the journal), so the day's boundaries and what is totalled can grow without touching I/O:
 
 - the day is a :class:`DayWindow` (``[start, end)`` in epoch seconds and the zone it is named
-  in); today it is a UTC day, a merchant's time zone only changes how the window is made;
+  in): midnight to midnight in the merchant's time zone (``[merchant] timezone``), which the
+  caller passes in as a ``tzinfo``, so a day across a DST change is 23 or 25 hours long;
 - a sale or refund belongs to the window by its ``created_at``, whatever it became later;
 - the offline queue and the open sales are "as it stands now", not of the day.
 """
@@ -16,10 +17,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
-from terminal.domain.money import Money, asset
+from terminal.domain.money import Money, MoneyFormat, asset, plain_format
 
 # The journal's offline states (terminal.journal.OFFLINE_STATES); the domain cannot import the
 # journal, and a test holds the two together.
@@ -58,6 +59,12 @@ class RefundLike(Protocol):
     def created_at(self) -> float: ...
 
 
+def zone_name(zone: tzinfo) -> str:
+    """What people call ``zone``: its IANA key (``Asia/Tokyo``) when it has one."""
+    key = getattr(zone, "key", None)
+    return key if isinstance(key, str) else (zone.tzname(None) or str(zone))
+
+
 @dataclass(frozen=True, slots=True)
 class DayWindow:
     """One business day: records created in ``[start, end)`` (epoch seconds) belong to it."""
@@ -68,14 +75,31 @@ class DayWindow:
     zone: str = "UTC"  # what the day is named in, for people
 
     @classmethod
+    def zoned(cls, day: date, zone: tzinfo) -> DayWindow:
+        """``day`` from midnight to the next midnight on the wall clocks of ``zone``: 23 hours on
+        the day clocks go forward, 25 on the day they go back."""
+        start = datetime(day.year, day.month, day.day, tzinfo=zone)
+        nxt = day + timedelta(days=1)  # the next wall-clock midnight, whatever the offset is then
+        end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone)
+        return cls(day, start.timestamp(), end.timestamp(), zone_name(zone))
+
+    @classmethod
+    def of(cls, at: float, zone: tzinfo) -> DayWindow:
+        """The business day of ``zone`` that the instant ``at`` falls in."""
+        return cls.zoned(datetime.fromtimestamp(at, zone).date(), zone)
+
+    @classmethod
     def utc(cls, day: date) -> DayWindow:
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return cls(day, start.timestamp(), (start + timedelta(days=1)).timestamp())
+        return cls.zoned(day, UTC)
 
     @classmethod
     def utc_of(cls, at: float) -> DayWindow:
         """The UTC day ``at`` falls in."""
-        return cls.utc(datetime.fromtimestamp(at, UTC).date())
+        return cls.of(at, UTC)
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start) / 3600
 
     def __contains__(self, at: float) -> bool:
         return self.start <= at < self.end
@@ -152,32 +176,33 @@ class ZReport:
             "open": self.open,
         }
 
-    def lines(self) -> list[str]:
-        """The report as text, for a terminal or a screen (paper: ``report_ops``)."""
+    def lines(self, *, money: MoneyFormat = plain_format) -> list[str]:
+        """The report as text, for a terminal or a screen (paper: ``report_ops``); ``money``
+        formats the amounts (the merchant's locale, :mod:`terminal.display`)."""
         out = [f"Z-report {self.day} ({self.window.zone})"]
         if not self.sales:
             out.append("  no sales")
         for state, t in self.sales.items():
-            out.append(f"  {state:<16} {t.count:>5}  {_amounts(t.fiat.values())}")
+            out.append(f"  {state:<16} {t.count:>5}  {_amounts(t.fiat.values(), money)}")
             for code, a in t.crypto.items():
-                paid = a.amount.format(trim=True) if a.amount is not None else "(no quote)"
+                paid = money(a.amount, trim=True) if a.amount is not None else "(no quote)"
                 out.append(f"      {code:<12} {a.count:>5}  {paid}")
         if self.count("approved"):
-            out.append(f"  {'tips':<16} {'':>5}  {_amounts(self.tips.values()) or 'none'}")
+            out.append(f"  {'tips':<16} {'':>5}  {_amounts(self.tips.values(), money) or 'none'}")
         if not self.refunds:
             out.append(f"  {'refunds':<16} {'':>5}  none")
         for (state, _code), r in self.refunds.items():
-            out.append(f"  {'refund ' + state:<16} {r.count:>5}  {r.amount.format(trim=True)}")
+            out.append(f"  {'refund ' + state:<16} {r.count:>5}  {money(r.amount, trim=True)}")
         out.append(
-            f"  {'offline queue':<16} {self.queued:>5}  {_amounts(self.queued_fiat.values())}".rstrip()
+            f"  {'offline queue':<16} {self.queued:>5}  {_amounts(self.queued_fiat.values(), money)}".rstrip()
         )
         if self.open:
             out.append(f"  {'open sales':<16} {self.open:>5}  not settled yet (reconcile settles them)")
         return out
 
 
-def _amounts(amounts: Iterable[Money]) -> str:
-    return ", ".join(m.format() for m in amounts)
+def _amounts(amounts: Iterable[Money], money: MoneyFormat) -> str:
+    return ", ".join(money(m) for m in amounts)
 
 
 def z_report(

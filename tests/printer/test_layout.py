@@ -92,3 +92,23 @@ def test_the_report_layout() -> None:
     assert any(t.startswith("offline queue x1") and t.endswith("5.00 EUR") for t in text)
     assert any(t.startswith("open sales") and t.endswith("2") for t in text)
     assert isinstance(ops[-1], Cut) and all(len(t) <= 42 for t in text)
+
+
+def test_a_receipt_in_the_merchants_locale_and_zone_prints_as_shown() -> None:
+    # the euro sign and German separators survive the printer's code page; the time is Tokyo's
+    from zoneinfo import ZoneInfo
+
+    from terminal.display import money_format
+
+    receipt = sample_receipt(
+        fiat=Money(123456, asset("EUR")), tip=None, money=money_format("de_DE"), zone=ZoneInfo("Asia/Tokyo")
+    )
+    out = read_back(encode(receipt_ops(receipt, columns=42)))
+    assert any(line.startswith("TOTAL") and line.endswith("1.234,56 €") for line in out.lines)
+    assert any(line.startswith("Paid") and line.endswith("0,00004512 BTC") for line in out.lines)
+    assert "2026-11-18 20:06:40 JST" in " ".join(out.lines)
+    for code, minor, shown in (("JPY", 1000, "1.000 ¥"), ("KWD", 12345, "12,345 KWD")):
+        ops = receipt_ops(
+            sample_receipt(fiat=Money(minor, asset(code)), tip=None, money=receipt.money), columns=42
+        )
+        assert any(line.startswith("TOTAL") and line.endswith(shown) for line in read_back(encode(ops)).lines)

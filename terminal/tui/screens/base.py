@@ -15,9 +15,10 @@ from textual.widgets import Footer
 from terminal.tui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
-    from datetime import date
+    from datetime import date, tzinfo
 
     from terminal.config import Settings
+    from terminal.domain.money import MoneyFormat
     from terminal.domain.zreport import ZReport
     from terminal.journal import SaleRecord
     from terminal.tui.updates import InvoiceDesk, SaleView
@@ -31,6 +32,12 @@ class Queries(Protocol):
 
     @property
     def invoices(self) -> InvoiceDesk | None: ...
+
+    @property
+    def money(self) -> MoneyFormat: ...
+
+    @property
+    def zone(self) -> tzinfo: ...
 
     def history(
         self, *, state: str | None = None, asset_code: str | None = None, text: str = ""

@@ -3,7 +3,7 @@ the daily report, settings with doctor results."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime, tzinfo
 from typing import ClassVar
 
 from rich.text import Text
@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from terminal.domain.money import ASSETS, Money
+from terminal.domain.money import ASSETS, Money, MoneyFormat
 from terminal.domain.zreport import ZReport
 from terminal.journal import SaleRecord
 from terminal.tui.screens.base import PosScreen, ReceiptPrint
@@ -30,20 +30,20 @@ STATE_FILTERS: tuple[str | None, ...] = (
 )
 
 
-def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%m-%d %H:%M")
+def _when(ts: float, zone: tzinfo) -> str:
+    return datetime.fromtimestamp(ts, zone).strftime("%m-%d %H:%M")
 
 
-def _fiat(r: SaleRecord) -> str:
+def _fiat(r: SaleRecord, money: MoneyFormat) -> str:
     a = ASSETS.get(r.fiat_currency)
-    return Money(r.fiat_minor, a).format() if a else f"{r.fiat_minor} {r.fiat_currency}"
+    return money(Money(r.fiat_minor, a)) if a else f"{r.fiat_minor} {r.fiat_currency}"
 
 
-def _crypto(r: SaleRecord) -> str:
+def _crypto(r: SaleRecord, money: MoneyFormat) -> str:
     a = ASSETS.get(r.asset)
     if a is None or r.crypto_minor is None:
         return r.asset
-    return Money(r.crypto_minor, a).format(trim=True)
+    return money(Money(r.crypto_minor, a), trim=True)
 
 
 class ReceiptScreen(PosScreen):
@@ -108,8 +108,16 @@ class HistoryScreen(PosScreen):
         table = self.query_one(DataTable)
         table.clear()
         self.references = [r.reference for r in records]
+        money, zone = self.register.money, self.register.zone
         for r in records:
-            table.add_row(_when(r.created_at), r.state, _fiat(r), _crypto(r), r.reference, key=r.reference)
+            table.add_row(
+                _when(r.created_at, zone),
+                r.state,
+                _fiat(r, money),
+                _crypto(r, money),
+                r.reference,
+                key=r.reference,
+            )
         self.query_one("#history-filters", Static).update(
             Text(
                 f"state: {self.state_filter or 'all'}   asset: {self.asset_filter or 'all'}   "
@@ -163,15 +171,17 @@ class DetailScreen(PosScreen):
 
     def reload(self) -> None:
         record, events = self.register.detail(self.reference)
+        money = self.register.money
+        created = datetime.fromtimestamp(record.created_at, self.register.zone)
         rows = [
             ("reference", record.reference),
             ("state", record.state),
-            ("amount", _fiat(record)),
-            ("paid", _crypto(record)),
+            ("amount", _fiat(record, money)),
+            ("paid", _crypto(record, money)),
             ("quote", record.quote_id or "-"),
             ("payment", record.payment_id or "-"),
             ("reason", record.reason or "-"),
-            ("created", datetime.fromtimestamp(record.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+            ("created", created.strftime("%Y-%m-%d %H:%M:%S %Z")),
             ("steps", " → ".join(events)),
         ]
         self.query_one("#detail-text", Static).update(Text("\n".join(f"{k:<10} {v}" for k, v in rows)))
@@ -263,7 +273,7 @@ class ReportScreen(PosScreen):
 
     def on_mount(self) -> None:
         self.report = self.register.daily_report()
-        header, *rows = self.report.lines()
+        header, *rows = self.report.lines(money=self.register.money)
         lines = [f"{header}, terminal {self.register.settings.terminal.id}", *rows]
         self.query_one("#report-text", Static).update(Text("\n".join(lines)))
 

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from terminal.domain.money import AmountError, Money
+from terminal.domain.money import AmountError, Money, MoneyFormat, plain_format
 from terminal.domain.session import State
 from terminal.tui.keypad import Keypad, tip_of
 from terminal.tui.screens.base import PosScreen, ReceiptPrint
@@ -61,9 +61,10 @@ class TipScreen(PosScreen):
         self._refresh()
 
     def _refresh(self) -> None:
-        self.query_one("#tip-base", Static).update(Text(f"Amount  {self.base.format()}", "bold"))
+        money = self.register.money
+        self.query_one("#tip-base", Static).update(Text(f"Amount  {money(self.base)}", "bold"))
         lines = ["[n] no tip"] + [
-            f"[{i}] {p}%  = {tip_of(self.base, p).format()}" for i, p in enumerate(TIP_PERCENTS, start=1)
+            f"[{i}] {p}%  = {money(tip_of(self.base, p))}" for i, p in enumerate(TIP_PERCENTS, start=1)
         ]
         if self.keypad is not None:
             lines.append(f"[c] custom: {self.keypad.display()} {self.base.asset.code}  (type, then Enter)")
@@ -73,7 +74,7 @@ class TipScreen(PosScreen):
         tip = self._current()
         total = self.base + tip if tip is not None else self.base
         self.query_one("#tip-total", Static).update(
-            Text(f"Tip     {tip.format() if tip else '-'}\nTotal   {total.format()}", "bold")
+            Text(f"Tip     {money(tip) if tip else '-'}\nTotal   {money(total)}", "bold")
         )
 
     def _current(self) -> Money | None:
@@ -145,7 +146,8 @@ class AssetScreen(PosScreen):
 
     def _render_sale(self, sale: SaleView) -> None:
         if sale.total is not None:
-            self.query_one("#asset-total", Static).update(Text(f"Total  {sale.total.format()}", "bold"))
+            total = self.register.money(sale.total)
+            self.query_one("#asset-total", Static).update(Text(f"Total  {total}", "bold"))
         if sale.state is State.QUOTING:
             msg = Text(f"Quoting {sale.asset.code if sale.asset else ''}…", "yellow")
         elif sale.reason:
@@ -158,17 +160,17 @@ class AssetScreen(PosScreen):
         self.post_message(self.AssetChosen(self.codes[index - 1]))
 
 
-def quote_text(sale: SaleView, seconds_left: float | None) -> Text:
+def quote_text(sale: SaleView, seconds_left: float | None, money: MoneyFormat = plain_format) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     if sale.total is not None:
-        text.append(f"{sale.total.format()}\n", "bold")
+        text.append(f"{money(sale.total)}\n", "bold")
         if sale.tip is not None:
-            text.append(f"incl. tip {sale.tip.format()}\n", "dim")
+            text.append(f"incl. tip {money(sale.tip)}\n", "dim")
     q = sale.quote
     if q is None:
         text.append(f"quoting {sale.asset.code if sale.asset else ''}…\n", "yellow")
         return text
-    text.append(f"{q.crypto.format(trim=True)}\n", "bold cyan")
+    text.append(f"{money(q.crypto, trim=True)}\n", "bold cyan")
     text.append(f"rate {q.rate} {q.fiat.asset.code}/{q.crypto.asset.code}\n")
     text.append(f"spread {q.spread_bps / 100:.2f}%\nquote {q.quote_id}\n", "dim")
     if seconds_left is not None:
@@ -228,7 +230,9 @@ class WaitingScreen(PosScreen):
         self.set_interval(0.5, self._render_countdown)
 
     def _render_countdown(self) -> None:
-        self.query_one("#quote", Static).update(quote_text(self.pos.sale, self.register.seconds_left()))
+        self.query_one("#quote", Static).update(
+            quote_text(self.pos.sale, self.register.seconds_left(), self.register.money)
+        )
 
     def _render_sale(self, sale: SaleView) -> None:
         state = {
@@ -333,9 +337,10 @@ class ResultScreen(PosScreen):
         self.query_one("#result-title", Static).update(Text(f" {title} ", style))
         lines = Text()
         if sale.total is not None:
-            lines.append(f"{sale.total.format()}")
+            money = self.register.money
+            lines.append(money(sale.total))
             if sale.quote is not None:
-                lines.append(f"  =  {sale.quote.crypto.format(trim=True)}")
+                lines.append(f"  =  {money(sale.quote.crypto, trim=True)}")
             lines.append("\n")
         if sale.state is State.DECLINED:
             lines.append(reason_in_words(sale.reason) + "\n", "red")

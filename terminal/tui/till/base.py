@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 from drivers.registry import Reader
 from terminal.config import LoadedSettings, Settings
 from terminal.domain import session as s
-from terminal.domain.money import ASSETS, Asset
+from terminal.domain.money import ASSETS, Asset, MoneyFormat
 from terminal.journal import Journal
 from terminal.tui.updates import (
     BackendStatus,
@@ -86,6 +87,18 @@ class TillBase:
     @property
     def currency(self) -> Asset:
         return ASSETS[self.settings.terminal.fiat_currency]
+
+    @property
+    def money(self) -> MoneyFormat:
+        """Amounts as the merchant reads them (``[merchant] locale``)."""
+        from terminal.display import money_format
+
+        return money_format(self.settings.merchant.locale)
+
+    @property
+    def zone(self) -> tzinfo:
+        """The merchant's time zone: the business day and the times shown."""
+        return self.settings.merchant.zone()
 
     async def _run(self, step: Awaitable[None]) -> None:
         """One step of the core, then the view catches up with the session."""

@@ -42,7 +42,7 @@ class PrintingSteps(Records):
                 f"sale {reference} is {record.state.replace('_', ' ')}",
                 "only an approved or declined sale has a receipt",
             )
-        return receipt_for(record, merchant=self.settings.merchant.name, terminal=self.settings.terminal.id)
+        return receipt_for(record, self.settings)
 
     def receipt(self) -> Receipt | None:
         """The receipt of the current sale, once it is approved or declined."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from terminal.domain.zreport import DayWindow, ZReport
+from terminal.domain.zreport import ZReport
 from terminal.journal import SaleRecord
 from terminal.tui.till.base import TillBase
 from terminal.tui.updates import RegisterError
@@ -30,9 +30,9 @@ class Records(TillBase):
         return record, self.journal.events(reference)
 
     def daily_report(self, *, day: date | None = None) -> ZReport:
-        """The Z-report of one UTC day (default: today by the register's clock): the same
-        report as ``cryptopos report`` and the printed one, refunds included."""
-        from terminal.reporting import read_z_report
+        """The Z-report of one business day in the merchant's time zone (default: today by the
+        register's clock): the same report as ``cryptopos report`` and the printed one, refunds
+        included."""
+        from terminal.reporting import business_day, read_z_report
 
-        window = DayWindow.utc(day) if day is not None else DayWindow.utc_of(self.clock())
-        return read_z_report(self.journal, window)
+        return read_z_report(self.journal, business_day(self.settings, day=day, now=self.clock()))
