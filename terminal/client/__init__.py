@@ -11,12 +11,22 @@ Errors::
      ├── UnsupportedError               the negotiated API version lacks the operation
      └── ProblemError                   the backend answered with RFC 9457 problem details
           ├── QuoteRefusedError         the rates service refused to quote (or quoted nonsense)
-          └── VersionSunsetError        the API version is past its sunset (410)
+          ├── VersionSunsetError        the API version is past its sunset (410)
+          └── ApprovalRefusedError      a manager's approval is needed, wrong, or locked out (403)
 """
 
-from terminal.client.adapters import INVOICE_KINDS, InvoiceResult, PaymentResult, RefundResult
+from terminal.client.adapters import (
+    INVOICE_KINDS,
+    Approval,
+    InvoiceResult,
+    PaymentResult,
+    RefundResult,
+    StaffMember,
+)
 from terminal.client.client import BackendClient
 from terminal.client.errors import (
+    APPROVAL_PROBLEMS,
+    ApprovalRefusedError,
     BackendError,
     BackendUnavailableError,
     BadAnswerError,
@@ -35,7 +45,10 @@ from terminal.client.transport import backend_transport
 from terminal.client.writes import InFlight
 
 __all__ = [
+    "APPROVAL_PROBLEMS",
     "INVOICE_KINDS",
+    "Approval",
+    "ApprovalRefusedError",
     "BackendClient",
     "BackendError",
     "BackendUnavailableError",
@@ -55,6 +68,7 @@ __all__ = [
     "RefundResult",
     "RetryBudget",
     "RetryPolicy",
+    "StaffMember",
     "Timeouts",
     "UnsupportedError",
     "VersionSunsetError",
