@@ -157,6 +157,13 @@ class OfflineSettings(_Section):
         return v
 
 
+class StaffSettings(_Section):
+    """Staff at the till: the TUI locks after ``idle_lock_s`` without a key press (PCI DSS
+    asks for 15 minutes at most)."""
+
+    idle_lock_s: float = Field(900.0, ge=10, le=3600)
+
+
 class JournalSettings(_Section):
     path: Path = Path("var/journal.sqlite3")
 
@@ -170,6 +177,7 @@ class Settings(_Section):
     retry: RetrySettings = RetrySettings()
     journal: JournalSettings = JournalSettings()
     offline: OfflineSettings = OfflineSettings()
+    staff: StaffSettings = StaffSettings()
 
 
 # ---------------------------------------------------------------------------------------
