@@ -24,18 +24,24 @@ from terminal.client import BackendClient
 from terminal.config import LoadedSettings
 from terminal.journal import Journal
 from terminal.sale import new_reference, offline_policy
+from terminal.staff import tillsettings
+from terminal.staff.desk import StaffDesk
+from terminal.staff.rules import IdleTimer
 from terminal.tui.till.doctor import Doctor
 from terminal.tui.till.readers import ReaderSteps
 from terminal.tui.till.refunds import RefundSteps
 from terminal.tui.till.sale import SaleSteps, TillSale
+from terminal.tui.till.staff import StaffSteps
 from terminal.tui.updates import BackendStatus, InvoiceDesk, SaleView, Update
 
 # After this many quotes for one sale the register gives up (a feed that keeps expiring).
 MAX_QUOTES = 5
 
 
-class Register(SaleSteps, RefundSteps, Doctor, ReaderSteps):
-    """One terminal's till: the current sale, the readers, the backend link, the journal."""
+class Register(StaffSteps, SaleSteps, RefundSteps, Doctor, ReaderSteps):
+    """One terminal's till: the current sale, the readers, the backend link, the journal, and
+    who is signed in. Settings a manager changed on the till (kept in the journal) are laid over
+    ``loaded`` here."""
 
     def __init__(
         self,
@@ -53,6 +59,9 @@ class Register(SaleSteps, RefundSteps, Doctor, ReaderSteps):
         demo_card: Callable[[], str] | None = None,
         setup: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        loaded, self.settings_notes = tillsettings.with_till_settings(
+            loaded, [(t.key, t.value, t.approved_by, t.at) for t in journal.till_settings()]
+        )
         self.loaded = loaded
         self.demo_card = demo_card
         self.setup = setup  # the demo issues its card here
@@ -77,6 +86,8 @@ class Register(SaleSteps, RefundSteps, Doctor, ReaderSteps):
             max_quotes=MAX_QUOTES,
             reference_factory=reference_factory,
         )
+        self.staff = StaffDesk(journal, client=self.ensure_client, clock=clock)
+        self.idle = IdleTimer(self.settings.staff.idle_lock_s, clock)
         self.view = SaleView()
         self.backend = BackendStatus(url=self.settings.backend.url, queued=self._queued())
         self.readers = {}

@@ -49,3 +49,31 @@ def record_notifications(app: Any) -> list[tuple[str, str, str]]:
 
     app.notify = notify
     return seen
+
+
+async def sign_in(pilot: Pilot[None], staff_id: str, pin: str) -> None:
+    """On the sign-in screen: pick ``staff_id``, type ``pin``, Enter (the screen stays when the
+    PIN is refused: the caller checks what it says)."""
+    from textual.widgets import OptionList
+
+    from terminal.tui.screens.staff import SignInScreen
+
+    await until(pilot, lambda: isinstance(pilot.app.screen, SignInScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, SignInScreen)
+    await until(pilot, lambda: staff_id in screen.ids)
+    screen.query_one(OptionList).highlighted = screen.ids.index(staff_id)
+    await pilot.press(*pin, "enter")
+
+
+async def approve(pilot: Pilot[None], staff_id: str, pin: str) -> None:
+    """On a manager's PIN pad: pick ``staff_id``, type ``pin``, Enter."""
+    from textual.widgets import OptionList
+
+    from terminal.tui.screens.staff import PinPadScreen
+
+    await until(pilot, lambda: isinstance(pilot.app.screen, PinPadScreen))
+    pad = pilot.app.screen
+    assert isinstance(pad, PinPadScreen)
+    pad.query_one(OptionList).highlighted = [m.staff_id for m in pad.managers].index(staff_id)
+    await pilot.press(*pin, "enter")

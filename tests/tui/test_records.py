@@ -16,8 +16,8 @@ from terminal.tui.screens.records import (
     SettingsScreen,
 )
 from tests.tui.conftest import MakeTill
-from tests.tui.harness import KEY_ID, SECRET, no_sleep
-from tests.tui.helpers import record_notifications, screen_text, start_sale, until
+from tests.tui.harness import KEY_ID, MANAGER, MANAGER_PIN, SECRET, no_sleep
+from tests.tui.helpers import approve, record_notifications, screen_text, start_sale, until
 
 # BIP173's example P2WPKH address: a valid mainnet bech32 checksum, owned by nobody we know.
 ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
@@ -71,6 +71,7 @@ async def test_refund_on_a_v1_backend_says_what_is_missing(make: MakeTill) -> No
     async with till.app.run_test(size=(80, 24)) as pilot:
         approved = await _sell(pilot, till, "t", State.APPROVED)
         await _refund_screen(pilot, till, approved, ADDRESS)
+        await approve(pilot, MANAGER, MANAGER_PIN)
         await until(pilot, lambda: "Refunds not available" in screen_text(pilot))
         record = till.journal.get(approved)
         assert record is not None and record.state == "approved"
@@ -168,6 +169,7 @@ async def test_refund_to_the_scanned_address_is_journaled(make: MakeTill) -> Non
     async with till.app.run_test(size=(80, 24)) as pilot:
         approved = await _sell(pilot, till, "t", State.APPROVED)
         await _refund_screen(pilot, till, approved, ADDRESS)
+        await approve(pilot, MANAGER, MANAGER_PIN)
         await until(pilot, lambda: "✔ refund" in screen_text(pilot))
         record = till.journal.get(approved)
         assert record is not None and journaled_refund(till.journal, approved) == ADDRESS
@@ -208,6 +210,7 @@ async def test_refund_address_scanned_by_the_camera(make: MakeTill) -> None:
         assert isinstance(screen, RefundScreen)
         await until(pilot, lambda: screen.query_one(Input).value == ADDRESS)
         await pilot.press("enter")
+        await approve(pilot, MANAGER, MANAGER_PIN)
         await until(pilot, lambda: "✔ refund" in screen_text(pilot))
         record = till.journal.get(approved)
         assert record is not None and journaled_refund(till.journal, approved) == ADDRESS

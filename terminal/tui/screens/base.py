@@ -16,7 +16,7 @@ from terminal.tui.widgets.status import StatusBar
 if TYPE_CHECKING:
     from terminal.config import Settings
     from terminal.journal import SaleRecord
-    from terminal.tui.updates import DailyReport, InvoiceDesk, SaleView
+    from terminal.tui.updates import DailyReport, InvoiceDesk, SaleView, StaffView
 
 
 class Queries(Protocol):
@@ -40,6 +40,11 @@ class Queries(Protocol):
 
     def seconds_left(self) -> float | None: ...
 
+    @property
+    def signed_in(self) -> StaffView | None: ...
+
+    def staff_roster(self) -> list[StaffView]: ...
+
 
 class Host(Protocol):
     """What a screen needs of its app (:class:`terminal.tui.app.PosApp` is one). A protocol, so
@@ -50,6 +55,9 @@ class Host(Protocol):
 
     @property
     def register(self) -> Queries: ...
+
+    @property
+    def staff_hint(self) -> str: ...
 
 
 class PosScreen(Screen[None]):

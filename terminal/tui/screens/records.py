@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, Static
 
 from terminal.domain.money import ASSETS, Money
 from terminal.journal import SaleRecord
+from terminal.staff.report import StaffTotals
 from terminal.tui.screens.base import PosScreen
 from terminal.tui.updates import Check, Receipt
 from terminal.tui.widgets.qr import QrCode
@@ -223,11 +224,16 @@ class RefundScreen(PosScreen):
         self.query_one("#refund-state", Static).update(text)
 
 
+def _staff_line(t: StaffTotals) -> str:
+    takings = ", ".join(m.format() for m in t.takings.values()) or "-"
+    return f"  {t.name[:20]:<20} {t.sales:>3}  {takings:<14} {t.refunds} / {t.approvals}"
+
+
 class ReportScreen(PosScreen):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
 
     def body(self) -> ComposeResult:
-        with Vertical(classes="panel"):
+        with VerticalScroll(classes="panel"):
             yield Static(id="report-text")
 
     def on_mount(self) -> None:
@@ -245,18 +251,35 @@ class ReportScreen(PosScreen):
             *([f"  {m.format()}" for m in r.totals.values()] or ["  none"]),
             "received:",
             *([f"  {m.format(trim=True)}" for m in r.by_asset.values()] or ["  none"]),
+            "by staff (sales, takings, refunds asked / approved):",
+            *([_staff_line(t) for t in r.by_staff] or ["  none"]),
         ]
         self.query_one("#report-text", Static).update(Text("\n".join(lines)))
 
 
 class SettingsScreen(PosScreen):
+    """The effective configuration with the doctor's checks; the offline keys and the idle lock
+    can be changed here, each with a manager's PIN."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "doctor", "Run doctor"),
+        Binding("o", "change('offline.enabled')", "Offline on/off"),
+        Binding("m", "change('offline.max_payment')", "Offline max"),
+        Binding("t", "change('offline.max_total')", "Offline total"),
+        Binding("i", "change('staff.idle_lock_s')", "Idle lock"),
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
     class DoctorRequested(Message):
         pass
+
+    class ChangeRequested(Message):
+        """Change ``key`` to ``text`` (None: ask for the value first)."""
+
+        def __init__(self, key: str, text: str | None) -> None:
+            super().__init__()
+            self.key = key
+            self.text = text
 
     def body(self) -> ComposeResult:
         with VerticalScroll(id="settings-scroll"):
@@ -264,6 +287,11 @@ class SettingsScreen(PosScreen):
             yield Static(id="settings-rows")
 
     def on_mount(self) -> None:
+        self.show_rows()
+        self.query_one("#settings-scroll").focus()
+        self.action_doctor()
+
+    def show_rows(self) -> None:
         rows = self.register.settings_rows()
         width = max(len(k) for k, _, _ in rows)
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -271,10 +299,15 @@ class SettingsScreen(PosScreen):
         for key, value, source in rows:
             shown = value if len(value) <= 30 else value[:29] + "…"
             text.append(f"{key:<{width}} {shown:<30} ")
-            text.append(f"{source[:20]}\n", "dim")
+            text.append(f"{source[:24]}\n", "dim")
         self.query_one("#settings-rows", Static).update(text)
-        self.query_one("#settings-scroll").focus()
-        self.action_doctor()
+
+    def action_change(self, key: str) -> None:
+        if key == "offline.enabled":
+            on = self.register.settings.offline.enabled
+            self.post_message(self.ChangeRequested(key, "off" if on else "on"))
+        else:
+            self.post_message(self.ChangeRequested(key, None))
 
     def action_doctor(self) -> None:
         self.query_one("#doctor", Static).update("doctor: running…")

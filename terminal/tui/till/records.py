@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from terminal.domain.money import ASSETS, Money
 from terminal.journal import SaleRecord
+from terminal.staff.report import staff_totals
 from terminal.tui.till.base import TillBase
 from terminal.tui.updates import DailyReport, RegisterError
 
@@ -47,6 +48,8 @@ class Records(TillBase):
                 if r.crypto_minor is not None and r.asset in ASSETS:
                     c = Money(r.crypto_minor, ASSETS[r.asset])
                     by_asset[r.asset] = by_asset.get(r.asset, Money(0, c.asset)) + c
+        start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+        end = start + timedelta(days=1)
         return DailyReport(
             day,
             counts["approved"],
@@ -56,4 +59,5 @@ class Records(TillBase):
             counts["unknown_outcome"],
             totals,
             by_asset,
+            tuple(staff_totals(self.journal, since=start.timestamp(), until=end.timestamp())),
         )
