@@ -31,6 +31,8 @@ COMMANDS = [
     "report",
     "refund",
     "reconcile",
+    "staff",
+    "audit",
     "tui",
 ]
 

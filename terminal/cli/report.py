@@ -1,6 +1,7 @@
 """``cryptopos report``: the daily Z-report from the journal (UTC days).
 
-Counts and totals per status and asset, refunds, and the offline queue as it stands now.
+Counts and totals per status and asset, refunds, the offline queue as it stands now, and each
+staff member's part (approved sales and takings, refunds asked for and approved).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from terminal.cli.common import EXIT_OK, PARENT, CliError, load
 from terminal.domain.money import Money, asset
 from terminal.journal import Journal
+from terminal.staff.report import staff_totals
 
 
 def register(sub: Any) -> None:
@@ -69,6 +71,17 @@ def z_report(journal: Journal, day: date) -> dict[str, Any]:
             "fiat": {c: Money(m, asset(c)).amount_str() for c, m in queue_tot.items()},
         },
         "open": len(journal.unsettled()) - len(queue),
+        "staff": [
+            {
+                "staff_id": t.staff_id,
+                "name": t.name,
+                "approved": t.sales,
+                "fiat": {c: m.amount_str() for c, m in t.takings.items()},
+                "refunds": t.refunds,
+                "refunds_approved": t.approvals,
+            }
+            for t in staff_totals(journal, since=start, until=end)
+        ],
     }
 
 
@@ -106,4 +119,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"  offline queue: {q['count']} waiting" + (f", {fiat}" if fiat else ""))
     if rep["open"]:
         print(f"  open sales: {rep['open']} (run `cryptopos reconcile`)")
+    print("  by staff (approved sales, takings, refunds asked / approved):")
+    if not rep["staff"]:
+        print("    none")
+    for t in rep["staff"]:
+        fiat = ", ".join(f"{v} {k}" for k, v in t["fiat"].items()) or "-"
+        who = f"{t['name']} ({t['staff_id']})" if t["staff_id"] else t["name"]
+        print(f"    {who[:36]:<36} {t['approved']:>5}  {fiat:<16} {t['refunds']} / {t['refunds_approved']}")
     return EXIT_OK

@@ -69,6 +69,7 @@ class RefundRecord:
     updated_at: float
     staff_id: str | None = None  # who asked for it at the till
     approved_by: str | None = None  # the manager whose approval the backend accepted
+    approval_from: str | None = None  # the manager whose approval (id and PIN) was sent with it
 
 
 @dataclass(frozen=True, slots=True)

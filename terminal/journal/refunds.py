@@ -18,18 +18,36 @@ class RefundBook(AuditBook):
         asset: str,
         to: str,
         staff_id: str | None = None,
+        approval_from: str | None = None,
     ) -> RefundRecord:
-        """Journal a refund before it is sent; an existing one with the same key is returned.
-        ``staff_id``: who asks for it (default: whoever is signed in)."""
+        """Journal a refund before it is sent; an existing one with the same key is returned
+        (with ``approval_from`` updated: the manager approving this attempt). ``staff_id``: who
+        asks for it (default: whoever is signed in)."""
         now = self._clock()
         asked_by = staff_id if staff_id is not None else self.acting_staff
         with self._tx():
             self._db.execute(
                 "INSERT OR IGNORE INTO refunds (idempotency_key, payment_id, reference, amount_minor, asset,"
-                " to_address, state, created_at, updated_at, staff_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?)",
-                (idempotency_key, payment_id, reference, amount_minor, asset, to, now, now, asked_by),
+                " to_address, state, created_at, updated_at, staff_id, approval_from)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?)",
+                (
+                    idempotency_key,
+                    payment_id,
+                    reference,
+                    amount_minor,
+                    asset,
+                    to,
+                    now,
+                    now,
+                    asked_by,
+                    approval_from,
+                ),
             )
+            if approval_from is not None:
+                self._db.execute(
+                    "UPDATE refunds SET approval_from = ? WHERE idempotency_key = ?",
+                    (approval_from, idempotency_key),
+                )
         found = self.refund(idempotency_key)
         assert found is not None
         return found

@@ -108,6 +108,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sales ADD COLUMN staff_id TEXT;
     ALTER TABLE refunds ADD COLUMN staff_id TEXT;
     ALTER TABLE refunds ADD COLUMN approved_by TEXT;
+    ALTER TABLE refunds ADD COLUMN approval_from TEXT;
     CREATE TABLE till_settings (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL,

@@ -263,7 +263,8 @@ class StaffDesk:
         except UnknownStaffError as exc:
             raise StaffError("Not on this till", str(exc), "`cryptopos staff list` shows who is") from None
 
-    def reset_pin(self, staff_id: str, pin: str) -> StaffRecord:
+    def cashier(self, staff_id: str) -> StaffRecord:
+        """``staff_id``, a cashier: only a cashier's PIN is kept on the till."""
         member = self.member(staff_id)
         if member.role != "cashier":
             raise StaffError(
@@ -271,6 +272,10 @@ class StaffDesk:
                 f"{member.name} is a manager: their PIN lives only on the backend",
                 f"cryptopos backend staff reset-pin {staff_id}",
             )
+        return member
+
+    def reset_pin(self, staff_id: str, pin: str) -> StaffRecord:
+        self.cashier(staff_id)
         check_pin(pin)
         return self.journal.set_pin_hash(staff_id, pins.hash_pin(pin))
 

@@ -97,6 +97,7 @@ class RefundSteps(Records):
             amount_minor=amount,
             asset=record.asset,
             to=address,
+            approval_from=approver,
         )
         subject = f"refund of {record.payment_id}"
         try:
