@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from terminal.cli.common import EXIT_OK, PARENT, CliError, load
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError, load
 from terminal.domain.money import Money, asset
 from terminal.journal import Journal
 from terminal.staff.report import staff_totals
@@ -23,6 +24,8 @@ def register(sub: Any) -> None:
     p.add_argument("--day", help="YYYY-MM-DD (UTC; default: today)")
     p.add_argument("--journal", help="journal path (default: journal.path)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--print", action="store_true", help="also print it on the receipt printer")
+    p.add_argument("--printer", metavar="DEVICE", help="the printer for --print (default: [printer] device)")
     p.set_defaults(func=run)
 
 
@@ -100,7 +103,21 @@ def run(args: argparse.Namespace) -> int:
         journal.close()
     if args.json:
         print(json.dumps(rep))
-        return EXIT_OK
+    else:
+        show(rep)
+    if args.print or args.printer:
+        from terminal.printing import PrintFailedError, print_report
+
+        try:
+            result = print_report(rep, settings, device=args.printer)
+        except PrintFailedError as exc:
+            print(f"cryptopos: {exc.title}: {exc.message}\n  → {exc.hint}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"cryptopos: printed the Z-report on {result.device}", file=sys.stderr)
+    return EXIT_OK
+
+
+def show(rep: dict[str, Any]) -> None:
     print(f"Z-report {rep['day']} (UTC)")
     if not rep["sales"]:
         print("  no sales")
@@ -126,4 +143,3 @@ def run(args: argparse.Namespace) -> int:
         fiat = ", ".join(f"{v} {k}" for k, v in t["fiat"].items()) or "-"
         who = f"{t['name']} ({t['staff_id']})" if t["staff_id"] else t["name"]
         print(f"    {who[:36]:<36} {t['approved']:>5}  {fiat:<16} {t['refunds']} / {t['refunds_approved']}")
-    return EXIT_OK

@@ -1,5 +1,5 @@
 """The audit trail: who did what at the till, and when. Append-only: the database itself refuses
-to change or delete a row (triggers of migration 3), so a mistake is corrected by a new row.
+to change or delete a row (triggers of migration 4), so a mistake is corrected by a new row.
 
 Never a PIN, a PIN hash or a key: rows name people by staff id and say what happened.
 """

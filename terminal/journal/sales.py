@@ -14,15 +14,33 @@ AUDITED_STATES = FINAL_STATES | {"unknown_outcome", "offline_queued"}
 
 class SaleBook(AuditBook):
     def open_sale(
-        self, *, reference: str, idempotency_key: str, fiat_minor: int, fiat_currency: str, asset: str
+        self,
+        *,
+        reference: str,
+        idempotency_key: str,
+        fiat_minor: int,
+        fiat_currency: str,
+        asset: str,
+        tip_minor: int | None = None,
     ) -> None:
         """Journal a new sale, taken by whoever is signed in (``acting_staff``)."""
         now = self._clock()
         with self._tx():
             self._db.execute(
                 "INSERT INTO sales (reference, idempotency_key, fiat_minor, fiat_currency, asset, state,"
-                " created_at, updated_at, staff_id) VALUES (?, ?, ?, ?, ?, 'amount_entered', ?, ?, ?)",
-                (reference, idempotency_key, fiat_minor, fiat_currency, asset, now, now, self.acting_staff),
+                " created_at, updated_at, tip_minor, staff_id)"
+                " VALUES (?, ?, ?, ?, ?, 'amount_entered', ?, ?, ?, ?)",
+                (
+                    reference,
+                    idempotency_key,
+                    fiat_minor,
+                    fiat_currency,
+                    asset,
+                    now,
+                    now,
+                    tip_minor,
+                    self.acting_staff,
+                ),
             )
             self._event(reference, "amount_entered", None, now)
 
@@ -39,6 +57,7 @@ class SaleBook(AuditBook):
             "payload",
             "payload_kind",
             "submitted_at",
+            "rate",
         }
         bad = set(fields) - allowed
         if bad:

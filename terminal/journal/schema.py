@@ -75,7 +75,12 @@ MIGRATIONS: list[str] = [
         first_seen REAL NOT NULL
     )
     """,
-    # 3: staff, the audit trail, who took each sale and refund, settings changed at the till
+    # 3: what a reprinted receipt shows beyond the total: the tip in it and the quote's rate
+    """
+    ALTER TABLE sales ADD COLUMN tip_minor INTEGER;
+    ALTER TABLE sales ADD COLUMN rate TEXT
+    """,
+    # 4: staff, the audit trail, who took each sale and refund, settings changed at the till
     """
     CREATE TABLE staff (
         staff_id TEXT PRIMARY KEY,

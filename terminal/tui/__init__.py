@@ -3,6 +3,7 @@ the app; importing this package imports neither Textual nor a driver library."""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -67,8 +68,9 @@ def build_app(loaded: LoadedSettings, *, demo: bool = False, demo_staff: DemoSta
 
 def run_tui(loaded: LoadedSettings, *, demo: bool = False) -> int:
     app = build_app(loaded, demo=demo)
-    if demo:
+    if demo and sys.stdout.isatty():
         # the sign-in screen shows them too; printed, they are still there after the demo ends
+        # (not into a pipe: `cryptopos serve` draws the till from it)
         print(app.staff_hint)
     try:
         app.run()

@@ -1,4 +1,4 @@
-"""The journal's staff roster, audit trail and till settings (schema v3)."""
+"""The journal's staff roster, audit trail and till settings (migration 4)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,31 @@ def test_a_v2_journal_is_migrated_and_keeps_its_sales(tmp_path: Path) -> None:
         assert sale is not None and sale.state == "approved" and sale.staff_id is None
     finally:
         journal.close()
+
+
+def test_a_v3_journal_from_main_gains_staff_and_keeps_tips_and_rates(tmp_path: Path) -> None:
+    """Migration 3 (tip and rate) came before staff: a till upgraded from it moves to 4 once."""
+    path = tmp_path / "j.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:3], start=1):
+        for stmt in statements(script):
+            db.execute(stmt)
+        db.execute(f"PRAGMA user_version={number}")
+    db.execute(
+        "INSERT INTO sales (reference, idempotency_key, fiat_minor, fiat_currency, asset, state, created_at,"
+        " updated_at, tip_minor, rate) VALUES ('r1', 'k1', 1320, 'EUR', 'BTC', 'approved', 1, 1, 120, '61234.5')"
+    )
+    db.close()
+    for opened in (1, 2):  # the second open finds nothing left to apply
+        journal = Journal(path)
+        try:
+            assert journal.schema_version == len(MIGRATIONS) == 4
+            sale = journal.get("r1")
+            assert sale is not None and (sale.tip_minor, sale.rate, sale.staff_id) == (120, "61234.5", None)
+            journal.audit("signed_in", staff_id="s_a", detail="cashier")
+            assert [r.event for r in journal.audit_trail()] == ["signed_in"] * opened
+        finally:
+            journal.close()
 
 
 def test_statements_keep_a_trigger_whole() -> None:
