@@ -75,7 +75,7 @@ Screen { background: $surface; }
 #history-filters { height: 1; padding: 0 1; }
 #signin-body { height: auto; margin: 1 0; }
 #signin-names { width: 40; height: auto; max-height: 9; }
-#signin-pin-pane { width: 1fr; padding: 0 2; }
+#signin-pin-pane { width: 1fr; height: auto; padding: 0 2; }
 #signin-keypad { margin-top: 1; }
 #signin-error { height: auto; min-height: 1; }
 """

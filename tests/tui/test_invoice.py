@@ -153,6 +153,11 @@ async def test_the_demo_till_issues_invoices_and_its_card_through_its_own_client
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: register.backend.connected is True, timeout=20)
             assert "4826" in app.staff_hint  # the demo shows its PINs under the sign-in screen
+            await until(pilot, lambda: type(pilot.app.screen).__name__ == "SignInScreen")
+            hint = pilot.app.screen.query_one("#signin-hint")
+            assert "4826" in str(hint.render())
+            # on the screen at 80x24, not pushed below the footer by the PIN pad
+            assert hint.region.height == 1 and hint.region.bottom <= 23, hint.region
             await sign_in(pilot, staff.cashier_id, "4826")
             await until(pilot, lambda: type(pilot.app.screen).__name__ == "AmountScreen")
             client = register.client
