@@ -73,6 +73,9 @@ Screen { background: $surface; }
 #receipt-text { width: 38; padding: 0 1; }
 #receipt-qr-pane { width: 1fr; }
 #history-filters { height: 1; padding: 0 1; }
+/* the amount screen has nine keys with the switch of user: one space less per key fits 80 columns */
+AmountScreen FooterKey .footer-key--key { padding: 0 0 0 1; }
+AmountScreen FooterKey .footer-key--description { padding: 0 0 0 1; }
 #signin-body { height: auto; margin: 1 0; }
 #signin-names { width: 40; height: auto; max-height: 9; }
 #signin-pin-pane { width: 1fr; height: auto; padding: 0 2; }

@@ -262,10 +262,10 @@ class SettingsScreen(PosScreen):
     can be changed here, each with a manager's PIN."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "doctor", "Run doctor"),
-        Binding("o", "change('offline.enabled')", "Offline on/off"),
-        Binding("m", "change('offline.max_payment')", "Offline max"),
-        Binding("t", "change('offline.max_total')", "Offline total"),
+        Binding("d", "doctor", "Doctor"),
+        Binding("o", "change('offline.enabled')", "Offline"),
+        Binding("m", "change('offline.max_payment')", "Max payment"),
+        Binding("t", "change('offline.max_total')", "Max total"),
         Binding("i", "change('staff.idle_lock_s')", "Idle lock"),
         Binding("escape", "app.pop_screen", "Back"),
     ]
