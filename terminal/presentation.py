@@ -19,14 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from terminal.domain.payloads import (
-    BoltCardTap,
-    Lnurl,
-    NdefMessage,
-    PayloadError,
-    WalletToken,
-    parse_payload,
-)
+from terminal.domain.payloads import PayloadError, parse_payload
 
 TEST_PREFIX = "cryptopos-test:"
 # What a customer can present to pay (parse_payload kinds). An address or an invoice shown by
@@ -54,10 +47,13 @@ def identify(payload: str, *, now: float) -> Presentation:
         parsed = parse_payload(text, now=now)
     except PayloadError:
         return Presentation("unknown", None)  # the backend judges what the terminal cannot read
-    if isinstance(parsed, NdefMessage):
-        if parsed.content is None:
+    # by kind, not by class: naming the classes here would import every format's parser (and
+    # its crypto) at start-up, where parse_payload imports only the one a payload needs
+    if parsed.kind == "ndef":
+        content = getattr(parsed, "content", None)
+        if content is None:
             return Presentation("ndef", None)
-        inner = _classify(parsed.content)
+        inner = _classify(content)
         return replace(inner, kind="ndef", guard_kind=inner.guard_kind or inner.kind)
     return _classify(parsed)
 
@@ -69,14 +65,14 @@ def _withdraw_token(url: str) -> str:
 
 
 def _classify(parsed: Any) -> Presentation:
-    if isinstance(parsed, BoltCardTap):
+    if parsed.kind == "boltcard":
         return Presentation("bolt_card", f"{parsed.p.upper()}:{parsed.c.upper()}")
-    if isinstance(parsed, WalletToken):
+    if parsed.kind == "wallet_token":
         token = f"{parsed.wallet_id}:{parsed.nonce.hex()}"
         if parsed.expired:
             return Presentation("wallet_token", token, refusal="expired_token")
         return Presentation("wallet_token", token)
-    if isinstance(parsed, Lnurl):
+    if parsed.kind == "lnurl":
         if parsed.tag in (None, "withdrawRequest") and (
             parsed.tag == "withdrawRequest" or parsed.original.lower().startswith("lnurlw://")
         ):

@@ -8,21 +8,20 @@ import argparse
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from terminal.cli.common import EXIT_OK, PARENT, CliError, load
+from terminal.cli.common import EXIT_OK, CliError, load
 from terminal.cli.history import parse_since
-from terminal.journal import AuditRecord, Journal
-from terminal.staff.rules import StaffRuleError, check_staff_id
+
+if TYPE_CHECKING:
+    from terminal.journal import AuditRecord
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("audit", parents=[PARENT], help="who did what at the till: the audit trail")
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", help="YYYY-MM-DD, an ISO date-time (UTC unless it says), or 30m / 2h / 7d")
     p.add_argument("--staff", metavar="STAFF_ID", help="only what this person did or approved")
     p.add_argument("--journal", help="the till's database (default: journal.path)")
     p.add_argument("--json", action="store_true", help="print a JSON array")
-    p.set_defaults(func=run)
 
 
 def audit_json(r: AuditRecord) -> dict[str, Any]:
@@ -38,6 +37,9 @@ def audit_json(r: AuditRecord) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from terminal.journal import Journal
+    from terminal.staff.rules import StaffRuleError, check_staff_id
+
     settings = load(args, {"journal.path": (args.journal, "--journal")}).settings
     since = parse_since(args.since, now=time.time()) if args.since else None
     if args.staff is not None:

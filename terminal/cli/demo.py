@@ -12,21 +12,19 @@ sale is refunded with the manager's approval. The audit trail ends the run.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, load
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, load
 from terminal.cli.pay import human_summary, notice_recorder
-from terminal.client import Approval, BackendClient, BackendError
-from terminal.client.factory import client_from_settings
-from terminal.config import Settings
-from terminal.domain.money import Money, asset
-from terminal.journal import Journal
-from terminal.sale import SaleRunner, offline_policy
-from terminal.staff.demo import DemoStaff, DemoStaffError
-from terminal.staff.desk import StaffDesk
+
+if TYPE_CHECKING:
+    from terminal.client import BackendClient
+    from terminal.config import Settings
+    from terminal.journal import Journal
+    from terminal.staff.demo import DemoStaff
+    from terminal.staff.desk import StaffDesk
 
 # a customer's receive address for the demo refund (BIP173's example; owned by nobody we know)
 DEMO_REFUND_ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
@@ -46,12 +44,13 @@ SCRIPT = [
 ]
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("demo", parents=[PARENT], help="a scripted headless demo on the embedded backend")
-    p.set_defaults(func=run)
+def arguments(p: argparse.ArgumentParser) -> None:
+    pass  # no arguments but --config
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     with tempfile.TemporaryDirectory(prefix="cryptopos-demo-") as tmp:
         loaded = load(
             args,
@@ -71,6 +70,13 @@ def run(args: argparse.Namespace) -> int:
 
 async def play(settings: Settings) -> int:
     """Run the script; return how many sales did not end as the script expects."""
+    from terminal.client.factory import client_from_settings
+    from terminal.domain.money import Money, asset
+    from terminal.journal import Journal
+    from terminal.sale import SaleRunner, offline_policy
+    from terminal.staff.demo import DemoStaff
+    from terminal.staff.desk import StaffDesk
+
     journal = Journal(settings.journal.path)
     surprises = 0
     staff = DemoStaff()
@@ -109,6 +115,9 @@ async def play(settings: Settings) -> int:
 async def _manager(client: BackendClient, desk: StaffDesk, staff: DemoStaff) -> bool:
     """Create the demo manager on the embedded backend and learn it; False when the backend
     keeps no staff (then the refund step says so)."""
+    from terminal.client import BackendError
+    from terminal.staff.demo import DemoStaffError
+
     try:
         await staff.add_manager(client)
         await desk.sync(client)
@@ -124,6 +133,7 @@ async def _refund(
 ) -> int:
     """Refund the first sale with the demo manager's approval; 1 when it did not complete."""
     from terminal.cli.refund import plan_refund, send_refund
+    from terminal.client import Approval
 
     print(f"-- a refund of the first sale, approved by {staff.manager_name}")
     if payment_id is None:

@@ -7,11 +7,12 @@ import json
 import re
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from terminal.cli.common import EXIT_OK, PARENT, CliError, load
-from terminal.domain.money import Money, MoneyError, asset
-from terminal.journal import Journal, SaleRecord
+from terminal.cli.common import EXIT_OK, CliError, load
+
+if TYPE_CHECKING:
+    from terminal.journal import SaleRecord
 
 STATES = (
     "amount_entered",
@@ -29,14 +30,12 @@ STATES = (
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("history", parents=[PARENT], help="list the sales in the journal")
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", help="YYYY-MM-DD, an ISO date-time (UTC unless it says), or 30m / 2h / 7d")
     p.add_argument("--status", help=f"comma-separated states: {', '.join(STATES)}")
     p.add_argument("--limit", type=int, default=200, help="show at most this many (the newest)")
     p.add_argument("--journal", help="journal path (default: journal.path)")
     p.add_argument("--json", action="store_true", help="print a JSON array")
-    p.set_defaults(func=run)
 
 
 def parse_since(text: str, *, now: float) -> float:
@@ -63,6 +62,8 @@ def parse_states(text: str) -> tuple[str, ...]:
 
 
 def sale_json(s: SaleRecord) -> dict[str, Any]:
+    from terminal.domain.money import Money, asset
+
     fiat = Money(s.fiat_minor, asset(s.fiat_currency))
     crypto = None if s.crypto_minor is None else Money(s.crypto_minor, asset(s.asset))
     return {
@@ -80,6 +81,9 @@ def sale_json(s: SaleRecord) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from terminal.domain.money import MoneyError
+    from terminal.journal import Journal
+
     overrides = {"journal.path": (args.journal, "--journal")}
     settings = load(args, overrides).settings
     since = parse_since(args.since, now=time.time()) if args.since else None

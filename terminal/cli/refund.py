@@ -15,41 +15,24 @@ outcome re-sends the same request and is never paid twice.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import json
 import queue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers import CodeScanned, open_reader
-from drivers.registry import DriverError
-from terminal.addresses import AddressError, refund_destination
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, PARENT, CliError, load
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, CliError, load
 from terminal.cli.pay import notice_recorder
-from terminal.cli.pinentry import read_pin
-from terminal.client import (
-    Approval,
-    ApprovalRefusedError,
-    BackendClient,
-    BackendError,
-    BackendUnavailableError,
-    OutcomeUnknownError,
-    UnsupportedError,
-)
-from terminal.client.factory import client_from_settings
-from terminal.config import Settings
-from terminal.domain.money import Money, MoneyError, asset
-from terminal.journal import Journal, RefundRecord
-from terminal.staff.desk import StaffDesk, StaffError
-from terminal.staff.rules import StaffRuleError, check_staff_id
+
+if TYPE_CHECKING:
+    from terminal.client import Approval, BackendClient
+    from terminal.config import Settings
+    from terminal.journal import Journal, RefundRecord
+    from terminal.staff.desk import StaffDesk
 
 SETTLED = ("pending", "approved", "completed", "sent", "failed", "rejected")
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "refund", parents=[PARENT], help="refund an approved payment to the customer's address"
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("payment_id")
     p.add_argument("--amount", help="crypto amount in the payment's asset (default: what is left to refund)")
     p.add_argument("--to", help="the customer's address or payment URI (default: scan it with the QR reader)")
@@ -67,7 +50,6 @@ def register(sub: Any) -> None:
         help="a file holding the manager's PIN, readable by its owner only (default: asked on the terminal)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run)
 
 
 def refund_key(payment_id: str, amount_minor: int, to: str, ordinal: int) -> str:
@@ -78,6 +60,9 @@ def refund_key(payment_id: str, amount_minor: int, to: str, ordinal: int) -> str
 
 def scan_destination(settings: Settings, timeout_s: float) -> str:
     """The first code the terminal's QR readers see."""
+    from drivers import CodeScanned, open_reader
+    from drivers.registry import DriverError
+
     devices = [d for d in settings.terminal.readers if d.startswith(("camera:", "sim:qr"))]
     if not devices:
         raise CliError("no QR reader configured to scan the customer's address; give it with --to")
@@ -106,6 +91,10 @@ def scan_destination(settings: Settings, timeout_s: float) -> str:
 def check_refund(journal: Journal, payment_id: str, amount_text: str | None, to_text: str) -> RefundRecord:
     """Validate everything: the refund as it would be journaled (an open one, to send again with
     its key, or a new one in state ``planned``). Nothing is written."""
+    from terminal.addresses import AddressError, refund_destination
+    from terminal.domain.money import Money, MoneyError, asset
+    from terminal.journal import RefundRecord
+
     sale = journal.by_payment_id(payment_id)
     if sale is None:
         raise CliError(f"payment {payment_id} is not in this terminal's journal")
@@ -185,6 +174,9 @@ def plan_refund(
 
 def pick_approver(desk: StaffDesk, given: str | None) -> str:
     """The approving manager: ``--approver``, or the only manager this till knows."""
+    from terminal.staff.desk import StaffError
+    from terminal.staff.rules import StaffRuleError, check_staff_id
+
     if given is not None:
         try:
             staff_id = check_staff_id(given)
@@ -221,6 +213,15 @@ async def send_refund(
     says nothing about that earlier attempt: it stays open with its key, never ``failed``.
     ``approval``: the manager's id and PIN, sent inside the signed request and checked by the
     backend; a refused approval pays nothing (exit 1) and may be sent again with the right PIN."""
+    from terminal.client import (
+        ApprovalRefusedError,
+        BackendError,
+        BackendUnavailableError,
+        OutcomeUnknownError,
+        UnsupportedError,
+    )
+    from terminal.staff.desk import StaffDesk
+
     out: dict[str, Any] = {
         "payment_id": r.payment_id,
         "amount_minor": str(r.amount_minor),
@@ -283,6 +284,15 @@ async def send_refund(
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from terminal.cli.pinentry import read_pin
+    from terminal.client import Approval
+    from terminal.client.factory import client_from_settings
+    from terminal.domain.money import Money, asset
+    from terminal.journal import Journal
+    from terminal.staff.desk import StaffDesk
+
     settings = load(
         args, {"backend.url": (args.backend, "--backend"), "journal.path": (args.journal, "--journal")}
     ).settings

@@ -11,26 +11,23 @@ from ``--pin-file`` (a file only its owner can read).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.cli.common import EXIT_OK, PARENT, CliError, load
-from terminal.cli.pinentry import read_pin
-from terminal.config import Settings
-from terminal.journal import Journal, StaffRecord
-from terminal.staff.desk import StaffDesk, StaffError
-from terminal.staff.rules import ROLES, StaffRuleError, check_name, check_staff_id
+from terminal.staff.rules import ROLES
+
+if TYPE_CHECKING:
+    from terminal.config import Settings
+    from terminal.journal import Journal, StaffRecord
+    from terminal.staff.desk import StaffDesk
 
 PIN_FILE_HELP = "a file holding the PIN, readable by its owner only (default: asked on the terminal)"
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "staff", parents=[PARENT], help="the till's staff: add, list, disable, reset a PIN, sync"
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="staff_action", metavar="ACTION", required=True)
 
     def action(name: str, help_: str) -> argparse.ArgumentParser:
@@ -56,7 +53,6 @@ def register(sub: Any) -> None:
     )
     sync = action("sync", "learn the backend's staff (managers): ids, names, roles, disabled flags")
     sync.add_argument("--backend", help="'embedded' or the backend's URL (default: backend.url)")
-    p.set_defaults(func=run)
 
 
 def _state(m: StaffRecord, now: float) -> str:
@@ -81,6 +77,10 @@ def member_json(m: StaffRecord, now: float) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from terminal.journal import Journal
+    from terminal.staff.desk import StaffDesk, StaffError
+    from terminal.staff.rules import StaffRuleError
+
     overrides = {"journal.path": (args.journal, "--journal")}
     if getattr(args, "backend", None) is not None:
         overrides["backend.url"] = (args.backend, "--backend")
@@ -102,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _act(args: argparse.Namespace, settings: Settings, journal: Journal, desk: StaffDesk) -> int:
+    from terminal.cli.pinentry import read_pin
+    from terminal.staff.rules import check_name, check_staff_id
+
     action = args.staff_action
     if action == "list":
         now = time.time()
@@ -136,6 +139,8 @@ def _act(args: argparse.Namespace, settings: Settings, journal: Journal, desk: S
         print(f"{member.staff_id} {member.name}: new PIN set")
         return EXIT_OK
     assert action == "sync"
+    import asyncio
+
     report = asyncio.run(_sync(settings, desk))
     print(", ".join(f"{len(v)} {k}" + (f" ({', '.join(v)})" if v else "") for k, v in report.items()))
     return EXIT_OK
@@ -165,8 +170,10 @@ def _add_manager(
             "a manager's PIN lives only on the backend: run `cryptopos backend staff add "
             f"{name!r} --role manager` where the backend runs, then `cryptopos staff sync` here"
         )
+    import asyncio
     import secrets
 
+    from terminal.cli.pinentry import read_pin
     from terminal.staff.demo import TEST_STAFF_PATH
     from terminal.staff.rules import new_staff_id
 

@@ -18,7 +18,6 @@ from terminal.domain import session as s
 from terminal.domain.money import Asset, Money
 from terminal.domain.quote import Quote
 from terminal.domain.receipt import Receipt
-from terminal.staff.report import StaffTotals
 
 Severity = Literal["information", "warning", "error"]
 
@@ -158,11 +157,13 @@ class RosterChanged(Update):
 
 
 class InvoiceDesk(Protocol):
-    """Issues merchant-presented invoices and reports their status (payments API v2)."""
+    """Issues merchant-presented invoices and follows their status (payments API v2)."""
 
     async def issue(self, *, quote: Quote, reference: str) -> Invoice: ...
 
-    async def refresh(self, invoice: Invoice) -> Invoice: ...
+    async def follow(self, invoice: Invoice) -> Invoice:
+        """The invoice once it is no longer ``invoice``, or as it is after a while."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,16 +171,3 @@ class Check:
     name: str
     ok: bool
     detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class DailyReport:
-    day: str
-    approved: int
-    declined: int
-    expired: int
-    cancelled: int
-    unsettled: int
-    totals: dict[str, Money]  # fiat currency -> approved total
-    by_asset: dict[str, Money]  # asset code -> approved crypto total
-    by_staff: tuple[StaffTotals, ...] = ()

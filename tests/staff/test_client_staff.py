@@ -90,12 +90,10 @@ async def test_refund_needs_an_approval_and_a_corrected_pin_goes_with_the_same_k
         assert (done.requested_by, done.approved_by, done.amount_minor) == ("s_cas", "s_max", 1000)
         again = await client.refund(**args, staff_id="s_cas", approval=Approval("s_max", "1357"))
         assert again.refund_id == done.refund_id  # the same key: the backend answered from its store
-    rows = staffed.store.read().execute("SELECT * FROM refunds").fetchall()
+    rows = staffed.store.fetch_all("SELECT * FROM refunds")
     assert len(rows) == 1
     # the PIN went only inside signed requests, never into the backend's idempotency store
-    stored = b"".join(
-        str(tuple(r)).encode() for r in staffed.store.read().execute("SELECT * FROM idempotency").fetchall()
-    )
+    stored = b"".join(str(tuple(r)).encode() for r in staffed.store.fetch_all("SELECT * FROM idempotency"))
     assert b"1357" not in stored and b"9999" not in stored
     assert repr(Approval("s_max", "1357")) == "Approval(staff_id='s_max', pin=<hidden>)"
 

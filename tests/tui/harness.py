@@ -62,11 +62,13 @@ class FaultyTransport(httpx.AsyncBaseTransport):
         self.down = False
         self.drop_next_answers = 0  # of writes (POST)
         self.requests: list[str] = []
+        self.targets: list[str] = []  # as requests, with the query ("GET /path?wait=8&after=...")
         self.discovery_notices: list[str] = []  # what a gateway adds during a rollout
         self.refuse: Callable[[httpx.Request], bool] = lambda _r: False  # these never connect
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(f"{request.method} {request.url.path}")
+        self.targets.append(f"{request.method} {request.url.raw_path.decode()}")
         if self.down or self.refuse(request):
             raise httpx.ConnectError("connection refused", request=request)
         response = await self.inner.handle_async_request(request)
@@ -122,7 +124,7 @@ class Backend:
     context: Context
 
     def payments(self) -> list[dict[str, Any]]:
-        rows = self.store.read().execute("SELECT * FROM payments ORDER BY seq").fetchall()
+        rows = self.store.fetch_all("SELECT * FROM payments ORDER BY seq")
         return [dict(r) for r in rows]
 
     def payment(self, payment_id: str) -> dict[str, Any]:
@@ -157,13 +159,17 @@ def make_till(
     reader_factory: Callable[[str], Reader] = open_reader,
     reconcile_s: float = 3600,
     signed_in: str | None = CASHIER,
+    service: dict[str, Any] | None = None,
     **register_options: Any,
 ) -> Till:
     clock = FakeClock()
     tmp_path.mkdir(parents=True, exist_ok=True)
     store = Store(tmp_path / "ledger.sqlite3")
     api = create_app(
-        store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}, clock=clock, quote_ttl_s=quote_ttl_s)
+        store=store,
+        settings=ServiceSettings(
+            keys={KEY_ID: SECRET}, clock=clock, quote_ttl_s=quote_ttl_s, **(service or {})
+        ),
     )
     backend = Backend(store, api.state.context)
     staff = StaffContract(api, keys={KEY_ID: SECRET}, clock=clock)

@@ -33,6 +33,19 @@ async def start_sale(
     await until(pilot, lambda: State.AWAITING_PAYMENT in (sess.state, *sess.history))
 
 
+def footer_keys(pilot: Pilot[None]) -> list[str]:
+    """The footer's keys (``"P Print"``...) after asserting every one is shown whole inside the
+    screen's width: a footer wider than the screen scrolls, and the keys past its edge are lost."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    footer = pilot.app.screen.query_one(Footer)
+    keys = list(footer.query(FooterKey))
+    assert footer.virtual_size.width <= footer.size.width, f"footer too wide: {footer.virtual_size.width}"
+    assert all(k.region.x >= 0 and k.region.right <= footer.region.right for k in keys)
+    return [f"{k.key_display} {k.description}" for k in keys]
+
+
 def screen_text(pilot: Pilot[None]) -> str:
     from textual.widgets import Static
 

@@ -14,7 +14,7 @@ from terminal.tui.screens.sale import ResultScreen
 from terminal.tui.screens.staff import PinPadScreen, SignInScreen
 from tests.tui.conftest import MakeTill
 from tests.tui.harness import CASHIER, CASHIER_PIN, MANAGER, MANAGER_PIN, Till, make_till
-from tests.tui.helpers import approve, screen_text, sign_in, start_sale, until
+from tests.tui.helpers import approve, footer_keys, screen_text, sign_in, start_sale, until
 
 ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 
@@ -179,7 +179,7 @@ async def test_a_cashier_cannot_complete_a_refund_without_a_manager_pin(make: Ma
         assert isinstance(pilot.app.screen, PinPadScreen)  # still asking
         await pilot.press("escape")
         await until(pilot, lambda: "Not sent" in str(screen.query_one("#refund-state").render()))
-    assert not till.backend.store.read().execute("SELECT * FROM refunds").fetchall()
+    assert not till.backend.store.fetch_all("SELECT * FROM refunds")
     [refused] = till.journal.refunds()
     assert refused.state == "failed" and refused.refund_id is None
     assert ("approval_refused", CASHIER, MANAGER) in trail(till)
@@ -201,10 +201,10 @@ async def test_a_managers_pin_approves_a_refund_and_the_audit_shows_both_people(
     assert (refund.staff_id, refund.approved_by, refund.state) == (CASHIER, MANAGER, "completed")
     assert ("refund_settled", CASHIER, MANAGER) in trail(till)
     assert ("approved", CASHIER, MANAGER) in trail(till)
-    [row] = [dict(r) for r in till.backend.store.read().execute("SELECT * FROM refunds").fetchall()]
+    [row] = [dict(r) for r in till.backend.store.fetch_all("SELECT * FROM refunds")]
     assert row["refund_id"] == refund.refund_id
     report = till.register.daily_report()
-    by = {t.staff_id: t for t in report.by_staff}
+    by = {t.staff_id: t for t in report.staff}
     assert by[CASHIER].sales == 1 and by[CASHIER].refunds == 1 and by[MANAGER].approvals == 1
 
 
@@ -223,6 +223,9 @@ async def test_an_unknown_outcome_is_cancelled_by_hand_only_with_a_managers_pin(
         reference = till.register.view.reference or ""
         till.transport.refuse = lambda r: False  # the backend is back; the circuit breaker lets a try through
         till.clock.advance(11)
+        await pilot.pause()
+        # the widest footer: the print key, the hand-cancel and the switch of user fit 80 columns
+        assert {"P Print", "x Cancel by hand", "u User"} <= set(footer_keys(pilot))
         await pilot.press("x")
         await approve(pilot, MANAGER, "0000")
         await until(pilot, lambda: "Wrong PIN" in screen_text(pilot))
