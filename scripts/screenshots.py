@@ -21,6 +21,7 @@ from textual.pilot import Pilot
 
 from terminal.config import load_settings
 from terminal.domain.session import State
+from terminal.staff.demo import DemoStaff
 from terminal.tui import DEMO_READERS, build_app
 from terminal.tui.pictures import svg_to_png
 
@@ -45,7 +46,9 @@ async def shoot(out: Path) -> list[Path]:
                 "terminal.readers": (list(DEMO_READERS), "screenshots"),
             }
         )
-        app = build_app(loaded, demo=True)
+        # the PINs the README quotes (a real demo draws them fresh)
+        staff = DemoStaff(cashier_pin="4821", manager_pin="7305")
+        app = build_app(loaded, demo=True, demo_staff=staff)
         register = app.register
         saved: list[Path] = []
 
@@ -58,6 +61,10 @@ async def shoot(out: Path) -> list[Path]:
 
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: register.backend.connected is True, "the backend")
+            await screen(pilot, "SignInScreen")
+            save("signin")
+            await pilot.press(*staff.cashier_pin, "enter")  # the cashier is first in the list
+            await screen(pilot, "AmountScreen")
             await pilot.press("1", "2", "full_stop", "5")
             await pilot.pause(0.1)
             save("amount")

@@ -195,6 +195,13 @@ class OfflineSettings(_Section):
         return v
 
 
+class StaffSettings(_Section):
+    """Staff at the till: the TUI locks after ``idle_lock_s`` without a key press (PCI DSS
+    asks for 15 minutes at most)."""
+
+    idle_lock_s: float = Field(900.0, ge=10, le=3600)
+
+
 class JournalSettings(_Section):
     path: Path = Path("var/journal.sqlite3")
 
@@ -268,6 +275,8 @@ class Settings(_Section):
         """Where the terminal's log goes: ``[logging] path``, or ``logs/terminal.log`` beside
         the journal (a till's state lives together)."""
         return self.logging.path or self.journal.path.parent / "logs" / "terminal.log"
+
+    staff: StaffSettings = StaffSettings()
 
 
 # ---------------------------------------------------------------------------------------

@@ -140,6 +140,12 @@ def report_ops(
     ops += _row(f"offline queue x{report.queued}", waiting or "-", columns)
     if report.open:
         ops += _row("open sales", str(report.open), columns)
+    if report.staff:
+        ops.append(rule)
+    for t in report.staff:  # a name and an id can be long: the line is cut, the figures are not
+        ops.append(Line(t.label()[:columns], bold=True))
+        ops += _row(f"  sales x{t.sales}", ", ".join(m.format() for m in t.takings.values()) or "-", columns)
+        ops += _row("  refunds asked / approved", f"{t.refunds} / {t.approvals}", columns)
     ops += [Feed(1), Cut()]
     return ops
 

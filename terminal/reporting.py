@@ -23,4 +23,5 @@ def read_z_report(journal: Journal, window: DayWindow) -> ZReport:
         sales=journal.sales(since=window.start, until=window.end),
         refunds=journal.refunds(since=window.start, until=window.end),
         unsettled=journal.unsettled(),
+        names={m.staff_id: m.name for m in journal.staff()},
     )

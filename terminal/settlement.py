@@ -132,6 +132,14 @@ async def _settle_refunds(client: BackendClient, journal: Journal, report: Recon
         if r.state not in ("submitting", "unknown_outcome"):
             continue
         key = f"refund:{r.idempotency_key}"
+        if r.approval_from is not None:
+            # it went with a manager's PIN, which is never kept: a resend without it is a different
+            # request to the backend. A person refunds it again with a manager's PIN (same key).
+            report.left[key] = (
+                "refund not settled yet: its answer was lost; refund it again with a manager's PIN"
+                " (the same request: it cannot pay out twice)"
+            )
+            continue
         try:
             result = await client.refund(
                 payment_id=r.payment_id,

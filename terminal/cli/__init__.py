@@ -69,6 +69,8 @@ COMMANDS = (
     Command("reconcile", "settle open sales and forward the offline queue", "reconcile"),
     Command("receipt", "print a sale's receipt from the journal on the receipt printer", "receipt"),
     Command("serve", "serve the merchant screen to a browser (textual-serve)", "serve"),
+    Command("staff", "the till's staff: add, list, disable, reset a PIN, sync", "staff"),
+    Command("audit", "who did what at the till: the audit trail", "audit"),
     Command("tui", "the merchant screen (the default command)", "tui"),
 )
 DEFAULT_COMMAND = "tui"  # `cryptopos` without a command

@@ -1,5 +1,10 @@
 """``cryptopos refund PAYMENT_ID``: refund (part of) an approved payment to the customer's address.
 
+Every refund needs a manager's approval at that moment: the manager (``--approver STAFF_ID``, or
+the till's only manager) types their PIN, asked with getpass on a terminal, or given in a file
+only its owner can read (``--approve-with FILE``, for scripts). The PIN goes inside the signed
+refund request and the backend checks it; it is never journaled or printed.
+
 The destination is ``--to`` or, without it, the first code scanned by the terminal's QR reader.
 It is validated for the payment's asset before anything is sent. The refund is journaled before
 the network call, with an idempotency key derived from the payment, amount, destination and the
@@ -19,9 +24,10 @@ from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, 
 from terminal.cli.pay import notice_recorder
 
 if TYPE_CHECKING:
-    from terminal.client import BackendClient
+    from terminal.client import Approval, BackendClient
     from terminal.config import Settings
     from terminal.journal import Journal, RefundRecord
+    from terminal.staff.desk import StaffDesk
 
 SETTLED = ("pending", "approved", "completed", "sent", "failed", "rejected")
 
@@ -33,6 +39,16 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", help="'embedded' or the backend's URL (default: backend.url)")
     p.add_argument("--journal", help="journal path (default: journal.path)")
     p.add_argument("--scan-timeout", type=float, default=60.0, help="seconds to wait for the scan")
+    p.add_argument(
+        "--approver",
+        metavar="STAFF_ID",
+        help="the manager who approves it (default: the till's only manager)",
+    )
+    p.add_argument(
+        "--approve-with",
+        metavar="FILE",
+        help="a file holding the manager's PIN, readable by its owner only (default: asked on the terminal)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -72,10 +88,12 @@ def scan_destination(settings: Settings, timeout_s: float) -> str:
             r.stop()
 
 
-def plan_refund(journal: Journal, payment_id: str, amount_text: str | None, to_text: str) -> RefundRecord:
-    """Validate everything and journal the refund; nothing is sent yet."""
+def check_refund(journal: Journal, payment_id: str, amount_text: str | None, to_text: str) -> RefundRecord:
+    """Validate everything: the refund as it would be journaled (an open one, to send again with
+    its key, or a new one in state ``planned``). Nothing is written."""
     from terminal.addresses import AddressError, refund_destination
     from terminal.domain.money import Money, MoneyError, asset
+    from terminal.journal import RefundRecord
 
     sale = journal.by_payment_id(payment_id)
     if sale is None:
@@ -117,23 +135,92 @@ def plan_refund(journal: Journal, payment_id: str, amount_text: str | None, to_t
     if open_same:
         return open_same[0]  # the same refund again: same key, the backend answers once
     ordinal = sum(1 for r in earlier if r.state not in ("submitting", "unknown_outcome"))
-    key = refund_key(payment_id, amount.minor, to, ordinal)
-    return journal.open_refund(
-        idempotency_key=key,
+    return RefundRecord(
+        idempotency_key=refund_key(payment_id, amount.minor, to, ordinal),
         payment_id=payment_id,
         reference=sale.reference,
         amount_minor=amount.minor,
         asset=crypto.code,
-        to=to,
+        to_address=to,
+        state="planned",
+        refund_id=None,
+        detail=None,
+        created_at=0.0,
+        updated_at=0.0,
+    )
+
+
+def plan_refund(
+    journal: Journal,
+    payment_id: str,
+    amount_text: str | None,
+    to_text: str,
+    *,
+    approval_from: str | None = None,
+) -> RefundRecord:
+    """Validate everything and journal the refund; nothing is sent yet. ``approval_from``: the
+    manager whose approval goes with this attempt."""
+    r = check_refund(journal, payment_id, amount_text, to_text)
+    return journal.open_refund(
+        idempotency_key=r.idempotency_key,
+        payment_id=r.payment_id,
+        reference=r.reference,
+        amount_minor=r.amount_minor,
+        asset=r.asset,
+        to=r.to_address,
+        approval_from=approval_from,
+    )
+
+
+def pick_approver(desk: StaffDesk, given: str | None) -> str:
+    """The approving manager: ``--approver``, or the only manager this till knows."""
+    from terminal.staff.desk import StaffError
+    from terminal.staff.rules import StaffRuleError, check_staff_id
+
+    if given is not None:
+        try:
+            staff_id = check_staff_id(given)
+            desk.check_approver(staff_id)
+        except StaffRuleError as exc:
+            raise CliError(f"--approver: {exc}") from None
+        except StaffError as exc:
+            raise CliError(f"--approver {given}: {exc.title}: {exc.message}") from None
+        return staff_id
+    managers = desk.managers()
+    if len(managers) == 1:
+        return managers[0].staff_id
+    if not managers:
+        raise CliError(
+            "a refund needs a manager's approval and this till knows no manager: `cryptopos staff sync`,"
+            " or name one with --approver STAFF_ID"
+        )
+    raise CliError(
+        "a refund needs a manager's approval: say whose with --approver (one of "
+        + ", ".join(m.staff_id for m in managers)
+        + ")"
     )
 
 
 async def send_refund(
-    client: BackendClient, journal: Journal, r: RefundRecord, *, resend: bool = False
+    client: BackendClient,
+    journal: Journal,
+    r: RefundRecord,
+    *,
+    resend: bool = False,
+    approval: Approval | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """``resend``: this refund was journaled (and maybe sent) by an earlier run, so a refusal now
-    says nothing about that earlier attempt: it stays open with its key, never ``failed``."""
-    from terminal.client import BackendError, BackendUnavailableError, OutcomeUnknownError, UnsupportedError
+    says nothing about that earlier attempt: it stays open with its key, never ``failed``.
+    ``approval``: the manager's id and PIN, sent inside the signed request and checked by the
+    backend; a refused approval pays nothing (exit 1) and may be sent again with the right PIN."""
+    from terminal.client import (
+        ApprovalRefusedError,
+        BackendError,
+        BackendUnavailableError,
+        OutcomeUnknownError,
+        UnsupportedError,
+    )
+    from terminal.staff.desk import StaffDesk
 
     out: dict[str, Any] = {
         "payment_id": r.payment_id,
@@ -141,13 +228,24 @@ async def send_refund(
         "asset": r.asset,
         "to": r.to_address,
     }
+    desk = StaffDesk(journal)
     try:
         result = await client.refund(
             payment_id=r.payment_id,
             amount_minor=r.amount_minor,
             to=r.to_address,
             idempotency_key=r.idempotency_key,
+            staff_id=r.staff_id,
+            approval=approval,
         )
+    except ApprovalRefusedError as exc:
+        journal.update_refund(r.idempotency_key, "unknown_outcome" if resend else "failed", detail=exc.title)
+        approver = approval.staff_id if approval is not None else "-"
+        why = desk.refund_approval_refused(
+            approver, exc.type, exc.retry_after_s, subject=f"refund of {r.payment_id}"
+        )
+        reason = f"{why.title}: {why.message}" + (f" ({why.hint})" if why.hint else "")
+        return EXIT_FAILED, {**out, "status": "refused", "reason": reason}
     except (OutcomeUnknownError, BackendUnavailableError) as exc:
         state = "unknown_outcome" if isinstance(exc, OutcomeUnknownError) else "submitting"
         if resend:
@@ -171,32 +269,53 @@ async def send_refund(
         if isinstance(exc, UnsupportedError):
             return EXIT_USAGE, {**out, "status": "failed", "reason": f"{exc.title}: {exc.message}"}
         return EXIT_FAILED, {**out, "status": "failed", "reason": f"{exc.title}: {exc.message}"}
-    journal.update_refund(r.idempotency_key, result.status, refund_id=result.refund_id)
-    return EXIT_OK, {**out, "status": result.status, "refund_id": result.refund_id}
+    journal.update_refund(
+        r.idempotency_key, result.status, refund_id=result.refund_id, approved_by=result.approved_by
+    )
+    if result.approved_by is not None:
+        desk.refund_approved(result.approved_by, subject=f"refund {result.refund_id}")
+    return EXIT_OK, {
+        **out,
+        "status": result.status,
+        "refund_id": result.refund_id,
+        "requested_by": result.requested_by,
+        "approved_by": result.approved_by,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
+    from terminal.cli.pinentry import read_pin
+    from terminal.client import Approval
     from terminal.client.factory import client_from_settings
     from terminal.domain.money import Money, asset
     from terminal.journal import Journal
+    from terminal.staff.desk import StaffDesk
 
     settings = load(
         args, {"backend.url": (args.backend, "--backend"), "journal.path": (args.journal, "--journal")}
     ).settings
     if not settings.journal.path.exists():
         raise CliError(f"no journal at {settings.journal.path}; no sale was taken with this configuration")
-    to_text = args.to if args.to is not None else scan_destination(settings, args.scan_timeout)
     journal = Journal(settings.journal.path)
     try:
+        to_text = args.to if args.to is not None else scan_destination(settings, args.scan_timeout)
+        check_refund(journal, args.payment_id, args.amount, to_text)  # a bad refund is said first
+        desk = StaffDesk(journal)
+        approver = pick_approver(desk, args.approver)
+        known = journal.staff_member(approver)
+        prompt = f"PIN of {known.name if known else approver} ({approver}), approving the refund: "
+        # nothing is journaled for a refund nobody approved
+        pin = read_pin(args.approve_with, flag="--approve-with", prompt=prompt)
         before = {r.idempotency_key for r in journal.refunds(payment_id=args.payment_id)}
-        planned = plan_refund(journal, args.payment_id, args.amount, to_text)
+        planned = plan_refund(journal, args.payment_id, args.amount, to_text, approval_from=approver)
         resend = planned.idempotency_key in before
 
         async def go() -> tuple[int, dict[str, Any]]:
             async with client_from_settings(settings, on_notice=notice_recorder(journal)) as client:
-                return await send_refund(client, journal, planned, resend=resend)
+                approval = Approval(approver, pin)
+                return await send_refund(client, journal, planned, resend=resend, approval=approval)
 
         code, out = asyncio.run(go())
     finally:
@@ -206,6 +325,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         amount = Money(int(out["amount_minor"]), asset(out["asset"])).format(trim=True)
         line = f"{out['status'].upper():9} refund of {amount} to {out['to']}"
+        if out.get("approved_by"):
+            line += f", approved by {out['approved_by']}"
         if out.get("reason"):
             line += f"\n          {out['reason']}"
         print(line)

@@ -1,7 +1,8 @@
 """``cryptopos report``: the daily Z-report from the journal, for a business day in the
 merchant's time zone (``[merchant] timezone``), amounts in its locale (``[merchant] locale``).
 
-Counts and totals per status and asset, tips, refunds, and the offline queue as it stands now:
+Counts and totals per status and asset, tips, refunds, the offline queue as it stands now, and
+each staff member's part (approved sales and takings, refunds asked for and approved):
 :mod:`terminal.domain.zreport`, the same report the TUI shows and the printer prints.
 """
 

@@ -11,7 +11,8 @@ Errors::
      ├── UnsupportedError               the negotiated API version lacks the operation
      └── ProblemError                   the backend answered with RFC 9457 problem details
           ├── QuoteRefusedError         the rates service refused to quote (or quoted nonsense)
-          └── VersionSunsetError        the API version is past its sunset (410)
+          ├── VersionSunsetError        the API version is past its sunset (410)
+          └── ApprovalRefusedError      a manager's approval is needed, wrong, or locked out (403)
 """
 
 from __future__ import annotations
@@ -20,9 +21,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from terminal.client.adapters import INVOICE_KINDS, InvoiceResult, PaymentResult, RefundResult
+    from terminal.client.adapters import (
+        INVOICE_KINDS,
+        Approval,
+        InvoiceResult,
+        PaymentResult,
+        RefundResult,
+        StaffMember,
+    )
     from terminal.client.client import BackendClient
     from terminal.client.errors import (
+        APPROVAL_PROBLEMS,
+        ApprovalRefusedError,
         BackendError,
         BackendUnavailableError,
         BadAnswerError,
@@ -44,10 +54,14 @@ if TYPE_CHECKING:
 # sale core and the till's screens before the client itself (httpx) is built, after first paint.
 _EXPORTS = {
     "INVOICE_KINDS": "adapters",
+    "Approval": "adapters",
+    "StaffMember": "adapters",
     "InvoiceResult": "adapters",
     "PaymentResult": "adapters",
     "RefundResult": "adapters",
     "BackendClient": "client",
+    "APPROVAL_PROBLEMS": "errors",
+    "ApprovalRefusedError": "errors",
     "BackendError": "errors",
     "BackendUnavailableError": "errors",
     "BadAnswerError": "errors",
@@ -80,7 +94,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "APPROVAL_PROBLEMS",
     "INVOICE_KINDS",
+    "Approval",
+    "ApprovalRefusedError",
     "BackendClient",
     "BackendError",
     "BackendUnavailableError",
@@ -100,6 +117,7 @@ __all__ = [
     "RefundResult",
     "RetryBudget",
     "RetryPolicy",
+    "StaffMember",
     "Timeouts",
     "UnsupportedError",
     "VersionSunsetError",

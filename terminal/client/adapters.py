@@ -71,6 +71,31 @@ class RefundResult:
     amount_minor: int
     to: str
     status: str
+    requested_by: str | None = None  # the staff id the till sent with it
+    approved_by: str | None = None  # the manager whose approval the backend accepted
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    """A member of staff as the backend knows them (never a PIN or its hash)."""
+
+    staff_id: str
+    name: str
+    role: str  # cashier | manager
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Approval:
+    """A manager's approval for one refund: their id and the PIN typed at this moment. Sent in
+    the signed refund request and never kept; ``repr`` leaves the PIN out so a log line or a
+    traceback cannot show it."""
+
+    staff_id: str
+    pin: str
+
+    def __repr__(self) -> str:
+        return f"Approval(staff_id={self.staff_id!r}, pin=<hidden>)"
 
 
 def _epoch(text: Any) -> float:
@@ -135,8 +160,28 @@ class Adapter:
     def by_reference_path(self, reference: str) -> str:
         return f"/payments/{self.version}/payments?{urlencode({'reference': reference})}"
 
-    def refund_request(self, *, payment_id: str, amount_minor: int, to: str) -> tuple[str, dict[str, Any]]:
+    def refund_request(
+        self,
+        *,
+        payment_id: str,
+        amount_minor: int,
+        to: str,
+        staff_id: str | None = None,
+        approval: Approval | None = None,
+    ) -> tuple[str, dict[str, Any]]:
         raise UnsupportedOperationError(f"refunds need API v2; this backend speaks {self.version}")
+
+    def staff_path(self) -> str:
+        raise UnsupportedOperationError(f"staff need API v2; this backend speaks {self.version}")
+
+    def verify_staff_path(self) -> str:
+        raise UnsupportedOperationError(f"staff need API v2; this backend speaks {self.version}")
+
+    def parse_staff(self, data: dict[str, Any]) -> list[StaffMember]:
+        raise UnsupportedOperationError(f"staff need API v2; this backend speaks {self.version}")
+
+    def parse_verified(self, data: dict[str, Any]) -> StaffMember:
+        raise UnsupportedOperationError(f"staff need API v2; this backend speaks {self.version}")
 
     def parse_refund(self, data: dict[str, Any]) -> RefundResult:
         raise UnsupportedOperationError(f"refunds need API v2; this backend speaks {self.version}")
@@ -256,8 +301,21 @@ class V2Adapter(Adapter):
         except (AttributeError, KeyError, TypeError) as exc:
             raise AdapterError(f"a payment without {exc}") from exc
 
-    def refund_request(self, *, payment_id: str, amount_minor: int, to: str) -> tuple[str, dict[str, Any]]:
-        return f"/payments/v2/payments/{payment_id}/refunds", {"amount_minor": str(amount_minor), "to": to}
+    def refund_request(
+        self,
+        *,
+        payment_id: str,
+        amount_minor: int,
+        to: str,
+        staff_id: str | None = None,
+        approval: Approval | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {"amount_minor": str(amount_minor), "to": to}
+        if staff_id is not None:
+            body["staff_id"] = staff_id
+        if approval is not None:
+            body["approval"] = {"staff_id": approval.staff_id, "pin": approval.pin}
+        return f"/payments/v2/payments/{payment_id}/refunds", body
 
     def parse_refund(self, data: dict[str, Any]) -> RefundResult:
         try:
@@ -267,9 +325,45 @@ class V2Adapter(Adapter):
                 _digits(data["amount_minor"], "amount_minor"),
                 str(data["to"]),
                 str(data["status"]),
+                _optional_text(data.get("requested_by"), "requested_by"),
+                _optional_text(data.get("approved_by"), "approved_by"),
             )
         except (KeyError, TypeError) as exc:
             raise AdapterError(f"a refund without {exc}") from exc
+
+    def staff_path(self) -> str:
+        return "/payments/v2/staff"
+
+    def verify_staff_path(self) -> str:
+        return "/payments/v2/staff/verify"
+
+    def parse_staff(self, data: dict[str, Any]) -> list[StaffMember]:
+        items = data.get("items")
+        if not isinstance(items, list):
+            raise AdapterError("a staff list without 'items'")
+        out = []
+        for item in items:
+            member = self._member(item)
+            disabled = item.get("disabled", False)
+            if not isinstance(disabled, bool):
+                raise AdapterError(f"staff {member.staff_id}: 'disabled' must be true or false")
+            out.append(StaffMember(member.staff_id, member.name, member.role, disabled))
+        return out
+
+    def parse_verified(self, data: dict[str, Any]) -> StaffMember:
+        return self._member(data)
+
+    @staticmethod
+    def _member(item: Any) -> StaffMember:
+        if not isinstance(item, dict):
+            raise AdapterError("a staff member must be an object")
+        fields = [item.get(k) for k in ("staff_id", "name", "role")]
+        if not all(isinstance(f, str) and f for f in fields):
+            raise AdapterError("a staff member needs the strings staff_id, name and role")
+        staff_id, name, role = (str(f) for f in fields)
+        if role not in ("cashier", "manager"):
+            raise AdapterError(f"staff {staff_id}: role {role!r} is neither cashier nor manager")
+        return StaffMember(staff_id, name, role)
 
     def invoice_request(self, *, quote: Quote, reference: str, kind: str) -> tuple[str, dict[str, Any]]:
         return "/payments/v2/invoices", {"quote_id": quote.quote_id, "reference": reference, "kind": kind}

@@ -24,9 +24,11 @@ from terminal.client.adapters import (
     INVOICE_KINDS,
     Adapter,
     AdapterError,
+    Approval,
     InvoiceResult,
     PaymentResult,
     RefundResult,
+    StaffMember,
     UnsupportedOperationError,
     choose_version,
 )
@@ -215,11 +217,25 @@ class BackendClient(ExactlyOnceWriter):
         return items[0] if items else None
 
     async def refund(
-        self, *, payment_id: str, amount_minor: int, to: str, idempotency_key: str
+        self,
+        *,
+        payment_id: str,
+        amount_minor: int,
+        to: str,
+        idempotency_key: str,
+        staff_id: str | None = None,
+        approval: Approval | None = None,
     ) -> RefundResult:
+        """Refund exactly once. ``staff_id``: who asks at the till; ``approval``: a manager's id
+        and PIN, checked by the backend itself (the backend leaves the PIN out of the request's
+        idempotency fingerprint, and refuses a bad approval without storing the refusal under the
+        key, so the same key may be sent again with the right PIN). A refusal for the approval
+        is :class:`~terminal.client.errors.ApprovalRefusedError`."""
         adapter = await self.adapter()
         try:
-            path, body = adapter.refund_request(payment_id=payment_id, amount_minor=amount_minor, to=to)
+            path, body = adapter.refund_request(
+                payment_id=payment_id, amount_minor=amount_minor, to=to, staff_id=staff_id, approval=approval
+            )
         except UnsupportedOperationError as exc:
             raise UnsupportedError("Refunds not available", str(exc)) from exc
         data = await self._keyed_write(
@@ -229,6 +245,47 @@ class BackendClient(ExactlyOnceWriter):
             return adapter.parse_refund(data)
         except AdapterError as exc:
             raise BadAnswerError("Backend sent a bad refund", str(exc)) from exc
+
+    async def list_staff(self) -> list[StaffMember]:
+        """The staff the backend knows (ids, names, roles, disabled flags; never a PIN)."""
+        adapter = await self.adapter()
+        try:
+            path = adapter.staff_path()
+        except UnsupportedOperationError as exc:
+            raise UnsupportedError("Staff not available", str(exc)) from exc
+        try:
+            data = await self._read("GET", path)
+        except ProblemError as exc:
+            if exc.status == 404:
+                raise UnsupportedError("Staff not available", "this backend keeps no staff list") from exc
+            raise
+        try:
+            return adapter.parse_staff(data)
+        except AdapterError as exc:
+            raise BadAnswerError("Backend sent a bad staff list", str(exc)) from exc
+
+    async def verify_staff(self, *, staff_id: str, pin: str, purpose: str) -> StaffMember:
+        """Have the backend check a manager's PIN for ``purpose`` (sign-in, settings, cancel,
+        offline). Sent at most once once it may have arrived (every wrong PIN counts toward the
+        manager's lockout). A refusal is :class:`~terminal.client.errors.ApprovalRefusedError`
+        (``approval-invalid`` / ``approver-locked``)."""
+        adapter = await self.adapter()
+        try:
+            path = adapter.verify_staff_path()
+        except UnsupportedOperationError as exc:
+            raise UnsupportedError("Staff not available", str(exc)) from exc
+        try:
+            data = await self._send_once("POST", path, {"staff_id": staff_id, "pin": pin, "purpose": purpose})
+        except ProblemError as exc:
+            if exc.status == 404:
+                raise UnsupportedError(
+                    "Staff not available", "this backend does not check managers' PINs"
+                ) from exc
+            raise
+        try:
+            return adapter.parse_verified(data)
+        except AdapterError as exc:
+            raise BadAnswerError("Backend sent a bad staff answer", str(exc)) from exc
 
     async def create_invoice(self, *, quote: Quote, reference: str, idempotency_key: str) -> InvoiceResult:
         """A merchant-presented invoice for ``quote`` (payments v2), of the kind its asset takes."""

@@ -52,3 +52,21 @@ class QuoteRefusedError(ProblemError):
 
 class VersionSunsetError(ProblemError):
     pass
+
+
+# The problem types with which the backend refuses a manager's PIN or asks for one.
+APPROVAL_PROBLEMS = ("approval-required", "approval-invalid", "approver-locked")
+
+
+class ApprovalRefusedError(ProblemError):
+    """The backend wants a manager's approval (``approval-required``), refused the PIN given
+    (``approval-invalid``: wrong PIN, unknown, disabled or not a manager, on purpose one type), or
+    has locked that manager out (``approver-locked``: ``retry_after_s``, ``locked_until``).
+    Nothing was done and nothing was stored under the idempotency key: the same request may be
+    sent again with a (corrected) approval."""
+
+    def __init__(self, status: int, problem: dict[str, Any], *, retry_after_s: float | None = None) -> None:
+        super().__init__(status, problem)
+        self.retry_after_s = retry_after_s
+        until = problem.get("locked_until")
+        self.locked_until = until if isinstance(until, str) else None

@@ -13,6 +13,8 @@ from typing import Any, Self
 import httpx
 
 from terminal.client.errors import (
+    APPROVAL_PROBLEMS,
+    ApprovalRefusedError,
     BackendUnavailableError,
     BadAnswerError,
     CircuitOpenError,
@@ -243,9 +245,29 @@ class SignedHttp:
             raise BadAnswerError("Backend sent an unreadable answer", f"HTTP {resp.status_code}, not JSON")
         return data
 
-    @staticmethod
-    def _error(resp: httpx.Response) -> ProblemError:
+    def _error(self, resp: httpx.Response) -> ProblemError:
         problem = problem_of(resp)
         if resp.status_code == 410 and slug_of(problem) == "version-sunset":
             return VersionSunsetError(resp.status_code, problem)
+        if resp.status_code == 403 and slug_of(problem) in APPROVAL_PROBLEMS:
+            wait = parse_retry_after(resp.headers.get("Retry-After"), now=self._clock())
+            return ApprovalRefusedError(resp.status_code, problem, retry_after_s=wait)
         return ProblemError(resp.status_code, problem)
+
+    async def _send_once(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A request that must not be repeated once it may have arrived (a PIN check counts
+        every wrong PIN): sent again only while nothing reached the backend."""
+        content = json.dumps(body, separators=(",", ":")).encode()
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = await self._attempt(method, path, content, {"Content-Type": "application/json"})
+            if isinstance(outcome, httpx.Response):
+                if outcome.status_code < 400:
+                    return self._json(outcome)
+                raise self._error(outcome)
+            retry = outcome is Failure.NOT_SENT and attempt < self.policy.max_attempts
+            if retry and await self._wait(attempt, None):
+                continue
+            what = "cannot connect" if outcome is Failure.NOT_SENT else "no answer (ask again)"
+            raise BackendUnavailableError("Backend unreachable", f"{what} after {attempt} attempt(s)")

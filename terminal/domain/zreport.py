@@ -9,13 +9,15 @@ from the journal), so the day's boundaries and what is totalled can grow without
   in): midnight to midnight in the merchant's time zone (``[merchant] timezone``), which the
   caller passes in as a ``tzinfo``, so a day across a DST change is 23 or 25 hours long;
 - a sale or refund belongs to the window by its ``created_at``, whatever it became later;
-- the offline queue and the open sales are "as it stands now", not of the day.
+- the offline queue and the open sales are "as it stands now", not of the day;
+- each staff member's part (issue 15): approved sales and takings of who was signed in, refunds
+  they asked for and refunds they approved, from the same records in the same pass.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
@@ -25,6 +27,9 @@ from terminal.domain.money import Money, MoneyFormat, asset, plain_format
 # The journal's offline states (terminal.journal.OFFLINE_STATES); the domain cannot import the
 # journal, and a test holds the two together.
 QUEUED_STATES = ("offline_queued", "forwarding")
+# a refund in one of these states paid nothing out (yet): it is nobody's refund in the staff part
+NOT_PAID_OUT = ("submitting", "unknown_outcome", "failed", "rejected")
+NOBODY = "(nobody signed in)"  # sales taken headless or before the till had staff
 
 
 class SaleLike(Protocol):
@@ -44,6 +49,8 @@ class SaleLike(Protocol):
     def tip_minor(self) -> int | None: ...
     @property
     def created_at(self) -> float: ...
+    @property
+    def staff_id(self) -> str | None: ...
 
 
 class RefundLike(Protocol):
@@ -57,6 +64,10 @@ class RefundLike(Protocol):
     def amount_minor(self) -> int: ...
     @property
     def created_at(self) -> float: ...
+    @property
+    def staff_id(self) -> str | None: ...
+    @property
+    def approved_by(self) -> str | None: ...
 
 
 def zone_name(zone: tzinfo) -> str:
@@ -127,6 +138,22 @@ class RefundTotal:
 
 
 @dataclass(frozen=True, slots=True)
+class StaffTotal:
+    """One person's part of the day: approved sales and their takings (by fiat currency),
+    refunds they asked for and refunds they approved as a manager (paid out or on the way)."""
+
+    staff_id: str | None  # None: taken with nobody signed in
+    name: str
+    sales: int
+    takings: dict[str, Money]
+    refunds: int
+    approvals: int
+
+    def label(self) -> str:
+        return f"{self.name} ({self.staff_id})" if self.staff_id else self.name
+
+
+@dataclass(frozen=True, slots=True)
 class ZReport:
     window: DayWindow
     sales: dict[str, StateTotal]  # by sale state, in name order
@@ -135,6 +162,7 @@ class ZReport:
     queued: int  # the offline queue now
     queued_fiat: dict[str, Money] = field(default_factory=dict)
     open: int = 0  # sales not settled now, besides the offline queue
+    staff: tuple[StaffTotal, ...] = ()  # by name, nobody signed in last
 
     @property
     def day(self) -> str:
@@ -174,6 +202,17 @@ class ZReport:
                 "fiat": {code: m.amount_str() for code, m in self.queued_fiat.items()},
             },
             "open": self.open,
+            "staff": [
+                {
+                    "staff_id": t.staff_id,
+                    "name": t.name,
+                    "approved": t.sales,
+                    "fiat": {code: m.amount_str() for code, m in t.takings.items()},
+                    "refunds": t.refunds,
+                    "refunds_approved": t.approvals,
+                }
+                for t in self.staff
+            ],
         }
 
     def lines(self, *, money: MoneyFormat = plain_format) -> list[str]:
@@ -198,6 +237,14 @@ class ZReport:
         )
         if self.open:
             out.append(f"  {'open sales':<16} {self.open:>5}  not settled yet (reconcile settles them)")
+        out.append("  by staff (approved sales, takings, refunds asked / approved):")
+        if not self.staff:
+            out.append("    none")
+        for person in self.staff:
+            out.append(
+                f"    {person.label()[:36]:<36} {person.sales:>5}  "
+                f"{_amounts(person.takings.values(), money) or '-':<16} {person.refunds} / {person.approvals}"
+            )
         return out
 
 
@@ -211,14 +258,17 @@ def z_report(
     sales: Iterable[SaleLike],
     refunds: Iterable[RefundLike],
     unsettled: Iterable[SaleLike] = (),
+    names: Mapping[str, str] | None = None,
 ) -> ZReport:
     """The Z-report of ``window``: ``sales`` and ``refunds`` (records outside the window are
     left out, so the whole journal may be passed), and ``unsettled``, the sales not in a final
-    state now, for the offline queue and the open sales."""
+    state now, for the offline queue and the open sales. ``names``: staff id -> name (the
+    till's roster), for the staff part; an id it lacks is shown as itself."""
     counts: dict[tuple[str, str], int] = defaultdict(int)
     fiat: dict[tuple[str, str], int] = defaultdict(int)
     crypto: dict[tuple[str, str], int] = {}
     tips: dict[str, int] = defaultdict(int)
+    people = _People()
     for s in sales:
         if s.created_at not in window:
             continue
@@ -226,8 +276,10 @@ def z_report(
         fiat[(s.state, s.fiat_currency)] += s.fiat_minor
         if s.crypto_minor is not None:
             crypto[(s.state, s.asset)] = crypto.get((s.state, s.asset), 0) + s.crypto_minor
-        if s.state == "approved" and s.tip_minor:
-            tips[s.fiat_currency] += s.tip_minor
+        if s.state == "approved":
+            if s.tip_minor:
+                tips[s.fiat_currency] += s.tip_minor
+            people.sold(s.staff_id, s.fiat_currency, s.fiat_minor)
     by_state: dict[str, StateTotal] = {}
     for state in sorted({state for state, _ in counts}):
         by_asset = {
@@ -250,6 +302,8 @@ def z_report(
             continue
         n, minor = refund_totals.get((r.state, r.asset), (0, 0))
         refund_totals[(r.state, r.asset)] = (n + 1, minor + r.amount_minor)
+        if r.state not in NOT_PAID_OUT:
+            people.refunded(r.staff_id, r.approved_by)
     queued, still_open = 0, 0
     queued_fiat: dict[str, int] = defaultdict(int)
     for s in unsettled:
@@ -269,4 +323,40 @@ def z_report(
         queued=queued,
         queued_fiat={code: Money(minor, asset(code)) for code, minor in sorted(queued_fiat.items())},
         open=still_open,
+        staff=people.totals(names or {}),
     )
+
+
+class _People:
+    """The staff part's counters, filled while the sales and refunds are read once."""
+
+    def __init__(self) -> None:
+        self.sales: dict[str | None, int] = defaultdict(int)
+        self.takings: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.refunds: dict[str | None, int] = defaultdict(int)
+        self.approvals: dict[str | None, int] = defaultdict(int)
+
+    def sold(self, staff_id: str | None, currency: str, minor: int) -> None:
+        self.sales[staff_id] += 1
+        self.takings[staff_id][currency] += minor
+
+    def refunded(self, staff_id: str | None, approved_by: str | None) -> None:
+        self.refunds[staff_id] += 1
+        if approved_by is not None:
+            self.approvals[approved_by] += 1
+
+    def totals(self, names: Mapping[str, str]) -> tuple[StaffTotal, ...]:
+        out = [
+            StaffTotal(
+                staff_id=p,
+                name=NOBODY if p is None else names.get(p, p),
+                sales=self.sales.get(p, 0),
+                takings={
+                    code: Money(minor, asset(code)) for code, minor in sorted(self.takings.get(p, {}).items())
+                },
+                refunds=self.refunds.get(p, 0),
+                approvals=self.approvals.get(p, 0),
+            )
+            for p in set(self.sales) | set(self.refunds) | set(self.approvals)
+        ]
+        return tuple(sorted(out, key=lambda t: (t.staff_id is None, t.name.lower(), t.staff_id or "")))

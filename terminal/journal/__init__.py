@@ -15,14 +15,19 @@ Sale states::
     (a sale `reconcile` failed moves on to approved/declined when the backend's answer still arrives)
 
 Also kept: replay guards (wallet-token nonces and Bolt Card counters seen), refunds,
-and the backend's deprecation notices (for ``cryptopos doctor``).
+the backend's deprecation notices (for ``cryptopos doctor``), the staff roster (cashiers' PINs
+only as salted scrypt hashes, never a manager's), wrong-PIN counts and lockouts, settings
+changed at the till, and the append-only audit trail (who took each sale and refund, who
+approved what, sign-ins, wrong PINs, lockouts, setting changes). New sales and refunds are
+recorded under ``Journal.acting_staff``, whoever is signed in.
 
 Schema versions are numbered migrations applied in order (``PRAGMA user_version``).
 
 Modules: ``store`` (:class:`Journal`: the file, its migrations, backend notices), ``sales`` (sales,
-their events, the offline queue), ``guards`` (replay guards), ``refunds``, ``schema``
-(migrations, final states), ``records`` (errors and records), ``base`` (the shared connection,
-transactions, the one WHERE builder).
+their events, the offline queue), ``guards`` (replay guards), ``refunds``, ``staff`` (the roster),
+``audit`` (the trail; triggers refuse UPDATE and DELETE), ``settings`` (changed at the till),
+``schema`` (migrations, final states), ``records`` (errors and records), ``base`` (the shared
+connection, transactions, the one WHERE builder).
 
 Errors::
 
@@ -31,10 +36,14 @@ Errors::
      │   │                      a newer schema)
      │   └── JournalDamagedError  quick_check failed: a copy kept aside, readable open sales listed
      ├── SaleFinalError         a change to a sale that is already settled
-     └── ReplayError            a token or card counter that was seen before
+     ├── ReplayError            a token or card counter that was seen before
+     ├── StaffExistsError       a staff id that is already on the till
+     └── UnknownStaffError      a staff id the till does not know
 """
 
+from terminal.journal.audit import AUDIT_EVENTS
 from terminal.journal.records import (
+    AuditRecord,
     JournalDamagedError,
     JournalError,
     JournalOpenError,
@@ -43,15 +52,20 @@ from terminal.journal.records import (
     ReplayError,
     SaleFinalError,
     SaleRecord,
+    StaffRecord,
+    TillSetting,
     payload_hash,
 )
 from terminal.journal.schema import FINAL_STATES, MIGRATIONS, OFFLINE_STATES
+from terminal.journal.staff import StaffExistsError, UnknownStaffError
 from terminal.journal.store import Journal
 
 __all__ = [
+    "AUDIT_EVENTS",
     "FINAL_STATES",
     "MIGRATIONS",
     "OFFLINE_STATES",
+    "AuditRecord",
     "Journal",
     "JournalDamagedError",
     "JournalError",
@@ -61,5 +75,9 @@ __all__ = [
     "ReplayError",
     "SaleFinalError",
     "SaleRecord",
+    "StaffExistsError",
+    "StaffRecord",
+    "TillSetting",
+    "UnknownStaffError",
     "payload_hash",
 ]

@@ -59,6 +59,7 @@ class SaleRecord:
     submitted_at: float | None = None
     tip_minor: int | None = None  # part of fiat_minor
     rate: str | None = None  # the quote's rate, fiat per crypto unit, as the backend sent it
+    staff_id: str | None = None  # who was signed in at the till when it was taken
 
     @property
     def final(self) -> bool:
@@ -78,6 +79,48 @@ class RefundRecord:
     detail: str | None
     created_at: float
     updated_at: float
+    staff_id: str | None = None  # who asked for it at the till
+    approved_by: str | None = None  # the manager whose approval the backend accepted
+    approval_from: str | None = None  # the manager whose approval (id and PIN) was sent with it
+
+
+@dataclass(frozen=True, slots=True)
+class StaffRecord:
+    """A member of staff as the till knows them. ``pin_hash`` (cashiers only) never leaves the
+    journal's staff book: it is not part of this record."""
+
+    staff_id: str
+    name: str
+    role: str  # cashier | manager
+    disabled: bool
+    has_pin: bool
+    failed_pins: int
+    locked_until: float | None
+    origin: str  # till (added here) | backend (learned by sync)
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    seq: int
+    at: float
+    event: str
+    staff_id: str | None
+    approver_id: str | None
+    subject: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TillSetting:
+    """A setting changed on the till's settings screen, with a manager's approval."""
+
+    key: str
+    value: str  # JSON
+    staff_id: str | None
+    approved_by: str
+    at: float
 
 
 @dataclass(frozen=True, slots=True)

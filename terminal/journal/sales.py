@@ -3,12 +3,16 @@ their events, and the offline queue."""
 
 from __future__ import annotations
 
-from terminal.journal.base import Book, Where
+from terminal.journal.audit import AuditBook, amount_text
+from terminal.journal.base import Where
 from terminal.journal.records import SaleFinalError, SaleRecord, payload_hash
 from terminal.journal.schema import FINAL_STATES
 
+# The states the audit trail records a sale in: its outcomes, and the two that leave it open.
+AUDITED_STATES = FINAL_STATES | {"unknown_outcome", "offline_queued"}
 
-class SaleBook(Book):
+
+class SaleBook(AuditBook):
     def open_sale(
         self,
         *,
@@ -19,12 +23,24 @@ class SaleBook(Book):
         asset: str,
         tip_minor: int | None = None,
     ) -> None:
+        """Journal a new sale, taken by whoever is signed in (``acting_staff``)."""
         now = self._clock()
         with self._tx():
             self._db.execute(
                 "INSERT INTO sales (reference, idempotency_key, fiat_minor, fiat_currency, asset, state,"
-                " created_at, updated_at, tip_minor) VALUES (?, ?, ?, ?, ?, 'amount_entered', ?, ?, ?)",
-                (reference, idempotency_key, fiat_minor, fiat_currency, asset, now, now, tip_minor),
+                " created_at, updated_at, tip_minor, staff_id)"
+                " VALUES (?, ?, ?, ?, ?, 'amount_entered', ?, ?, ?, ?)",
+                (
+                    reference,
+                    idempotency_key,
+                    fiat_minor,
+                    fiat_currency,
+                    asset,
+                    now,
+                    now,
+                    tip_minor,
+                    self.acting_staff,
+                ),
             )
             self._event(reference, "amount_entered", None, now)
 
@@ -71,6 +87,21 @@ class SaleBook(Book):
             if cur.rowcount != 1:
                 raise KeyError(f"no sale {reference!r} in the journal")
             self._event(reference, state, detail, now)
+            if state in AUDITED_STATES and (row is None or row[0] != state):
+                self._audit_sale(reference, state, detail)
+
+    def _audit_sale(self, reference: str, state: str, detail: str | None) -> None:
+        """The sale's outcome in the audit trail, under the staff member who took it."""
+        sale = self._db.execute(
+            "SELECT staff_id, fiat_minor, fiat_currency, asset FROM sales WHERE reference = ?", (reference,)
+        ).fetchone()
+        what = f"{state} {amount_text(sale['fiat_minor'], sale['fiat_currency'])} in {sale['asset']}"
+        self._audit_row(
+            "sale_settled",
+            staff_id=sale["staff_id"],
+            subject=reference,
+            detail=f"{what}; {detail}" if detail else what,
+        )
 
     def get(self, reference: str) -> SaleRecord | None:
         row = self._db.execute("SELECT * FROM sales WHERE reference = ?", (reference,)).fetchone()
@@ -110,6 +141,7 @@ class SaleBook(Book):
             if cur.rowcount != 1:
                 raise KeyError(f"no sale {reference!r} in the journal")
             self._event(reference, "offline_queued", f"queue #{seq}", now)
+            self._audit_sale(reference, "offline_queued", f"queue #{seq}")
         return int(seq)
 
     def offline_queue(self) -> list[SaleRecord]:

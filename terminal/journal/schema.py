@@ -80,6 +80,48 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sales ADD COLUMN tip_minor INTEGER;
     ALTER TABLE sales ADD COLUMN rate TEXT
     """,
+    # 4: staff, the audit trail, who took each sale and refund, settings changed at the till
+    """
+    CREATE TABLE staff (
+        staff_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('cashier', 'manager')),
+        disabled INTEGER NOT NULL DEFAULT 0,
+        pin_hash TEXT,
+        failed_pins INTEGER NOT NULL DEFAULT 0,
+        locked_until REAL,
+        origin TEXT NOT NULL CHECK (origin IN ('till', 'backend')),
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        -- a manager's PIN lives only on the backend: the till keeps no form of it
+        CHECK (role = 'cashier' OR pin_hash IS NULL)
+    );
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        event TEXT NOT NULL,
+        staff_id TEXT,
+        approver_id TEXT,
+        subject TEXT,
+        detail TEXT
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    ALTER TABLE sales ADD COLUMN staff_id TEXT;
+    ALTER TABLE refunds ADD COLUMN staff_id TEXT;
+    ALTER TABLE refunds ADD COLUMN approved_by TEXT;
+    ALTER TABLE refunds ADD COLUMN approval_from TEXT;
+    CREATE TABLE till_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        staff_id TEXT,
+        approved_by TEXT NOT NULL,
+        at REAL NOT NULL
+    )
+    """,
 ]
 
 FINAL_STATES = frozenset({"approved", "declined", "expired", "cancelled", "failed"})
@@ -94,6 +136,22 @@ class NewerSchemaError(Exception):
         self.found, self.known = found, known
 
 
+def statements(script: str) -> list[str]:
+    """The SQL statements of ``script``: split at each ``;`` that ends a complete statement, so a
+    trigger's ``BEGIN ...; END`` stays whole."""
+    out: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n\t;"):
+                out.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n\t;"):
+        raise ValueError(f"an incomplete SQL statement at the end of a migration: {pending.strip()[:60]!r}")
+    return out
+
+
 def migrate(db: sqlite3.Connection) -> None:
     """Apply the migrations ``db`` has not seen yet, each in its own transaction."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -102,7 +160,7 @@ def migrate(db: sqlite3.Connection) -> None:
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         db.execute("BEGIN IMMEDIATE")
         try:
-            for stmt in filter(str.strip, script.split(";")):
+            for stmt in statements(script):
                 db.execute(stmt)
             db.execute(f"PRAGMA user_version={number}")
             db.execute("COMMIT")

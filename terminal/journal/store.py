@@ -16,13 +16,18 @@ from terminal.journal.records import JournalDamagedError, JournalOpenError, Noti
 from terminal.journal.refunds import RefundBook
 from terminal.journal.sales import SaleBook
 from terminal.journal.schema import FINAL_STATES, NewerSchemaError, migrate
+from terminal.journal.settings import SettingsBook
+from terminal.journal.staff import StaffBook
 
 _SIDE_FILES = ("", "-wal", "-shm")
 
 
-class Journal(SaleBook, ReplayGuards, RefundBook):
+class Journal(SaleBook, ReplayGuards, RefundBook, StaffBook, SettingsBook):
     def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
+        # who is signed in at the till: new sales and refunds are recorded under them, and roster
+        # changes are audited as theirs (None: nobody, e.g. a headless command)
+        self.acting_staff: str | None = None
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:

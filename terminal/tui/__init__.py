@@ -3,6 +3,7 @@ the app; importing this package imports neither Textual nor a driver library."""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -10,6 +11,7 @@ if TYPE_CHECKING:
 
     from terminal.client import BackendClient
     from terminal.config import LoadedSettings, Settings
+    from terminal.staff.demo import DemoStaff
     from terminal.tui.app import PosApp
 
 # The demo's readers: live and ready, they present nothing until a demo key is pressed.
@@ -23,7 +25,9 @@ def client_factory(settings: Settings, *, transport: httpx.AsyncBaseTransport | 
     return client_from_settings(settings, transport=transport)
 
 
-def build_app(loaded: LoadedSettings, *, demo: bool = False) -> PosApp:
+def build_app(loaded: LoadedSettings, *, demo: bool = False, demo_staff: DemoStaff | None = None) -> PosApp:
+    """The till. ``demo``: with the demo's card and staff (``demo_staff``: their PINs; drawn
+    fresh when not given)."""
     from terminal.journal import Journal
     from terminal.tui.app import PosApp
     from terminal.tui.controller import Register
@@ -42,24 +46,32 @@ def build_app(loaded: LoadedSettings, *, demo: bool = False) -> PosApp:
         )
         holder.append(register)
         return PosApp(register)
-    from terminal.tui.demo import card_setup, demo_card
+    from terminal.staff.demo import DemoStaff
+    from terminal.tui.demo import demo_card, demo_setup
 
     card = demo_card()
+    staff = demo_staff or DemoStaff()
+    journal = Journal(settings.journal.path)
+    staff.add_cashier(journal)
     register = Register(
         loaded=loaded,
         client=lambda: client_factory(settings),
-        journal=Journal(settings.journal.path),
+        journal=journal,
         invoices=desk,
         demo=True,
         demo_card=card.tap,
-        setup=card_setup(lambda: holder[0].client, card),
+        setup=demo_setup(lambda: holder[0].client, card, staff),
     )
     holder.append(register)
-    return PosApp(register, demo=True)
+    return PosApp(register, demo=True, staff_hint=staff.hint())
 
 
 def run_tui(loaded: LoadedSettings, *, demo: bool = False) -> int:
     app = build_app(loaded, demo=demo)
+    if demo and sys.stdout.isatty():
+        # the sign-in screen shows them too; printed, they are still there after the demo ends
+        # (not into a pipe: `cryptopos serve` draws the till from it)
+        print(app.staff_hint)
     try:
         app.run()
     finally:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App
+from textual.binding import Binding, BindingType
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
 
 from terminal.domain.session import FINAL_STATES, State
@@ -31,18 +33,23 @@ from terminal.tui.screens.records import (
     SettingsScreen,
 )
 from terminal.tui.screens.sale import AssetScreen, ResultScreen, TipScreen, WaitingScreen
+from terminal.tui.screens.staff import PinPadScreen, SettingValueScreen, SignInScreen
 from terminal.tui.updates import (
     BackendStatus,
     BackendUpdated,
     NoticeRaised,
+    PinRefusedError,
     ReadersReleased,
     ReadersRequested,
     ReaderStatus,
     ReaderUpdated,
     Receipt,
     RegisterError,
+    RosterChanged,
     SaleUpdated,
     SaleView,
+    StaffUpdated,
+    StaffView,
     Update,
 )
 from terminal.tui.widgets.readers import ReaderPanel
@@ -66,7 +73,34 @@ Screen { background: $surface; }
 #receipt-text { width: 38; padding: 0 1; }
 #receipt-qr-pane { width: 1fr; }
 #history-filters { height: 1; padding: 0 1; }
+/* the amount screen has nine keys with the switch of user: one space less per key fits 80 columns */
+AmountScreen FooterKey .footer-key--key { padding: 0 0 0 1; }
+AmountScreen FooterKey .footer-key--description { padding: 0 0 0 1; }
+#signin-body { height: auto; margin: 1 0; }
+#signin-names { width: 40; height: auto; max-height: 9; }
+#signin-pin-pane { width: 1fr; height: auto; padding: 0 2; }
+#signin-keypad { margin-top: 1; }
+#signin-error { height: auto; min-height: 1; }
 """
+
+
+# What a manager's PIN pad approves (the pad carries one; the app carries it out).
+@dataclass(frozen=True, slots=True)
+class RefundIntent:
+    reference: str
+    to: str
+    screen: RefundScreen
+
+
+@dataclass(frozen=True, slots=True)
+class CancelIntent:
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class SettingIntent:
+    key: str
+    text: str
 
 
 class PosApp(App[None]):
@@ -76,7 +110,10 @@ class PosApp(App[None]):
     TITLE = "cryptopos"
     ENABLE_COMMAND_PALETTE = False
 
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("u", "switch_user", "User")]
+
     sale: reactive[SaleView] = reactive(SaleView, always_update=True)
+    staff_on: reactive[StaffView | None] = reactive(None, always_update=True)
     backend_status: reactive[BackendStatus] = reactive(lambda: BackendStatus(url=""), always_update=True)
     reader_statuses: reactive[dict[str, ReaderStatus]] = reactive(dict, always_update=True)
 
@@ -88,10 +125,14 @@ class PosApp(App[None]):
         receipts_dir: Path | None = None,
         tick_s: float = 0.5,
         reconcile_s: float = 10.0,
+        staff_hint: str = "",
     ) -> None:
+        """``staff_hint``: a line under the sign-in screen (the demo's PINs)."""
         super().__init__()
         self.register = register
         self.demo = demo
+        self.staff_hint = staff_hint
+        self._route_held = False  # a sale update came while the till was locked
         self.merchant_name = register.settings.merchant.name
         self.receipts_dir = receipts_dir or register.settings.journal.path.parent / "receipts"
         self.tick_s = tick_s
@@ -109,6 +150,11 @@ class PosApp(App[None]):
         return AmountScreen(self.register.currency)
 
     def on_mount(self) -> None:
+        self.staff_on = self.register.signed_in
+        for note in self.register.settings_notes:
+            self.notify(note, title="Till setting not applied", severity="warning", timeout=8)
+        if self.staff_on is None:
+            self.push_screen(SignInScreen())
         # after the first paint: building an embedded backend imports FastAPI (~0.3 s)
         self.call_after_refresh(self._spawn, self.register.connect, name="connect")
         self.set_interval(self.tick_s, self._tick, name="tick")
@@ -120,7 +166,15 @@ class PosApp(App[None]):
             stop.set()
         await self.register.aclose()
 
+    async def on_event(self, event: events.Event) -> None:
+        # any key or click is activity: the idle lock counts from the last one
+        if isinstance(event, events.Key | events.MouseDown) and not event.is_forwarded:
+            self.register.touch()
+        await super().on_event(event)
+
     async def _tick(self) -> None:
+        if self.register.idle_due():
+            self.lock(f"idle {int(self.register.idle.limit_s)} s")
         await self._guard(self.register.tick)
 
     async def _reconcile(self) -> None:
@@ -174,6 +228,17 @@ class PosApp(App[None]):
                 released = self._readers_stop.pop(generation, None)
                 if released is not None:
                     released.set()
+            case StaffUpdated(signed_in, why):
+                before = self.staff_on
+                self.staff_on = signed_in
+                if signed_in is None:
+                    self._show_sign_in(why)
+                else:
+                    self._signed_in(before, signed_in)
+            case RosterChanged():
+                for screen in self.screen_stack:
+                    if isinstance(screen, SignInScreen) and screen.is_attached:
+                        screen.reload()
 
     def _start_reader(self, device: str, stop: threading.Event) -> None:
         def sink(event: Any) -> None:
@@ -188,6 +253,9 @@ class PosApp(App[None]):
         )
 
     def _route(self, view: SaleView) -> None:
+        if self.staff_on is None:
+            self._route_held = True  # shown to whoever signs in next
+            return
         top = self.screen
         if view.state is State.IDLE:
             self._to_amount()
@@ -221,6 +289,151 @@ class PosApp(App[None]):
             self.pop_screen()
         if isinstance(self.screen, AmountScreen):
             self.screen.clear()
+
+    # -- staff: sign-in, lock, a manager's PIN pad --------------------------------------------
+
+    def _show_sign_in(self, why: str) -> None:
+        # an open PIN pad or prompt belonged to the person who was signed in
+        while isinstance(self.screen, ModalScreen):
+            self.pop_screen()
+        if not isinstance(self.screen, SignInScreen):
+            self.push_screen(SignInScreen(why=why))
+
+    def _signed_in(self, before: StaffView | None, now: StaffView) -> None:
+        while isinstance(self.screen, SignInScreen):
+            self.pop_screen()
+        someone_else = before is not None and before.staff_id != now.staff_id
+        if someone_else and self.register.session.state in (State.IDLE, *FINAL_STATES):
+            self.action_new_sale()  # the next person starts at a fresh amount
+        if self._route_held:
+            self._route_held = False
+            self._route(self.sale)
+
+    def lock(self, why: str) -> None:
+        self.register.lock(why)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch_user":
+            return self.staff_on is not None and not isinstance(self.screen, ModalScreen)
+        return True
+
+    def action_switch_user(self) -> None:
+        self.lock("switch user")
+
+    def on_sign_in_screen_sign_in_requested(self, message: SignInScreen.SignInRequested) -> None:
+        screen = self.screen
+
+        async def sign_in() -> None:
+            try:
+                await self.register.sign_in(message.staff_id, message.pin)
+            except RegisterError as exc:
+                if isinstance(screen, SignInScreen) and screen.is_attached:
+                    screen.show_error(f"{exc.title}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+                    return
+                raise
+
+        self._spawn(sign_in, name="sign-in")
+
+    def _ask_manager(self, title: str, detail: str, intent: object) -> None:
+        me = self.staff_on
+        preselect = me.staff_id if me is not None and me.role == "manager" else None
+        self.push_screen(
+            PinPadScreen(
+                title=title,
+                detail=detail,
+                managers=self.register.managers(),
+                preselect=preselect,
+                intent=intent,
+            )
+        )
+
+    def on_pin_pad_screen_submitted(self, message: PinPadScreen.Submitted) -> None:
+        pad, intent = message.pad, message.pad.intent
+        staff_id, pin = message.staff_id, message.pin
+
+        async def approved() -> None:
+            try:
+                done = await self._carry_out(intent, staff_id, pin)
+            except PinRefusedError as exc:
+                if pad.is_attached:  # the pad stays open: another PIN, or Escape
+                    pad.show_error(f"{exc.title}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+                return
+            except RegisterError as exc:
+                if pad.is_attached:
+                    pad.dismiss(None)
+                if isinstance(intent, RefundIntent) and intent.screen.is_attached:
+                    intent.screen.show_result(f"✖ {exc.title}: {exc.message}\n→ {exc.hint}")
+                raise
+            if pad.is_attached:
+                pad.dismiss(None)
+            if done:
+                self.notify(done, title="Approved", timeout=4)
+
+        self._spawn(approved, name="approval")
+
+    async def _carry_out(self, intent: object, staff_id: str, pin: str) -> str:
+        """The action a manager approved; what to tell the cashier (empty: the screen shows it)."""
+        match intent:
+            case RefundIntent(reference, to, screen):
+                refund_id = await self.register.refund(reference, to=to, approver=staff_id, pin=pin)
+                if screen.is_attached:
+                    screen.show_result(f"✔ refund {refund_id} submitted, approved by {staff_id}")
+                for s in self.screen_stack:
+                    if isinstance(s, DetailScreen):
+                        s.reload()
+                return ""
+            case CancelIntent(reference):
+                await self.register.cancel_by_hand(staff_id, pin)
+                return f"sale {reference} cancelled by hand"
+            case SettingIntent(key, text):
+                await self.register.change_setting(key, text, staff_id, pin)
+                for s in self.screen_stack:
+                    if isinstance(s, SettingsScreen) and s.is_attached:
+                        s.show_rows()
+                return f"{key} changed"
+        raise AssertionError(f"no such approval {intent!r}")  # pragma: no cover
+
+    def on_pin_pad_screen_gave_up(self, message: PinPadScreen.GaveUp) -> None:
+        intent = message.pad.intent
+        if isinstance(intent, RefundIntent) and intent.screen.is_attached:
+            intent.screen.show_result("Not sent: a manager's approval is needed for a refund")
+
+    def on_result_screen_cancel_by_hand_requested(self, _message: ResultScreen.CancelByHandRequested) -> None:
+        view = self.sale
+        if view.state is not State.UNKNOWN_OUTCOME or view.reference is None:
+            return
+        self._ask_manager(
+            "cancel a sale by hand",
+            f"Sale {view.reference}: the backend's answer is unknown; it may have been charged.\n"
+            "Cancelled by hand, the till stops asking about it.",
+            CancelIntent(view.reference),
+        )
+
+    def on_settings_screen_change_requested(self, message: SettingsScreen.ChangeRequested) -> None:
+        from terminal.staff import tillsettings
+
+        editable = tillsettings.EDITABLE[message.key]
+        if message.text is None:
+            now = tillsettings.shown(tillsettings.current(self.register.loaded, message.key))
+            self.push_screen(SettingValueScreen(message.key, editable.label, now))
+            return
+        self._ask_setting(message.key, message.text, None)
+
+    def on_setting_value_screen_value_entered(self, message: SettingValueScreen.ValueEntered) -> None:
+        self._ask_setting(message.key, message.text, message.screen_)
+
+    def _ask_setting(self, key: str, text: str, prompt: SettingValueScreen | None) -> None:
+        try:
+            value = self.register.check_setting(key, text)
+        except RegisterError as exc:
+            if prompt is not None:
+                prompt.show_error(f"{exc.message}")
+            else:
+                self.notify(exc.message, title=exc.title, severity="error")
+            return
+        if prompt is not None:
+            prompt.dismiss(None)
+        self._ask_manager(f"change {key}", f"{key} → {value}", SettingIntent(key, value))
 
     # -- screens' intents -------------------------------------------------------------
 
@@ -298,21 +511,19 @@ class PosApp(App[None]):
 
     def on_refund_screen_refund_requested(self, message: RefundScreen.RefundRequested) -> None:
         screen = self.screen
-
-        async def refund() -> None:
-            try:
-                refund_id = await self.register.refund(message.reference, to=message.to)
-            except RegisterError as exc:
-                if isinstance(screen, RefundScreen):
-                    screen.show_result(f"✖ {exc.title}: {exc.message}\n→ {exc.hint}")
-                raise
-            if isinstance(screen, RefundScreen):
-                screen.show_result(f"✔ refund {refund_id} submitted")
-            for s in self.screen_stack:
-                if isinstance(s, DetailScreen):
-                    s.reload()
-
-        self._spawn(refund, name="refund")
+        if not isinstance(screen, RefundScreen):
+            return
+        try:  # a refund that cannot be made is said before a manager is asked
+            self.register.check_refund(message.reference, to=message.to)
+        except RegisterError as exc:
+            screen.show_result(f"✖ {exc.title}: {exc.message}" + (f"\n→ {exc.hint}" if exc.hint else ""))
+            return
+        screen.show_result("Waiting for a manager's approval…")
+        self._ask_manager(
+            "refund",
+            f"Refund sale {message.reference}\nto {message.to.strip()}",
+            RefundIntent(message.reference, message.to, screen),
+        )
 
     def on_settings_screen_doctor_requested(self, _message: SettingsScreen.DoctorRequested) -> None:
         screen = self.screen

@@ -24,11 +24,15 @@ from drivers.registry import Reader, open_reader
 from terminal.config import LoadedSettings
 from terminal.journal import Journal
 from terminal.sale import new_reference, offline_policy
+from terminal.staff import tillsettings
+from terminal.staff.desk import StaffDesk
+from terminal.staff.rules import IdleTimer
 from terminal.tui.till.doctor import Doctor
 from terminal.tui.till.printing import PrintingSteps
 from terminal.tui.till.readers import ReaderSteps
 from terminal.tui.till.refunds import RefundSteps
 from terminal.tui.till.sale import SaleSteps, TillSale
+from terminal.tui.till.staff import StaffSteps
 from terminal.tui.updates import BackendStatus, InvoiceDesk, SaleView, Update
 
 if TYPE_CHECKING:
@@ -38,8 +42,10 @@ if TYPE_CHECKING:
 MAX_QUOTES = 5
 
 
-class Register(SaleSteps, RefundSteps, PrintingSteps, Doctor, ReaderSteps):
-    """One terminal's till: the current sale, the readers, the backend link, the journal."""
+class Register(StaffSteps, SaleSteps, RefundSteps, PrintingSteps, Doctor, ReaderSteps):
+    """One terminal's till: the current sale, the readers, the backend link, the journal, and
+    who is signed in. Settings a manager changed on the till (kept in the journal) are laid over
+    ``loaded`` here."""
 
     def __init__(
         self,
@@ -57,6 +63,9 @@ class Register(SaleSteps, RefundSteps, PrintingSteps, Doctor, ReaderSteps):
         demo_card: Callable[[], str] | None = None,
         setup: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        loaded, self.settings_notes = tillsettings.with_till_settings(
+            loaded, [(t.key, t.value, t.approved_by, t.at) for t in journal.till_settings()]
+        )
         self.loaded = loaded
         self.demo_card = demo_card
         self.setup = setup  # the demo issues its card here
@@ -81,6 +90,8 @@ class Register(SaleSteps, RefundSteps, PrintingSteps, Doctor, ReaderSteps):
             max_quotes=MAX_QUOTES,
             reference_factory=reference_factory,
         )
+        self.staff = StaffDesk(journal, client=self.ensure_client, clock=clock)
+        self.idle = IdleTimer(self.settings.staff.idle_lock_s, clock)
         self.view = SaleView()
         self.backend = BackendStatus(url=self.settings.backend.url, queued=self._queued())
         self.readers = {}

@@ -1,4 +1,5 @@
-"""What ``make demo`` adds to the till: the demo Bolt Card, issued to the embedded backend.
+"""What ``make demo`` adds to the till: the demo Bolt Card, issued to the embedded backend, and
+the demo manager (:mod:`terminal.staff.demo`).
 
 The backend verifies Bolt Card taps (SUN) against the keys of the cards it has issued, so the
 demo issues the drivers' demo card (the boltcard project's published test-vector keys) through
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from drivers.boltcard import BoltCard
     from terminal.client import BackendClient
+    from terminal.staff.demo import DemoStaff
 
 TEST_CARDS_PATH = "/payments/v2/test/cards"
 
@@ -50,10 +52,25 @@ async def issue_card(client: BackendClient, card: BoltCard) -> None:
         raise DemoSetupError(f"the backend did not issue the demo card: {exc.title}: {exc.message}") from exc
 
 
-def card_setup(client: Callable[[], BackendClient], card: BoltCard) -> Callable[[], Awaitable[None]]:
-    """The register's one-time setup for the demo: issue ``card`` to the embedded backend."""
+def demo_setup(
+    client: Callable[[], BackendClient], card: BoltCard, staff: DemoStaff
+) -> Callable[[], Awaitable[None]]:
+    """The register's one-time setup for the demo: issue ``card`` and create the demo manager
+    on the embedded backend. What failed is said in one :class:`DemoSetupError`; the rest is set
+    up all the same."""
+    from terminal.staff.demo import DemoStaffError
 
     async def setup() -> None:
-        await issue_card(client(), card)
+        problems = []
+        try:
+            await issue_card(client(), card)
+        except DemoSetupError as exc:
+            problems.append(f"{exc} (the b key's Bolt Card will be declined)")
+        try:
+            await staff.add_manager(client())
+        except DemoStaffError as exc:
+            problems.append(f"{exc} (the demo manager cannot sign in or approve)")
+        if problems:
+            raise DemoSetupError("; ".join(problems))
 
     return setup

@@ -3,9 +3,10 @@ backspace, clear. No Textual here, so it is tested without a screen."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from terminal.domain.money import AmountError, Asset, Money
+from terminal.staff.rules import PIN_MAX_DIGITS
 
 # Nine digits before the point is more than any sale; a longer entry is a stuck key.
 MAX_WHOLE_DIGITS = 9
@@ -63,3 +64,33 @@ class Keypad:
 def tip_of(base: Money, percent: int) -> Money:
     """A percentage tip, rounded half up to the currency's minor unit."""
     return Money((base.minor * percent + 50) // 100, base.asset)
+
+
+@dataclass
+class PinEntry:
+    """The digits of a PIN as they are typed: at most eight, shown only as dots. ``repr`` never
+    shows them."""
+
+    digits: str = field(default="", repr=False)
+
+    def press(self, key: str) -> bool:
+        if key == "backspace":
+            taken = bool(self.digits)
+            self.digits = self.digits[:-1]
+            return taken
+        if key == "clear":
+            taken = bool(self.digits)
+            self.digits = ""
+            return taken
+        if len(key) == 1 and "0" <= key <= "9" and len(self.digits) < PIN_MAX_DIGITS:
+            self.digits += key
+            return True
+        return False
+
+    def masked(self) -> str:
+        return " ".join("●" * len(self.digits)) if self.digits else "_ _ _ _"
+
+    def take(self) -> str:
+        """The PIN typed, and the entry is empty again."""
+        pin, self.digits = self.digits, ""
+        return pin

@@ -4,7 +4,9 @@ backend link, reader states, notices, receipts, reports. No Textual, no I/O.
 Errors::
 
     RegisterError (Exception)        title, message and a next step a cashier can act on
-     └── NotSupportedError           this backend or client lacks the feature (refunds, invoices)
+     ├── NotSupportedError           this backend or client lacks the feature (refunds, invoices)
+     └── PinRefusedError             a PIN was wrong, locked out or could not be checked: the
+                                     screen that asked for it stays open to ask again
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ class RegisterError(Exception):
 
 
 class NotSupportedError(RegisterError):
+    pass
+
+
+class PinRefusedError(RegisterError):
     pass
 
 
@@ -126,6 +132,28 @@ class NoticeRaised(Update):
 @dataclass(frozen=True, slots=True)
 class BackendUpdated(Update):
     status: BackendStatus
+
+
+@dataclass(frozen=True, slots=True)
+class StaffView:
+    """Who is signed in (or may sign in): never a PIN or its hash."""
+
+    staff_id: str
+    name: str
+    role: str  # cashier | manager
+
+
+@dataclass(frozen=True, slots=True)
+class StaffUpdated(Update):
+    """Someone signed in (``signed_in``), or the till locked (None) because of ``why``."""
+
+    signed_in: StaffView | None
+    why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RosterChanged(Update):
+    """The staff list changed (a sync with the backend): the sign-in screen reloads it."""
 
 
 class InvoiceDesk(Protocol):

@@ -19,6 +19,7 @@ from terminal.cli.refund import plan_refund, send_refund
 from terminal.journal import Journal
 from tests.client.helpers import Sleeps, make_client
 from tests.client.test_client_v2 import FakeV2
+from tests.staff.contract import StaffContract
 from tests.support import NO_APPROVAL, serve
 
 GOOD_BTC = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
@@ -35,7 +36,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app = create_app(
         store=store, settings=ServiceSettings(keys={DEMO_KEY_ID: DEMO_SECRET}, refunds=NO_APPROVAL)
     )
-    with serve(app) as url:
+    staffed = StaffContract(app, keys={DEMO_KEY_ID: DEMO_SECRET})
+    staffed.add("s_max", "Max Manager", "manager", "1357")
+    with serve(staffed) as url:
         yield url
     store.close()
 
@@ -67,7 +70,18 @@ def journal_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
             f"sim:nfc?payload=cryptopos-test:card:{payload}&delay=0",
         )
         assert code in (0, 1), err
+    code, _, err = run(capsys, "staff", "sync", "--journal", str(path))  # the backend's manager
+    assert code == 0, err
     return path
+
+
+@pytest.fixture
+def approve_with(tmp_path: Path) -> list[str]:
+    """The manager's PIN in a file only its owner can read: how a script approves a refund."""
+    pin = tmp_path / "manager.pin"
+    pin.write_text("1357\n")
+    pin.chmod(0o600)
+    return ["--approve-with", str(pin)]
 
 
 def test_history_filters_and_json(journal_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -205,19 +219,31 @@ def test_refund_of_an_unknown_or_declined_payment(
 
 
 def test_refund_on_a_v1_backend_says_v2_is_needed(
-    journal_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    journal_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    approve_with: list[str],
 ) -> None:
     monkeypatch.setenv("CRYPTOPOS_BACKEND__API_VERSION", "v1")
     j = Journal(journal_path)
     pid = j.sales(states=("approved",))[0].payment_id
     j.close()
     code, out, _ = run(
-        capsys, "refund", pid or "", "--journal", str(journal_path), "--to", f"bitcoin:{GOOD_BTC}?amount=1"
+        capsys,
+        "refund",
+        pid or "",
+        "--journal",
+        str(journal_path),
+        "--to",
+        f"bitcoin:{GOOD_BTC}?amount=1",
+        *approve_with,
     )
     assert code == 2 and "need API v2" in out, out
 
 
-def test_refund_through_the_real_v2_backend(journal_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_refund_through_the_real_v2_backend(
+    journal_path: Path, capsys: pytest.CaptureFixture[str], approve_with: list[str]
+) -> None:
     j = Journal(journal_path)
     sale = j.sales(states=("approved",))[0]
     j.close()
@@ -233,13 +259,23 @@ def test_refund_through_the_real_v2_backend(journal_path: Path, capsys: pytest.C
         "--amount",
         "0.00000100",
         "--json",
+        *approve_with,
     )
     result = json.loads(out)
     assert code == 0 and result["status"] == "completed" and result["refund_id"]
     assert result["amount_minor"] == "100" and result["to"] == GOOD_BTC
+    assert result["approved_by"] == "s_max"
     # the rest, then nothing is left
     code, out, _ = run(
-        capsys, "refund", sale.payment_id or "", "--journal", str(journal_path), "--to", GOOD_BTC, "--json"
+        capsys,
+        "refund",
+        sale.payment_id or "",
+        "--journal",
+        str(journal_path),
+        "--to",
+        GOOD_BTC,
+        "--json",
+        *approve_with,
     )
     assert code == 0 and json.loads(out)["amount_minor"] == str(sale.crypto_minor - 100)
     code, _, err = run(

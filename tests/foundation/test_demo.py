@@ -24,4 +24,14 @@ def test_headless_demo_runs_the_whole_script_on_one_embedded_backend() -> None:
     # one backend for the whole script: four different payments, all in its ledger
     payments = {line.split()[1] for line in r.stdout.splitlines() if line.strip().startswith("payment ")}
     assert len(payments) == 4
+    # staff: the PINs first, the cashier signed in, every sale in the audit trail under her
+    lines = r.stdout.splitlines()
+    [hint] = [i for i, line in enumerate(lines) if line.startswith("demo: Cass Demo (cashier) PIN ")]
+    assert "Max Demo (manager) PIN " in lines[hint]
+    assert hint < lines.index("-- Cass Demo signed in") < min(i for i, x in enumerate(lines) if "EUR" in x)
+    settled = [line.split() for line in lines if " sale_settled " in line]
+    assert [row[2] for row in settled] == ["s_demo_cashier"] * 4
+    # the refund needs the backend's staff endpoints: made and approved, or said why not
+    refund = lines[lines.index("-- a refund of the first sale, approved by Max Demo") + 1].strip()
+    assert refund.startswith("COMPLETED refund") or refund.endswith("so no manager can approve it"), refund
     assert "Traceback" not in r.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -93,6 +94,16 @@ def test_totals_per_state_and_asset_tips_refunds_queue_and_open() -> None:
         },
         "offline_queue": {"count": 2, "fiat": {"EUR": "5.00"}},
         "open": 2,
+        "staff": [  # nobody was signed in: headless sales and refunds
+            {
+                "staff_id": None,
+                "name": "(nobody signed in)",
+                "approved": 3,
+                "fiat": {"EUR": "25.20"},
+                "refunds": 2,
+                "refunds_approved": 0,
+            }
+        ],
     }
     text = rep.lines()
     assert text[0] == "Z-report 2026-03-14 (UTC)"
@@ -113,7 +124,59 @@ def test_an_empty_day() -> None:
         "  no sales",
         "  refunds                 none",
         "  offline queue        0",
+        "  by staff (approved sales, takings, refunds asked / approved):",
+        "    none",
     ]
+
+
+def test_each_staff_members_part_of_the_day() -> None:
+    window = DayWindow.utc(DAY)
+    sales = [
+        sale("approved", 1_000, staff_id="s_ann"),
+        sale("approved", 250, "JPY", fiat_currency="JPY", staff_id="s_ann"),
+        sale("approved", 500, staff_id="s_bob"),
+        sale("declined", 9_000, staff_id="s_bob"),  # not taken: no sale, no takings
+        sale("approved", 700, staff_id=None),  # headless
+        sale("approved", 9_999, staff_id="s_ann", created_at=window.end),  # the next day
+    ]
+    refunds = [
+        replace(refund("completed", 10, at=NOON), staff_id="s_ann", approved_by="s_max"),
+        replace(refund("approved", 20, at=NOON), staff_id="s_bob", approved_by="s_max"),
+        replace(refund("failed", 30, at=NOON), staff_id="s_bob", approved_by="s_max"),  # paid nothing
+        replace(refund("unknown_outcome", 40, at=NOON), staff_id="s_ann", approved_by="s_max"),
+    ]
+    rep = z_report(
+        window, sales=sales, refunds=refunds, names={"s_ann": "Ann", "s_bob": "bob", "s_max": "Max"}
+    )
+    by = {t.staff_id: t for t in rep.staff}
+    assert [t.staff_id for t in rep.staff] == ["s_ann", "s_bob", "s_max", None]  # by name, nobody last
+    assert (by["s_ann"].sales, by["s_ann"].refunds, by["s_ann"].approvals) == (2, 1, 0)
+    assert by["s_ann"].takings == {"EUR": Money(1_000, asset("EUR")), "JPY": Money(250, asset("JPY"))}
+    assert (by["s_bob"].sales, by["s_bob"].takings, by["s_bob"].refunds) == (
+        1,
+        {"EUR": Money(500, asset("EUR"))},
+        1,
+    )
+    assert (by["s_max"].name, by["s_max"].sales, by["s_max"].takings, by["s_max"].approvals) == (
+        "Max",
+        0,
+        {},
+        2,
+    )
+    assert (by[None].name, by[None].sales) == ("(nobody signed in)", 1)
+    # an id the roster does not know (a member removed since) is shown as itself
+    unknown = z_report(window, sales=[sale("approved", 1, staff_id="s_gone")], refunds=[])
+    assert [t.label() for t in unknown.staff] == ["s_gone (s_gone)"]
+    text = rep.lines()
+    assert "    Ann (s_ann)                              2  10.00 EUR, 250 JPY 1 / 0" in text
+    assert rep.to_json()["staff"][2] == {
+        "staff_id": "s_max",
+        "name": "Max",
+        "approved": 0,
+        "fiat": {},
+        "refunds": 0,
+        "refunds_approved": 2,
+    }
 
 
 def test_queued_states_are_the_journals_offline_states() -> None:

@@ -75,11 +75,12 @@ def test_the_report_layout() -> None:
         window,
         sales=[
             sale("approved", 1320, crypto_minor=12_000, tip_minor=120, created_at=noon),
-            sale("approved", 380, crypto_minor=8_000, tip_minor=0, created_at=noon),
+            sale("approved", 380, crypto_minor=8_000, tip_minor=0, created_at=noon, staff_id="s_ann"),
             sale("cancelled", 300, "ETH", created_at=noon),
         ],
         refunds=[refund("approved", 10_000, at=noon)],
         unsettled=[sale("offline_queued", 500), sale("unknown_outcome", 1), sale("submitting", 2)],
+        names={"s_ann": "Ann with a name far too long for the paper's width"},
     )
     ops = report_ops(report, merchant="Demo Café", terminal="t1", printed_at=1_795_000_000, columns=42)
     text = [op.text for op in ops if isinstance(op, Line)]
@@ -91,6 +92,11 @@ def test_the_report_layout() -> None:
     assert any(t.startswith("refund approved x1") and t.endswith("0.0001 BTC") for t in text)
     assert any(t.startswith("offline queue x1") and t.endswith("5.00 EUR") for t in text)
     assert any(t.startswith("open sales") and t.endswith("2") for t in text)
+    # each person's part; a name too long for the paper is cut, never a figure
+    ann = text.index("Ann with a name far too long for the paper's width (s_ann)"[:42])
+    assert text[ann + 1].startswith("  sales x1") and text[ann + 1].endswith("3.80 EUR")
+    assert text[ann + 2].startswith("  refunds asked / approved") and text[ann + 2].endswith("0 / 0")
+    assert "(nobody signed in)" in text
     assert isinstance(ops[-1], Cut) and all(len(t) <= 42 for t in text)
 
 

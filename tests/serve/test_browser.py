@@ -1,6 +1,6 @@
 """The till in a real browser: ``cryptopos serve --demo`` driven by Debian's headless Chromium
-through Playwright. Type an amount, pick a tip and an asset, press the demo tap key, and find
-the sale APPROVED.
+through Playwright. Sign in with a cashier's PIN, type an amount, pick a tip and an asset, press
+the demo tap key, and find the sale APPROVED (taken by that cashier).
 
 textual-serve draws the terminal on a canvas (the page has no text to read) and sends keys to
 the app only after a click on the terminal, so the test reads the till's own state, the journal
@@ -116,6 +116,25 @@ def test_a_sale_in_the_browser_is_approved(tmp_path: Path) -> None:
     except ImportError:
         pytest.fail("playwright (Python) is missing: pip install -e '.[dev]' (make bootstrap)")
     journal = tmp_path / "journal.sqlite3"
+    # a cashier of this test on the served till's journal (the demo's own PINs are drawn at
+    # random): first in the sign-in list, so the browser only types the PIN
+    pin = tmp_path / "pin"
+    pin.write_text("2468\n")
+    pin.chmod(0o600)
+    from terminal.cli import main
+
+    added = [
+        "staff",
+        "add",
+        "Ann Browser",
+        "--id",
+        "s_ann",
+        "--journal",
+        str(journal),
+        "--pin-file",
+        str(pin),
+    ]
+    assert main(added) == 0
     with served("--demo", "--journal", str(journal)) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -142,6 +161,8 @@ def test_a_sale_in_the_browser_is_approved(tmp_path: Path) -> None:
                 tmp_path,
             )
             page.click("#terminal")  # keys reach the till only once the terminal has the focus
+            for key in ("2", "4", "6", "8", "Enter"):  # the till opens on sign-in: Ann's PIN
+                press(page, key)
             for key in ("1", "2", "Enter", "1", "1"):  # 12.00 EUR, tip 10 %, the first asset (BTC)
                 press(page, key)
             waiting = wait_for(
@@ -163,6 +184,14 @@ def test_a_sale_in_the_browser_is_approved(tmp_path: Path) -> None:
                 tmp_path,
             )
             assert (state, fiat, code, tip) == ("approved", 1320, "BTC", 120) and payment_id and rate
+            db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5)
+            try:
+                taken_by = db.execute(
+                    "SELECT staff_id FROM sales WHERE payment_id = ?", (payment_id,)
+                ).fetchone()
+            finally:
+                db.close()
+            assert taken_by == ("s_ann",)
             # the result screen's green APPROVED banner, just under the status bar
             wait_for(
                 "the APPROVED screen",

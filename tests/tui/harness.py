@@ -1,5 +1,9 @@
 """A till wired to the real emulated backend in-process, a real SQLite journal and real
-simulated readers, with one fake clock shared by the terminal and the backend."""
+simulated readers, with one fake clock shared by the terminal and the backend.
+
+The backend sits behind the staff contract (``tests/staff/contract.py``) with one manager,
+Max (``s_max``, PIN 1357); the till has one cashier, Cass (``s_cas``, PIN 2468), signed in
+when the app starts unless ``signed_in=None``."""
 
 from __future__ import annotations
 
@@ -21,10 +25,17 @@ from drivers import Reader, open_reader
 from terminal.client import BackendClient
 from terminal.config import load_settings
 from terminal.journal import Journal
+from terminal.staff.pins import hash_pin
 from terminal.tui.app import PosApp
 from terminal.tui.controller import Register
 from terminal.tui.updates import InvoiceDesk
+from tests.staff.contract import StaffContract
 from tests.support import NO_APPROVAL
+
+CASHIER, CASHIER_PIN = "s_cas", "2468"
+MANAGER, MANAGER_PIN = "s_max", "1357"
+# made once: a scrypt hash costs tens of milliseconds, and every till starts with this cashier
+CASHIER_HASH = hash_pin(CASHIER_PIN)
 
 KEY_ID = "t_test_01"
 SECRET = b"test-secret-0123456789"
@@ -54,11 +65,12 @@ class FaultyTransport(httpx.AsyncBaseTransport):
         self.requests: list[str] = []
         self.targets: list[str] = []  # as requests, with the query ("GET /path?wait=8&after=...")
         self.discovery_notices: list[str] = []  # what a gateway adds during a rollout
+        self.refuse: Callable[[httpx.Request], bool] = lambda _r: False  # these never connect
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(f"{request.method} {request.url.path}")
         self.targets.append(f"{request.method} {request.url.raw_path.decode()}")
-        if self.down:
+        if self.down or self.refuse(request):
             raise httpx.ConnectError("connection refused", request=request)
         response = await self.inner.handle_async_request(request)
         if request.url.path == "/discovery" and self.discovery_notices:
@@ -129,6 +141,7 @@ class Till:
     backend: Backend
     transport: FaultyTransport
     clock: FakeClock
+    staff: StaffContract  # the backend's staff side: its managers and what it was sent
 
     def close(self) -> None:
         self.journal.close()
@@ -146,6 +159,7 @@ def make_till(
     extra: dict[str, Any] | None = None,
     reader_factory: Callable[[str], Reader] = open_reader,
     reconcile_s: float = 3600,
+    signed_in: str | None = CASHIER,
     service: dict[str, Any] | None = None,
     **register_options: Any,
 ) -> Till:
@@ -162,7 +176,9 @@ def make_till(
         ),
     )
     backend = Backend(store, api.state.context)
-    transport = FaultyTransport(InProcessTransport(api))
+    staff = StaffContract(api, keys={KEY_ID: SECRET}, clock=clock)
+    staff.add(MANAGER, "Max Manager", "manager", MANAGER_PIN)
+    transport = FaultyTransport(InProcessTransport(staff))
     overrides: dict[str, tuple[Any, str]] = {
         "terminal.readers": (list(readers), "test"),
         "signing.key_id": (KEY_ID, "test"),
@@ -174,6 +190,11 @@ def make_till(
     }
     loaded = load_settings(file=None, env={}, overrides=overrides)
     journal = Journal(tmp_path / "journal.sqlite3", clock=clock)
+    if journal.staff_member(CASHIER) is None:
+        journal.add_staff(staff_id=CASHIER, name="Cass Cashier", role="cashier", pin_hash=CASHIER_HASH)
+        journal.sync_roster([(MANAGER, "Max Manager", "manager", False)])
+    # the till starts with someone signed in (tests of signing in pass signed_in=None)
+    journal.acting_staff = signed_in
     client = make_client(transport, clock)
     register = Register(
         loaded=loaded,
@@ -191,4 +212,4 @@ def make_till(
     app = PosApp(
         register, demo=demo, receipts_dir=tmp_path / "receipts", tick_s=0.05, reconcile_s=reconcile_s
     )
-    return Till(app, register, journal, backend, transport, clock)
+    return Till(app, register, journal, backend, transport, clock, staff)

@@ -33,6 +33,19 @@ async def start_sale(
     await until(pilot, lambda: State.AWAITING_PAYMENT in (sess.state, *sess.history))
 
 
+def footer_keys(pilot: Pilot[None]) -> list[str]:
+    """The footer's keys (``"P Print"``...) after asserting every one is shown whole inside the
+    screen's width: a footer wider than the screen scrolls, and the keys past its edge are lost."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    footer = pilot.app.screen.query_one(Footer)
+    keys = list(footer.query(FooterKey))
+    assert footer.virtual_size.width <= footer.size.width, f"footer too wide: {footer.virtual_size.width}"
+    assert all(k.region.x >= 0 and k.region.right <= footer.region.right for k in keys)
+    return [f"{k.key_display} {k.description}" for k in keys]
+
+
 def screen_text(pilot: Pilot[None]) -> str:
     from textual.widgets import Static
 
@@ -49,3 +62,31 @@ def record_notifications(app: Any) -> list[tuple[str, str, str]]:
 
     app.notify = notify
     return seen
+
+
+async def sign_in(pilot: Pilot[None], staff_id: str, pin: str) -> None:
+    """On the sign-in screen: pick ``staff_id``, type ``pin``, Enter (the screen stays when the
+    PIN is refused: the caller checks what it says)."""
+    from textual.widgets import OptionList
+
+    from terminal.tui.screens.staff import SignInScreen
+
+    await until(pilot, lambda: isinstance(pilot.app.screen, SignInScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, SignInScreen)
+    await until(pilot, lambda: staff_id in screen.ids)
+    screen.query_one(OptionList).highlighted = screen.ids.index(staff_id)
+    await pilot.press(*pin, "enter")
+
+
+async def approve(pilot: Pilot[None], staff_id: str, pin: str) -> None:
+    """On a manager's PIN pad: pick ``staff_id``, type ``pin``, Enter."""
+    from textual.widgets import OptionList
+
+    from terminal.tui.screens.staff import PinPadScreen
+
+    await until(pilot, lambda: isinstance(pilot.app.screen, PinPadScreen))
+    pad = pilot.app.screen
+    assert isinstance(pad, PinPadScreen)
+    pad.query_one(OptionList).highlighted = [m.staff_id for m in pad.managers].index(staff_id)
+    await pilot.press(*pin, "enter")

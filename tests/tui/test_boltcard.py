@@ -4,7 +4,7 @@ fresh SUN tap that the backend verifies; a replayed tap is declined."""
 from __future__ import annotations
 
 from terminal.domain.session import State
-from terminal.tui.demo import card_setup, demo_card
+from terminal.tui.demo import demo_card, issue_card
 from tests.tui.conftest import MakeTill
 from tests.tui.helpers import screen_text, start_sale, until
 
@@ -12,7 +12,11 @@ from tests.tui.helpers import screen_text, start_sale, until
 async def test_bolt_card_taps_are_verified_and_a_replay_is_declined(make: MakeTill) -> None:
     card = demo_card()
     till = make(demo_card=card.tap)
-    till.register.setup = card_setup(lambda: till.register.client, card)
+
+    async def setup() -> None:
+        await issue_card(till.register.client, card)
+
+    till.register.setup = setup
     async with till.app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: till.register.backend.connected is True)
         for expected in (1, 2):

@@ -16,7 +16,7 @@ from terminal.tui.pictures import svg_to_png
 from terminal.tui.screens.sale import WaitingScreen
 from terminal.tui.widgets.qr import QrCode, compact_forms, qr_size
 from tests.tui.conftest import MakeTill
-from tests.tui.helpers import start_sale, until
+from tests.tui.helpers import sign_in, start_sale, until
 from tests.tui.invoices import BackendInvoiceDesk
 
 pytest.importorskip("cv2", reason="the camera extra reads the picture")
@@ -143,12 +143,23 @@ async def test_the_demo_till_issues_invoices_and_its_card_through_its_own_client
             "journal.path": (str(tmp_path / "journal.sqlite3"), "test"),
         },
     )
-    app = build_app(loaded, demo=True)
+    from terminal.staff.demo import DemoStaff
+
+    staff = DemoStaff(cashier_pin="4826")
+    app = build_app(loaded, demo=True, demo_staff=staff)
     register = app.register
     assert isinstance(register.invoices, ClientInvoiceDesk)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: register.backend.connected is True, timeout=20)
+            assert "4826" in app.staff_hint  # the demo shows its PINs under the sign-in screen
+            await until(pilot, lambda: type(pilot.app.screen).__name__ == "SignInScreen")
+            hint = pilot.app.screen.query_one("#signin-hint")
+            assert "4826" in str(hint.render())
+            # on the screen at 80x24, not pushed below the footer by the PIN pad
+            assert hint.region.height == 1 and hint.region.bottom <= 23, hint.region
+            await sign_in(pilot, staff.cashier_id, "4826")
+            await until(pilot, lambda: type(pilot.app.screen).__name__ == "AmountScreen")
             client = register.client
             assert isinstance(client, BackendClient)
             assert register.backend.api_version == client.api_version == "v2"

@@ -15,7 +15,7 @@ from tests.printer.fake_printer import FakePrinter
 from tests.printer.helpers import read_back
 from tests.printer.test_printing import closed_port
 from tests.tui.conftest import MakeTill
-from tests.tui.harness import Till
+from tests.tui.harness import MANAGER, MANAGER_PIN, Till
 from tests.tui.helpers import record_notifications, screen_text, start_sale, until
 
 # BIP173's example P2WPKH address: a valid mainnet bech32 checksum, owned by nobody we know.
@@ -147,7 +147,7 @@ async def test_the_report_screen_prints_the_z_report_with_refunds(
         await pilot.press("enter")
         await sell(pilot, till, key="d")
         await pilot.press("enter")
-        await till.register.refund(approved, to=ADDRESS, amount_minor=100)
+        await till.register.refund(approved, to=ADDRESS, amount_minor=100, approver=MANAGER, pin=MANAGER_PIN)
         [refund] = till.journal.refunds()
         await pilot.press("r")
         await until(pilot, lambda: type(pilot.app.screen).__name__ == "ReportScreen")
@@ -159,6 +159,9 @@ async def test_the_report_screen_prints_the_z_report_with_refunds(
         assert any(t.startswith("declined x1") and t.endswith("12.00 EUR") for t in text)
         assert any(t.startswith("tips") and t.endswith("1.20 EUR") for t in text)
         assert any(t.startswith(f"refund {refund.state} x1") and t.endswith("0.000001 BTC") for t in text)
+        cashier = text.index("Cass Cashier (s_cas)")  # the signed-in cashier's part
+        assert text[cashier + 1].startswith("  sales x1") and text[cashier + 1].endswith("13.20 EUR")
+        assert "Max Manager (s_max)" in text
         assert len(read_back(printer.jobs[0]).cuts) == 1
         # the screen shows the same report
         assert f"refund {refund.state}" in screen_text(pilot) and "1.20 EUR" in screen_text(pilot)

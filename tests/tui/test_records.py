@@ -17,8 +17,8 @@ from terminal.tui.screens.records import (
     SettingsScreen,
 )
 from tests.tui.conftest import MakeTill
-from tests.tui.harness import KEY_ID, SECRET, no_sleep
-from tests.tui.helpers import record_notifications, screen_text, start_sale, until
+from tests.tui.harness import CASHIER, KEY_ID, MANAGER, MANAGER_PIN, SECRET, no_sleep
+from tests.tui.helpers import approve, record_notifications, screen_text, start_sale, until
 
 # BIP173's example P2WPKH address: a valid mainnet bech32 checksum, owned by nobody we know.
 ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
@@ -72,6 +72,7 @@ async def test_refund_on_a_v1_backend_says_what_is_missing(make: MakeTill) -> No
     async with till.app.run_test(size=(80, 24)) as pilot:
         approved = await _sell(pilot, till, "t", State.APPROVED)
         await _refund_screen(pilot, till, approved, ADDRESS)
+        await approve(pilot, MANAGER, MANAGER_PIN)
         await until(pilot, lambda: "Refunds not available" in screen_text(pilot))
         record = till.journal.get(approved)
         assert record is not None and record.state == "approved"
@@ -97,7 +98,7 @@ async def test_daily_report_is_the_z_report_with_refunds(make: MakeTill) -> None
     async with till.app.run_test(size=(80, 24)) as pilot:
         approved = await _sell(pilot, till, "t", State.APPROVED)
         await _sell(pilot, till, "d", State.DECLINED)
-        await till.register.refund(approved, to=ADDRESS, amount_minor=100)
+        await till.register.refund(approved, to=ADDRESS, amount_minor=100, approver=MANAGER, pin=MANAGER_PIN)
         report = till.register.daily_report()
         assert (report.count("approved"), report.count("declined"), report.open) == (1, 1, 0)
         assert report.sales["approved"].fiat["EUR"].minor == 1200
@@ -105,12 +106,15 @@ async def test_daily_report_is_the_z_report_with_refunds(make: MakeTill) -> None
         assert report.sales["approved"].crypto["BTC"].amount == Money(paid or 0, asset("BTC"))
         [(key, refund)] = report.refunds.items()
         assert key[1] == "BTC" and (refund.count, refund.amount.minor) == (1, 100)
+        by = {t.staff_id: t for t in report.staff}  # the signed-in cashier sold and asked
+        assert (by[CASHIER].sales, by[CASHIER].refunds, by[MANAGER].approvals) == (1, 1, 1)
         await pilot.press("r")
         await until(pilot, lambda: isinstance(pilot.app.screen, ReportScreen))
         await until(pilot, lambda: "12.00 EUR" in screen_text(pilot))
         text = screen_text(pilot)
         assert "Z-report 2026-03-14 (UTC), terminal t_test_01" in text
         assert f"refund {key[0]}" in text and "0.000001 BTC" in text
+        assert "Cass Cashier (s_cas)" in text and "Max Manager (s_max)" in text
 
 
 async def test_settings_show_effective_config_and_doctor(make: MakeTill) -> None:
@@ -175,6 +179,7 @@ async def test_refund_to_the_scanned_address_is_journaled(make: MakeTill) -> Non
     async with till.app.run_test(size=(80, 24)) as pilot:
         approved = await _sell(pilot, till, "t", State.APPROVED)
         await _refund_screen(pilot, till, approved, ADDRESS)
+        await approve(pilot, MANAGER, MANAGER_PIN)
         await until(pilot, lambda: "✔ refund" in screen_text(pilot))
         record = till.journal.get(approved)
         assert record is not None and journaled_refund(till.journal, approved) == ADDRESS
@@ -215,6 +220,7 @@ async def test_refund_address_scanned_by_the_camera(make: MakeTill) -> None:
         assert isinstance(screen, RefundScreen)
         await until(pilot, lambda: screen.query_one(Input).value == ADDRESS)
         await pilot.press("enter")
+        await approve(pilot, MANAGER, MANAGER_PIN)
         await until(pilot, lambda: "✔ refund" in screen_text(pilot))
         record = till.journal.get(approved)
         assert record is not None and journaled_refund(till.journal, approved) == ADDRESS

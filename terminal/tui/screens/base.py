@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from terminal.domain.money import MoneyFormat
     from terminal.domain.zreport import ZReport
     from terminal.journal import SaleRecord
-    from terminal.tui.updates import InvoiceDesk, SaleView
+    from terminal.tui.updates import InvoiceDesk, SaleView, StaffView
 
 
 class Queries(Protocol):
@@ -51,6 +51,11 @@ class Queries(Protocol):
 
     def seconds_left(self) -> float | None: ...
 
+    @property
+    def signed_in(self) -> StaffView | None: ...
+
+    def staff_roster(self) -> list[StaffView]: ...
+
 
 class Host(Protocol):
     """What a screen needs of its app (:class:`terminal.tui.app.PosApp` is one). A protocol, so
@@ -61,6 +66,9 @@ class Host(Protocol):
 
     @property
     def register(self) -> Queries: ...
+
+    @property
+    def staff_hint(self) -> str: ...
 
 
 class ReceiptPrint(Message):

@@ -283,13 +283,28 @@ class ReportScreen(PosScreen):
 
 
 class SettingsScreen(PosScreen):
+    """The effective configuration with the doctor's checks; the offline keys and the idle lock
+    can be changed here, each with a manager's PIN."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "doctor", "Run doctor"),
+        Binding("d", "doctor", "Doctor"),
+        Binding("o", "change('offline.enabled')", "Offline"),
+        Binding("m", "change('offline.max_payment')", "Max payment"),
+        Binding("t", "change('offline.max_total')", "Max total"),
+        Binding("i", "change('staff.idle_lock_s')", "Idle lock"),
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
     class DoctorRequested(Message):
         pass
+
+    class ChangeRequested(Message):
+        """Change ``key`` to ``text`` (None: ask for the value first)."""
+
+        def __init__(self, key: str, text: str | None) -> None:
+            super().__init__()
+            self.key = key
+            self.text = text
 
     def body(self) -> ComposeResult:
         with VerticalScroll(id="settings-scroll"):
@@ -297,6 +312,11 @@ class SettingsScreen(PosScreen):
             yield Static(id="settings-rows")
 
     def on_mount(self) -> None:
+        self.show_rows()
+        self.query_one("#settings-scroll").focus()
+        self.action_doctor()
+
+    def show_rows(self) -> None:
         rows = self.register.settings_rows()
         width = max(len(k) for k, _, _ in rows)
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -304,10 +324,15 @@ class SettingsScreen(PosScreen):
         for key, value, source in rows:
             shown = value if len(value) <= 30 else value[:29] + "…"
             text.append(f"{key:<{width}} {shown:<30} ")
-            text.append(f"{source[:20]}\n", "dim")
+            text.append(f"{source[:24]}\n", "dim")
         self.query_one("#settings-rows", Static).update(text)
-        self.query_one("#settings-scroll").focus()
-        self.action_doctor()
+
+    def action_change(self, key: str) -> None:
+        if key == "offline.enabled":
+            on = self.register.settings.offline.enabled
+            self.post_message(self.ChangeRequested(key, "off" if on else "on"))
+        else:
+            self.post_message(self.ChangeRequested(key, None))
 
     def action_doctor(self) -> None:
         self.query_one("#doctor", Static).update("doctor: running…")

@@ -306,7 +306,20 @@ class ResultScreen(PosScreen):
         Binding("p", "app.receipt", "Receipt"),
         Binding("P", "print", "Print"),
         Binding("h", "app.history", "History"),
+        Binding("x", "cancel_by_hand", "Cancel by hand"),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # giving up on a sale by hand (with a manager's PIN) only when its outcome is unknown
+        if action == "cancel_by_hand":
+            return self.pos.sale.state is State.UNKNOWN_OUTCOME
+        return True
+
+    class CancelByHandRequested(Message):
+        """Give up on the sale whose outcome is unknown (the app asks a manager first)."""
+
+    def action_cancel_by_hand(self) -> None:
+        self.post_message(self.CancelByHandRequested())
 
     class PrintRequested(ReceiptPrint):
         pass
@@ -353,4 +366,7 @@ class ResultScreen(PosScreen):
             lines.append(f"payment {sale.payment_id}\n", "dim")
         if sale.reference:
             lines.append(f"reference {sale.reference}\n", "dim")
+        if sale.state is State.UNKNOWN_OUTCOME:
+            lines.append("x: cancel it by hand (a manager's PIN; it may have been charged)\n", "dim")
         self.query_one("#result-detail", Static).update(lines)
+        self.refresh_bindings()

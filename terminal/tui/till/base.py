@@ -14,6 +14,8 @@ from terminal.config import LoadedSettings, Settings
 from terminal.domain import session as s
 from terminal.domain.money import ASSETS, Asset, MoneyFormat
 from terminal.journal import Journal
+from terminal.staff.desk import StaffDesk
+from terminal.staff.rules import IdleTimer
 from terminal.tui.updates import (
     BackendStatus,
     BackendUpdated,
@@ -45,6 +47,8 @@ class TillBase:
     demo_card: Callable[[], str] | None  # the next tap of the demo Bolt Card
     setup: Callable[[], Awaitable[None]] | None  # run once, when the backend first answers
     core: TillSale  # the one sale core (terminal.sale) the headless CLI uses too
+    staff: StaffDesk  # who is signed in, PIN checks, approvals, the roster
+    idle: IdleTimer  # when the till locks
     view: SaleView
     backend: BackendStatus
     readers: dict[str, ReaderStatus]

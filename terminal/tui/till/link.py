@@ -23,11 +23,8 @@ class BackendLink(TillBase):
                 try:
                     await setup()
                 except Exception as exc:  # the demo's extras must not keep the till offline
-                    self._notice(
-                        "Demo card not issued",
-                        str(exc),
-                        "the b key's Bolt Card will be declined; the other demo keys work",
-                    )
+                    self._notice("Demo not fully set up", str(exc), "the other demo keys work")
+            await self.sync_staff()
         except BackendError as exc:
             self._set_backend(connected=False, detail=exc.message, queued=self._queued())
             return self.backend
@@ -56,6 +53,9 @@ class BackendLink(TillBase):
         if len(out) > 1 and len({text for _, text in out}) == 1:
             return [f"API{out[0][1]}"]  # both services retire it together: say it once
         return [name + text for name, text in out]
+
+    async def sync_staff(self) -> None:
+        """Learn the backend's staff roster (:class:`~terminal.tui.till.staff.StaffSteps`)."""
 
     def _mark_offline(self, detail: str) -> None:
         self._set_backend(connected=False, detail=detail, queued=self._queued())

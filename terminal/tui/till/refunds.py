@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import hashlib
 
-from terminal.client import BackendError, OutcomeUnknownError, UnsupportedError
+from terminal.client import (
+    Approval,
+    ApprovalRefusedError,
+    BackendError,
+    OutcomeUnknownError,
+    UnsupportedError,
+)
+from terminal.journal import SaleRecord
+from terminal.staff.desk import StaffError
 from terminal.tui.till.records import Records
-from terminal.tui.updates import NotSupportedError, RegisterError
+from terminal.tui.updates import NotSupportedError, PinRefusedError, RegisterError
 
 # What kind of code can receive a refund in each asset (terminal.domain.payloads kinds).
 REFUND_KINDS = {
@@ -26,8 +34,13 @@ def refund_key_for(reference: str, address: str) -> str:
 
 
 class RefundSteps(Records):
-    async def refund(self, reference: str, *, to: str, amount_minor: int | None = None) -> str:
-        """Refund an approved sale to the customer's address. Returns the refund id."""
+    def check_refund(self, reference: str, *, to: str, amount_minor: int | None = None) -> None:
+        """Raise :class:`RegisterError` when this refund cannot be made (before a manager is
+        asked for their PIN): the sale, the address and the amount."""
+        self._planned(reference, to, amount_minor)
+
+    def _planned(self, reference: str, to: str, amount_minor: int | None) -> tuple[SaleRecord, str, str, int]:
+        """The sale, the checked address, the refund's key and amount."""
         record, _ = self.detail(reference)
         if record.state != "approved" or record.payment_id is None:
             raise RegisterError(
@@ -57,6 +70,22 @@ class RefundSteps(Records):
         amount = amount_minor if amount_minor is not None else record.crypto_minor
         if amount is None:
             raise RegisterError("Cannot refund", f"sale {reference} has no crypto amount in the journal")
+        return record, address, key, amount
+
+    async def refund(
+        self, reference: str, *, to: str, approver: str, pin: str, amount_minor: int | None = None
+    ) -> str:
+        """Refund an approved sale to the customer's address, with the approval of the manager
+        ``approver`` whose ``pin`` was typed for it now: the backend checks it (it goes inside the
+        signed refund request, never into the journal). Returns the refund id. A refused
+        approval is :class:`PinRefusedError`: nothing was paid and the same refund may be sent
+        again with the right PIN (same key)."""
+        record, address, key, amount = self._planned(reference, to, amount_minor)
+        assert record.payment_id is not None  # an approved sale has one (checked in _planned)
+        try:
+            self.staff.check_approver(approver)
+        except StaffError as exc:
+            raise PinRefusedError(exc.title, exc.message, exc.hint) from None
         earlier = self.journal.refund(key)
         # sent before and its fate not learned: a refusal of this resend says nothing about it
         resend = earlier is not None and earlier.state in ("submitting", "unknown_outcome")
@@ -68,11 +97,24 @@ class RefundSteps(Records):
             amount_minor=amount,
             asset=record.asset,
             to=address,
+            approval_from=approver,
         )
+        subject = f"refund of {record.payment_id}"
         try:
             result = await self.client.refund(
-                payment_id=record.payment_id, amount_minor=amount, to=address, idempotency_key=key
+                payment_id=record.payment_id,
+                amount_minor=amount,
+                to=address,
+                idempotency_key=key,
+                staff_id=self.journal.acting_staff,
+                approval=Approval(approver, pin),
             )
+        except ApprovalRefusedError as exc:
+            # nothing was paid and the refusal is not stored under the key: the same refund may
+            # go again with the right PIN; a resend after a lost answer stays open all the same
+            self.journal.update_refund(key, "unknown_outcome" if resend else "failed", detail=exc.title)
+            why = self.staff.refund_approval_refused(approver, exc.type, exc.retry_after_s, subject=subject)
+            raise PinRefusedError(why.title, why.message, why.hint) from None
         except UnsupportedError as exc:
             self.journal.update_refund(key, "failed", detail=exc.message)
             raise NotSupportedError(
@@ -91,5 +133,10 @@ class RefundSteps(Records):
                 ) from None
             self.journal.update_refund(key, "failed", detail=exc.message)
             raise RegisterError(exc.title, exc.message, "nothing was refunded; check and try again") from None
-        self.journal.update_refund(key, result.status, refund_id=result.refund_id)
+        # who approved is the backend's word (null when its policy needed no approval)
+        self.journal.update_refund(
+            key, result.status, refund_id=result.refund_id, approved_by=result.approved_by
+        )
+        if result.approved_by is not None:
+            self.staff.refund_approved(result.approved_by, subject=f"refund {result.refund_id}")
         return result.refund_id
