@@ -70,6 +70,8 @@ class SignInScreen(PosScreen):
             yield Static(self.pos.staff_hint, id="signin-hint", classes="dim")
 
     def on_mount(self) -> None:
+        if not self.query("#signin-title"):
+            return  # popped before it was composed (signed in or routed away at once): nothing to draw
         title = "Sign in: pick your name (↑↓), type your PIN, Enter"
         if self.why:
             title = f"Locked ({self.why}). {title}"
