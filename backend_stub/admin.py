@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from backend_stub.store import Store, StoreError, StoreUnavailableError, staff
-from backend_stub.store.pins import valid_pin
 from backend_stub.store.runtime import open_store, resolve_url
+from terminal.domain.pins import valid_pin
 
 DEFAULT_PG_DIR = Path(".cryptopos/pg")
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from backend_stub.store.ledger import Store
-from backend_stub.store.pins import decoy, hash_pin, valid_pin, verify_pin
 from backend_stub.store.sql import Row, Tx
+from terminal.domain.pins import decoy, hash_pin, valid_pin, verify_pin
 from terminal.domain.text import find_unsafe
 
 __all__ = [

@@ -30,8 +30,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from terminal.domain import pins
 from terminal.journal import Journal, StaffExistsError, StaffRecord, UnknownStaffError
-from terminal.staff import pins
 from terminal.staff.rules import (
     Attempts,
     Purpose,

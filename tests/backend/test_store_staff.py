@@ -13,7 +13,7 @@ import pytest
 
 from backend_stub.store import Store, Tx, staff
 from backend_stub.store import schema as schema_mod
-from backend_stub.store.pins import hash_pin, verify_pin
+from terminal.domain.pins import hash_pin, verify_pin
 from tests.pg import Ledger
 
 NOW = 1_800_000_000.0

@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from terminal.domain import signing
-from terminal.staff import pins
+from terminal.domain import pins, signing
 from terminal.staff.rules import PURPOSES, Attempts, after_right_pin, after_wrong_pin
 
 Scope = MutableMapping[str, Any]

@@ -16,7 +16,7 @@ from backend_stub.store import Store
 from terminal.cli import main
 from terminal.journal import Journal
 from tests.staff.contract import StaffContract
-from tests.support import serve
+from tests.support import NO_APPROVAL, serve
 
 KEY_ID, SECRET = "t_demo_01", b"demo-secret-do-not-use-in-production"
 ADDRESS = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
@@ -26,7 +26,8 @@ ADDRESS = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, StaffContract]]:
     store = Store(tmp_path_factory.mktemp("ledger") / "ledger.sqlite3")
     contract = StaffContract(
-        create_app(store=store, settings=ServiceSettings(keys={KEY_ID: SECRET})), keys={KEY_ID: SECRET}
+        create_app(store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}, refunds=NO_APPROVAL)),
+        keys={KEY_ID: SECRET},
     )
     contract.add("s_max", "Max Manager", "manager", "1357")
     with serve(contract) as url:

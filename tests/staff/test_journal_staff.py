@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from terminal.domain.pins import hash_pin
 from terminal.journal import MIGRATIONS, Journal, StaffExistsError, UnknownStaffError
 from terminal.journal.schema import migrate, statements
-from terminal.staff.pins import hash_pin
 
 
 class Clock:

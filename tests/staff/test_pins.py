@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from terminal.staff.pins import SCRYPT_N, PinHashError, hash_pin, verify_pin
+from terminal.domain.pins import SCRYPT_N, PinHashError, hash_pin, verify_pin
 
 
 def test_a_hash_verifies_its_pin_only_and_is_salted() -> None:
@@ -21,10 +21,10 @@ def test_a_hash_verifies_its_pin_only_and_is_salted() -> None:
 def test_stored_hashes_this_till_cannot_trust_are_refused() -> None:
     good = hash_pin("2468").split("$")
     weak = "$".join([good[0], "1024", *good[2:]])
-    with pytest.raises(PinHashError, match="weaker"):
+    with pytest.raises(PinHashError, match="outside what this"):
         verify_pin("2468", weak)
     short_salt = "$".join([*good[:4], base64.b64encode(b"x" * 8).decode(), good[5]])
-    with pytest.raises(PinHashError, match="weaker"):
+    with pytest.raises(PinHashError, match="outside what this"):
         verify_pin("2468", short_salt)
     for bad in ("", "plain", "scrypt$x$8$1$aa$bb", "bcrypt$1$2$3$4$5"):
         with pytest.raises(PinHashError) as caught:

@@ -88,7 +88,7 @@ def test_the_idle_timer_follows_the_injected_clock() -> None:
         IdleTimer(0, lambda: 0.0)
 
 
-@pytest.mark.parametrize("name", ["rules.py", "pins.py"])
-def test_the_rules_and_the_hashes_do_no_io(name: str) -> None:
+@pytest.mark.parametrize("path", ["terminal/staff/rules.py", "terminal/domain/pins.py"])
+def test_the_rules_and_the_hashes_do_no_io(path: str) -> None:
     banned = DOMAIN_FORBIDDEN | {"terminal.staff.desk", "os", "pathlib", "asyncio"}
-    assert forbidden(imports_of(REPO / "terminal" / "staff" / name), banned) == set()
+    assert forbidden(imports_of(REPO / path), banned) == set()

@@ -24,8 +24,8 @@ from backend_stub.transport import InProcessTransport
 from drivers import Reader, open_reader
 from terminal.client import BackendClient
 from terminal.config import load_settings
+from terminal.domain.pins import hash_pin
 from terminal.journal import Journal
-from terminal.staff.pins import hash_pin
 from terminal.tui.app import PosApp
 from terminal.tui.controller import Register
 from terminal.tui.updates import InvoiceDesk

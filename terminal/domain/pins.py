@@ -1,10 +1,12 @@
-"""Staff PINs as salted slow hashes (``hashlib.scrypt``): the only form a PIN is kept in.
+"""Staff PINs as salted slow hashes (``hashlib.scrypt``): the only form a PIN is kept in, on
+the till (its cashiers; a manager's PIN is never hashed there) and in the backend's ledger (its
+managers). One implementation for both, so the two cannot drift.
 
-A stored hash reads ``scrypt$<n>$<r>$<p>$<salt b64>$<key b64>`` (the format the till uses for
-its cashiers): the parameters travel with it, so a later, stronger choice does not lock out the
-people whose hash was made with the old one. One hash costs about 16 MiB and some tens of
-milliseconds; that is what makes a 4-digit PIN slow to guess from a stolen ledger, and why the
-services compute it outside a write transaction.
+A stored hash reads ``scrypt$<n>$<r>$<p>$<salt b64>$<key b64>``: the parameters travel with
+it, so a later, stronger choice does not lock out the people whose hash was made with the old
+one. One hash costs about 16 MiB and some tens of milliseconds; that is what makes a 4-digit
+PIN slow to guess from a stolen file, why the services compute it outside a write transaction
+and why the TUI computes it off its event loop.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def verify_pin(pin: str, stored: str) -> bool:
     except ValueError:
         raise PinHashError("a stored PIN hash has unreadable parameters") from None
     if not _MIN_N <= n <= _MAX_N or n & (n - 1) or not 1 <= r <= 32 or not 1 <= p <= 16 or len(salt) < 16:
-        raise PinHashError("a stored PIN hash has parameters outside what this backend accepts")
+        raise PinHashError("a stored PIN hash has parameters outside what this version accepts (weaker)")
     if not valid_pin(pin):
         _scrypt("0000", salt, n, r, p)  # the same time as a real check: no shortcut to time
         return False
