@@ -11,7 +11,7 @@ import pytest
 
 from terminal.domain.money import Money, asset
 from terminal.journal import Journal
-from terminal.sale import OfflinePolicy
+from terminal.sale import OfflineCaps, OfflinePolicy
 from terminal.settlement import forward_offline, reconcile
 from tests.reliability.faults import Fault, FaultTransport
 from tests.reliability.harness import (
@@ -27,8 +27,7 @@ from tests.reliability.harness import (
 EUR = asset("EUR")
 POLICY = OfflinePolicy(
     enabled=True,
-    max_payment=Money(2000, EUR),
-    max_total=Money(5000, EUR),
+    caps={"EUR": OfflineCaps(max_payment=Money(2000, EUR), max_total=Money(5000, EUR))},
     allowed_kinds=("test_card", "bolt_card"),
 )
 CARD = "lnurlw://card.example/ln?p=4E2E289D945A66BB13377A728884E867&c=E19CCB1FED8892CE"
