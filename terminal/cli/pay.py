@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from drivers.registry import DriverError
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, PARENT, CliError, load
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, PARENT, CliError, load, require_readers
 from terminal.client import DeprecationNotice
 from terminal.client.factory import client_from_settings
 from terminal.config import Settings
@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     )
     settings = loaded.settings
     amount, crypto = parse_sale(settings, args.amount, args.asset)
+    require_readers(settings.terminal.readers)
     report = asyncio.run(take_payment(settings, amount, crypto, reconcile_first=not args.no_reconcile))
     if args.json:
         print(json.dumps(report.to_json()))

@@ -15,9 +15,17 @@ import sys
 import time
 from typing import Any
 
-from drivers import CodeScanned, ReaderError, ReaderEvent, ReaderStateChanged, TagRead, open_reader
+from drivers import (
+    CodeScanned,
+    ReaderError,
+    ReaderEvent,
+    ReaderState,
+    ReaderStateChanged,
+    TagRead,
+    open_reader,
+)
 from drivers.registry import DriverError
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError, require_readers
 from terminal.domain.payloads import PayloadError, parse_ndef, parse_payload, payload_to_json
 
 
@@ -89,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if args.timeout is not None and args.timeout <= 0:
         raise CliError("--timeout must be a positive number of seconds")
     events: queue.Queue[ReaderEvent] = queue.Queue()
+    require_readers([args.reader])
     try:
         reader = open_reader(args.reader)
     except DriverError as exc:
@@ -116,9 +125,12 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     hint = f" ({event.hint})" if event.hint else ""
                     print(f"{event.title}: {event.message}{hint}", file=sys.stderr, flush=True)
-            elif isinstance(event, ReaderStateChanged) and not args.json:
-                detail = f": {event.detail}" if event.detail else ""
-                print(f"[{event.reader}] {event.state.value}{detail}", file=sys.stderr, flush=True)
+            elif isinstance(event, ReaderStateChanged):
+                if not args.json:
+                    detail = f": {event.detail}" if event.detail else ""
+                    print(f"[{event.reader}] {event.state.value}{detail}", file=sys.stderr, flush=True)
+                if event.state is ReaderState.ENDED:
+                    break  # a file or still image read to its end: nothing more will come
     finally:
         reader.stop()
     return EXIT_OK if reads else EXIT_FAILED

@@ -29,7 +29,7 @@ from terminal.tui.screens.records import (
     ReportScreen,
     SettingsScreen,
 )
-from terminal.tui.screens.sale import AssetScreen, ResultScreen, TipScreen, WaitingScreen
+from terminal.tui.screens.sale import AssetScreen, ReaderScreen, ResultScreen, TipScreen, WaitingScreen
 from terminal.tui.updates import (
     BackendStatus,
     BackendUpdated,
@@ -188,7 +188,9 @@ class PosApp(App[None]):
         top = self.screen
         if view.state is State.IDLE:
             self._to_amount()
-        elif view.state in (State.AWAITING_PAYMENT, State.SUBMITTING) and not isinstance(top, WaitingScreen):
+        elif view.state in (State.AWAITING_PAYMENT, State.SUBMITTING) and not any(
+            isinstance(screen, WaitingScreen) for screen in self.screen_stack
+        ):
             self.push_screen(WaitingScreen(demo=self.demo))
         elif view.state is State.AMOUNT_ENTERED and isinstance(top, WaitingScreen):
             self.pop_screen()  # a re-quote was refused: back to the asset choice, which says why
@@ -231,6 +233,25 @@ class PosApp(App[None]):
         stop = self._readers_stop.get(self._generation)
         if device is not None and stop is not None:
             self._start_reader(device, stop)
+
+    def on_waiting_screen_move_requested(self, _message: WaitingScreen.MoveRequested) -> None:
+        configured = self.register.settings.terminal.readers
+        devices = tuple(dict.fromkeys((*self.register.sale_readers, *configured)))
+        states = {
+            d: s.state + (f" ({s.detail})" if s.detail else "") for d, s in self.reader_statuses.items()
+        }
+        self.push_screen(ReaderScreen(devices, states))
+
+    def on_reader_screen_readers_chosen(self, message: ReaderScreen.ReadersChosen) -> None:
+        screen = self.screen
+        try:
+            self.register.use_readers(message.devices)
+        except RegisterError as exc:
+            if isinstance(screen, ReaderScreen):
+                screen.show_error(f"{exc.title}: {exc.message}" + (f"\n→ {exc.hint}" if exc.hint else ""))
+            return
+        if isinstance(screen, ReaderScreen):
+            self.pop_screen()
 
     def on_reader_panel_reported(self, message: ReaderPanel.Reported) -> None:
         payment = self.register.reader_reported(message.event)

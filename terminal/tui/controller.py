@@ -80,6 +80,8 @@ class Register(SaleSteps, RefundSteps, Doctor, ReaderSteps):
         self.view = SaleView()
         self.backend = BackendStatus(url=self.settings.backend.url, queued=self._queued())
         self.readers = {}
+        self.sale_readers = self.settings.terminal.readers
+        self.lost = {}
         self._emit: Callable[[Update], None] = lambda _u: None
         self._generation = 0
         self._deadline = None

@@ -85,6 +85,7 @@ class SaleSteps(InvoiceSteps):
             return
         self.core.reset()
         self._deadline = None
+        self.sale_readers, self.lost = self.settings.terminal.readers, {}  # a new sale tries them all again
         self.view = SaleView()
         self._emit(SaleUpdated(self.view))
 
@@ -186,7 +187,7 @@ class TillSale(SaleCore):
     async def start_readers(self) -> None:
         r = self.register
         r._generation += 1
-        r._emit(ReadersRequested(tuple(r.settings.terminal.readers), r._generation))
+        r._emit(ReadersRequested(tuple(r.sale_readers), r._generation))
         await r._issue_invoice()
 
     def stop_readers(self) -> None:
