@@ -64,7 +64,7 @@ def test_pay_with_a_reader_that_is_not_there_exits_2_before_any_quote(
 
 
 def test_read_of_a_file_that_does_not_exist_says_so_and_ends(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "read", "--reader", "camera:file:/nonexistent.avi", "--once")
+    code, _out, err = run(capsys, "read", "--reader", "camera:file:/nonexistent.avi", "--once")
     assert code == 2
     assert "/nonexistent.avi: no such file" in err and "check the path" in err
     assert "/dev/video" not in err and "disconnected" not in err

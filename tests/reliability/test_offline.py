@@ -57,7 +57,10 @@ class CrashAfterCommit(httpx.AsyncBaseTransport):
 
 
 async def take(c: object, journal: Journal, payload: str, major: str) -> tuple[str, str | None]:
-    [r] = await run_sales(c, journal, [payload], amount=Money.parse(major, EUR), offline=POLICY)  # type: ignore[arg-type]
+    # BTC-LN: the Bolt Card pays over Lightning (the test cards pay any asset)
+    [r] = await run_sales(
+        c, journal, [payload], amount=Money.parse(major, EUR), offline=POLICY, crypto=asset("BTC-LN")
+    )  # type: ignore[arg-type]
     return r.status, r.reason
 
 

@@ -44,7 +44,9 @@ class UnpluggedReader(ThreadedReader):
         from drivers.events import ReaderError
 
         self._emit(
-            ReaderError(reader=self.device, title=exc.title, message=exc.message, hint=exc.hint, code=exc.code)
+            ReaderError(
+                reader=self.device, title=exc.title, message=exc.message, hint=exc.hint, code=exc.code
+            )
         )
 
 

@@ -225,7 +225,8 @@ class WaitingScreen(PosScreen):
                 yield ReaderPanel(id="readers")
                 if self.demo:
                     yield Static(
-                        "demo keys: t tap · s scan · b Bolt Card · d declined · g bad QR", classes="dim"
+                        "demo keys: t tap · s scan · b Bolt Card (BTC-LN) · d declined · g bad QR",
+                        classes="dim",
                     )
 
     def on_mount(self) -> None:
@@ -351,6 +352,8 @@ REASONS = {
     "bad_signature": "The card's signature is not valid: it may be cloned.",
     "expired_token": "The wallet's payment token has expired: ask for a new one.",
     "offline_queued": "Stored offline: it is charged when the backend is back. Do not take it again.",
+    "not_a_payment": "The customer showed a code that asks to receive money, not a payment.",
+    "asset_mismatch": "The payment shown is for another asset or network than this sale.",
 }
 
 
