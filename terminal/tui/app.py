@@ -87,6 +87,7 @@ class PosApp(App[None]):
         receipts_dir: Path | None = None,
         tick_s: float = 0.5,
         reconcile_s: float = 10.0,
+        discovery_s: float = 30.0,
     ) -> None:
         super().__init__()
         self.register = register
@@ -95,6 +96,7 @@ class PosApp(App[None]):
         self.receipts_dir = receipts_dir or register.settings.journal.path.parent / "receipts"
         self.tick_s = tick_s
         self.reconcile_s = reconcile_s
+        self.discovery_s = discovery_s  # how often the status bar's link and notices are asked again
         self._readers_stop: dict[int, threading.Event] = {}
         self._generation = 0
         self._refund_scan: threading.Event | None = None
@@ -111,6 +113,7 @@ class PosApp(App[None]):
         self.call_after_refresh(self._spawn, self.register.connect, name="connect")
         self.set_interval(self.tick_s, self._tick, name="tick")
         self.set_interval(self.reconcile_s, self._reconcile, name="reconcile")
+        self.set_interval(self.discovery_s, self._rediscover, name="discovery")
 
     async def on_unmount(self) -> None:
         self._stop_refund_scan()
@@ -120,6 +123,15 @@ class PosApp(App[None]):
 
     async def _tick(self) -> None:
         await self._guard(self.register.tick)
+        if self.register.link_changed:
+            self._rediscover()
+
+    def _rediscover(self) -> None:
+        """Ask discovery again (a rollout's notice, retiring versions): one question at a time."""
+        if any(w.name == "discovery" and not w.is_finished for w in self.workers):
+            return  # the one asking now answers for this too
+        self.register.link_changed = False
+        self._spawn(self.register.connect, name="discovery")
 
     async def _reconcile(self) -> None:
         if self.register.backend.queued:

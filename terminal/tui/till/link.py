@@ -12,7 +12,9 @@ from terminal.tui.updates import BackendStatus
 
 class BackendLink(TillBase):
     async def connect(self) -> BackendStatus:
-        """Ask the backend what it serves; the answer drives the status bar."""
+        """Ask the backend what it serves; the answer drives the status bar. The host asks again
+        on an interval and whenever :attr:`link_changed`, so a rollout's notice follows it."""
+        self.link_changed = False
         try:
             await self.ensure_client()
             # the version the client negotiated (or was pinned to) is the one it speaks
@@ -58,8 +60,11 @@ class BackendLink(TillBase):
         return [name + text for name, text in out]
 
     def _mark_offline(self, detail: str) -> None:
+        if self.backend.connected is not False:
+            self.link_changed = True
         self._set_backend(connected=False, detail=detail, queued=self._queued())
 
     def _mark_online(self) -> None:
         if self.backend.connected is not True:
+            self.link_changed = True  # what it serves may have changed while it was away
             self._set_backend(connected=True, detail="", queued=self._queued())
