@@ -15,7 +15,7 @@ from terminal.journal import Journal
 from terminal.tui.app import PosApp
 from terminal.tui.controller import Register
 from tests.platform.helpers import plan, topology
-from tests.tui.harness import KEY_ID, SECRET, FaultyTransport, FakeClock, make_client
+from tests.tui.harness import KEY_ID, SECRET, FakeClock, FaultyTransport, make_client
 from tests.tui.helpers import until
 
 PAUSED = "[{setWeight: 25}, {pause: {}}]"  # waits until promoted or aborted
