@@ -146,6 +146,8 @@ def human_summary(r: SaleReport) -> str:
         lines.append(f"          payment {r.payment_id}")
     if r.reason:
         lines.append(f"          reason: {r.reason}")
+    if r.next_step:
+        lines.append(f"          next: {r.next_step}")
     lines += [f"          note: {n}" for n in r.notices]
     lines.append(f"          reference {r.reference}, {r.timings_ms.get('total', 0):.0f} ms")
     return "\n".join(lines)
