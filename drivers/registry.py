@@ -35,8 +35,8 @@ class DeviceStringError(DriverError, ValueError):
 
 
 class MissingExtraError(DriverError):
-    def __init__(self, family: str, module: str, extra: str) -> None:
-        super().__init__(f"{family} readers need the {module!r} library: pip install 'cryptopos[{extra}]'")
+    def __init__(self, family: str, module: str, extra: str, *, devices: str = "readers") -> None:
+        super().__init__(f"{family} {devices} need the {module!r} library: pip install 'cryptopos[{extra}]'")
         self.family = family
         self.module = module
         self.extra = extra

@@ -8,13 +8,15 @@ PY=${PY:-python3}
 import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
 PYCHECK
 
-# System libraries: libzbar0 (pyzbar's QR decoder), libusb-1.0-0 (USB NFC readers),
-# librsvg2-bin (SVG -> PNG for TUI screenshots). Installed when missing and possible.
+# System packages: libzbar0 (pyzbar's QR decoder), libusb-1.0-0 (USB NFC readers and receipt
+# printers), librsvg2-bin (SVG -> PNG for TUI screenshots), chromium (the browser test of
+# `cryptopos serve`, driven by Playwright without a browser download). Installed when missing and possible.
 missing=()
 have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
 have_lib 'libzbar.so.0' || missing+=(libzbar0)
 have_lib 'libusb-1.0.so.0' || missing+=(libusb-1.0-0)
 command -v rsvg-convert >/dev/null 2>&1 || missing+=(librsvg2-bin)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "installing system packages: ${missing[*]}"
@@ -25,7 +27,8 @@ if ((${#missing[@]})); then
     else
         echo "note: missing system packages ${missing[*]}; install them with:" >&2
         echo "      sudo apt-get install --no-install-recommends ${missing[*]}" >&2
-        echo "      (the terminal runs without them; pyzbar decoding, USB readers or PNG screenshots need them)" >&2
+        echo "      (the terminal runs without them; pyzbar decoding, USB readers and printers, PNG screenshots" >&2
+        echo "      need them, and without chromium the browser test of 'cryptopos serve' fails saying so)" >&2
     fi
 fi
 

@@ -216,6 +216,49 @@ class JournalSettings(_Section):
     path: Path = Path("var/journal.sqlite3")
 
 
+class PrinterSettings(_Section):
+    """The receipt printer: a device string (drivers.printer), its python-escpos profile, and
+    how it draws the receipt's QR code."""
+
+    device: str = "printer:none"
+    profile: str = Field("default", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    qr: Literal["auto", "native", "raster"] = "auto"  # auto: native where the profile has GS ( k
+    columns: int = Field(0, ge=0, le=96)  # characters per line; 0: the profile's
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        from drivers.printer import check_printer_string  # cheap: imports no printer library
+
+        check_printer_string(v)
+        return v.strip()
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, v: str) -> str:
+        if v == "default":
+            return v
+        # python-escpos's printer database knows the profiles; without the extra, printing will
+        # say what to install, and `config check` cannot tell more
+        from drivers.printer.encode import known_profiles
+        from drivers.registry import MissingExtraError
+
+        try:
+            known = known_profiles()
+        except MissingExtraError:
+            return v
+        if v not in known:
+            raise ValueError(f"unknown printer profile {v!r}; known: {', '.join(known)}")
+        return v
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, v: int) -> int:
+        if 0 < v < 16:
+            raise ValueError("a receipt needs at least 16 columns (0: the profile's own)")
+        return v
+
+
 class Settings(_Section):
     merchant: MerchantSettings = MerchantSettings()
     terminal: TerminalSettings = TerminalSettings()
@@ -225,6 +268,7 @@ class Settings(_Section):
     retry: RetrySettings = RetrySettings()
     journal: JournalSettings = JournalSettings()
     offline: OfflineSettings = OfflineSettings()
+    printer: PrinterSettings = PrinterSettings()
 
 
 # Keys whose value is itself a table (per-currency amounts): read whole, not as sub-keys.

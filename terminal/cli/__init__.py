@@ -31,6 +31,8 @@ COMMANDS = [
     "report",
     "refund",
     "reconcile",
+    "receipt",
+    "serve",
     "tui",
 ]
 

@@ -2,8 +2,9 @@
 
 Checks the configured readers (opens each once), lists the NFC readers nfcpy finds on USB, the QR
 decoders that load (and whether the system's libzbar is there), and asks the backend's discovery
-endpoint which API versions it serves. Each problem comes with a fix. Exit 0 when every configured
-reader is usable and the backend answers, else 1.
+endpoint which API versions it serves, and asks the receipt printer for its status (paper, cover).
+Each problem comes with a fix. Exit 0 when every configured reader is usable and the backend
+answers, else 1 (the printer is reported, but a till takes payments without one).
 """
 
 from __future__ import annotations
@@ -122,6 +123,14 @@ async def backend_section(settings: Settings) -> dict[str, Any]:
     }
 
 
+def printer_section(settings: Settings) -> dict[str, Any]:
+    """The receipt printer: informative (a till takes payments without one), with a fix."""
+    from drivers.printer import probe_printer
+
+    probe = probe_printer(settings.printer.device, profile=settings.printer.profile)
+    return {"device": probe.device, "ok": probe.ok, "detail": probe.detail, "hint": probe.hint}
+
+
 def deprecation_notices(settings: Settings) -> list[dict[str, Any]]:
     """The Deprecation/Sunset headers the client met, as the journal keeps them (logged once)."""
     from terminal.journal import Journal
@@ -148,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         "nfc": nfc_section(),
         "decoders": decoder_section(),
         "backend": asyncio.run(backend_section(settings)),
+        "printer": printer_section(settings),
     }
     ok = all(p.ok for p in probes) and report["backend"]["ok"]
     # a camera reader needs a decoder; the nfc/decoder sections are otherwise informative
@@ -196,5 +206,9 @@ def human(r: dict[str, Any]) -> str:
         )
     if be["hint"]:
         lines.append(f"       fix: {be['hint']}")
+    pr = r["printer"]
+    lines.append(f"Receipt printer {pr['device']}: {_mark(pr['ok']).strip()} {pr['detail']}")
+    if pr["hint"] and not pr["ok"]:
+        lines.append(f"       fix: {pr['hint']}")
     lines.append("Ready." if r["ok"] else "Not ready: fix the problems above.")
     return "\n".join(lines)

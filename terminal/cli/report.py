@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from terminal.cli.common import EXIT_OK, PARENT, CliError, load
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError, load
 from terminal.domain.money import Money, asset
 from terminal.journal import Journal
 
@@ -21,6 +22,8 @@ def register(sub: Any) -> None:
     p.add_argument("--day", help="YYYY-MM-DD (UTC; default: today)")
     p.add_argument("--journal", help="journal path (default: journal.path)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--print", action="store_true", help="also print it on the receipt printer")
+    p.add_argument("--printer", metavar="DEVICE", help="the printer for --print (default: [printer] device)")
     p.set_defaults(func=run)
 
 
@@ -87,7 +90,21 @@ def run(args: argparse.Namespace) -> int:
         journal.close()
     if args.json:
         print(json.dumps(rep))
-        return EXIT_OK
+    else:
+        show(rep)
+    if args.print or args.printer:
+        from terminal.printing import PrintFailedError, print_report
+
+        try:
+            result = print_report(rep, settings, device=args.printer)
+        except PrintFailedError as exc:
+            print(f"cryptopos: {exc.title}: {exc.message}\n  → {exc.hint}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"cryptopos: printed the Z-report on {result.device}", file=sys.stderr)
+    return EXIT_OK
+
+
+def show(rep: dict[str, Any]) -> None:
     print(f"Z-report {rep['day']} (UTC)")
     if not rep["sales"]:
         print("  no sales")
@@ -106,4 +123,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"  offline queue: {q['count']} waiting" + (f", {fiat}" if fiat else ""))
     if rep["open"]:
         print(f"  open sales: {rep['open']} (run `cryptopos reconcile`)")
-    return EXIT_OK

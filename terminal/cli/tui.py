@@ -18,20 +18,25 @@ from terminal.cli.common import PARENT, load
 def register(sub: Any) -> None:
     p = sub.add_parser("tui", parents=[PARENT], help="the merchant screen (the default command)")
     p.add_argument("--demo", action="store_true", help="embedded backend and simulated readers with keys")
+    p.add_argument("--journal", help="journal path (default: journal.path; with --demo, a temporary one)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from terminal.tui import DEMO_READERS, run_tui
 
+    journal = getattr(args, "journal", None)
     if not getattr(args, "demo", False):
-        return run_tui(load(args))
+        return run_tui(load(args, {"journal.path": (journal, "--journal")}))
     with tempfile.TemporaryDirectory(prefix="cryptopos-demo-") as tmp:
         loaded = load(
             args,
             {
                 "backend.url": ("embedded", "--demo"),
-                "journal.path": (str(Path(tmp) / "journal.sqlite3"), "--demo"),
+                "journal.path": (
+                    journal or str(Path(tmp) / "journal.sqlite3"),
+                    "--journal" if journal else "--demo",
+                ),
                 "terminal.readers": (list(DEMO_READERS), "--demo"),
             },
         )

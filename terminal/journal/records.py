@@ -47,6 +47,8 @@ class SaleRecord:
     payload: str | None = None
     payload_kind: str | None = None
     submitted_at: float | None = None
+    tip_minor: int | None = None  # part of fiat_minor
+    rate: str | None = None  # the quote's rate, fiat per crypto unit, as the backend sent it
 
     @property
     def final(self) -> bool:

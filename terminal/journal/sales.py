@@ -10,14 +10,21 @@ from terminal.journal.schema import FINAL_STATES
 
 class SaleBook(Book):
     def open_sale(
-        self, *, reference: str, idempotency_key: str, fiat_minor: int, fiat_currency: str, asset: str
+        self,
+        *,
+        reference: str,
+        idempotency_key: str,
+        fiat_minor: int,
+        fiat_currency: str,
+        asset: str,
+        tip_minor: int | None = None,
     ) -> None:
         now = self._clock()
         with self._tx():
             self._db.execute(
                 "INSERT INTO sales (reference, idempotency_key, fiat_minor, fiat_currency, asset, state,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'amount_entered', ?, ?)",
-                (reference, idempotency_key, fiat_minor, fiat_currency, asset, now, now),
+                " created_at, updated_at, tip_minor) VALUES (?, ?, ?, ?, ?, 'amount_entered', ?, ?, ?)",
+                (reference, idempotency_key, fiat_minor, fiat_currency, asset, now, now, tip_minor),
             )
             self._event(reference, "amount_entered", None, now)
 
@@ -34,6 +41,7 @@ class SaleBook(Book):
             "payload",
             "payload_kind",
             "submitted_at",
+            "rate",
         }
         bad = set(fields) - allowed
         if bad:

@@ -75,6 +75,11 @@ MIGRATIONS: list[str] = [
         first_seen REAL NOT NULL
     )
     """,
+    # 3: what a reprinted receipt shows beyond the total: the tip in it and the quote's rate
+    """
+    ALTER TABLE sales ADD COLUMN tip_minor INTEGER;
+    ALTER TABLE sales ADD COLUMN rate TEXT
+    """,
 ]
 
 FINAL_STATES = frozenset({"approved", "declined", "expired", "cancelled", "failed"})

@@ -10,14 +10,16 @@ Errors::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from terminal.domain import session as s
 from terminal.domain.money import Asset, Money
 from terminal.domain.quote import Quote
+from terminal.domain.receipt import Receipt
 
 Severity = Literal["information", "warning", "error"]
+
+__all__ = ["Receipt"]  # re-exported: receipts are domain values now (terminal.domain.receipt)
 
 
 class RegisterError(Exception):
@@ -153,44 +155,3 @@ class DailyReport:
     unsettled: int
     totals: dict[str, Money]  # fiat currency -> approved total
     by_asset: dict[str, Money]  # asset code -> approved crypto total
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    merchant: str
-    terminal: str
-    at: float
-    status: str
-    fiat: Money
-    tip: Money | None
-    crypto: Money | None
-    rate: str | None
-    quote_id: str | None
-    payment_id: str | None
-    reference: str
-    link: str
-
-    def text(self, *, width: int = 36) -> str:
-        when = datetime.fromtimestamp(self.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        rows = [
-            ("Time", when),
-            ("Status", self.status.upper()),
-            ("Amount", self.fiat.format()),
-            *([("  incl. tip", self.tip.format())] if self.tip else []),
-            *([("Paid", self.crypto.format(trim=True))] if self.crypto else []),
-            *(
-                [("Rate", f"{self.rate} {self.fiat.asset.code}/{self.crypto.asset.code}")]
-                if self.crypto
-                else []
-            ),
-            ("Quote", self.quote_id or "-"),
-            ("Payment", self.payment_id or "-"),
-            ("Reference", self.reference),
-        ]
-        lines = [self.merchant.center(width), f"terminal {self.terminal}".center(width), "-" * width]
-        key = max(len(k) for k, _ in rows)  # "  incl. tip" is the longest: no row may wrap
-        lines += [
-            f"{k:<{key}}{v:>{width - key}}" if len(v) <= width - key else f"{k}\n  {v}" for k, v in rows
-        ]
-        lines.append("-" * width)
-        return "\n".join(lines) + "\n"

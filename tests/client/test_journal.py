@@ -33,9 +33,10 @@ def test_migrates_a_version_1_journal_keeping_its_sales(tmp_path: Path) -> None:
     db.commit()
     db.close()
     j = Journal(path)
-    assert j.schema_version == 2
+    assert j.schema_version == len(MIGRATIONS)
     rec = j.get("r1")
     assert rec is not None and rec.state == "unknown_outcome" and rec.offline == 0
+    assert rec.tip_minor is None and rec.rate is None  # a sale from before migration 3
     assert [s.reference for s in j.unsettled()] == ["r1"]
 
 
