@@ -31,7 +31,7 @@ from terminal.client.errors import (
 from terminal.client.invoice_wait import InvoiceWaiter
 from terminal.client.options import ClientStats, DeprecationNotice, Timeouts
 from terminal.client.retry import CircuitBreaker, RetryBudget, RetryPolicy
-from terminal.client.transport import backend_transport
+from terminal.client.transport import EmbeddedLedgerError, backend_transport, embedded_ledger
 from terminal.client.writes import InFlight
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "CircuitOpenError",
     "ClientStats",
     "DeprecationNotice",
+    "EmbeddedLedgerError",
     "InFlight",
     "InvoiceResult",
     "InvoiceWaiter",
@@ -59,4 +60,5 @@ __all__ = [
     "UnsupportedError",
     "VersionSunsetError",
     "backend_transport",
+    "embedded_ledger",
 ]
