@@ -88,6 +88,7 @@ class PosApp(App[None]):
         tick_s: float = 0.5,
         reconcile_s: float = 10.0,
         discovery_s: float = 30.0,
+        refund_scan_s: float = 30.0,
     ) -> None:
         super().__init__()
         self.register = register
@@ -100,6 +101,7 @@ class PosApp(App[None]):
         self._readers_stop: dict[int, threading.Event] = {}
         self._generation = 0
         self._refund_scan: threading.Event | None = None
+        self.refund_scan_s = refund_scan_s  # how long a refund's address scan waits for a code
         self.set_reactive(PosApp.backend_status, register.backend)
         register.subscribe(self._apply_update)
 
@@ -277,16 +279,37 @@ class PosApp(App[None]):
             return
         self._spawn(self.register.present, *payment, name="present")
 
-    def on_refund_screen_scan_requested(self, _message: RefundScreen.ScanRequested) -> None:
-        if self._refund_scan is not None or self.register.session.state not in (
-            State.IDLE,
-            State.UNKNOWN_OUTCOME,
-            *FINAL_STATES,
-        ):
-            return  # one scan at a time, and never while a sale holds the readers
-        self._refund_scan = threading.Event()
-        for device in self.register.settings.terminal.readers:
+    def on_refund_screen_scan_requested(self, message: RefundScreen.ScanRequested) -> None:
+        screen = self.screen
+        if not isinstance(screen, RefundScreen):
+            return
+        if self.register.session.state not in (State.IDLE, State.UNKNOWN_OUTCOME, *FINAL_STATES):
+            screen.scan_refused("a sale is using the readers")  # never while a sale holds them
+            return
+        devices: tuple[str, ...] = tuple(self.register.settings.terminal.readers)
+        if message.demo:
+            device = self.register.demo_refund_device(screen.reference)
+            if device is None:
+                return
+            devices = (device,)
+        if self._refund_scan is None:
+            self._refund_scan = threading.Event()
+            stop = self._refund_scan
+            # a scan that finds nothing ends (the demo's readers present nothing by themselves):
+            # the cashier is told and can type the address or scan again
+            self.set_timer(self.refund_scan_s, lambda: self._refund_scan_timed_out(stop))
+        elif not message.demo:
+            return  # one scan at a time
+        for device in devices:
             self._start_reader(device, self._refund_scan)
+        screen.scanning(self.refund_scan_s)
+
+    def _refund_scan_timed_out(self, stop: threading.Event) -> None:
+        if self._refund_scan is not stop:
+            return  # scanned, stopped or replaced already
+        self._stop_refund_scan()
+        if isinstance(self.screen, RefundScreen):
+            self.screen.scan_timed_out(self.refund_scan_s)
 
     def on_refund_screen_scan_stopped(self, _message: RefundScreen.ScanStopped) -> None:
         self._stop_refund_scan()

@@ -51,6 +51,8 @@ class Host(Protocol):
     @property
     def register(self) -> Queries: ...
 
+    demo: bool  # the demo till: simulated readers that present something only on a demo key
+
 
 class PosScreen(Screen[None]):
     def compose(self) -> ComposeResult:
