@@ -104,7 +104,13 @@ class ScanReport:
 def scan_path(
     path: str, *, decoder: str = DEFAULT_DECODER, accept: Accept = accept_any, first_only: bool = False
 ) -> ScanReport:
-    pipeline = ScanPipeline(decoder=get_decoder(decoder), accept=accept, full_every=1, dedup_s=float("inf"))
+    pipeline = ScanPipeline(
+        decoder=get_decoder(decoder),
+        accept=accept,
+        full_every=1,
+        dedup_s=float("inf"),
+        every_code=not first_only,
+    )
     report = ScanReport(path)
     started = time.perf_counter()
     for index, frame in enumerate(iter_frames(path)):
@@ -112,7 +118,7 @@ def scan_path(
         report.frames += 1
         report.rejected += result.rejected
         if result.accepted is not None:
-            report.payloads.append(result.accepted)
+            report.payloads += [result.accepted, *result.more]
             if report.first_ms is None:
                 report.first_ms = (time.perf_counter() - started) * 1000
                 report.first_frame = index
