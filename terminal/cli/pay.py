@@ -15,7 +15,7 @@ from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, PARENT, CliE
 from terminal.client import DeprecationNotice
 from terminal.client.factory import client_from_settings
 from terminal.config import Settings
-from terminal.domain.money import Asset, Money, MoneyError, asset
+from terminal.domain.money import Asset, Money, MoneyError, UnknownAssetError, asset
 from terminal.journal import Journal
 from terminal.sale import SaleReport, SaleRunner, offline_policy
 from terminal.settlement import reconcile
@@ -61,13 +61,15 @@ def register(sub: Any) -> None:
 
 
 def parse_sale(settings: Settings, amount_text: str, asset_code: str) -> tuple[Money, Asset]:
+    accepted = ", ".join(settings.terminal.accepted_assets)
     try:
         crypto = asset(asset_code)
+    except UnknownAssetError:
+        # the assets a sale can be paid in; fiat codes are no answer to --asset
+        raise CliError(f"unknown asset {asset_code!r}; accepted here: {accepted}") from None
+    try:
         if crypto.code not in settings.terminal.accepted_assets:
-            raise CliError(
-                f"{crypto.code} is not accepted here; accepted: "
-                f"{', '.join(settings.terminal.accepted_assets)}"
-            )
+            raise CliError(f"{crypto.code} is not accepted here; accepted: {accepted}")
         return Money.parse(amount_text, settings.terminal.fiat_currency), crypto
     except MoneyError as exc:
         raise CliError(str(exc)) from None
