@@ -1,7 +1,9 @@
 """``cryptopos read``: print what a reader reads, one line (or JSON object) per tag or code.
 
-Each line carries the raw payload, the payload layer's parse (or its error), the reader, the UID
-where known, and the milliseconds the read took. Reader errors (card removed, garbage NDEF, a code
+Each line carries the raw payload, the payload layer's parse (or its error), whether ``pay`` would
+take it from a customer (``pays``, and ``refusal`` when not: the same check a sale makes, so the
+emulator's test cards pay and a customer's receive address does not), the reader, the UID where
+known, and the milliseconds the read took. Reader errors (card removed, garbage NDEF, a code
 that is not a payment) go to stderr, or into the JSON stream with ``"error"``.
 Exit codes: 0 something was read, 1 nothing was read before ``--timeout``, 2 a bad device string.
 """
@@ -53,6 +55,15 @@ def parse_view(text: str, *, now: float | None = None) -> dict[str, Any]:
     return {"parsed": payload_to_json(parsed), "parse_error": None}
 
 
+def pay_view(text: str) -> dict[str, Any]:
+    """What a sale would make of ``text`` presented by a customer (any asset)."""
+    from terminal.presentation import TEST_PREFIX, customer_refusal
+
+    refusal = customer_refusal(text, now=time.time())
+    test = text.strip().lower().startswith(TEST_PREFIX)
+    return {"pays": refusal is None, "refusal": refusal, "test_mode": test}
+
+
 def ndef_view(raw: bytes) -> dict[str, Any] | None:
     """The NDEF message's records as the payload layer decodes them."""
     try:
@@ -67,6 +78,7 @@ def describe(event: TagRead | CodeScanned) -> dict[str, Any]:
         "reader": event.reader,
         "payload": event.payload,
         **parse_view(event.payload),
+        **pay_view(event.payload),
         "elapsed_ms": None if event.elapsed_ms is None else round(event.elapsed_ms, 2),
     }
     if isinstance(event, TagRead):
@@ -84,12 +96,16 @@ def human(view: dict[str, Any]) -> str:
         head += f"  uid {view['uid']}"
     if view.get("elapsed_ms") is not None:
         head += f"  {view['elapsed_ms']:.0f} ms"
-    if view["parse_error"]:
+    if view["test_mode"] and view["pays"]:
+        head += "\n     a test card of the emulated backend (test mode): pay takes it"
+    elif view["parse_error"]:
         head += f"\n     not a payment: {view['parse_error']['message']}"
     elif view["parsed"] is not None:
         parsed = view["parsed"]
         facts = [f"{k} {parsed[k]}" for k in ("kind", "network", "asset", "amount") if parsed.get(k)]
         head += f"\n     {', '.join(facts)}"
+        if not view["pays"]:
+            head += f"\n     pay refuses it: {view['refusal']}"
     return head
 
 
