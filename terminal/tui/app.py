@@ -125,14 +125,14 @@ class PosApp(App[None]):
 
     async def _tick(self) -> None:
         await self._guard(self.register.tick)
-        if self.register.link_changed:
+        if self.register.link_came_back:
             self._rediscover()
 
     def _rediscover(self) -> None:
         """Ask discovery again (a rollout's notice, retiring versions): one question at a time."""
         if any(w.name == "discovery" and not w.is_finished for w in self.workers):
             return  # the one asking now answers for this too
-        self.register.link_changed = False
+        self.register.link_came_back = False
         self._spawn(self.register.connect, name="discovery")
 
     async def _reconcile(self) -> None:

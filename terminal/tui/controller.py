@@ -80,7 +80,7 @@ class Register(SaleSteps, RefundSteps, Doctor, ReaderSteps):
         self.view = SaleView()
         self.backend = BackendStatus(url=self.settings.backend.url, queued=self._queued())
         self.readers = {}
-        self.link_changed = False
+        self.link_came_back = False
         self.sale_readers = self.settings.terminal.readers
         self.lost = {}
         self._emit: Callable[[Update], None] = lambda _u: None

@@ -49,7 +49,7 @@ class TillBase:
     readers: dict[str, ReaderStatus]
     sale_readers: tuple[str, ...]  # the readers the current sale uses (the configured ones, or moved)
     lost: dict[str, str]  # device -> why it cannot take a payment now
-    link_changed: bool  # the backend went away or came back since discovery was last asked
+    link_came_back: bool  # the backend answered again after being away since discovery was last asked
     _client: BackendClient | None
     _client_factory: Callable[[], BackendClient] | None
     _emit: Callable[[Update], None]
