@@ -9,7 +9,8 @@ Errors of the services::
 
     ProblemError (Exception)              problems.py: an RFC 9457 answer, raised by handlers
     ResponseDroppedError (Exception)      problems.py: test mode "unknown outcome", never answered
-    StoreError (RuntimeError)             store.py: the shared ledger cannot be used (→ 500 problem)
+    StoreError (RuntimeError)             store/: the shared ledger cannot be used (→ 500 problem)
+     └── StoreUnavailableError            the database does not answer (→ 503 store-unavailable)
     FeedError (Exception)                 feed.py: no trustworthy price (→ 503 problem)
      ├── SourcesStaleError
      └── SourcesDivergeError

@@ -13,10 +13,11 @@ False`` to drain) and ``GET /discovery``. Responses carry ``X-Cp-Build``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,7 +30,7 @@ from backend_stub.services.payments import v2 as payments_v2
 from backend_stub.services.rates import v1 as rates_v1
 from backend_stub.services.rates import v2 as rates_v2
 from backend_stub.settings import ServiceSettings
-from backend_stub.store import Store
+from backend_stub.store import Store, StoreUnavailableError
 from backend_stub.transport import DropResponseMiddleware
 from backend_stub.versions import VersionHeadersMiddleware, discovery_document
 
@@ -37,6 +38,8 @@ __all__ = ["SERVICES", "Service", "ServiceSettings", "Store", "create_app", "cre
 
 Service = Literal["rates", "payments"]
 SERVICES: tuple[Service, ...] = ("rates", "payments")
+
+log = logging.getLogger(__name__)
 
 _ROUTERS = {
     ("rates", "v1"): rates_v1.router,
@@ -66,6 +69,24 @@ class BuildHeaderMiddleware:
         await self.app(scope, receive, tagged)
 
 
+async def _on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The database does not answer (down, restarting, no connection within the pool's timeout):
+    # a moment to wait, not a bug, and no traceback. A write may or may not have committed; a
+    # client inquires before resending, as after any 5xx. The message (URL, no password) is logged.
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        503,
+        "store-unavailable",
+        "Ledger unavailable",
+        "the ledger does not answer; try again shortly",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )
+
+
+ERROR_HANDLERS = {**HANDLERS, StoreUnavailableError: _on_store_unavailable}
+
+
 def _version_app(service: str, version: str, ctx: Context, auth: Authenticator) -> FastAPI:
     app = FastAPI(
         title=f"cryptopos {service} {version} (emulated)",
@@ -75,7 +96,7 @@ def _version_app(service: str, version: str, ctx: Context, auth: Authenticator) 
         docs_url="/docs",
         redoc_url=None,
     )
-    for exc_type, handler in HANDLERS.items():
+    for exc_type, handler in ERROR_HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
     app.include_router(_ROUTERS[(service, version)](ctx, auth))
     app.add_middleware(DropResponseMiddleware)
@@ -97,7 +118,7 @@ def _base_app(
     served = tuple(services)
     listed = tuple(discovery_for) or served
     app = FastAPI(title=title, version=ctx.build, openapi_url=None, docs_url=None, redoc_url=None)
-    for exc_type, handler in HANDLERS.items():
+    for exc_type, handler in ERROR_HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
     app.state.context = ctx
     app.state.accepting = True

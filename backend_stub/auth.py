@@ -1,9 +1,16 @@
 """Terminal authentication: HMAC-signed requests (see terminal.domain.signing).
 
-The nonce cache is the store's, so a replay sent to another instance (or another build) of
-the service is caught too. It keeps, per nonce, a digest of the signature that came with
-it, which tells a *retransmission* (the very same signed request again: same key, nonce
-and signature, hence same method, path, timestamp and body) from a *replay* (the nonce
+Keys: a request's key id names a terminal; its secrets come from the service settings (static
+keys, e.g. tests) and from the store's terminals table (``cryptopos backend terminal
+add|rotate|revoke``), which every instance re-reads within ``Store.key_cache_s``, so a terminal
+added or revoked takes effect without a restart. During a rotation's grace period a terminal has
+two valid secrets; a signature made with either is accepted.
+
+The nonce cache is the store's replay cache, so a replay sent to another instance (or another
+build) of the service is caught too; it is shared but not durable (docs/decisions.md). It
+keeps, per nonce, a digest of the signature that came with it, which tells a
+*retransmission* (the very same signed request again: same key, nonce and signature, hence
+same method, path, timestamp and body) from a *replay* (the nonce
 used again for anything else). A retransmission is let through when repeating it is
 harmless, and refused otherwise:
 
@@ -20,6 +27,7 @@ someone else can do no more than fetch the answer the first one got.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from fastapi import Request
@@ -54,6 +62,12 @@ class Authenticator:
         self.store = store
         self.settings = settings
 
+    def _secrets(self, key_id: str, now: float) -> list[bytes]:
+        """The settings' static key (tests, the embedded backend), then the terminals table's."""
+        static = self.settings.keys.get(key_id)
+        stored = self.store.terminal_secrets(key_id, now=now)
+        return [static, *stored] if static is not None else stored
+
     async def __call__(self, request: Request) -> str:
         return await self._check(request, keyed=False)
 
@@ -75,9 +89,6 @@ class Authenticator:
                 "Request is not signed",
                 "send X-Cp-Key-Id, X-Cp-Timestamp, X-Cp-Nonce and X-Cp-Signature",
             )
-        secret = self.settings.keys.get(key_id)
-        if secret is None:
-            raise _unauthorized("unknown-key", "Unknown key id", f"no terminal key {key_id[:64]!r}")
         try:
             timestamp = int(ts)
         except ValueError:
@@ -100,17 +111,30 @@ class Authenticator:
         body = await request.body()
         if len(sig) != 64 or any(c not in _HEX for c in sig):
             raise _unauthorized("bad-signature", "Signature is not 64 hex digits")
-        if not signing.verify(secret, request.method, path, timestamp, nonce, body, sig):
+        secrets = await run_in_threadpool(self._secrets, key_id, now)
+        if not secrets:
+            raise _unauthorized("unknown-key", "Unknown key id", f"no terminal key {key_id[:64]!r}")
+        if not any(signing.verify(s, request.method, path, timestamp, nonce, body, sig) for s in secrets):
             raise _unauthorized("bad-signature", "Signature does not match")
         seen = await run_in_threadpool(
-            self.store.remember_request,
-            f"terminal:{key_id}",
-            nonce,
-            hashlib.sha256(sig.lower().encode()).hexdigest(),
-            now=now,
-            # a request this old is refused by the window anyway, so its nonce can go then
-            keep_until=max(now, timestamp) + signing.WINDOW_S + 1,
+            functools.partial(
+                self.store.remember_request,
+                f"terminal:{key_id}",
+                nonce,
+                hashlib.sha256(sig.lower().encode()).hexdigest(),
+                now=now,
+                # a request this old is refused by the window anyway, so its nonce can go then
+                keep_until=max(now, timestamp) + signing.WINDOW_S + 1,
+                signed_at=timestamp,
+            )
         )
+        if seen == "forgotten":
+            raise _unauthorized(
+                "stale-request",
+                "Request signed before the replay cache was reset",
+                "the server's replay cache was emptied by a restart after this request was signed; "
+                "sign it again",
+            )
         if seen == "different":
             raise _unauthorized(
                 "replayed-request", "Nonce already used", "the nonce came before with another request"

@@ -25,17 +25,19 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Protocol
 
 import httpx
 from starlette.types import ASGIApp
 
+from backend_stub.admission import AdmissionLimits, AdmissionMiddleware
 from backend_stub.faults import FaultMiddleware, FaultSpec
 from backend_stub.metrics import MetricsRegistry, instrument
 from backend_stub.monitoring import Monitoring
 from backend_stub.topology import BuildConfig, Topology
 from backend_stub.transport import InProcessTransport
+from backend_stub.upstream import HttpxUpstream, Upstream
 
 PROBE_TIMEOUT_S = 2.0
 UNREADY_AFTER = 2  # failed readiness checks in a row before an instance leaves the rotation
@@ -88,6 +90,7 @@ class Instance:
     started_at: float
     stop_hook: Callable[[], Awaitable[None]]
     alive: Callable[[], bool] = lambda: True
+    pid: int | None = None  # its process, when it is one (status, benchmarks)
     state: InstanceState = InstanceState.STARTING
     in_flight: int = 0
     served: int = 0
@@ -95,16 +98,20 @@ class Instance:
     ejected_until: float = 0.0
     failed_checks: int = 0
     next_check_at: float = 0.0
+    # how the gateway forwards to it (default: through ``client``); probes use ``client``
+    pool: InitVar[Upstream | None] = None
     client: httpx.AsyncClient = field(init=False)
+    upstream: Upstream = field(init=False)
     _idle: asyncio.Event | None = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, pool: Upstream | None) -> None:
         self.client = httpx.AsyncClient(
             transport=self.transport,
             base_url=self.base_url,
             timeout=httpx.Timeout(30.0, connect=2.0),
             limits=httpx.Limits(keepalive_expiry=4.0),
         )
+        self.upstream = pool if pool is not None else HttpxUpstream(self.client)
 
     @property
     def idle(self) -> asyncio.Event:
@@ -140,6 +147,7 @@ class Instance:
             "state": self.state.value,
             "in_flight": self.in_flight,
             "served": self.served,
+            "pid": self.pid,
             "ejected": now < self.ejected_until,
         }
 
@@ -158,9 +166,12 @@ class Runner(Protocol):
 class InProcessRunner:
     """Every instance is an ASGI app built by ``app_factory`` in this process."""
 
-    def __init__(self, app_factory: AppFactory, *, clock: Clock) -> None:
+    def __init__(
+        self, app_factory: AppFactory, *, clock: Clock, admission: AdmissionLimits | None = None
+    ) -> None:
         self.app_factory = app_factory
         self.clock = clock
+        self.admission = admission  # each app behind the instance's own admission, as a process is
 
     async def start(
         self, *, instance_id: str, service: str, build: str, config: BuildConfig, faults: FaultSpec
@@ -173,7 +184,10 @@ class InProcessRunner:
         app: ASGIApp = self.app_factory(service, build, config)
         if faults.active:
             app = FaultMiddleware(app, faults, clock=self.clock.now, on_crash=crashed)
-        app = instrument(app, service=service, build=build)  # outside the faults: they are the build's own
+        if self.admission is not None:
+            app = AdmissionMiddleware(app, self.admission)
+        # outside the faults (they are the build's own) and the admission (a shed request arrived too)
+        app = instrument(app, service=service, build=build)
 
         def is_up() -> bool:
             return bool(box) and box[0].state not in (InstanceState.STOPPED, InstanceState.CRASHED)
@@ -377,6 +391,7 @@ class Cluster:
         pool = self.pool(inst.service)
         if inst in pool.instances:
             pool.instances.remove(inst)
+        self._spawn(inst.upstream.aclose())
         self._spawn(inst.client.aclose())
 
     async def drain_and_stop(self, inst: Instance) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
+from backend_stub.admission import admission_limits
 from backend_stub.app import SERVICES, create_service_app
 from backend_stub.autoscale import Autoscaler
 from backend_stub.cluster import (
@@ -26,7 +27,7 @@ from backend_stub.cluster import (
     Runner,
 )
 from backend_stub.faults import FaultSpec
-from backend_stub.gateway import Gateway
+from backend_stub.gateway import Gateway, KeyBook
 from backend_stub.rollout import RolloutController, RolloutPlan, load_plan
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
@@ -84,9 +85,12 @@ class Deployment:
         clock: Clock,
         auto_tick_s: float | None = None,
         control: ASGIApp | None = None,
+        keys: KeyBook | None = None,
     ) -> Deployment:
+        """``keys``: the terminals' keys, so the gateway refuses badly signed requests and
+        rate-limits by a key id it has verified (without them it passes every request on)."""
         cluster = Cluster(topology, runner=runner, clock=clock)
-        gateway = Gateway(cluster, auto_tick_s=auto_tick_s, control=control)
+        gateway = Gateway(cluster, auto_tick_s=auto_tick_s, control=control, keys=keys)
         d = cls(topology, cluster, gateway, RolloutController(cluster), Autoscaler(cluster), clock)
         gateway.notices = d.notices
         return d
@@ -120,12 +124,16 @@ class Deployment:
         owned = store is None and app_factory is None
         the_store = Store.temporary() if owned else store
         factory = app_factory
+        keys: KeyBook | None = None
+        the_settings = settings or ServiceSettings()
         if factory is None:
             assert the_store is not None
-            factory = shared_app_factory(store=the_store, settings=settings or ServiceSettings())
-        d = cls.build(
-            topology, runner=InProcessRunner(factory, clock=clock), clock=clock, auto_tick_s=auto_tick_s
-        )
+            factory = shared_app_factory(store=the_store, settings=the_settings)
+            table = {k: (v,) for k, v in the_settings.keys.items()}  # the instances' own keys
+            keys = lambda: table  # noqa: E731
+        runner = InProcessRunner(factory, clock=clock, admission=admission_limits(topology.limits))
+        d = cls.build(topology, runner=runner, clock=clock, auto_tick_s=auto_tick_s, keys=keys)
+        d.gateway.auth_clock = the_settings.clock
         d.store = the_store
         if owned and the_store is not None:
             d._owned.append(the_store)
@@ -201,10 +209,8 @@ class Deployment:
             "time_scale": self.topology.time_scale,
             "services": services,
             "events": [{"t": round(t, 3), "event": e} for t, e in self.cluster.events[-20:]],
-            "gateway_stats": {
-                "retries": self.gateway.retries,
-                "retry_budget_exhausted": self.gateway.budget_exhausted,
-            },
+            "gateway_stats": self.gateway.status(),
+            "limits": self.topology.limits.model_dump(),
         }
 
 

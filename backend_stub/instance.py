@@ -3,7 +3,7 @@ process runner with a listening socket it inherits (``--fd``), so the port is kn
 the process starts and no other process can take it.
 
 The instance serves its service's app (``create_service_app``, every API version) on the
-ledger in the run directory, shared by every instance and build (SQLite, WAL), wrapped in
+shared ledger (SQLite in the run directory, or PostgreSQL: see backend_stub/store/runtime.py), wrapped in
 the build's fault middleware. A "crash" fault ends the process at once. Started with
 ``--parent-pid`` (the process runner), it ends when its parent does, even a SIGKILLed one:
 an orphaned instance would keep its port and the ledger open with no one to stop it.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import importlib.util
 import json
 import os
 import signal
@@ -23,16 +24,18 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from starlette.types import ASGIApp
 
+from backend_stub.admission import AdmissionLimits, AdmissionMiddleware
 from backend_stub.app import SERVICES, create_service_app
 from backend_stub.faults import FaultMiddleware, FaultSpec
 from backend_stub.metrics import MULTIPROC_ENV, instrument
 from backend_stub.settings import ServiceSettings
-from backend_stub.store import Store
+from backend_stub.store import StoreError
+from backend_stub.store.runtime import open_store, resolve_url
 
 CRASH_EXIT = 70
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -62,21 +65,13 @@ def _watch_parent(parent_pid: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def read_keys(run_dir: Path) -> dict[str, bytes]:
-    path = run_dir / "keys.json"
-    if not path.exists():
-        return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {str(k): bytes.fromhex(v) for k, v in data.items()}
-
-
 def build_app(
     service: str, build: str, *, run_dir: Path, settings: dict[str, Any], discovery: tuple[Any, ...] = ()
 ) -> ASGIApp:
-    """The service's app on the ledger in the run directory (shared by every instance)."""
+    """The service's app on the shared ledger (``CRYPTOPOS_STORE_URL``, else the one the
+    supervisor recorded in the run directory); terminal keys come from its terminals table."""
     from backend_stub.deployment import service_settings
 
-    base = ServiceSettings(keys=read_keys(run_dir))
     if service not in SERVICES:
         raise SystemExit(f"unknown service {service!r}; services: {', '.join(SERVICES)}")
     for name in discovery:
@@ -84,10 +79,14 @@ def build_app(
             raise SystemExit(
                 f"unknown service {name!r} in --discovery-services; services: {', '.join(SERVICES)}"
             )
+    try:
+        store = open_store(run_dir, resolve_url(run_dir))
+    except StoreError as exc:
+        raise SystemExit(f"instance {service} {build}: {exc}") from None
     app: ASGIApp = create_service_app(
         service,  # checked against SERVICES above
-        store=Store(run_dir / "ledger.sqlite3"),
-        settings=service_settings(base, build, settings),
+        store=store,
+        settings=service_settings(ServiceSettings(), build, settings),
         build=build,
         discovery=discovery,
     )
@@ -120,11 +119,44 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="uvicorn worker processes (with --port); metrics then use prometheus_client's multiprocess mode",
     )
+    p.add_argument("--admission", default="{}", help="the admission limits (backend_stub.admission), JSON")
     return p.parse_args(argv)
 
 
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _loop() -> Literal["uvloop", "asyncio"]:
+    return "uvloop" if _has("uvloop") else "asyncio"
+
+
+def _http() -> Literal["httptools", "h11"]:
+    return "httptools" if _has("httptools") else "h11"
+
+
+def _admission(data: dict[str, Any]) -> AdmissionLimits:
+    if "max_wait_s" in data:
+        data = {**data, "max_wait_s": tuple(data["max_wait_s"])}
+    return AdmissionLimits(**data)
+
+
+# what every uvicorn here runs with: the C parser and event loop when installed (cryptopos depends
+# on both on Linux), about half the server's own cost per request; no access log; no proxy headers
+# (only the gateway talks to an instance: there is no proxy to trust)
+SERVER_OPTIONS: dict[str, Any] = {
+    "log_level": "warning",
+    "timeout_graceful_shutdown": 10,
+    "timeout_keep_alive": 5,
+    "access_log": False,
+    "proxy_headers": False,
+}
+
+
 def instance_app(args: argparse.Namespace) -> ASGIApp:
-    """The service's app with the build's faults and, outside them, the request metrics."""
+    """The service's app with the build's faults, outside them the instance's admission
+    (backend_stub.admission), and outside all the request metrics: a request shed or refused
+    there is still one that arrived (the autoscaler counts demand, not only what was served)."""
     app = build_app(
         args.service,
         args.build,
@@ -141,6 +173,7 @@ def instance_app(args: argparse.Namespace) -> ASGIApp:
             os._exit(CRASH_EXIT)
 
         app = FaultMiddleware(app, faults, clock=time.monotonic, on_crash=crash)
+    app = AdmissionMiddleware(app, _admission(json.loads(args.admission)))
     return instrument(app, service=args.service, build=args.build)  # outside the faults: the build's own
 
 
@@ -163,9 +196,9 @@ def serve_workers(args: argparse.Namespace, argv: list[str]) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-        timeout_keep_alive=5,
+        loop=_loop(),
+        http=_http(),
+        **SERVER_OPTIONS,
     )
     return 0
 
@@ -181,9 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                 "instance: --workers needs --port (the process runner hands one socket to one process)"
             )
         return serve_workers(args, argv)
-    config = uvicorn.Config(
-        instance_app(args), log_level="warning", timeout_graceful_shutdown=10, timeout_keep_alive=5
-    )
+    config = uvicorn.Config(instance_app(args), loop=_loop(), http=_http(), **SERVER_OPTIONS)
     if args.fd is None:
         config.host, config.port = args.host, args.port
         uvicorn.Server(config).run()

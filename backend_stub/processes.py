@@ -9,6 +9,7 @@ in-flight requests), after the gateway has drained the instance; SIGKILL if it h
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -19,8 +20,10 @@ from pathlib import Path
 
 import httpx
 
+from backend_stub.admission import AdmissionLimits
 from backend_stub.cluster import Clock, Instance
 from backend_stub.faults import FaultSpec
+from backend_stub.http1 import ConnectionPool
 from backend_stub.topology import BuildConfig
 
 STOP_TIMEOUT_S = 12.0
@@ -37,7 +40,7 @@ def loopback_listener(port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
-        sock.listen(128)
+        sock.listen(1024)
     except OSError:
         sock.close()
         raise
@@ -45,10 +48,18 @@ def loopback_listener(port: int) -> socket.socket:
 
 
 class ProcessRunner:
-    def __init__(self, *, run_dir: Path, clock: Clock, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        *,
+        run_dir: Path,
+        clock: Clock,
+        python: str = sys.executable,
+        admission: AdmissionLimits | None = None,
+    ) -> None:
         self.run_dir = run_dir
         self.clock = clock
         self.python = python
+        self.admission = admission or AdmissionLimits()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         (run_dir / "logs").mkdir(parents=True, exist_ok=True)
 
@@ -74,6 +85,8 @@ class ProcessRunner:
             json.dumps(config.settings),
             "--parent-pid",
             str(os.getpid()),
+            "--admission",
+            json.dumps(dataclasses.asdict(self.admission)),
         ]
         if faults.active:
             cmd += ["--faults", faults.describe()]
@@ -94,10 +107,12 @@ class ProcessRunner:
             service=service,
             build=build,
             base_url=f"http://127.0.0.1:{port}",
-            transport=_http_transport(),
+            transport=_http_transport(),  # readiness probes
+            pool=ConnectionPool("127.0.0.1", port),  # what the gateway forwards on
             started_at=self.clock.now(),
             stop_hook=stop,
             alive=lambda: proc.poll() is None,
+            pid=proc.pid,
         )
 
     async def _stop(self, instance_id: str) -> None:

@@ -87,6 +87,31 @@ class GatewayConfig(_Model):
     seed: int = 1
 
 
+class InstanceLimitsConfig(_Model):
+    """Each instance's admission (backend_stub.admission): concurrency, queue, waits per class."""
+
+    max_concurrency: int = Field(16, ge=1, le=4096, description="requests at work at once")
+    max_queue: int = Field(64, ge=0, description="requests waiting for a slot")
+    max_held: int = Field(1024, ge=0, description="invoice long-polls held at once (they take no slot)")
+    wait_payments_s: float = Field(4.0, gt=0, description="payment writes and inquiries wait at most")
+    wait_quotes_s: float = Field(2.0, gt=0)
+    wait_polls_s: float = Field(1.0, gt=0, description="invoice polls and lists")
+
+
+class LimitsConfig(_Model):
+    """What the edge refuses (gateway and instances); docs/platform.md, "Limits"."""
+
+    rate_per_key: float = Field(20.0, gt=0, description="requests per second per terminal key (gateway)")
+    burst_per_key: int = Field(40, ge=1, description="requests a key may save up")
+    max_body_bytes: int = Field(65_536, ge=1024, description="413 above this (gateway and instances)")
+    max_header_bytes: int = Field(16_384, ge=1024, description="431 above this")
+    header_timeout_s: float = Field(5.0, gt=0, description="a request's headers must arrive within this")
+    body_timeout_s: float = Field(10.0, gt=0, description="a body within this of its headers (else 408)")
+    keep_alive_s: float = Field(30.0, gt=0, description="an idle client connection is closed after this")
+    max_connections: int = Field(2048, ge=1, description="client connections the gateway keeps open")
+    instance: InstanceLimitsConfig = InstanceLimitsConfig()
+
+
 class AutoscaleConfig(_Model):
     interval_s: float = Field(15.0, gt=0)
     window_s: float = Field(30.0, gt=0, description="metric window, plan seconds")
@@ -103,10 +128,31 @@ class MonitoringConfig(_Model):
     scrape_interval_s: float = Field(15.0, gt=0, description="plan seconds between two scrapes")
 
 
+class StoreConfig(_Model):
+    url: str | None = Field(
+        None,
+        description="the ledger: sqlite:///PATH (relative to the run directory) or postgresql://...",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> StoreConfig:
+        if self.url is not None:
+            from backend_stub.store.errors import StoreConfigError
+            from backend_stub.store.url import parse_store_url
+
+            try:
+                parse_store_url(self.url)
+            except StoreConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
+
 class Topology(_Model):
     time_scale: float = Field(60.0, gt=0, description="plan seconds per real second")
+    store: StoreConfig = StoreConfig()
     gateway: GatewayConfig = GatewayConfig()
     autoscale: AutoscaleConfig = AutoscaleConfig()
+    limits: LimitsConfig = LimitsConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     services: dict[str, ServiceConfig]
 

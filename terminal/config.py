@@ -224,6 +224,7 @@ class PrinterSettings(_Section):
     profile: str = Field("default", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     qr: Literal["auto", "native", "raster"] = "auto"  # auto: native where the profile has GS ( k
     columns: int = Field(0, ge=0, le=96)  # characters per line; 0: the profile's
+    auto: bool = False  # the TUI prints an approved sale's receipt without a key
 
     @field_validator("device")
     @classmethod

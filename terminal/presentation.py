@@ -16,18 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from terminal.domain.money import Asset
-from terminal.domain.payloads import (
-    BoltCardTap,
-    Lnurl,
-    NdefMessage,
-    PayloadError,
-    WalletToken,
-    parse_payload,
-)
+from terminal.domain.payloads import PayloadError, parse_payload
+
+if TYPE_CHECKING:
+    from terminal.domain.money import Asset
 
 TEST_PREFIX = "cryptopos-test:"
 
@@ -67,11 +62,14 @@ def identify(payload: str, *, now: float, crypto: Asset | None = None) -> Presen
         parsed = parse_payload(text, now=now)
     except PayloadError:
         return Presentation("unknown", None)  # the backend judges what the terminal cannot read
-    if isinstance(parsed, NdefMessage):
-        if parsed.content is None:
+    # by kind, not by class: naming the classes here would import every format's parser (and
+    # its crypto) at start-up, where parse_payload imports only the one a payload needs
+    if parsed.kind == "ndef":
+        content = getattr(parsed, "content", None)
+        if content is None:
             seen = Presentation("ndef", None)
         else:
-            inner = _classify(parsed.content)
+            inner = _classify(content)
             seen = replace(inner, kind="ndef", guard_kind=inner.guard_kind or inner.kind)
     else:
         seen = _classify(parsed)
@@ -89,14 +87,14 @@ def _withdraw_token(url: str) -> str:
 
 
 def _classify(parsed: Any) -> Presentation:
-    if isinstance(parsed, BoltCardTap):
+    if parsed.kind == "boltcard":
         return Presentation("bolt_card", f"{parsed.p.upper()}:{parsed.c.upper()}")
-    if isinstance(parsed, WalletToken):
+    if parsed.kind == "wallet_token":
         token = f"{parsed.wallet_id}:{parsed.nonce.hex()}"
         if parsed.expired:
             return Presentation("wallet_token", token, refusal="expired_token")
         return Presentation("wallet_token", token)
-    if isinstance(parsed, Lnurl):
+    if parsed.kind == "lnurl":
         if parsed.tag in (None, "withdrawRequest") and (
             parsed.tag == "withdrawRequest" or parsed.original.lower().startswith("lnurlw://")
         ):
@@ -121,22 +119,23 @@ def sale_refusal(payload: str, crypto: Asset | None, *, now: float) -> Refusal |
 
 
 def _fit(parsed: Any, crypto: Asset | None) -> Refusal | None:
-    if isinstance(parsed, NdefMessage):
-        if parsed.content is None:
+    # by kind, as identify() classifies: no parser class is imported here
+    if parsed.kind == "ndef":
+        if getattr(parsed, "content", None) is None:
             return Refusal("not_a_payment", "an NFC message without a payment in it")
         parsed = parsed.content
-    lightning = isinstance(parsed, BoltCardTap) or (
-        isinstance(parsed, Lnurl) and parsed.tag in (None, "withdrawRequest")
+    lightning = parsed.kind == "boltcard" or (
+        parsed.kind == "lnurl" and parsed.tag in (None, "withdrawRequest")
     )
     if lightning:
         if crypto is not None and crypto.code != LIGHTNING:
-            what = "Bolt Card" if isinstance(parsed, BoltCardTap) else "LNURL-withdraw link"
+            what = "Bolt Card" if parsed.kind == "boltcard" else "LNURL-withdraw link"
             return Refusal(
                 "asset_mismatch",
                 f"a {what} pays over Lightning; this sale is in {crypto.code}: choose {LIGHTNING}",
             )
         return None
-    if isinstance(parsed, WalletToken):
+    if parsed.kind == "wallet_token":
         if crypto is not None and parsed.asset.upper() != crypto.code:
             return Refusal(
                 "asset_mismatch",

@@ -10,9 +10,8 @@ title, a message and the next step; a sale is never touched by printing.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from drivers.printer import (
     Cut,
@@ -30,6 +29,7 @@ from drivers.registry import DeviceStringError, MissingExtraError
 from terminal.config import Settings
 from terminal.domain.money import ASSETS, Money
 from terminal.domain.receipt import Receipt, receipt_link
+from terminal.domain.zreport import ZReport
 from terminal.journal import SaleRecord
 
 # What has a receipt: a sale that reached an answer from the backend (a refund keeps its sale's).
@@ -99,41 +99,37 @@ def receipt_ops(receipt: Receipt, *, columns: int) -> list[Op]:
     return ops
 
 
-def report_ops(
-    report: Mapping[str, Any], *, merchant: str, terminal: str, printed_at: float, columns: int
-) -> list[Op]:
-    """The printed Z-report (the dict of ``cryptopos report --json``), then a cut."""
+def report_ops(report: ZReport, *, merchant: str, terminal: str, printed_at: float, columns: int) -> list[Op]:
+    """The printed Z-report, then a cut."""
     rule = Line("-" * columns)
     printed = datetime.fromtimestamp(printed_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     ops: list[Op] = [
         *_title(merchant, columns),
         Line("Z-REPORT", bold=True, align="center"),
-        Line(f"{report['day']} (UTC)", align="center"),
+        Line(f"{report.day} ({report.window.zone})", align="center"),
         Line(f"terminal {terminal}", align="center"),
         Line(f"printed {printed}", align="center"),
         rule,
     ]
-    sales: Mapping[str, Any] = report.get("sales", {})
-    if not sales:
+    if not report.sales:
         ops.append(Line("no sales"))
-    for state, entry in sales.items():
-        fiat = ", ".join(f"{amount} {code}" for code, amount in entry["fiat"].items())
-        ops += _row(f"{state} x{entry['count']}", fiat, columns, bold=state == "approved")
-        for code, c in entry["crypto"].items():
-            amount = f"{c['amount']} {code}" if c["amount"] is not None else "(no quote)"
-            ops += _row(f"  {code} x{c['count']}", amount, columns)
+    for state, total in report.sales.items():
+        fiat = ", ".join(m.format() for m in total.fiat.values())
+        ops += _row(f"{state} x{total.count}", fiat, columns, bold=state == "approved")
+        for code, c in total.crypto.items():
+            paid = c.amount.format(trim=True) if c.amount is not None else "(no quote)"
+            ops += _row(f"  {code} x{c.count}", paid, columns)
+    if report.count("approved"):
+        ops += _row("tips", ", ".join(m.format() for m in report.tips.values()) or "none", columns)
     ops.append(rule)
-    refunds: Mapping[str, Any] = report.get("refunds", {})
-    if not refunds:
+    if not report.refunds:
         ops += _row("refunds", "none", columns)
-    for key, r in refunds.items():
-        state, _, code = key.partition("/")
-        ops += _row(f"refund {state} x{r['count']}", f"{r['amount']} {code}", columns)
-    queue = report.get("offline_queue", {"count": 0, "fiat": {}})
-    waiting = ", ".join(f"{v} {k}" for k, v in queue["fiat"].items())
-    ops += _row(f"offline queue x{queue['count']}", waiting or "-", columns)
-    if report.get("open"):
-        ops += _row("open sales", str(report["open"]), columns)
+    for (state, _code), r in report.refunds.items():
+        ops += _row(f"refund {state} x{r.count}", r.amount.format(trim=True), columns)
+    waiting = ", ".join(m.format() for m in report.queued_fiat.values())
+    ops += _row(f"offline queue x{report.queued}", waiting or "-", columns)
+    if report.open:
+        ops += _row("open sales", str(report.open), columns)
     ops += [Feed(1), Cut()]
     return ops
 
@@ -207,7 +203,7 @@ def print_receipt(receipt: Receipt, settings: Settings, *, device: str | None = 
 
 
 def print_report(
-    report: Mapping[str, Any],
+    report: ZReport,
     settings: Settings,
     *,
     device: str | None = None,

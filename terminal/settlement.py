@@ -22,9 +22,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from terminal.client import (
-    BackendClient,
     BackendError,
     BackendUnavailableError,
     OutcomeUnknownError,
@@ -34,6 +34,9 @@ from terminal.client import (
 )
 from terminal.domain.money import Money, asset
 from terminal.journal import Journal, SaleRecord
+
+if TYPE_CHECKING:
+    from terminal.client import BackendClient
 
 NEVER_SENT = ("amount_entered", "quoting", "awaiting_payment")
 MAYBE_SENT = ("submitting", "unknown_outcome")

@@ -11,6 +11,8 @@ from typing import Any
 
 import uvicorn
 
+from terminal.journal import RefundRecord, SaleRecord
+
 
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
@@ -33,3 +35,40 @@ def serve(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def sale_record(state: str, fiat_minor: int, code: str = "BTC", **changes: Any) -> SaleRecord:
+    """A journal row of a sale, for code that reads records (reports, receipts)."""
+    values: dict[str, Any] = {
+        "reference": f"r-{state}-{fiat_minor}-{code}",
+        "idempotency_key": f"k-{state}-{fiat_minor}-{code}",
+        "fiat_minor": fiat_minor,
+        "fiat_currency": "EUR",
+        "asset": code,
+        "crypto_minor": None,
+        "quote_id": None,
+        "payload_hash": None,
+        "state": state,
+        "payment_id": None,
+        "reason": None,
+        "created_at": 0.0,
+        "updated_at": 0.0,
+    }
+    values.update(changes)
+    return SaleRecord(**values)
+
+
+def refund_record(state: str, amount_minor: int, code: str = "BTC", at: float = 0.0) -> RefundRecord:
+    return RefundRecord(
+        idempotency_key=f"rk-{state}-{amount_minor}",
+        payment_id="pay_1",
+        reference="r-1",
+        amount_minor=amount_minor,
+        asset=code,
+        to_address="bc1q",
+        state=state,
+        refund_id=None,
+        detail=None,
+        created_at=at,
+        updated_at=at,
+    )

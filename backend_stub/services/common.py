@@ -6,7 +6,6 @@ import hashlib
 import json
 import re
 import secrets
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from backend_stub.problems import PROBLEM_JSON, ProblemError
 from backend_stub.services.rates.signer import QuoteSigner
 from backend_stub.services.wire import DECIMAL
 from backend_stub.settings import ServiceSettings
-from backend_stub.store import Store
+from backend_stub.store import IdempotencyBegun, Store, Tx
 from terminal.domain.money import AmountError, Asset, Money
 
 REPLAYED = "Idempotent-Replayed"
@@ -96,7 +95,7 @@ def fingerprint(request: Request, body: dict[str, Any]) -> str:
     return hashlib.sha256(f"{request.method}\n{request.url.path}\n{canon}".encode()).hexdigest()
 
 
-Work = Callable[[sqlite3.Connection], tuple[int, dict[str, Any]]]
+Work = Callable[[Tx], tuple[int, dict[str, Any]]]
 
 
 async def idempotent_write(
@@ -115,33 +114,75 @@ async def idempotent_write(
     ``work`` returns (status, body) or raises :class:`ProblemError`; a 4xx problem is
     stored and replayed like a success, because the same request would fail the same
     way. The stored response is written in the same transaction as the work, so a crash
-    can never leave a charge without its idempotency record. ``before`` (awaitable
-    factory) runs while the key is held in flight, e.g. the test mode's slow payment.
+    can never leave a charge without its idempotency record.
+
+    Without ``before``, the claim, the work and the stored response are one transaction
+    (one commit per payment): a concurrent copy of the request waits for it and then
+    replays its answer. ``before`` (awaitable factory, e.g. the test mode's slow payment)
+    runs while the key is held in flight by a claim committed on its own, so a copy that
+    comes meanwhile gets 409 instead of waiting; ``work`` then commits with the response.
     """
     instance = request.url.path
+
+    def attempt(db: Tx) -> tuple[int, dict[str, Any]]:
+        try:
+            return work(db)
+        except ProblemError as exc:
+            if exc.status >= 500:
+                raise
+            return exc.status, exc.document(instance)
+
     if key is None:
-
-        def run_plain() -> tuple[int, dict[str, Any]]:
-            with ctx.store.write() as db:
-                try:
-                    return work(db)
-                except ProblemError as exc:
-                    if exc.status >= 500:
-                        raise
-                    return exc.status, exc.document(instance)
-
         if before is not None:
             await before()
-        status, doc = await run_in_threadpool(run_plain)
+        status, doc = await run_in_threadpool(ctx.store.transaction, attempt)
         if after_commit is not None:
             after_commit(doc)
         return _json(status, doc)
 
     scope = f"terminal:{terminal}"
     fp = fingerprint(request, body)
-    begun = await run_in_threadpool(
-        ctx.store.begin_idempotent, scope, key, fp, now=ctx.now(), lease_s=ctx.settings.idempotency_lease_s
-    )
+    now, lease = ctx.now(), ctx.settings.idempotency_lease_s
+
+    if before is None:
+
+        def claim_and_work(db: Tx) -> tuple[IdempotencyBegun, int, dict[str, Any]]:
+            begun = ctx.store.claim_idempotent(db, scope, key, fp, now=now, lease_s=lease)
+            if begun.outcome != "started":
+                return begun, 0, {}
+            status, doc = attempt(db)
+            ctx.store.complete_idempotent(db, scope, key, status, doc)
+            return begun, status, doc
+
+        begun, status, doc = await run_in_threadpool(ctx.store.transaction, claim_and_work)
+        if begun.outcome == "started":
+            if after_commit is not None:
+                after_commit(doc)
+            return _json(status, doc)
+        return _not_started(begun)
+
+    begun = await run_in_threadpool(ctx.store.begin_idempotent, scope, key, fp, now=now, lease_s=lease)
+    if begun.outcome != "started":
+        return _not_started(begun)
+
+    def run_keyed(db: Tx) -> tuple[int, dict[str, Any]]:
+        status, doc = attempt(db)
+        ctx.store.complete_idempotent(db, scope, key, status, doc)
+        return status, doc
+
+    try:
+        await before()
+        status, doc = await run_in_threadpool(ctx.store.transaction, run_keyed)
+    except BaseException:
+        # Nothing was committed: free the key so the client's retry does the work.
+        await run_in_threadpool(ctx.store.release_idempotent, scope, key)
+        raise
+    if after_commit is not None:
+        after_commit(doc)
+    return _json(status, doc)
+
+
+def _not_started(begun: IdempotencyBegun) -> JSONResponse:
     if begun.outcome == "replay":
         assert begun.body is not None
         return _json(begun.status_code, begun.body, replayed=True)
@@ -152,37 +193,13 @@ async def idempotent_write(
             "Idempotency-Key reused with a different request",
             "this key was used for a request with another body or path; use a new key",
         )
-    if begun.outcome == "in_flight":
-        raise ProblemError(
-            409,
-            "idempotency-in-flight",
-            "A request with this Idempotency-Key is still being processed",
-            "retry after a moment; the first request's result will be replayed",
-            headers={"Retry-After": "1"},
-        )
-
-    def run_keyed() -> tuple[int, dict[str, Any]]:
-        with ctx.store.write() as db:
-            try:
-                status, doc = work(db)
-            except ProblemError as exc:
-                if exc.status >= 500:
-                    raise
-                status, doc = exc.status, exc.document(instance)
-            ctx.store.complete_idempotent(db, scope, key, status, doc)
-            return status, doc
-
-    try:
-        if before is not None:
-            await before()
-        status, doc = await run_in_threadpool(run_keyed)
-    except BaseException:
-        # Nothing was committed: free the key so the client's retry does the work.
-        await run_in_threadpool(ctx.store.release_idempotent, scope, key)
-        raise
-    if after_commit is not None:
-        after_commit(doc)
-    return _json(status, doc)
+    raise ProblemError(
+        409,
+        "idempotency-in-flight",
+        "A request with this Idempotency-Key is still being processed",
+        "retry after a moment; the first request's result will be replayed",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _json(status: int, doc: dict[str, Any], *, replayed: bool = False) -> JSONResponse:

@@ -1,11 +1,13 @@
-"""``cryptopos backend up|deploy|promote|abort|status|down``: the emulated backend as real
-processes on loopback (a gateway and uvicorn instances), with canary rollouts.
+"""``cryptopos backend up|deploy|promote|abort|status|down|terminal|pg``: the emulated backend as
+real processes on loopback (a gateway and uvicorn instances), with canary rollouts; its terminal
+keys; a local PostgreSQL to try it on.
 
 ``up`` starts the supervisor (``python -m backend_stub.supervisor``, detached) and waits
 until it listens; its state lives in a run directory (``--run-dir``, default
 ``.cryptopos/backend``) so later commands find the gateway and the control token. The
 terminal talks to it with ``--backend URL`` or ``CRYPTOPOS_BACKEND__URL``. This module only
-starts a process and speaks HTTP: it does not import ``backend_stub`` (the layering rule).
+starts a process and speaks HTTP: it does not import ``backend_stub`` (the layering rule);
+``terminal`` and ``pg`` run ``python -m backend_stub.admin``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError, load
 
@@ -29,8 +30,7 @@ UP_TIMEOUT_S = 30.0
 DOWN_TIMEOUT_S = 30.0
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("backend", help="run the emulated backend as processes; canary rollouts")
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--run-dir",
         default=os.environ.get("CRYPTOPOS_BACKEND_RUN_DIR", str(DEFAULT_RUN_DIR)),
@@ -52,6 +52,10 @@ def register(sub: Any) -> None:
         "or CRYPTOPOS_BACKEND_TOPOLOGY); its rollout plans are read relative to its folder",
     )
     up.add_argument("--port", type=int, default=0, help="gateway port (default: any free one)")
+    up.add_argument(
+        "--store",
+        help="the ledger: sqlite:///PATH or postgresql://... (default: [store] url of the topology)",
+    )
     up.add_argument("--json", action="store_true")
     up.set_defaults(func=up_cmd)
     dep = bsub.add_parser("deploy", parents=[run_dir], help="start a canary rollout of BUILD of SERVICE")
@@ -81,6 +85,28 @@ def register(sub: Any) -> None:
     st.set_defaults(func=status_cmd)
     down = bsub.add_parser("down", parents=[run_dir], help="drain and stop everything")
     down.set_defaults(func=down_cmd)
+    term = bsub.add_parser(
+        "terminal", parents=[run_dir], help="add, rotate, revoke or list terminal keys (no restart needed)"
+    )
+    term.add_argument("--store", help="the ledger URL (default: the one the backend in --run-dir uses)")
+    tsub = term.add_subparsers(dest="terminal_action", metavar="ACTION", required=True)
+    t_add = tsub.add_parser("add", help="a new terminal; prints its secret once")
+    t_add.add_argument("key_id")
+    t_add.add_argument("--note", default="")
+    t_add.add_argument("--secret", help="use this secret (the till's signing.secret), not a random one")
+    t_rot = tsub.add_parser("rotate", help="a new secret; the old one works for --grace more")
+    t_rot.add_argument("key_id")
+    t_rot.add_argument("--grace", default="24h", help="e.g. 90s, 15m, 24h, 7d (default 24h)")
+    t_rot.add_argument("--secret")
+    t_rev = tsub.add_parser("revoke", help="every secret of the terminal stops working")
+    t_rev.add_argument("key_id")
+    t_ls = tsub.add_parser("list", help="terminals, their key versions and expiry (no secrets)")
+    t_ls.add_argument("--json", action="store_true")
+    term.set_defaults(func=terminal_cmd)
+    pg = bsub.add_parser("pg", help="start a local PostgreSQL for trials (pgserver) and print its URL")
+    pg.add_argument("--dir", default=".cryptopos/pg", help="its data folder (default .cryptopos/pg)")
+    pg.add_argument("--stop", action="store_true", help="stop it")
+    pg.set_defaults(func=pg_cmd)
 
 
 # -- run directory ---------------------------------------------------------------------
@@ -128,6 +154,8 @@ def _running(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
 def _call(
     run_dir: Path, state: dict[str, Any], method: str, path: str, body: dict[str, Any] | None = None
 ) -> Any:
+    import httpx
+
     headers = {}
     if method != "GET":
         headers["X-Cp-Control-Token"] = (run_dir / "control-token").read_text(encoding="utf-8").strip()
@@ -177,6 +205,9 @@ def up_cmd(args: argparse.Namespace) -> int:
     fd = os.open(run_dir / "keys.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(keys, f)
+    env = dict(os.environ)
+    if args.store:
+        env["CRYPTOPOS_STORE_URL"] = args.store  # not argv: ps shows argv to everyone
     cmd = [
         sys.executable,
         "-m",
@@ -193,7 +224,7 @@ def up_cmd(args: argparse.Namespace) -> int:
     pid = os.posix_spawn(
         sys.executable,
         cmd,
-        dict(os.environ),
+        env,
         file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
@@ -221,6 +252,7 @@ def up_cmd(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     print(f"gateway   {state['gateway']}   (pid {state['pid']}, run dir {run_dir})")
+    print(f"ledger    {state.get('store', '?')}")
     for name, svc in status["services"].items():
         for inst in svc["instances"]:
             print(f"  {name:<9} {inst['build']:<12} {inst['url']:<24} {inst['state']}")
@@ -271,6 +303,8 @@ def status_cmd(args: argparse.Namespace) -> int:
         print(json.dumps({"gateway": state["gateway"], **status}, indent=2))
         return EXIT_OK
     print(f"gateway {state['gateway']}  (time scale: {status['time_scale']:g} plan s per s)")
+    for line in _edge_lines(status):
+        print(line)
     for name, svc in status["services"].items():
         print(f"\n{name}: {svc['replicas']} replica(s)")
         for build, b in svc["builds"].items():
@@ -302,6 +336,82 @@ def status_cmd(args: argparse.Namespace) -> int:
                 f"{a['recommended']} recommended, {a['desired']} desired ({a['reason']})"
             )
     return EXIT_OK
+
+
+def _admin(argv: list[str], *, relay: bool = True) -> int:
+    """The backend's own code does the work, in its own process (terminal/ never imports it).
+
+    Its output is relayed through ``sys.stdout``/``sys.stderr``, where every other command
+    prints (so ``main()`` called in-process, e.g. by a test, sees it). Not for ``pg``: the
+    server it starts outlives it and would hold the pipes open."""
+    cmd = [sys.executable, "-m", "backend_stub.admin", *argv]
+    if not relay:
+        return subprocess.run(cmd, check=False).returncode  # noqa: S603
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True)  # noqa: S603
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
+    return done.returncode
+
+
+def terminal_cmd(args: argparse.Namespace) -> int:
+    argv = ["terminal", "--run-dir", str(_run_dir(args))]
+    if args.store:
+        argv += ["--store", args.store]
+    argv += [args.terminal_action]
+    if args.terminal_action != "list":
+        argv.append(args.key_id)
+    if args.terminal_action == "add" and args.note:
+        argv += ["--note", args.note]
+    if args.terminal_action == "rotate":
+        argv += ["--grace", args.grace]
+    if args.terminal_action in ("add", "rotate") and args.secret:
+        argv += ["--secret", args.secret]
+    if args.terminal_action == "list" and args.json:
+        argv.append("--json")
+    return _admin(argv)
+
+
+def pg_cmd(args: argparse.Namespace) -> int:
+    return _admin(["pg", "--dir", args.dir, *(["--stop"] if args.stop else [])], relay=False)
+
+
+def _edge_lines(status: dict[str, Any]) -> list[str]:
+    """The edge's limits (config/backend.toml ``[limits]``) and what it refused so far."""
+    out = []
+    lim = status.get("limits")
+    if isinstance(lim, dict):
+        inst = lim.get("instance") or {}
+        out.append(
+            f"limits: {lim['rate_per_key']:g} req/s per terminal key (bursts of {lim['burst_per_key']}), "
+            f"bodies up to {lim['max_body_bytes']} B, headers up to {lim['max_header_bytes']} B, "
+            f"header timeout {lim['header_timeout_s']:g} s, body timeout {lim['body_timeout_s']:g} s, "
+            f"idle {lim['keep_alive_s']:g} s, up to {lim['max_connections']} connections"
+        )
+        if inst:
+            out.append(
+                f"  each instance: {inst['max_concurrency']} at work, {inst['max_queue']} queued, "
+                f"{inst.get('max_held', 0)} long-polls held; "
+                f"waits payments {inst['wait_payments_s']:g} s, quotes {inst['wait_quotes_s']:g} s, "
+                f"polls {inst['wait_polls_s']:g} s, then shed (503)"
+            )
+    stats = status.get("gateway_stats")
+    if isinstance(stats, dict) and isinstance(stats.get("refused"), dict):
+        r = stats["refused"]
+        line = (
+            f"  refused: {r.get('malformed', 0)} malformed, {r.get('unauthenticated', 0)} unauthenticated, "
+            f"{r.get('rate_limited', 0)} rate-limited, {r.get('too_large', 0)} too large; "
+            f"{r.get('shed', 0)} shed by instances; {stats.get('retries', 0)} retries"
+        )
+        server = stats.get("server")
+        if isinstance(server, dict):
+            line += (
+                f"; connections {server.get('open_connections', 0)} open, "
+                f"{server.get('refused_connections', 0)} refused, {server.get('header_timeouts', 0)} "
+                f"header timeouts, {server.get('body_timeouts', 0)} body timeouts, "
+                f"{server.get('bodies_too_large', 0)} bodies too large"
+            )
+        out.append(line)
+    return out
 
 
 def down_cmd(args: argparse.Namespace) -> int:

@@ -1,4 +1,8 @@
-"""What the sub-commands share: exit codes, loading settings, building the client."""
+"""What the sub-commands share: exit codes, the error they raise, loading the settings.
+
+Imported by every command module at its top level, so it imports nothing heavy itself: the
+settings model (pydantic) loads when a command calls :func:`load`.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from terminal.config import ConfigError, LoadedSettings, load_settings
+if TYPE_CHECKING:
+    from terminal.config import LoadedSettings
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # declined, expired, a check that failed
@@ -24,6 +29,8 @@ class CliError(Exception):
 
 def load(args: argparse.Namespace, overrides: Mapping[str, tuple[Any, str]] | None = None) -> LoadedSettings:
     """Effective settings for a command, or a CliError listing every problem."""
+    from terminal.config import ConfigError, load_settings
+
     try:
         return load_settings(file=Path(args.config) if args.config else None, overrides=overrides)
     except ConfigError as exc:

@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 from terminal.cli.common import EXIT_OK, PARENT, CliError, load
-from terminal.config import ConfigError, effective_rows, load_settings
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("config", help="show or check the configuration")
+def arguments(p: argparse.ArgumentParser) -> None:
     csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     show = csub.add_parser(
         "show", parents=[PARENT], help="the effective config and where each value came from"
@@ -25,6 +22,8 @@ def register(sub: Any) -> None:
 
 
 def show_cmd(args: argparse.Namespace) -> int:
+    from terminal.config import effective_rows
+
     loaded = load(args)
     rows = effective_rows(loaded)
     if args.json:
@@ -38,6 +37,8 @@ def show_cmd(args: argparse.Namespace) -> int:
 
 
 def check_cmd(args: argparse.Namespace) -> int:
+    from terminal.config import ConfigError, load_settings
+
     try:
         load_settings(file=Path(args.file), env={})
     except ConfigError as exc:

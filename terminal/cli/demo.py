@@ -8,18 +8,15 @@ All sales share one client and so one embedded backend, as a till's day would.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, load
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, load
 from terminal.cli.pay import human_summary, notice_recorder
-from terminal.client.factory import client_from_settings
-from terminal.config import Settings
-from terminal.domain.money import Money, asset
-from terminal.journal import Journal
-from terminal.sale import SaleRunner, offline_policy
+
+if TYPE_CHECKING:
+    from terminal.config import Settings
 
 # (fiat amount, asset, reader, what it shows, the status it should end in)
 SCRIPT = [
@@ -36,12 +33,13 @@ SCRIPT = [
 ]
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("demo", parents=[PARENT], help="a scripted headless demo on the embedded backend")
-    p.set_defaults(func=run)
+def arguments(p: argparse.ArgumentParser) -> None:
+    pass  # no arguments but --config
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     with tempfile.TemporaryDirectory(prefix="cryptopos-demo-") as tmp:
         loaded = load(
             args,
@@ -61,6 +59,11 @@ def run(args: argparse.Namespace) -> int:
 
 async def play(settings: Settings) -> int:
     """Run the script; return how many sales did not end as the script expects."""
+    from terminal.client.factory import client_from_settings
+    from terminal.domain.money import Money, asset
+    from terminal.journal import Journal
+    from terminal.sale import SaleRunner, offline_policy
+
     journal = Journal(settings.journal.path)
     surprises = 0
     try:

@@ -10,32 +10,24 @@ answers, else 1 (the printer is reported, but a till takes payments without one)
 from __future__ import annotations
 
 import argparse
-import asyncio
-import ctypes.util
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers.registry import DriverError, probe_device
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, load
-from terminal.client import BackendError, backend_transport, embedded_ledger
-from terminal.client.adapters import AdapterError, choose_version
-from terminal.client.factory import client_from_settings
-from terminal.config import Settings
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, load
+
+if TYPE_CHECKING:
+    from terminal.config import Settings
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "doctor",
-        parents=[PARENT],
-        help="check readers, decoders and the backend; say how to fix what is wrong",
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reader", action="append", help="check this device instead of terminal.readers")
     p.add_argument("--backend", help="'embedded' or the backend's URL (default: backend.url)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run)
 
 
 def nfc_section() -> dict[str, Any]:
+    from drivers.registry import DriverError
+
     try:
         from drivers.nfc import list_usb_readers
 
@@ -53,6 +45,10 @@ def nfc_section() -> dict[str, Any]:
 
 
 def decoder_section() -> dict[str, Any]:
+    import ctypes.util
+
+    from drivers.registry import DriverError
+
     try:
         from drivers.camera import require_cv2
         from drivers.camera.decoders import DEFAULT_DECODER, available_decoders
@@ -78,6 +74,10 @@ def decoder_section() -> dict[str, Any]:
 
 
 async def backend_section(settings: Settings) -> dict[str, Any]:
+    from terminal.client import BackendError, backend_transport, embedded_ledger
+    from terminal.client.adapters import AdapterError, choose_version
+    from terminal.client.factory import client_from_settings
+
     secret = settings.signing.secret.get_secret_value().encode()
     url = settings.backend.url
     try:
@@ -150,6 +150,10 @@ def deprecation_notices(settings: Settings) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from drivers.registry import probe_device
+
     loaded = load(args, {"backend.url": (args.backend, "--backend")})
     settings = loaded.settings
     devices = args.reader or list(settings.terminal.readers)

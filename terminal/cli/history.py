@@ -8,11 +8,12 @@ import json
 import re
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from terminal.cli.common import EXIT_OK, PARENT, CliError, load
-from terminal.domain.money import Money, MoneyError, asset
-from terminal.journal import Journal, RefundRecord, SaleRecord
+from terminal.cli.common import EXIT_OK, CliError, load
+
+if TYPE_CHECKING:
+    from terminal.journal import RefundRecord, SaleRecord
 
 STATES = (
     "amount_entered",
@@ -30,14 +31,12 @@ STATES = (
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("history", parents=[PARENT], help="list the sales in the journal")
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", help="YYYY-MM-DD, an ISO date-time (UTC unless it says), or 30m / 2h / 7d")
     p.add_argument("--status", help=f"comma-separated states: {', '.join(STATES)}")
     p.add_argument("--limit", type=int, default=200, help="show at most this many (the newest)")
     p.add_argument("--journal", help="journal path (default: journal.path)")
     p.add_argument("--json", action="store_true", help="print a JSON array")
-    p.set_defaults(func=run)
 
 
 def parse_since(text: str, *, now: float) -> float:
@@ -64,6 +63,8 @@ def parse_states(text: str) -> tuple[str, ...]:
 
 
 def refund_json(r: RefundRecord) -> dict[str, Any]:
+    from terminal.domain.money import Money, asset
+
     amount = Money(r.amount_minor, asset(r.asset))
     return {
         "status": r.state,
@@ -77,6 +78,8 @@ def refund_json(r: RefundRecord) -> dict[str, Any]:
 
 
 def sale_json(s: SaleRecord, refunds: list[RefundRecord] | None = None) -> dict[str, Any]:
+    from terminal.domain.money import Money, asset
+
     fiat = Money(s.fiat_minor, asset(s.fiat_currency))
     crypto = None if s.crypto_minor is None else Money(s.crypto_minor, asset(s.asset))
     return {
@@ -95,6 +98,9 @@ def sale_json(s: SaleRecord, refunds: list[RefundRecord] | None = None) -> dict[
 
 
 def run(args: argparse.Namespace) -> int:
+    from terminal.domain.money import MoneyError
+    from terminal.journal import Journal
+
     overrides = {"journal.path": (args.journal, "--journal")}
     settings = load(args, overrides).settings
     since = parse_since(args.since, now=time.time()) if args.since else None

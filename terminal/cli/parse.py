@@ -15,19 +15,13 @@ import time
 from typing import Any
 
 from terminal.cli.common import EXIT_FAILED, EXIT_OK, CliError
-from terminal.domain.payloads import PayloadError, parse_payload, payload_to_json
 
 _MAX_STDIN = 1 << 20
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "parse",
-        help="decode a payment QR/NFC string (bitcoin:, ethereum:, solana:, lightning, LNURL, Bolt Card...)",
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("text", metavar="TEXT", help="the scanned string, or '-' to read it from stdin")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=parse_cmd)
 
 
 def _read(arg: str) -> str:
@@ -48,7 +42,10 @@ def _lines(obj: dict[str, Any]) -> list[str]:
     return out
 
 
-def parse_cmd(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    # the payloads package loads a format's parser (and its crypto) only for a payload of that format
+    from terminal.domain.payloads import PayloadError, parse_payload, payload_to_json
+
     text = _read(args.text)
     try:
         payload = parse_payload(text, now=time.time())

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
-import httpx
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, CliError, load, require_readers
 
-from drivers.registry import DriverError
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, PARENT, CliError, load, require_readers
-from terminal.client import DeprecationNotice
-from terminal.client.factory import client_from_settings
-from terminal.config import Settings
-from terminal.domain.money import Asset, Money, MoneyError, UnknownAssetError, asset
-from terminal.journal import Journal
-from terminal.sale import SaleReport, SaleRunner, offline_policy
-from terminal.settlement import reconcile
+if TYPE_CHECKING:
+    import httpx
+
+    from terminal.client import DeprecationNotice
+    from terminal.config import Settings
+    from terminal.domain.money import Asset, Money
+    from terminal.journal import Journal
+    from terminal.sale import SaleReport
 
 EXIT_BY_STATUS = {
     "approved": EXIT_OK,
@@ -31,13 +29,8 @@ EXIT_BY_STATUS = {
 }
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "pay",
-        parents=[PARENT],
-        help="take one payment headless (simulated or real readers)",
-        description="Quote, wait for a tap or scan, submit, print the result.",
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
+    p.description = "Quote, wait for a tap or scan, submit, print the result."
     p.add_argument("--amount", required=True, help="fiat amount, e.g. 12.50")
     p.add_argument("--currency", help="fiat currency (default: terminal.fiat_currency)")
     p.add_argument("--asset", default="BTC", help="crypto asset to pay in (default: BTC)")
@@ -57,10 +50,11 @@ def register(sub: Any) -> None:
         action="store_true",
         help="do not settle the journal's open sales and offline queue before this sale",
     )
-    p.set_defaults(func=run)
 
 
 def parse_sale(settings: Settings, amount_text: str, asset_code: str) -> tuple[Money, Asset]:
+    from terminal.domain.money import Money, MoneyError, UnknownAssetError, asset
+
     accepted = ", ".join(settings.terminal.accepted_assets)
     try:
         crypto = asset(asset_code)
@@ -76,6 +70,8 @@ def parse_sale(settings: Settings, amount_text: str, asset_code: str) -> tuple[M
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     loaded = load(
         args,
         {
@@ -115,6 +111,12 @@ async def take_payment(
     reconcile_first: bool = False,
 ) -> SaleReport:
     """One sale with the configured backend; ``transport`` lets several sales share one embedded backend."""
+    from drivers.registry import DriverError
+    from terminal.client.factory import client_from_settings
+    from terminal.journal import Journal
+    from terminal.sale import SaleRunner, offline_policy
+    from terminal.settlement import reconcile
+
     policy = offline_policy(settings)  # the settings model checked every cap in its currency
     journal = Journal(settings.journal.path)
     try:

@@ -15,39 +15,27 @@ import json
 import queue
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers import (
-    CodeScanned,
-    ReaderError,
-    ReaderEvent,
-    ReaderState,
-    ReaderStateChanged,
-    TagRead,
-    open_reader,
-)
-from drivers.registry import DriverError
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError, require_readers
-from terminal.domain.payloads import PayloadError, parse_ndef, parse_payload, payload_to_json
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, CliError, require_readers
+
+if TYPE_CHECKING:
+    from drivers import CodeScanned, ReaderEvent, TagRead
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "read",
-        parents=[PARENT],
-        help="print each tag or code a reader reads",
-        description="Open one reader and print each tag/code it reads (raw and parsed payload).",
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
+    p.description = "Open one reader and print each tag/code it reads (raw and parsed payload)."
     p.add_argument("--reader", required=True, help="device string, e.g. nfc:usb, camera:0, sim:nfc")
     p.add_argument("--once", action="store_true", help="stop after the first tag or code")
     p.add_argument("--timeout", type=float, help="stop after this many seconds")
     p.add_argument("--json", action="store_true", help="print JSON lines")
-    p.set_defaults(func=run)
 
 
 def parse_view(text: str, *, now: float | None = None) -> dict[str, Any]:
     """The payload layer's verdict on ``text``: ``{"parsed": ..., "parse_error": None}`` or the
     error's stable code and message."""
+    from terminal.domain.payloads import PayloadError, parse_payload, payload_to_json
+
     try:
         parsed = parse_payload(text, now=time.time() if now is None else now)
     except PayloadError as exc:
@@ -66,6 +54,8 @@ def pay_view(text: str) -> dict[str, Any]:
 
 def ndef_view(raw: bytes) -> dict[str, Any] | None:
     """The NDEF message's records as the payload layer decodes them."""
+    from terminal.domain.payloads import PayloadError, parse_ndef
+
     try:
         return {"kind": "ndef", **parse_ndef(raw).to_json()}
     except PayloadError as exc:
@@ -73,6 +63,8 @@ def ndef_view(raw: bytes) -> dict[str, Any] | None:
 
 
 def describe(event: TagRead | CodeScanned) -> dict[str, Any]:
+    from drivers import TagRead
+
     out: dict[str, Any] = {
         "kind": "tag" if isinstance(event, TagRead) else "code",
         "reader": event.reader,
@@ -110,6 +102,9 @@ def human(view: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from drivers import CodeScanned, ReaderError, ReaderState, ReaderStateChanged, TagRead, open_reader
+    from drivers.registry import DriverError
+
     if args.timeout is not None and args.timeout <= 0:
         raise CliError("--timeout must be a positive number of seconds")
     events: queue.Queue[ReaderEvent] = queue.Queue()

@@ -9,15 +9,11 @@ never touched.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError, err, load
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, CliError, err, load
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "receipt", parents=[PARENT], help="print a sale's receipt from the journal on the receipt printer"
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("payment_id", help="the payment id (or the sale's reference)")
     p.add_argument(
         "--printer",
@@ -27,7 +23,6 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--journal", help="journal path (default: journal.path)")
     p.add_argument("--text", action="store_true", help="print the receipt here as text, not on paper")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
-from terminal.cli.common import EXIT_OK, EXIT_UNKNOWN, PARENT, load
+from terminal.cli.common import EXIT_OK, EXIT_UNKNOWN, load
 from terminal.cli.pay import notice_recorder
-from terminal.client import BackendError
-from terminal.client.factory import client_from_settings
-from terminal.config import Settings
-from terminal.journal import Journal
-from terminal.settlement import ReconcileReport, reconcile
+
+if TYPE_CHECKING:
+    from terminal.config import Settings
+    from terminal.settlement import ReconcileReport
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("reconcile", parents=[PARENT], help="settle open sales and forward the offline queue")
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", help="'embedded' or the backend's URL (default: backend.url)")
     p.add_argument("--journal", help="journal path (default: journal.path)")
     p.add_argument("--no-forward", action="store_true", help="do not forward the offline queue")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run)
 
 
 async def settle(settings: Settings, *, forward: bool) -> ReconcileReport:
+    from terminal.client.factory import client_from_settings
+    from terminal.journal import Journal
+    from terminal.settlement import reconcile
+
     journal = Journal(settings.journal.path)
     try:
         async with client_from_settings(settings, on_notice=notice_recorder(journal)) as client:
@@ -37,6 +37,11 @@ async def settle(settings: Settings, *, forward: bool) -> ReconcileReport:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from terminal.client import BackendError
+    from terminal.settlement import ReconcileReport
+
     settings = load(
         args, {"backend.url": (args.backend, "--backend"), "journal.path": (args.journal, "--journal")}
     ).settings

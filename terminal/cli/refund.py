@@ -10,36 +10,23 @@ outcome re-sends the same request and is never paid twice.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import json
 import queue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers import CodeScanned, open_reader
-from drivers.registry import DriverError
-from terminal.addresses import AddressError, refund_destination
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, PARENT, CliError, load
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, CliError, load
 from terminal.cli.pay import notice_recorder
-from terminal.client import (
-    BackendClient,
-    BackendError,
-    BackendUnavailableError,
-    OutcomeUnknownError,
-    UnsupportedError,
-)
-from terminal.client.factory import client_from_settings
-from terminal.config import Settings
-from terminal.domain.money import Money, MoneyError, asset
-from terminal.journal import Journal, RefundRecord
+
+if TYPE_CHECKING:
+    from terminal.client import BackendClient
+    from terminal.config import Settings
+    from terminal.journal import Journal, RefundRecord
 
 SETTLED = ("pending", "approved", "completed", "sent", "failed", "rejected")
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "refund", parents=[PARENT], help="refund an approved payment to the customer's address"
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("payment_id")
     p.add_argument("--amount", help="crypto amount in the payment's asset (default: what is left to refund)")
     p.add_argument("--to", help="the customer's address or payment URI (default: scan it with the QR reader)")
@@ -47,7 +34,6 @@ def register(sub: Any) -> None:
     p.add_argument("--journal", help="journal path (default: journal.path)")
     p.add_argument("--scan-timeout", type=float, default=60.0, help="seconds to wait for the scan")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run)
 
 
 def refund_key(payment_id: str, amount_minor: int, to: str, ordinal: int) -> str:
@@ -58,6 +44,9 @@ def refund_key(payment_id: str, amount_minor: int, to: str, ordinal: int) -> str
 
 def scan_destination(settings: Settings, timeout_s: float) -> str:
     """The first code the terminal's QR readers see."""
+    from drivers import CodeScanned, open_reader
+    from drivers.registry import DriverError
+
     devices = [d for d in settings.terminal.readers if d.startswith(("camera:", "sim:qr"))]
     if not devices:
         raise CliError("no QR reader configured to scan the customer's address; give it with --to")
@@ -85,6 +74,9 @@ def scan_destination(settings: Settings, timeout_s: float) -> str:
 
 def plan_refund(journal: Journal, payment_id: str, amount_text: str | None, to_text: str) -> RefundRecord:
     """Validate everything and journal the refund; nothing is sent yet."""
+    from terminal.addresses import AddressError, refund_destination
+    from terminal.domain.money import Money, MoneyError, asset
+
     sale = journal.by_payment_id(payment_id)
     if sale is None:
         raise CliError(f"payment {payment_id} is not in this terminal's journal")
@@ -141,6 +133,8 @@ async def send_refund(
 ) -> tuple[int, dict[str, Any]]:
     """``resend``: this refund was journaled (and maybe sent) by an earlier run, so a refusal now
     says nothing about that earlier attempt: it stays open with its key, never ``failed``."""
+    from terminal.client import BackendError, BackendUnavailableError, OutcomeUnknownError, UnsupportedError
+
     out: dict[str, Any] = {
         "payment_id": r.payment_id,
         "amount_minor": str(r.amount_minor),
@@ -182,6 +176,12 @@ async def send_refund(
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from terminal.client.factory import client_from_settings
+    from terminal.domain.money import Money, asset
+    from terminal.journal import Journal
+
     settings = load(
         args, {"backend.url": (args.backend, "--backend"), "journal.path": (args.journal, "--journal")}
     ).settings

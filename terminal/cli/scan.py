@@ -11,25 +11,18 @@ import argparse
 import json
 from typing import Any
 
-from drivers.camera.decoders import DECODERS, DEFAULT_DECODER
-from drivers.registry import DriverError
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError
+from drivers.camera.decoders import DECODERS, DEFAULT_DECODER  # names only: no decoder library
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, CliError
 from terminal.cli.read import parse_view
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "scan",
-        parents=[PARENT],
-        help="decode QR codes in images or videos",
-        description="Decode QR codes in image files, videos or image patterns (frames/%04d.png).",
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
+    p.description = "Decode QR codes in image files, videos or image patterns (frames/%04d.png)."
     p.add_argument("paths", nargs="+", metavar="PATH", help="image, video, or pattern like frames/%%04d.png")
     p.add_argument(
         "--decoder", default=DEFAULT_DECODER, help=f"one of {', '.join(DECODERS)} (default {DEFAULT_DECODER})"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object per file")
-    p.set_defaults(func=run)
 
 
 def is_payment(text: str) -> bool:
@@ -79,6 +72,8 @@ def human(r: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from drivers.registry import DriverError
+
     if args.decoder not in DECODERS:
         raise CliError(f"unknown decoder {args.decoder!r}; known: {', '.join(DECODERS)}")
     try:

@@ -25,9 +25,8 @@ import os
 import shlex
 import sys
 from collections.abc import Mapping
-from typing import Any
 
-from terminal.cli.common import EXIT_OK, PARENT, CliError
+from terminal.cli.common import EXIT_OK, CliError
 
 TOKEN_ENV = "CRYPTOPOS_SERVE_TOKEN"  # noqa: S105 - the variable's name, not a token
 MIN_TOKEN = 16
@@ -35,10 +34,7 @@ COOKIE = "cryptopos_till"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "serve", parents=[PARENT], help="serve the merchant screen to a browser (textual-serve)"
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)"
     )
@@ -54,7 +50,6 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--journal", help="journal path for the served till (with --demo: default a temporary one)"
     )
-    p.set_defaults(func=run)
 
 
 def is_loopback(host: str) -> bool:

@@ -14,25 +14,72 @@ Errors::
           └── VersionSunsetError        the API version is past its sunset (410)
 """
 
-from terminal.client.adapters import INVOICE_KINDS, InvoiceResult, PaymentResult, RefundResult
-from terminal.client.client import BackendClient
-from terminal.client.errors import (
-    BackendError,
-    BackendUnavailableError,
-    BadAnswerError,
-    CircuitOpenError,
-    OutcomeUnknownError,
-    ProblemError,
-    QuoteExpiredError,
-    QuoteRefusedError,
-    UnsupportedError,
-    VersionSunsetError,
-)
-from terminal.client.invoice_wait import InvoiceWaiter
-from terminal.client.options import ClientStats, DeprecationNotice, Timeouts
-from terminal.client.retry import CircuitBreaker, RetryBudget, RetryPolicy
-from terminal.client.transport import EmbeddedLedgerError, backend_transport, embedded_ledger
-from terminal.client.writes import InFlight
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from terminal.client.adapters import INVOICE_KINDS, InvoiceResult, PaymentResult, RefundResult
+    from terminal.client.client import BackendClient
+    from terminal.client.errors import (
+        BackendError,
+        BackendUnavailableError,
+        BadAnswerError,
+        CircuitOpenError,
+        OutcomeUnknownError,
+        ProblemError,
+        QuoteExpiredError,
+        QuoteRefusedError,
+        UnsupportedError,
+        VersionSunsetError,
+    )
+    from terminal.client.invoice_wait import InvoiceWaiter
+    from terminal.client.options import ClientStats, DeprecationNotice, Timeouts
+    from terminal.client.retry import CircuitBreaker, RetryBudget, RetryPolicy
+    from terminal.client.transport import EmbeddedLedgerError, backend_transport, embedded_ledger
+    from terminal.client.writes import InFlight
+
+# Each name is imported from its module on first use: the errors and results (no httpx) serve the
+# sale core and the till's screens before the client itself (httpx) is built, after first paint.
+_EXPORTS = {
+    "INVOICE_KINDS": "adapters",
+    "InvoiceResult": "adapters",
+    "PaymentResult": "adapters",
+    "RefundResult": "adapters",
+    "BackendClient": "client",
+    "BackendError": "errors",
+    "BackendUnavailableError": "errors",
+    "BadAnswerError": "errors",
+    "CircuitOpenError": "errors",
+    "OutcomeUnknownError": "errors",
+    "ProblemError": "errors",
+    "QuoteExpiredError": "errors",
+    "QuoteRefusedError": "errors",
+    "UnsupportedError": "errors",
+    "VersionSunsetError": "errors",
+    "InvoiceWaiter": "invoice_wait",
+    "ClientStats": "options",
+    "DeprecationNotice": "options",
+    "Timeouts": "options",
+    "CircuitBreaker": "retry",
+    "RetryBudget": "retry",
+    "RetryPolicy": "retry",
+    "EmbeddedLedgerError": "transport",
+    "backend_transport": "transport",
+    "embedded_ledger": "transport",
+    "InFlight": "writes",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # the next lookup does not come here
+    return value
+
 
 __all__ = [
     "INVOICE_KINDS",

@@ -19,9 +19,24 @@ from __future__ import annotations
 
 import enum
 import math
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+
+from terminal.domain.retry_budget import RetryBudget
+
+__all__ = [
+    "BreakerState",
+    "CircuitBreaker",
+    "Decision",
+    "Failure",
+    "RetryBudget",  # one implementation with the gateway's, in terminal.domain
+    "RetryPolicy",
+    "backoff",
+    "decide",
+    "delay",
+    "parse_retry_after",
+    "should_retry",
+]
 
 
 class Failure(enum.StrEnum):
@@ -127,36 +142,6 @@ def delay(
         # honour the server's wish, plus a little jitter so a crowd does not come back at once
         return retry_after + rand * policy.base_s
     return backoff(attempt, rand, base_s=policy.base_s, cap_s=policy.cap_s)
-
-
-@dataclass(slots=True, kw_only=True)
-class RetryBudget:
-    """Retries may add at most ``ratio`` of the requests of the last ``window_s`` seconds,
-    plus ``min_retries`` (gRPC's retry throttling idea): a backend in trouble is not
-    hammered by the terminal's retries."""
-
-    ratio: float = 0.2
-    min_retries: int = 10
-    window_s: float = 60.0
-    _requests: deque[float] = field(default_factory=deque)
-    _retries: deque[float] = field(default_factory=deque)
-
-    def _trim(self, now: float) -> None:
-        for q in (self._requests, self._retries):
-            while q and now - q[0] > self.window_s:
-                q.popleft()
-
-    def record_request(self, now: float) -> None:
-        self._trim(now)
-        self._requests.append(now)
-
-    def can_retry(self, now: float) -> bool:
-        self._trim(now)
-        return len(self._retries) < self.min_retries + self.ratio * len(self._requests)
-
-    def record_retry(self, now: float) -> None:
-        self._trim(now)
-        self._retries.append(now)
 
 
 class BreakerState(enum.StrEnum):

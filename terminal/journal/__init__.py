@@ -27,12 +27,15 @@ transactions, the one WHERE builder).
 Errors::
 
     JournalError (Exception)
-     ├── JournalOpenError       the file cannot be opened as a journal (not a database, a directory)
+     ├── JournalOpenError       the file cannot be opened as a journal (not a database, a directory,
+     │   │                      a newer schema)
+     │   └── JournalDamagedError  quick_check failed: a copy kept aside, readable open sales listed
      ├── SaleFinalError         a change to a sale that is already settled
      └── ReplayError            a token or card counter that was seen before
 """
 
 from terminal.journal.records import (
+    JournalDamagedError,
     JournalError,
     JournalOpenError,
     NoticeRecord,
@@ -50,6 +53,7 @@ __all__ = [
     "MIGRATIONS",
     "OFFLINE_STATES",
     "Journal",
+    "JournalDamagedError",
     "JournalError",
     "JournalOpenError",
     "NoticeRecord",

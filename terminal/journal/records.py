@@ -17,6 +17,16 @@ class JournalOpenError(JournalError):
     pass
 
 
+class JournalDamagedError(JournalOpenError):
+    """SQLite's ``quick_check`` failed: the file is damaged. Nothing is written to it; a copy
+    is kept aside and the open sales that could still be read are listed for a person."""
+
+    def __init__(self, message: str, *, copy: str | None, open_sales: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.copy = copy
+        self.open_sales = open_sales
+
+
 class SaleFinalError(JournalError):
     pass
 

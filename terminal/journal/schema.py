@@ -86,9 +86,19 @@ FINAL_STATES = frozenset({"approved", "declined", "expired", "cancelled", "faile
 OFFLINE_STATES = ("offline_queued", "forwarding")
 
 
+class NewerSchemaError(Exception):
+    """The file was written by a newer cryptopos: opening it here could lose what it added."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(f"its schema is version {found}, newer than this cryptopos knows ({known})")
+        self.found, self.known = found, known
+
+
 def migrate(db: sqlite3.Connection) -> None:
     """Apply the migrations ``db`` has not seen yet, each in its own transaction."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise NewerSchemaError(version, len(MIGRATIONS))
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         db.execute("BEGIN IMMEDIATE")
         try:

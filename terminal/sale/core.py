@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from terminal.client import BackendClient, BackendUnavailableError
+from terminal.client import BackendUnavailableError
 from terminal.domain import session as s
 from terminal.domain.money import Asset, Money
 from terminal.journal import Journal, SaleFinalError
@@ -20,6 +21,9 @@ from terminal.sale import quoting, settling, submission
 from terminal.sale.hooks import SaleHooks
 from terminal.sale.offline import OfflinePolicy
 from terminal.sale.report import SaleReport, idempotency_key_for, new_reference
+
+if TYPE_CHECKING:
+    from terminal.client import BackendClient
 
 # How often an unknown outcome is asked about before the sale is left to `reconcile`.
 INQUIRY_ATTEMPTS = 5
@@ -73,12 +77,14 @@ class SaleCore(SaleHooks):
         self.outcome: str | None = None  # the status, when the sale ended outside the session's table
         self.settled_elsewhere: str | None = None  # its journal state, when reconcile closed it first
         self.inquired = False  # the outcome became unknown and was asked about
+        self.tip: Money | None = None  # inside the entered amount; journaled with the sale
 
     # -- what a face calls ---------------------------------------------------------------
 
     @property
     def client(self) -> BackendClient:
-        return self._client if isinstance(self._client, BackendClient) else self._client()
+        # a factory is callable, a client is not (and the client's class, httpx, loads only with it)
+        return self._client() if callable(self._client) else self._client
 
     @property
     def reference(self) -> str | None:
@@ -95,17 +101,22 @@ class SaleCore(SaleHooks):
         """approved | declined | expired | unknown | cancelled | failed | queued"""
         return self.outcome or _STATUS.get(self.session.state, "unknown")
 
-    def enter(self, amount: Money) -> None:
-        """The cashier entered an amount (raises :class:`~terminal.domain.session.SessionError`)."""
+    def enter(self, amount: Money, *, tip: Money | None = None) -> None:
+        """The cashier entered an amount, ``tip`` included when there is one (raises
+        :class:`~terminal.domain.session.SessionError`)."""
+        if tip is not None and (tip.asset != amount.asset or tip.minor < 0 or amount < tip):
+            raise s.SessionError(f"a tip of {tip} does not fit in a total of {amount}")
         if self.session.state in (*s.FINAL_STATES, s.State.UNKNOWN_OUTCOME):
             self.reset()
         self.session.handle(s.AmountEntered(amount))
+        self.tip = tip
 
     def reset(self) -> None:
         if self.session.state in (*s.FINAL_STATES, s.State.UNKNOWN_OUTCOME):
             self.session.handle(s.SaleReset())
         self.report, self.outcome, self.inquired = None, None, False
         self.settled_elsewhere = None
+        self.tip = None
 
     def open(self, crypto: Asset) -> list[s.Command]:
         """Journal the sale (before any network call) and ask for its first quote."""
@@ -113,7 +124,9 @@ class SaleCore(SaleHooks):
         assert amount is not None, "enter an amount first"
         reference = self.reference_factory(self.terminal_id)
         key = idempotency_key_for(reference)
-        self.report = SaleReport(status="unknown", reference=reference, idempotency_key=key, fiat=amount)
+        self.report = SaleReport(
+            status="unknown", reference=reference, idempotency_key=key, fiat=amount, tip=self.tip
+        )
         self.outcome, self.inquired = None, False
         self.journal.open_sale(
             reference=reference,
@@ -121,6 +134,8 @@ class SaleCore(SaleHooks):
             fiat_minor=amount.minor,
             fiat_currency=amount.asset.code,
             asset=crypto.code,
+            # a known zero when there is none; NULL is left to sales journaled before tips were
+            tip_minor=self.tip.minor if self.tip is not None else 0,
         )
         return self.session.handle(s.QuoteRequested(crypto))
 

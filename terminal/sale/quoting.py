@@ -36,7 +36,11 @@ async def request(core: SaleCore, amount: Money, crypto: Asset) -> list[s.Comman
     report.crypto, report.rate = quote.crypto, str(quote.rate)
     report.quote_id, report.quote_expires_at = quote.quote_id, quote.expires_at
     core.journal.update(
-        report.reference, "awaiting_payment", crypto_minor=quote.crypto.minor, quote_id=quote.quote_id
+        report.reference,
+        "awaiting_payment",
+        crypto_minor=quote.crypto.minor,
+        quote_id=quote.quote_id,
+        rate=report.rate,  # what a reprinted receipt says the customer paid at
     )
     commands = sess.handle(s.QuoteReceived(quote))
     left = quote.seconds_left(core.clock())

@@ -20,6 +20,7 @@ class SaleReport:
     reference: str
     idempotency_key: str
     fiat: Money
+    tip: Money | None = None  # inside ``fiat``
     crypto: Money | None = None
     rate: str | None = None
     quote_id: str | None = None
@@ -45,6 +46,7 @@ class SaleReport:
                 "minor": self.fiat.minor,
                 "currency": self.fiat.asset.code,
             },
+            "tip": None if self.tip is None else {"amount": self.tip.amount_str(), "minor": self.tip.minor},
             "crypto": None
             if self.crypto is None
             else {

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from drivers import CodeScanned, ReaderError, ReaderEvent, TagRead, open_reader
 from drivers.registry import Reader
-from terminal.client import BackendClient, BackendUnavailableError
+from terminal.client import BackendUnavailableError
 from terminal.domain import session as s
 from terminal.domain.money import Asset, Money
 from terminal.journal import Journal, SaleFinalError
@@ -18,6 +19,9 @@ from terminal.sale import offline, settling
 from terminal.sale.core import INQUIRY_ATTEMPTS, INQUIRY_DELAY_S, SaleCore
 from terminal.sale.offline import OfflinePolicy
 from terminal.sale.report import UNKNOWN_NEXT_STEP, SaleReport, unknown_in_words
+
+if TYPE_CHECKING:
+    from terminal.client import BackendClient
 
 # A tap this close to the quote's expiry re-quotes: the payment would arrive on an expired rate.
 QUOTE_MARGIN_S = 2.0
@@ -65,9 +69,10 @@ class SaleRunner(SaleCore):
         self._deadline = 0.0
         self._started = 0.0
 
-    async def run(self, amount: Money, crypto: Asset) -> SaleReport:
+    async def run(self, amount: Money, crypto: Asset, *, tip: Money | None = None) -> SaleReport:
+        """One sale of ``amount`` (``tip`` included, when there is one) paid in ``crypto``."""
         self._started = time.perf_counter()
-        self.enter(amount)
+        self.enter(amount, tip=tip)
         pending = self.open(crypto)  # journaled before any network call
         report = self.opened
         self._deadline = time.monotonic() + self.payment_wait_s

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from textual import on
 from textual.app import App
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -20,7 +21,7 @@ from textual.worker import Worker
 from terminal.domain.session import FINAL_STATES, State
 from terminal.tui.controller import Register
 from terminal.tui.screens.amount import AmountScreen
-from terminal.tui.screens.base import Host
+from terminal.tui.screens.base import Host, ReceiptPrint
 from terminal.tui.screens.records import (
     DetailScreen,
     HistoryScreen,
@@ -102,6 +103,7 @@ class PosApp(App[None]):
         self._generation = 0
         self._refund_scan: threading.Event | None = None
         self.refund_scan_s = refund_scan_s  # how long a refund's address scan waits for a code
+        self._auto_printed: str | None = None  # the last sale printed on approval ([printer] auto)
         self.set_reactive(PosApp.backend_status, register.backend)
         register.subscribe(self._apply_update)
 
@@ -167,6 +169,7 @@ class PosApp(App[None]):
             case SaleUpdated(view):
                 self.sale = view
                 self._route(view)
+                self._auto_print(view)
             case BackendUpdated(status):
                 self.backend_status = status
             case ReaderUpdated(status):
@@ -216,6 +219,18 @@ class PosApp(App[None]):
         ):
             self._to_amount()
             self.push_screen(ResultScreen(id="result"))
+
+    def _auto_print(self, view: SaleView) -> None:
+        """With ``[printer] auto``, an approved sale's receipt prints once, without a key (also a
+        sale approved late, by an inquiry or reconcile)."""
+        if (
+            view.state is State.APPROVED
+            and view.reference is not None
+            and view.reference != self._auto_printed
+            and self.register.settings.printer.auto
+        ):
+            self._auto_printed = view.reference
+            self._spawn(self.register.print_receipt, view.reference, name="print")
 
     def _to_amount(self) -> None:
         while len(self.screen_stack) > 1:
@@ -328,6 +343,14 @@ class PosApp(App[None]):
                 title="Receipt not saved",
                 severity="error",
             )
+
+    @on(ReceiptPrint)
+    def _print_receipt(self, message: ReceiptPrint) -> None:
+        """The print key on the result, receipt or detail screen: print, or print again."""
+        self._spawn(self.register.print_receipt, message.reference, name="print")
+
+    def on_report_screen_print_requested(self, message: ReportScreen.PrintRequested) -> None:
+        self._spawn(self.register.print_report, message.day, name="print")
 
     def on_refund_screen_refund_requested(self, message: RefundScreen.RefundRequested) -> None:
         screen = self.screen

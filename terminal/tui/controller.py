@@ -8,7 +8,7 @@ reports back through one ``emit`` callback with :class:`~terminal.tui.updates.Up
 Nothing here imports Textual, so it runs in any event loop.
 
 Its parts live in :mod:`terminal.tui.till`, one concern a module (the sale, the invoice, refunds,
-records and the report, settings and doctor, readers, the backend link); they share the state
+records and the report, printing, settings and doctor, readers, the backend link); they share the state
 :class:`~terminal.tui.till.base.TillBase` declares, which :class:`Register` sets up here. Its
 values and errors (``RegisterError``, ``NotSupportedError``) live in :mod:`terminal.tui.updates`.
 """
@@ -18,23 +18,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from drivers.registry import Reader, open_reader
-from terminal.client import BackendClient
 from terminal.config import LoadedSettings
 from terminal.journal import Journal
 from terminal.sale import new_reference, offline_policy
 from terminal.tui.till.doctor import Doctor
+from terminal.tui.till.printing import PrintingSteps
 from terminal.tui.till.readers import ReaderSteps
 from terminal.tui.till.refunds import RefundSteps
 from terminal.tui.till.sale import SaleSteps, TillSale
 from terminal.tui.updates import BackendStatus, InvoiceDesk, SaleView, Update
 
+if TYPE_CHECKING:
+    from terminal.client import BackendClient
+
 # After this many quotes for one sale the register gives up (a feed that keeps expiring).
 MAX_QUOTES = 5
 
 
-class Register(SaleSteps, RefundSteps, Doctor, ReaderSteps):
+class Register(SaleSteps, RefundSteps, PrintingSteps, Doctor, ReaderSteps):
     """One terminal's till: the current sale, the readers, the backend link, the journal."""
 
     def __init__(
@@ -58,8 +62,8 @@ class Register(SaleSteps, RefundSteps, Doctor, ReaderSteps):
         self.setup = setup  # the demo issues its card here
         self.settings = loaded.settings
         # a factory defers building the client (and importing an embedded backend) past first paint
-        self._client = client if isinstance(client, BackendClient) else None
-        self._client_factory = None if isinstance(client, BackendClient) else client
+        self._client = None if callable(client) else client
+        self._client_factory = client if callable(client) else None
         self.journal = journal
         self.clock = clock
         self.reader_factory = reader_factory
@@ -87,6 +91,8 @@ class Register(SaleSteps, RefundSteps, Doctor, ReaderSteps):
         self._generation = 0
         self._deadline = None
         self._lock = asyncio.Lock()
+        self._printing = None
+        self._followers = set()
 
 
 __all__ = ["Register"]

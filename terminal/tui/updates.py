@@ -131,11 +131,13 @@ class BackendUpdated(Update):
 
 
 class InvoiceDesk(Protocol):
-    """Issues merchant-presented invoices and reports their status (payments API v2)."""
+    """Issues merchant-presented invoices and follows their status (payments API v2)."""
 
     async def issue(self, *, quote: Quote, reference: str) -> Invoice: ...
 
-    async def refresh(self, invoice: Invoice) -> Invoice: ...
+    async def follow(self, invoice: Invoice) -> Invoice:
+        """The invoice once it is no longer ``invoice``, or as it is after a while."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,15 +145,3 @@ class Check:
     name: str
     ok: bool
     detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class DailyReport:
-    day: str
-    approved: int
-    declined: int
-    expired: int
-    cancelled: int
-    unsettled: int
-    totals: dict[str, Money]  # fiat currency -> approved total
-    by_asset: dict[str, Money]  # asset code -> approved crypto total

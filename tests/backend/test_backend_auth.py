@@ -208,8 +208,14 @@ async def test_retransmission_to_another_instance_is_replayed_there(
     assert store.count("payments") == 1
 
 
-def test_a_ledger_from_before_request_digests_gets_the_column(tmp_path: Path) -> None:
+def test_a_ledger_from_before_versioning_is_adopted_and_forgets_nothing_silently(tmp_path: Path) -> None:
+    """A ledger made before schema versions (and before request digests) is migrated in place.
+    Its terminal nonces were in the ledger; the replay cache is new beside it, so a request
+    signed before the upgrade is refused as possibly seen ("forgotten"), later ones are not."""
     import sqlite3
+    import time
+
+    from backend_stub.store import schema
 
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as db:
@@ -221,8 +227,14 @@ def test_a_ledger_from_before_request_digests_gets_the_column(tmp_path: Path) ->
     db.close()
     store = Store(path)
     try:
-        assert store.remember_request("terminal:t", "n1", "d", now=1.0, keep_until=2.0) == "different"
-        assert store.remember_request("terminal:t", "n2", "d", now=1.0, keep_until=2.0) == "fresh"
-        assert store.remember_request("terminal:t", "n2", "d", now=1.0, keep_until=2.0) == "same"
+        assert store.schema_version() == schema.CURRENT
+        columns = {r["name"] for r in store.fetch_all("PRAGMA table_info(nonces)")}
+        assert "digest" in columns
+        now = time.time()
+        kw = {"now": now, "keep_until": now + 301}
+        assert store.remember_request("terminal:t", "n1", "d", signed_at=now - 60, **kw) == "forgotten"
+        assert store.remember_request("terminal:t", "n2", "d", signed_at=now + 1, **kw) == "fresh"
+        assert store.remember_request("terminal:t", "n2", "d", signed_at=now + 1, **kw) == "same"
+        assert store.remember_request("terminal:t", "n2", "e", signed_at=now + 1, **kw) == "different"
     finally:
         store.close()

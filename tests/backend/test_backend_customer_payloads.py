@@ -87,7 +87,7 @@ async def test_a_malformed_tap_is_declined_not_a_crash(api: Api) -> None:
 async def test_the_counter_survives_in_the_store(api: Api, store: Store) -> None:
     await issue(api)
     await pay(api, tap(41), key="c1")
-    assert store.read().execute("SELECT counter FROM cards").fetchone()["counter"] == 41
+    assert store.fetch_one("SELECT counter FROM cards")["counter"] == 41
 
 
 class Wallet:

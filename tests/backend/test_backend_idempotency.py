@@ -140,11 +140,11 @@ def test_close_ends_the_connections_of_every_thread(tmp_path) -> None:  # type: 
 
     s = Store(tmp_path / "c.sqlite3")
     conns: list[sqlite3.Connection] = []
-    t = threading.Thread(target=lambda: conns.append(s.read()))
+    t = threading.Thread(target=lambda: s.query(lambda tx: conns.append(tx.conn)))  # type: ignore[attr-defined]
     t.start()
     t.join()
     s.close()
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         conns[0].execute("SELECT 1")
     with pytest.raises(StoreError, match="closed"):
-        s.read()
+        s.fetch_all("SELECT 1")

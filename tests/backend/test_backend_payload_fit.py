@@ -25,12 +25,8 @@ async def test_a_receive_address_is_declined_whatever_the_asset(
 ) -> None:
     out = await pay(api, payload, key=f"r-{quoted}-{len(payload)}", asset=quoted)
     assert (out["status"], out["reason"]) == ("declined", "not_a_payment")
-    row = (
-        store.read()
-        .execute("SELECT status FROM payments WHERE payment_id = ?", (out["payment_id"],))
-        .fetchone()
-    )
-    assert row["status"] == "declined"  # booked as declined, never as a charge
+    row = store.fetch_one("SELECT status FROM payments WHERE payment_id = ?", (out["payment_id"],))
+    assert row is not None and row["status"] == "declined"  # booked as declined, never as a charge
 
 
 async def test_a_bolt_card_pays_only_a_lightning_quote(api: Api) -> None:

@@ -54,12 +54,12 @@ class Backend:
         return InProcessTransport(self.app)
 
     def payments(self) -> list[dict[str, Any]]:
-        rows = self.store.read().execute("SELECT * FROM payments ORDER BY seq").fetchall()
+        rows = self.store.fetch_all("SELECT * FROM payments ORDER BY seq")
         return [dict(r) for r in rows]
 
     def quotes(self) -> list[dict[str, Any]]:
-        rows = self.store.read().execute("SELECT * FROM quotes ORDER BY issued_at").fetchall()
+        rows = self.store.fetch_all("SELECT * FROM quotes ORDER BY issued_at")
         return [dict(r) for r in rows]
 
     def idempotency_keys(self) -> set[str]:
-        return {r[0] for r in self.store.read().execute("SELECT key FROM idempotency").fetchall()}
+        return {r[0] for r in self.store.fetch_all("SELECT key FROM idempotency")}

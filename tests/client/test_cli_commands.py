@@ -96,6 +96,21 @@ def test_history_bad_arguments(
     assert code == 2 and text in err
 
 
+def test_pay_journals_the_rate_and_receipt_prints_it(
+    journal_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    j = Journal(journal_path)
+    try:
+        first = j.sales(states=("approved",))[0]
+    finally:
+        j.close()
+    assert first.rate is not None and first.tip_minor == 0  # `pay` takes no tip: a known zero
+    code, out, err = run(capsys, "receipt", first.payment_id or "", "--journal", str(journal_path), "--text")
+    assert (code, err) == (0, "")
+    rate_line = next(line for line in out.splitlines() if line.startswith("Rate"))
+    assert rate_line.endswith(f"{first.rate} EUR/BTC") and "incl. tip" not in out
+
+
 def test_history_without_a_journal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "history", "--journal", str(tmp_path / "none.sqlite3"))
     assert code == 2 and "no journal" in err

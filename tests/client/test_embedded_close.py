@@ -18,7 +18,8 @@ async def test_closing_the_client_removes_the_embedded_ledger_without_a_warning(
     assert isinstance(transport, EmbeddedTransport)
     store = transport.deployment.store
     assert store is not None
-    folder = store.path.parent
+    assert store.url.path is not None
+    folder = store.url.path.parent  # the ledger and its side files (.replay, -wal, -shm)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         async with BackendClient(base_url="embedded", key_id=KEY_ID, secret=SECRET, transport=transport) as c:

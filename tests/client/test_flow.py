@@ -10,6 +10,7 @@ import pytest
 
 from drivers.sim import SimReader, Step
 from terminal.domain.money import Money, asset
+from terminal.domain.session import SessionError
 from terminal.journal import Journal, payload_hash
 from terminal.sale import SaleRunner
 from tests.client.helpers import Backend, Sleeps, make_client
@@ -248,3 +249,37 @@ async def test_a_camera_hands_only_payment_codes_to_the_sale(tmp_path: Path) -> 
     assert record is not None and record.payload_hash == payload_hash("cryptopos-test:card:approve")
     rejected = [n for n in report.notices if "rejected" in n.lower() or "not a payment" in n.lower()]
     assert len(rejected) == 2, report.notices
+
+
+async def test_the_tip_and_the_paid_quotes_rate_are_journaled(tmp_path: Path) -> None:
+    # a re-quote (the first tap is too late for the first quote): the rate kept is the one paid at
+    backend = Backend(tmp_path / "ledger.sqlite3", quote_ttl_s=2.3)
+    journal = Journal(tmp_path / "j.sqlite3")
+    factory = readers((0.5, "cryptopos-test:card:approve"), (0.0, "cryptopos-test:card:approve"))
+    async with make_client(backend.transport(), Sleeps()) as c:
+        runner = SaleRunner(
+            client=c, journal=journal, terminal_id="t", readers=["sim:nfc"], reader_factory=factory
+        )
+        report = await runner.run(Money(1375, EUR), BTC, tip=Money(125, EUR))
+        assert report.status == "approved"
+        _, paid_quote = backend.quotes()
+        row = journal.get(report.reference)
+        assert row is not None and (row.tip_minor, row.fiat_minor) == (125, 1375)
+        assert row.rate == report.rate == paid_quote["rate"] and row.quote_id == paid_quote["quote_id"]
+        assert report.to_json()["tip"] == {"amount": "1.25", "minor": 125}
+        # no tip is a known zero (NULL stays for sales journaled before tips were)
+        runner = SaleRunner(
+            client=c,
+            journal=journal,
+            terminal_id="t",
+            readers=["sim:nfc"],
+            reader_factory=readers((0.0, "cryptopos-test:card:approve")),
+        )
+        plain = await runner.run(Money(500, EUR), BTC)
+        row = journal.get(plain.reference)
+        assert row is not None and row.tip_minor == 0 and row.rate == plain.rate is not None
+        with pytest.raises(SessionError, match="does not fit"):
+            await runner.run(Money(500, EUR), BTC, tip=Money(501, EUR))
+        with pytest.raises(SessionError, match="does not fit"):
+            await runner.run(Money(500, EUR), BTC, tip=Money(1, asset("JPY")))
+    journal.close()

@@ -146,7 +146,12 @@ def test_missing_source_is_a_state_then_reconnects_when_it_appears(tmp_path: Pat
     pattern = folder / "%04d.png"
     with reading(f"camera:file:{pattern}?realtime=0&reconnect=0.05") as (_, events):
         assert events.wait(lambda _: ReaderState.DISCONNECTED in events.states(), timeout=5)
-        synth.write_sequence(folder, [synth.frame(640, 480, BIP21)] * 2)
+        # The frames appear whole (a rename is atomic): written in place, a half-written
+        # 0000.png was opened by the reader's 50 ms retry in ~3 runs of 10, read as no frame,
+        # and the file source ended without a scan.
+        synth.write_sequence(tmp_path / "staging", [synth.frame(640, 480, BIP21)] * 2)
+        for name in ("0000.png", "0001.png"):
+            (tmp_path / "staging" / name).replace(folder / name)
         (scan,) = events.wait_for(CodeScanned, timeout=10)
     assert scan.payload == BIP21
     assert [e.code for e in events.errors()] == ["camera_missing"]  # reported once, not per retry

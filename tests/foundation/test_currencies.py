@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -180,7 +181,8 @@ def test_the_keypad_takes_each_currency_as_its_exponent_allows() -> None:
 def test_the_z_report_writes_each_currency_with_its_own_decimals(
     tmp_path: Path, currency: str, typed: str, minor: int
 ) -> None:
-    from terminal.cli.report import z_report
+    from terminal.domain.zreport import DayWindow
+    from terminal.reporting import read_z_report
 
     journal = Journal(tmp_path / "j.sqlite3")
     try:
@@ -190,9 +192,7 @@ def test_the_z_report_writes_each_currency_with_its_own_decimals(
         journal.update("r1", "awaiting_payment", crypto_minor=5000, quote_id="q1")
         journal.update("r1", "submitting", payload_hash="h")
         journal.update("r1", "approved", payment_id="p1")
-        from datetime import UTC, datetime
-
-        rep = z_report(journal, datetime.now(UTC).date())
+        rep = read_z_report(journal, DayWindow.utc_of(time.time())).to_json()
     finally:
         journal.close()
     assert rep["sales"]["approved"]["fiat"] == {currency: typed}

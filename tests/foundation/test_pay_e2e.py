@@ -40,7 +40,7 @@ def backend(tmp_path: Path, keys: dict[str, bytes]) -> tuple[Store, Any]:
 
 
 def charges(store: Store, reference: str) -> list[Any]:
-    return store.read().execute("SELECT * FROM payments WHERE reference = ?", (reference,)).fetchall()
+    return store.fetch_all("SELECT * FROM payments WHERE reference = ?", (reference,))
 
 
 async def test_pay_through_the_in_process_backend(tmp_path: Path) -> None:

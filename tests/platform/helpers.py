@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
 from typing import Any
 
 import httpx
@@ -15,14 +17,42 @@ from backend_stub.rollout import RolloutPlan
 from backend_stub.rollout.plan import parse_plan
 from backend_stub.topology import BuildConfig, Topology, parse_topology
 from backend_stub.transport import InProcessTransport
+from terminal.domain import signing
 
 KEY_ID, SECRET = "t_test", b"s" * 32
+
+# `backend up` returns once the gateway listens; its instances may still be importing their
+# app, and a first request waits in their listen backlog meanwhile. Three instances starting at
+# once took 6-14 s to all answer at load 6-8 on 2 cores (on main as on this branch; 2-4 s
+# each alone): a bound for that first answer, not a speed target.
+INSTANCE_START_S = 30.0
+
+
+def first_answer(url: str) -> httpx.Response:
+    """``GET url`` on an instance that may still be starting."""
+    return httpx.get(url, timeout=INSTANCE_START_S)
+
+
+def signed(path: str, *, method: str = "GET", body: bytes = b"") -> dict[str, str]:
+    """Headers that sign a request of the tests' terminal key (the gateway refuses unsigned
+    requests to signed routes itself, so traffic that should reach an instance is signed)."""
+    return signing.signature_headers(
+        key_id=KEY_ID,
+        secret=SECRET,
+        method=method,
+        path=path,
+        timestamp=int(time.time()),
+        nonce=secrets.token_hex(12),
+        body=body,
+    )
 
 
 def topology(**over: Any) -> Topology:
     data: dict[str, Any] = {
         "time_scale": 60.0,
         "gateway": {"per_try_timeout_s": 5.0, "drain_timeout_s": 5.0, "hold_timeout_s": 5.0},
+        # one test key sends hundreds of requests a second here: the rate limit has its own tests
+        "limits": {"rate_per_key": 1_000_000.0, "burst_per_key": 1_000_000},
         "services": {
             "rates": {"stable": "1.0.0", "replicas": 2, "builds": {"1.0.0": {}}},
             "payments": {
@@ -201,16 +231,15 @@ def ledger_problems(store: Any, ok: list[tuple[str, str, str]]) -> list[str]:
     """Exactly one charge per idempotency key and per reference, and every approved one is there."""
     import json
 
-    db = store.read()
     problems = []
     by_ref: dict[str, list[str]] = {}
-    for row in db.execute("SELECT reference, payment_id FROM payments").fetchall():
+    for row in store.fetch_all("SELECT reference, payment_id FROM payments"):
         by_ref.setdefault(row["reference"], []).append(row["payment_id"])
     for ref, ids in by_ref.items():
         if len(ids) != 1:
             problems.append(f"{ref} charged {len(ids)} times")
     keys: dict[str, str] = {}
-    for row in db.execute("SELECT key, state, body FROM idempotency").fetchall():
+    for row in store.fetch_all("SELECT key, state, body FROM idempotency"):
         if row["state"] != "done":
             problems.append(f"{row['key']} still in flight")
             continue

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import secrets
 import time
 from pathlib import Path
 
@@ -13,10 +15,14 @@ import httpx
 import pytest
 
 from backend_stub.store import Store
+from backend_stub.store.runtime import open_store, resolve_url
 from terminal.cli import main
-from terminal.client import BackendClient
+from terminal.client import BackendClient, BackendError
 from terminal.config import load_settings
+from terminal.domain import signing
 from terminal.domain.money import Money, asset
+from tests.pg import Ledger
+from tests.platform.helpers import INSTANCE_START_S
 
 TOPOLOGY = """
 time_scale = 60.0
@@ -25,6 +31,9 @@ per_try_timeout_s = 5.0
 drain_timeout_s = 8.0
 [autoscale]
 scale_down_stabilization_s = 3000.0
+[limits]
+rate_per_key = 100000.0  # one terminal key plays a whole shop here
+burst_per_key = 100000
 [services.rates]
 stable = "1.0.0"
 replicas = 1
@@ -48,10 +57,23 @@ spec:
 """
 
 
-async def pay_through(gateway: str, prefix: str, n: int) -> None:
+def terminal_key() -> tuple[str, bytes]:
+    """The key `backend up` trusts: the terminal's configured one."""
     settings = load_settings(file=Path("config/terminal.toml")).settings
-    secret = settings.signing.secret.get_secret_value().encode()
-    async with BackendClient(base_url=gateway, key_id=settings.signing.key_id, secret=secret) as c:
+    return settings.signing.key_id, settings.signing.secret.get_secret_value().encode()
+
+
+def signed(path: str) -> dict[str, str]:
+    key_id, secret = terminal_key()
+    ts, nonce = int(time.time()), secrets.token_hex(12)
+    return signing.signature_headers(
+        key_id=key_id, secret=secret, method="GET", path=path, timestamp=ts, nonce=nonce, body=b""
+    )
+
+
+async def pay_through(gateway: str, prefix: str, n: int, *, key: tuple[str, bytes] | None = None) -> None:
+    key_id, secret = key or terminal_key()
+    async with BackendClient(base_url=gateway, key_id=key_id, secret=secret) as c:
         for i in range(n):
             q = await c.quote(Money.parse("3.50", "EUR"), asset("BTC"))
             p = await c.create_payment(
@@ -60,13 +82,45 @@ async def pay_through(gateway: str, prefix: str, n: int) -> None:
             assert p.status == "approved"
 
 
+def canary_weight(base: list[str], capsys: pytest.CaptureFixture[str]) -> int:
+    assert main([*base, "status", "--json"]) == 0
+    builds = json.loads(capsys.readouterr().out)["services"]["payments"]["builds"]
+    return int(builds.get("1.5.0", {}).get("weight", 0))
+
+
+def ledger_of(run_dir: Path) -> Store:
+    """The ledger the backend in ``run_dir`` uses (the URL it recorded, its master key)."""
+    return open_store(run_dir, resolve_url(run_dir))
+
+
+async def pay_with_retry(gateway: str, prefix: str, key: tuple[str, bytes]) -> None:
+    """A new key reaches every instance within its key cache time (2 s): try for up to 6 s."""
+    deadline = time.monotonic() + 6
+    while True:
+        try:
+            await pay_through(gateway, prefix, 1, key=key)
+            return
+        except BackendError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+            prefix += "+"
+
+
 @pytest.fixture
-def backend(tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def backend(tmp_path: Path, capsys: pytest.CaptureFixture[str], ledger_spec: Ledger):  # type: ignore[no-untyped-def]
+    """``backend up`` on each ledger: the default SQLite file in the run directory, or
+    ``--store postgresql://...``."""
     (tmp_path / "backend.toml").write_text(TOPOLOGY)
     (tmp_path / "plan.yaml").write_text(PLAN)
     run_dir = tmp_path / "run"
     base = ["backend", "--run-dir", str(run_dir)]
-    code = main([*base, "up", "--topology", str(tmp_path / "backend.toml"), "--json"])
+    store = [] if ledger_spec.kind == "sqlite" else ["--store", ledger_spec.url]
+    if store:  # a server's master key comes from outside the database: here the run directory's
+        run_dir.mkdir()
+        (run_dir / "master.key").write_bytes(ledger_spec.key.read_bytes())
+        (run_dir / "master.key").chmod(0o600)
+    code = main([*base, "up", "--topology", str(tmp_path / "backend.toml"), "--json", *store])
     out = capsys.readouterr().out
     try:
         assert code == 0, out
@@ -87,10 +141,34 @@ def test_up_status_deploy_drained_abort_and_down(
     assert len(urls) == 3 and all(u.startswith("http://127.0.0.1:") for u in urls)
     assert oct((run_dir / "control-token").stat().st_mode & 0o777) == "0o600"
 
-    # an instance answers directly, and through the gateway
-    assert httpx.get(urls[0] + "/healthz", timeout=5).status_code == 200
-    r = httpx.get(gateway + "/payments/v1/payments/none", timeout=5)
-    assert r.status_code == 401 and r.headers["x-cp-build"] == "1.4.0"
+    # an instance answers directly, and through the gateway; an unsigned request is refused at
+    # the edge (no instance saw it), a signed one reaches the app
+    assert httpx.get(urls[0] + "/healthz", timeout=30).status_code == 200  # may still be starting
+    none = "/payments/v1/payments/none"
+    r = httpx.get(gateway + none, timeout=5)
+    assert r.status_code == 401 and r.json()["type"].endswith("/unauthenticated")
+    assert "x-cp-build" not in r.headers
+    # (held by the gateway until an instance is ready: a busy machine may take seconds)
+    r = httpx.get(gateway + none, headers=signed(none), timeout=30)
+    assert r.status_code == 404 and r.headers["x-cp-build"] == "1.4.0"
+    # the gateway reads the terminals' keys from the ledger (the till's key went there from
+    # keys.json): a forged signature on a real key id stops at the edge too, once it has them
+    key_id, _ = terminal_key()
+    forged = signing.signature_headers(
+        key_id=key_id,
+        secret=b"not-the-secret",
+        method="GET",
+        path=none,
+        timestamp=int(time.time()),
+        nonce=secrets.token_hex(12),
+        body=b"",
+    )
+    deadline = time.monotonic() + 15
+    while "x-cp-build" in (r := httpx.get(gateway + none, headers=forged, timeout=10)).headers:
+        assert r.status_code == 401  # an instance refused it: the gateway has no keys yet
+        assert time.monotonic() < deadline, "the gateway never got the ledger's keys"
+        time.sleep(0.2)
+    assert r.status_code == 401 and r.json()["type"].endswith("/bad-signature")
 
     # payments through the gateway: rates and payments instances are separate processes that
     # share the ledger in the run directory
@@ -111,20 +189,15 @@ def test_up_status_deploy_drained_abort_and_down(
     )
     assert code == 0, capsys.readouterr()
     assert "rolling out 1.5.0" in capsys.readouterr().out
-    # traffic shifts once the canary's process is ready: slow on a busy machine
-    deadline = time.monotonic() + 60
-    while (
-        httpx.get(gateway + "/_platform/status", timeout=10).json()["services"]["payments"]["builds"][
-            "1.5.0"
-        ]["weight"]
-        != 50
-    ):
-        assert time.monotonic() < deadline, "the canary never got its weight"
+    # the canary takes traffic once its instance is ready (deploy does not wait for that)
+    deadline = time.monotonic() + INSTANCE_START_S
+    while canary_weight(base, capsys) != 50:
+        assert time.monotonic() < deadline, "the canary never got its 50%"
         time.sleep(0.2)
 
     async def slow_requests_during_abort() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=gateway, timeout=20) as c:
-            tasks = [asyncio.ensure_future(c.get("/payments/v1/payments/none")) for _ in range(16)]
+            tasks = [asyncio.ensure_future(c.get(none, headers=signed(none))) for _ in range(16)]
             await asyncio.sleep(0.5)  # now some are in flight on the slow canary
             assert await asyncio.to_thread(main, [*base, "abort", "payments"]) == 0
             return await asyncio.gather(*tasks)
@@ -132,14 +205,31 @@ def test_up_status_deploy_drained_abort_and_down(
     results = asyncio.run(slow_requests_during_abort())
     assert "Degraded" in capsys.readouterr().out
     builds = [r.headers.get("x-cp-build") for r in results]
-    assert [r.status_code for r in results] == [401] * 16  # answered by the app, none lost
+    assert [r.status_code for r in results] == [404] * 16  # answered by the app, none lost
     assert "1.5.0" in builds and "1.4.0" in builds
 
     asyncio.run(pay_through(gateway, "after", 4))
-    ledger = Store(run_dir / "ledger.sqlite3")
-    refs = [r["reference"] for r in ledger.read().execute("SELECT reference FROM payments").fetchall()]
+    ledger = ledger_of(run_dir)
+    refs = [r["reference"] for r in ledger.fetch_all("SELECT reference FROM payments")]
     ledger.close()
     assert sorted(refs) == sorted([f"before-{i}" for i in range(6)] + [f"after-{i}" for i in range(4)])
+
+    # a terminal added now pays through the instances already running (no restart)
+    new_secret = "till-new-secret-0123456789"
+    assert main([*base, "terminal", "add", "till-new", "--secret", new_secret]) == 0
+    assert "added terminal till-new" in capsys.readouterr().out
+    asyncio.run(pay_with_retry(gateway, "new", ("till-new", new_secret.encode())))
+    # rotated: the old secret works during its grace, and not after it
+    assert main([*base, "terminal", "rotate", "till-new", "--grace", "3s"]) == 0
+    rotated = capsys.readouterr().out
+    assert "rotated terminal till-new" in rotated and new_secret not in rotated
+    asyncio.run(pay_through(gateway, "grace", 1, key=("till-new", new_secret.encode())))
+    time.sleep(3.5)
+    with pytest.raises(BackendError):
+        asyncio.run(pay_through(gateway, "late", 1, key=("till-new", new_secret.encode())))
+    assert main([*base, "terminal", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "till-new" in listed and "key v2" in listed and new_secret not in listed
 
     assert main([*base, "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
@@ -150,6 +240,14 @@ def test_up_status_deploy_drained_abort_and_down(
     assert main([*base, "status"]) == 0
     human = capsys.readouterr().out
     assert "payments: 2 replica(s)" in human and "Degraded" in human
+    # the edge's limits (here from the test's [limits]) and what it refused: the unsigned request
+    assert "limits: 100000 req/s per terminal key (bursts of 100000), bodies up to 65536 B" in human
+    assert "each instance: 16 at work, 64 queued, 1024 long-polls held" in human
+    # at least the unsigned and the forged request; also the new terminal's first tries and the
+    # expired secret when the gateway's copy of the keys (read every 2 s) was ahead of them
+    refused = re.search(r"refused: 0 malformed, (\d+) unauthenticated", human)
+    assert refused is not None and int(refused.group(1)) >= 2, human
+    assert status["limits"]["max_body_bytes"] == 65536
 
     # down: every process goes, the ports stop answering
     pid = info["pid"]
@@ -246,7 +344,7 @@ def test_bad_canary_over_real_processes_is_aborted_with_no_failed_payment(
     assert status["rollout"]["phase"] == "Degraded"
     assert status["rollout"]["analysis"][0]["failed"] == 2
     assert failed == [] and ok == 200
-    ledger = Store(run_dir / "ledger.sqlite3")
+    ledger = ledger_of(run_dir)
     try:
         assert ledger.count("payments") == 200
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,7 +17,10 @@ from backend_stub.rollout.plan import load_plan
 from backend_stub.settings import ServiceSettings
 from backend_stub.store import Store
 from backend_stub.transport import InProcessTransport
-from tests.platform.helpers import KEY_ID, SECRET, PaymentLoad, ledger_problems, plan, topology
+from tests.pg import Ledger
+from tests.platform.helpers import KEY_ID, SECRET, PaymentLoad, ledger_problems, plan, signed, topology
+
+NONE = "/payments/v1/payments/none"  # a signed request the app answers 404: cheap traffic
 
 TICK_EVERY = 5  # payments started between two control-loop passes
 
@@ -66,7 +70,18 @@ async def run_rollout(
     return d, store, load, weights
 
 
-async def test_healthy_canary_is_promoted_through_every_step_with_no_failed_payment(ledger: Store) -> None:
+@pytest.fixture
+def any_ledger(ledger_spec: Ledger) -> Iterator[Store]:
+    """The acceptance tests run on both ledgers: SQLite and a real PostgreSQL."""
+    store = ledger_spec.open()
+    yield store
+    store.close()
+
+
+async def test_healthy_canary_is_promoted_through_every_step_with_no_failed_payment(
+    any_ledger: Store,
+) -> None:
+    ledger = any_ledger
     p = plan()
     d, state, load, weights = await run_rollout(
         "1.5.0", p, store=ledger, rate=100, max_payments=1500, until_retired=True
@@ -90,8 +105,9 @@ async def test_healthy_canary_is_promoted_through_every_step_with_no_failed_paym
 
 
 async def test_canary_with_20_percent_5xx_is_aborted_after_failure_limit_plus_one_failed_measurements(
-    ledger: Store,
+    any_ledger: Store,
 ) -> None:
+    ledger = any_ledger
     p = plan(failure_limit=2)
     d, state, load, _weights = await run_rollout(
         "1.5.1-bad", p, store=ledger, rate=100, max_payments=1500, until_retired=False
@@ -104,9 +120,13 @@ async def test_canary_with_20_percent_5xx_is_aborted_after_failure_limit_plus_on
     failed = [x for x in m.measurements if x.phase.value == "Failed"]
     assert len(failed) == 3  # failureLimit + 1, and nothing measured after the abort
     assert m.measurements[-1].phase.value == "Failed"
-    # the canary's own success rate, from its scraped counters: one in five answers was a 503
+    # the canary's own success rate, from its scraped counters: below the condition's 0.95 but
+    # not nothing. (PromQL's rate() extrapolates a window of a few dozen requests, so one
+    # measurement reads anywhere from 0.5 to 0.9; the counters themselves say one in five.)
     values = [x.value[0] for x in failed if isinstance(x.value, list) and len(x.value) == 1]
-    assert len(values) == 3 and all(0.7 < v < 0.9 for v in values), values
+    assert len(values) == 3 and all(0.3 < v < 0.95 for v in values), values
+    served = d.cluster.metrics.build("payments", "1.5.1-bad")
+    assert 0.15 <= served.by_code.get("5xx", 0) / served.count <= 0.25, served.by_code
     assert pool.weight == 0 and pool.canary is None
     assert all(i.build == "1.4.0" for i in pool.instances)
     assert pool.stable == "1.4.0"
@@ -131,7 +151,7 @@ async def test_inconclusive_analysis_pauses_and_promote_resumes(ledger: Store) -
     async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as c:
         for _ in range(6):
             for _ in range(20):
-                await c.get("/payments/v1/payments/none")
+                await c.get(NONE, headers=signed(NONE))
             await d.tick(10 / 60)
             if ro.phase is not RolloutPhase.PROGRESSING:
                 break

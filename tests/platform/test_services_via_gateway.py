@@ -16,7 +16,9 @@ from backend_stub.store import Store
 from backend_stub.transport import InProcessTransport
 from terminal.client import BackendClient, OutcomeUnknownError
 from terminal.domain.money import Money, asset
-from tests.platform.helpers import KEY_ID, SECRET, topology
+from tests.platform.helpers import KEY_ID, SECRET, signed, topology
+
+X = "/payments/v1/payments/x"  # a signed request the app answers 404: cheap traffic
 
 
 async def deployment(ledger: Store, **gateway: float) -> Deployment:
@@ -197,8 +199,8 @@ async def test_versions_and_discovery_route_through_the_gateway(ledger: Store) -
         disc = await h.get("/discovery")
         assert disc.status_code == 200 and set(disc.json()["services"]) == {"rates", "payments"}
         assert disc.json()["notices"] == []
-        v1 = await h.get("/payments/v1/payments/x")
-        assert v1.status_code == 401 and v1.headers["x-cp-build"] == "1.4.0"
+        v1 = await h.get(X, headers=signed(X))
+        assert v1.status_code == 404 and v1.headers["x-cp-build"] == "1.4.0"
         from tests.platform.helpers import plan
 
         await d.rollouts.deploy("payments", "1.5.0", plan("[{setWeight: 20}, {pause: {}}]"))
@@ -222,7 +224,7 @@ async def test_embedded_backend_is_the_in_process_gateway() -> None:
         # before the client closes: closing it closes the transport and the deployment it owns
         async with httpx.AsyncClient(transport=transport, base_url="http://embedded.invalid") as h:
             metrics = (await h.get("/metrics")).text
-            echo = await h.get("/payments/v1/payments/x")
+            echo = await h.get(X, headers=signed(X))
     # two upstream attempts: the gateway's /discovery (the client negotiates its API version) and the payment
     assert 'cryptopos_gateway_requests_total{service="payments",build="1.4.0",code="2xx"} 2' in metrics
     assert 'cryptopos_instances{service="payments",build="1.4.0",state="ready"} 2' in metrics
@@ -234,7 +236,7 @@ async def test_an_instance_that_stops_being_ready_leaves_the_rotation_and_comes_
     pool = d.cluster.pool("payments")
     inst = pool.instances[0]
     app = inst.transport.app  # type: ignore[attr-defined]
-    while not hasattr(app, "state"):  # inside the metrics (and fault) middleware
+    while not hasattr(app, "state"):  # inside the metrics, admission (and fault) middleware
         app = app.app
     app.state.accepting = False  # the app's drain switch
     for _ in range(3):
@@ -243,7 +245,7 @@ async def test_an_instance_that_stops_being_ready_leaves_the_rotation_and_comes_
     import httpx
 
     async with httpx.AsyncClient(transport=InProcessTransport(d.gateway), base_url="http://g") as h:
-        rs = [await h.get("/payments/v1/payments/x") for _ in range(20)]
+        rs = [await h.get(X, headers=signed(X)) for _ in range(20)]
     assert inst.id not in {r.headers["x-cp-instance"] for r in rs}
     app.state.accepting = True
     await d.tick(1.0)
@@ -296,7 +298,7 @@ async def test_control_api_commands_and_errors(ledger: Store, tmp_path: object) 
         assert status["builds"]["1.5.0"]["faults"] == "latency_ms=1.0"
         await d.tick(0.3)  # a scrape before the traffic ...
         for _ in range(20):
-            await h.get("/payments/v1/payments/x")
+            await h.get(X, headers=signed(X))
         await d.tick(0.3)  # ... and one after: rate() needs two samples
         ok_share = (
             'sum(rate(cryptopos_requests_total{rollouts_pod_template_hash="1.5.0",code!="5xx"}[1m]))'

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from drivers.printer.encode import encode
 from drivers.printer.ops import Cut, Line, QrCode
 from terminal.domain.money import Money, asset
+from terminal.domain.zreport import DayWindow, z_report
 from terminal.printing import receipt_ops, report_ops
 from tests.printer.helpers import read_back, sample_receipt
+from tests.support import refund_record as refund
+from tests.support import sale_record as sale
 
 
 @pytest.mark.parametrize("columns", [32, 42, 48])
@@ -64,27 +69,22 @@ def test_control_characters_in_data_never_reach_the_printer_as_commands() -> Non
 
 
 def test_the_report_layout() -> None:
-    report = {
-        "day": "2026-11-28",
-        "sales": {
-            "approved": {
-                "count": 2,
-                "fiat": {"EUR": "17.00"},
-                "crypto": {"BTC": {"count": 2, "amount": "0.0002", "minor": "20000"}},
-            },
-            "cancelled": {
-                "count": 1,
-                "fiat": {"EUR": "3.00"},
-                "crypto": {"ETH": {"count": 1, "amount": None, "minor": None}},
-            },
-        },
-        "refunds": {"approved/BTC": {"count": 1, "amount": "0.0001"}},
-        "offline_queue": {"count": 1, "fiat": {"EUR": "5.00"}},
-        "open": 2,
-    }
+    window = DayWindow.utc(date(2026, 11, 28))
+    noon = window.start + 12 * 3600
+    report = z_report(
+        window,
+        sales=[
+            sale("approved", 1320, crypto_minor=12_000, tip_minor=120, created_at=noon),
+            sale("approved", 380, crypto_minor=8_000, tip_minor=0, created_at=noon),
+            sale("cancelled", 300, "ETH", created_at=noon),
+        ],
+        refunds=[refund("approved", 10_000, at=noon)],
+        unsettled=[sale("offline_queued", 500), sale("unknown_outcome", 1), sale("submitting", 2)],
+    )
     ops = report_ops(report, merchant="Demo Café", terminal="t1", printed_at=1_795_000_000, columns=42)
     text = [op.text for op in ops if isinstance(op, Line)]
     assert text[:3] == ["Demo Café", "Z-REPORT", "2026-11-28 (UTC)"]
+    assert any(t.startswith("tips") and t.endswith("1.20 EUR") for t in text)
     assert any(t.startswith("approved x2") and t.endswith("17.00 EUR") for t in text)
     assert any(t.startswith("  BTC x2") and t.endswith("0.0002 BTC") for t in text)
     assert any(t.startswith("  ETH x1") and t.endswith("(no quote)") for t in text)

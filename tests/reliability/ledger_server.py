@@ -1,5 +1,6 @@
 """The emulated backend as its own process for the crash test: uvicorn on a loopback socket that
-the test opened (``--fd``), its ledger in a SQLite file (``--db``) that the test reads directly."""
+the test opened (``--fd``), its ledger at a store URL (``--db``: SQLite or PostgreSQL) that the
+test reads directly; the master key comes from ``CRYPTOPOS_MASTER_KEY_FILE``."""
 
 from __future__ import annotations
 

@@ -38,13 +38,15 @@ CHROMIUM_ARGS = [
 
 
 def sale_state(journal: Path) -> tuple[Any, ...] | None:
-    """The newest sale in the served till's journal: (state, fiat_minor, asset, payment_id)."""
+    """The newest sale in the served till's journal: (state, fiat_minor, asset, payment_id, tip_minor,
+    rate)."""
     if not journal.exists():
         return None
     db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5)
     try:
         return db.execute(  # type: ignore[no-any-return]
-            "SELECT state, fiat_minor, asset, payment_id FROM sales ORDER BY created_at DESC LIMIT 1"
+            "SELECT state, fiat_minor, asset, payment_id, tip_minor, rate FROM sales"
+            " ORDER BY created_at DESC LIMIT 1"
         ).fetchone()
     except sqlite3.OperationalError:  # the till has not created its tables yet
         return None
@@ -151,7 +153,7 @@ def test_a_sale_in_the_browser_is_approved(tmp_path: Path) -> None:
             )
             assert waiting[1:3] == (1320, "BTC")  # 12.00 EUR and its 10 % tip
             page.keyboard.press("t")  # the demo card taps
-            state, fiat, code, payment_id = wait_for(
+            state, fiat, code, payment_id, tip, rate = wait_for(
                 "an approved sale in the journal",
                 lambda: (
                     (row := sale_state(journal)) and row[0] not in ("awaiting_payment", "submitting") and row
@@ -160,7 +162,7 @@ def test_a_sale_in_the_browser_is_approved(tmp_path: Path) -> None:
                 page,
                 tmp_path,
             )
-            assert (state, fiat, code) == ("approved", 1320, "BTC") and payment_id
+            assert (state, fiat, code, tip) == ("approved", 1320, "BTC", 120) and payment_id and rate
             # the result screen's green APPROVED banner, just under the status bar
             wait_for(
                 "the APPROVED screen",

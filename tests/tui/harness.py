@@ -51,10 +51,12 @@ class FaultyTransport(httpx.AsyncBaseTransport):
         self.down = False
         self.drop_next_answers = 0  # of writes (POST)
         self.requests: list[str] = []
+        self.targets: list[str] = []  # as requests, with the query ("GET /path?wait=8&after=...")
         self.discovery_notices: list[str] = []  # what a gateway adds during a rollout
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(f"{request.method} {request.url.path}")
+        self.targets.append(f"{request.method} {request.url.raw_path.decode()}")
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
         response = await self.inner.handle_async_request(request)
@@ -110,7 +112,7 @@ class Backend:
     context: Context
 
     def payments(self) -> list[dict[str, Any]]:
-        rows = self.store.read().execute("SELECT * FROM payments ORDER BY seq").fetchall()
+        rows = self.store.fetch_all("SELECT * FROM payments ORDER BY seq")
         return [dict(r) for r in rows]
 
     def payment(self, payment_id: str) -> dict[str, Any]:
@@ -143,13 +145,17 @@ def make_till(
     extra: dict[str, Any] | None = None,
     reader_factory: Callable[[str], Reader] = open_reader,
     reconcile_s: float = 3600,
+    service: dict[str, Any] | None = None,
     **register_options: Any,
 ) -> Till:
     clock = FakeClock()
     tmp_path.mkdir(parents=True, exist_ok=True)
     store = Store(tmp_path / "ledger.sqlite3")
     api = create_app(
-        store=store, settings=ServiceSettings(keys={KEY_ID: SECRET}, clock=clock, quote_ttl_s=quote_ttl_s)
+        store=store,
+        settings=ServiceSettings(
+            keys={KEY_ID: SECRET}, clock=clock, quote_ttl_s=quote_ttl_s, **(service or {})
+        ),
     )
     backend = Backend(store, api.state.context)
     transport = FaultyTransport(InProcessTransport(api))

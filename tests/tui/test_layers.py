@@ -44,12 +44,51 @@ def test_controller_does_not_import_textual() -> None:
         assert forbidden(imports_of(path), {"textual", "rich"}) == set()
 
 
+# what the till does not need before its first screen takes a key: the client (httpx) is built
+# after first paint, the embedded backend in a thread, readers when a sale asks for them, and
+# a payload format's parser when a payload of it is read
+NOT_AT_FIRST_PAINT = (
+    "nfc",
+    "cv2",
+    "pyzbar",
+    "zxingcpp",
+    "numpy",
+    "fastapi",
+    "backend_stub",
+    "httpx",
+    "terminal.client.client",
+    "terminal.domain.payloads.bolt11",
+    "terminal.domain.payloads.ethereum",
+    "terminal.domain.payloads.ndef",
+)
+
+
 def test_the_app_imports_no_reader_library_or_backend() -> None:
     code = (
         "import sys, terminal.tui.app, terminal.cli\n"
-        "bad = sorted(m for m in ('nfc', 'cv2', 'pyzbar', 'zxingcpp', 'numpy', 'fastapi', 'backend_stub')"
-        " if m in sys.modules)\n"
+        f"bad = sorted(m for m in {NOT_AT_FIRST_PAINT!r} if m in sys.modules)\n"
         "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_building_the_demo_till_loads_no_client_or_backend(tmp_path: Path) -> None:
+    # what `cryptopos tui --demo` does before the app runs: settings, journal, register, demo card
+    code = (
+        "import sys\n"
+        "from terminal.config import load_settings\n"
+        "from terminal.tui import DEMO_READERS, build_app\n"
+        "loaded = load_settings(env={}, overrides={'backend.url': ('embedded', 't'),"
+        f" 'journal.path': ({str(tmp_path / 'journal.sqlite3')!r}, 't'),"
+        " 'terminal.readers': (list(DEMO_READERS), 't')})\n"
+        "app = build_app(loaded, demo=True)\n"
+        "assert type(app.get_default_screen()).__name__ == 'AmountScreen'\n"
+        f"bad = sorted(m for m in {NOT_AT_FIRST_PAINT!r} if m in sys.modules)\n"
+        "app.register.journal.close()\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
     assert out.stdout.strip() == ""

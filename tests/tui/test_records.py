@@ -8,7 +8,7 @@ from textual.widgets import DataTable, Input
 
 from terminal.addresses import refund_destination
 from terminal.client import BackendClient
-from terminal.domain.money import asset
+from terminal.domain.money import Money, asset
 from terminal.domain.payloads import parse_payload
 from terminal.domain.session import State
 from terminal.journal import Journal
@@ -82,7 +82,7 @@ async def test_refund_on_a_v1_backend_says_what_is_missing(make: MakeTill) -> No
         [refund] = till.journal.refunds()
         assert refund.state == "failed" and refund.refund_id is None
         assert not any("refund" in r for r in till.transport.requests)
-        assert not till.backend.store.read().execute("SELECT * FROM refunds").fetchall()
+        assert not till.backend.store.fetch_all("SELECT * FROM refunds")
 
 
 async def test_refund_of_a_declined_sale_is_refused(make: MakeTill) -> None:
@@ -96,19 +96,25 @@ async def test_refund_of_a_declined_sale_is_refused(make: MakeTill) -> None:
         assert till.journal.events(declined)[-1] == "declined"
 
 
-async def test_daily_report_counts_and_totals_from_the_journal(make: MakeTill) -> None:
+async def test_daily_report_is_the_z_report_with_refunds(make: MakeTill) -> None:
     till = make()
     async with till.app.run_test(size=(80, 24)) as pilot:
-        await _sell(pilot, till, "t", State.APPROVED)
+        approved = await _sell(pilot, till, "t", State.APPROVED)
         await _sell(pilot, till, "d", State.DECLINED)
+        await till.register.refund(approved, to=ADDRESS, amount_minor=100)
         report = till.register.daily_report()
-        assert (report.approved, report.declined, report.unsettled) == (1, 1, 0)
-        assert report.totals["EUR"].minor == 1200
-        assert report.by_asset["BTC"].minor == till.journal.sales(states=("approved",))[0].crypto_minor
+        assert (report.count("approved"), report.count("declined"), report.open) == (1, 1, 0)
+        assert report.sales["approved"].fiat["EUR"].minor == 1200
+        paid = till.journal.sales(states=("approved",))[0].crypto_minor
+        assert report.sales["approved"].crypto["BTC"].amount == Money(paid or 0, asset("BTC"))
+        [(key, refund)] = report.refunds.items()
+        assert key[1] == "BTC" and (refund.count, refund.amount.minor) == (1, 100)
         await pilot.press("r")
         await until(pilot, lambda: isinstance(pilot.app.screen, ReportScreen))
         await until(pilot, lambda: "12.00 EUR" in screen_text(pilot))
-        assert "2026-03-14" in screen_text(pilot)
+        text = screen_text(pilot)
+        assert "Z-report 2026-03-14 (UTC), terminal t_test_01" in text
+        assert f"refund {key[0]}" in text and "0.000001 BTC" in text
 
 
 async def test_settings_show_effective_config_and_doctor(make: MakeTill) -> None:
@@ -176,7 +182,7 @@ async def test_refund_to_the_scanned_address_is_journaled(make: MakeTill) -> Non
         await until(pilot, lambda: "✔ refund" in screen_text(pilot))
         record = till.journal.get(approved)
         assert record is not None and journaled_refund(till.journal, approved) == ADDRESS
-        [refund] = [dict(r) for r in till.backend.store.read().execute("SELECT * FROM refunds").fetchall()]
+        [refund] = [dict(r) for r in till.backend.store.fetch_all("SELECT * FROM refunds")]
         assert refund["payment_id"] == record.payment_id and refund["to_address"] == ADDRESS
         assert int(refund["amount_minor"]) == record.crypto_minor
 
@@ -216,7 +222,7 @@ async def test_refund_address_scanned_by_the_camera(make: MakeTill) -> None:
         await until(pilot, lambda: "✔ refund" in screen_text(pilot))
         record = till.journal.get(approved)
         assert record is not None and journaled_refund(till.journal, approved) == ADDRESS
-        [refund] = [dict(r) for r in till.backend.store.read().execute("SELECT * FROM refunds").fetchall()]
+        [refund] = [dict(r) for r in till.backend.store.fetch_all("SELECT * FROM refunds")]
         assert refund["to_address"] == ADDRESS
 
 

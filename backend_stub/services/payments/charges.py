@@ -9,7 +9,6 @@ decision on the customer's payload, the ledger row and idempotency are the same.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from backend_stub.problems import ResponseDroppedError
 from backend_stub.services.common import Context, idempotent_write
 from backend_stub.services.payments import core, methods
+from backend_stub.store import Row, Tx
 
 __all__ = ["create"]
 
@@ -32,15 +32,17 @@ async def create(
     key: str | None,
     body: dict[str, Any],
     amount_minor: Callable[[str], int],
-    render: Callable[[sqlite3.Row], dict[str, Any]],
+    render: Callable[[Row], dict[str, Any]],
 ) -> JSONResponse:
     """Charge ``body`` (``quote_id``, ``reference``, ``asset``, ``payload`` and a version's
     amount, which ``amount_minor(quote asset code)`` reads in minor units), at most once per key."""
     quote_id, reference, payload = str(body["quote_id"]), str(body["reference"]), str(body["payload"])
-    quote = await run_in_threadpool(lambda: core.load_quote(ctx.store.read(), quote_id, terminal=terminal))
+    quote = await run_in_threadpool(
+        ctx.store.query, lambda db: core.load_quote(db, quote_id, terminal=terminal)
+    )
     how = core.behaviour(ctx, payload, quote.fiat_minor)
 
-    def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
+    def work(db: Tx) -> tuple[int, dict[str, Any]]:
         q = core.load_quote(db, quote_id, terminal=terminal)
         core.check_quote(ctx, q, asset=str(body["asset"]), amount_minor=amount_minor(q.asset))
         core.check_reference(db, terminal=terminal, reference=reference)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from backend_stub.problems import ProblemError
 from backend_stub.services.common import Context, iso, new_id
+from backend_stub.store import Row, Tx
 from backend_stub.testmode import Behaviour, payment_behaviour
 from terminal.domain.money import ASSETS, Money
 from terminal.domain.payloads import PayloadError, parse_payload
@@ -25,7 +25,7 @@ class QuoteRow:
     expires_at: float
 
 
-def load_quote(db: sqlite3.Connection, quote_id: str, *, terminal: str) -> QuoteRow:
+def load_quote(db: Tx, quote_id: str, *, terminal: str) -> QuoteRow:
     """A quote this terminal was given (another terminal's quote is unknown to it)."""
     row = db.execute(
         "SELECT quote_id, fiat_minor, fiat_currency, asset, crypto_minor, expires_at FROM quotes "
@@ -58,7 +58,7 @@ def check_quote(ctx: Context, q: QuoteRow, *, asset: str, amount_minor: int) -> 
         )
 
 
-def check_reference(db: sqlite3.Connection, *, terminal: str, reference: str) -> None:
+def check_reference(db: Tx, *, terminal: str, reference: str) -> None:
     row = db.execute(
         "SELECT payment_id FROM payments WHERE terminal_id = ? AND reference = ?", (terminal, reference)
     ).fetchone()
@@ -78,7 +78,7 @@ def behaviour(ctx: Context, payload: str, fiat_minor: int) -> Behaviour | None:
 
 
 def insert_payment(
-    db: sqlite3.Connection,
+    db: Tx,
     ctx: Context,
     *,
     terminal: str,
@@ -87,10 +87,10 @@ def insert_payment(
     method: str,
     status: str,
     reason: str | None,
-) -> sqlite3.Row:
+) -> Row:
     now = ctx.now()
     payment_id = new_id("pay")
-    seq = ctx.store.next_value(db, "payments")
+    seq = ctx.store.next_seq(db)
     db.execute(
         "INSERT INTO payments (payment_id, terminal_id, reference, quote_id, method, asset, amount_minor, "
         "fiat_minor, fiat_currency, status, reason, created_at, updated_at, seq) "
@@ -115,16 +115,19 @@ def insert_payment(
     return load_payment(db, payment_id, terminal=terminal)
 
 
-def load_payment(db: sqlite3.Connection, payment_id: str, *, terminal: str) -> sqlite3.Row:
-    row: sqlite3.Row | None = db.execute(
-        "SELECT * FROM payments WHERE payment_id = ? AND terminal_id = ?", (payment_id, terminal)
+def load_payment(db: Tx, payment_id: str, *, terminal: str, lock: bool = False) -> Row:
+    """A payment of this terminal; ``lock``: to change it in this transaction (a refund)."""
+    row: Row | None = db.execute(
+        "SELECT * FROM payments WHERE payment_id = ? AND terminal_id = ?"  # noqa: S608 - a fixed suffix
+        + (db.for_update if lock else ""),
+        (payment_id, terminal),
     ).fetchone()
     if row is None:
         raise ProblemError(404, "unknown-payment", "Unknown payment", f"no payment {payment_id[:64]!r}")
     return row
 
 
-def _doc(row: sqlite3.Row, version_fields: dict[str, Any]) -> dict[str, Any]:
+def _doc(row: Row, version_fields: dict[str, Any]) -> dict[str, Any]:
     """A payment on the wire: what every version shows, around a version's own fields."""
     return {
         "payment_id": row["payment_id"],
@@ -139,7 +142,7 @@ def _doc(row: sqlite3.Row, version_fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def doc_v1(row: sqlite3.Row) -> dict[str, Any]:
+def doc_v1(row: Row) -> dict[str, Any]:
     """Amounts as decimal strings in major units."""
     return _doc(
         row,
@@ -151,7 +154,7 @@ def doc_v1(row: sqlite3.Row) -> dict[str, Any]:
     )
 
 
-def doc_v2(row: sqlite3.Row) -> dict[str, Any]:
+def doc_v2(row: Row) -> dict[str, Any]:
     """Amounts in minor units; the payment method and what was refunded."""
     return _doc(
         row,

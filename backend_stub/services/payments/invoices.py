@@ -23,12 +23,12 @@ invoice id, so they are valid (checksummed) and stable across instances.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from typing import Any, Literal
 
 from backend_stub.problems import ProblemError
 from backend_stub.services.common import Context, iso
 from backend_stub.services.payments.core import QuoteRow
+from backend_stub.store import Row, Tx
 from terminal.domain.payloads import build_bip21, build_eip681, build_solana_pay, encode_bolt11
 from terminal.domain.payloads.addresses import b58encode, encode_segwit
 from terminal.domain.payloads.ethereum import checksum_address
@@ -91,9 +91,12 @@ def build_uri(ctx: Context, *, kind: str, invoice_id: str, q: QuoteRow, referenc
     return uri, hashlib.sha256(preimage).hexdigest()
 
 
-def load(db: sqlite3.Connection, invoice_id: str, *, terminal: str) -> sqlite3.Row:
-    row: sqlite3.Row | None = db.execute(
-        "SELECT * FROM invoices WHERE invoice_id = ? AND terminal_id = ?", (invoice_id, terminal)
+def load(db: Tx, invoice_id: str, *, terminal: str, lock: bool = False) -> Row:
+    """An invoice of this terminal; ``lock``: to change it in this transaction."""
+    row: Row | None = db.execute(
+        "SELECT * FROM invoices WHERE invoice_id = ? AND terminal_id = ?"  # noqa: S608 - a fixed suffix
+        + (db.for_update if lock else ""),
+        (invoice_id, terminal),
     ).fetchone()
     if row is None:
         raise ProblemError(404, "unknown-invoice", "Unknown invoice", f"no invoice {invoice_id[:64]!r}")
@@ -110,7 +113,7 @@ PAYMENT_FOR = {
 }
 
 
-def _set(db: sqlite3.Connection, inv: sqlite3.Row, *, status: str, received: int, now: float) -> None:
+def _set(db: Tx, inv: Row, *, status: str, received: int, now: float) -> None:
     db.execute(
         "UPDATE invoices SET status = ?, received_minor = ?, updated_at = ? WHERE invoice_id = ?",
         (status, str(received), now, inv["invoice_id"]),
@@ -122,30 +125,28 @@ def _set(db: sqlite3.Connection, inv: sqlite3.Row, *, status: str, received: int
     )
 
 
-def expiry_due(inv: sqlite3.Row, *, now: float) -> bool:
+def expiry_due(inv: Row, *, now: float) -> bool:
     """A pending invoice whose time is up, not yet marked expired."""
     return bool(inv["status"] == "pending" and now >= float(inv["expires_at"]))
 
 
-def version(inv: sqlite3.Row) -> str:
+def version(inv: Row) -> str:
     """Changes whenever the invoice does: every payment received raises ``received_minor`` and
     every change of status sets ``updated_at`` (the invoice's payment follows its status)."""
     text = f"{inv['status']}|{inv['received_minor']}|{inv['updated_at']!r}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def refresh(db: sqlite3.Connection, inv: sqlite3.Row, *, now: float) -> sqlite3.Row:
+def refresh(db: Tx, inv: Row, *, now: float) -> Row:
     """Expire a pending invoice whose time is up (lazily, when someone looks)."""
     if expiry_due(inv, now=now):
         _set(db, inv, status="expired", received=0, now=now)
-        row: sqlite3.Row = db.execute(
-            "SELECT * FROM invoices WHERE invoice_id = ?", (inv["invoice_id"],)
-        ).fetchone()
+        row: Row = db.execute("SELECT * FROM invoices WHERE invoice_id = ?", (inv["invoice_id"],)).fetchone()
         return row
     return inv
 
 
-def receive(db: sqlite3.Connection, inv: sqlite3.Row, amount: int, *, now: float) -> sqlite3.Row:
+def receive(db: Tx, inv: Row, amount: int, *, now: float) -> Row:
     """The customer's wallet paid ``amount`` minor units to this invoice."""
     if amount <= 0:
         raise ProblemError(422, "invalid-amount", "Invalid amount", "a payment is at least one minor unit")
@@ -167,13 +168,11 @@ def receive(db: sqlite3.Connection, inv: sqlite3.Row, amount: int, *, now: float
     else:
         status = "overpaid"
     _set(db, inv, status=status, received=got, now=now)
-    row: sqlite3.Row = db.execute(
-        "SELECT * FROM invoices WHERE invoice_id = ?", (inv["invoice_id"],)
-    ).fetchone()
+    row: Row = db.execute("SELECT * FROM invoices WHERE invoice_id = ?", (inv["invoice_id"],)).fetchone()
     return row
 
 
-def doc(inv: sqlite3.Row, payment: sqlite3.Row) -> dict[str, Any]:
+def doc(inv: Row, payment: Row) -> dict[str, Any]:
     return {
         "invoice_id": inv["invoice_id"],
         "payment_id": inv["payment_id"],

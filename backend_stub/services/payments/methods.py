@@ -20,13 +20,12 @@ commits together with the payment, or not at all.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from backend_stub.services.common import Context
 from backend_stub.services.payments.core import QuoteRow
-from backend_stub.store import Store
+from backend_stub.store import Store, Tx
 from backend_stub.testmode import Behaviour
 from terminal.domain.payloads import PayloadError, parse_payload, verify_sun, verify_token
 from terminal.domain.payloads.boltcard import parse_card_tap
@@ -73,29 +72,28 @@ def is_lnurl_withdraw(text: str) -> bool:
         return False
 
 
-def verify_boltcard(db: sqlite3.Connection, p: str, c: str) -> Verdict:
+def verify_boltcard(db: Tx, store: Store, p: str, c: str) -> Verdict:
     method = "boltcard"
-    cards = db.execute("SELECT uid, k1, k2, counter FROM cards").fetchall()
     reason = "unknown_card"
-    for card in cards:
+    for card in store.cards(db):
         try:
-            sun = verify_sun(p, c, k1=bytes.fromhex(card["k1"]), k2=bytes.fromhex(card["k2"]))
+            sun = verify_sun(p, c, k1=card.k1, k2=card.k2)
         except PayloadError as exc:
             if exc.code not in _WRONG_KEY:
                 reason = "bad_signature"  # this card's K1 decrypts it, but the MAC is forged
             continue
-        if sun.uid.hex().upper() != card["uid"]:
+        if sun.uid.hex().upper() != card.uid:
             continue  # another card sharing this K1 (issuers often share it)
-        if sun.counter <= int(card["counter"]):
+        # compare-and-set: of two taps racing with one counter, only one is accepted
+        if not store.advance_card_counter(db, card.uid, sun.counter):
             return _declined("replayed_tap", method)
-        db.execute("UPDATE cards SET counter = ? WHERE uid = ?", (sun.counter, card["uid"]))
         return Verdict("approved", None, method)
     return _declined(reason, method)
 
 
-def verify_wallet_token(db: sqlite3.Connection, text: str, *, quote: QuoteRow, now: float) -> Verdict:
+def verify_wallet_token(db: Tx, text: str, *, quote: QuoteRow, now: float) -> Verdict:
     method = "wallet_token"
-    keys = {r["key_id"]: bytes.fromhex(r["public_key"]) for r in db.execute("SELECT * FROM wallet_keys")}
+    keys = Store.wallet_keys(db)
     try:
         token = verify_token(text, public_keys=keys, now=now)
     except PayloadError as exc:
@@ -118,7 +116,7 @@ def verify_wallet_token(db: sqlite3.Connection, text: str, *, quote: QuoteRow, n
 LIGHTNING = "BTC-LN"
 
 
-def verify_payload(db: sqlite3.Connection, payload: str, *, quote: QuoteRow, now: float) -> Verdict:
+def verify_payload(db: Tx, store: Store, payload: str, *, quote: QuoteRow, now: float) -> Verdict:
     """The outcome of a customer-presented payload (test cards are decided before this)."""
     text = payload.strip()
     if text[:5].upper() == "CPT1:":
@@ -130,7 +128,7 @@ def verify_payload(db: sqlite3.Connection, payload: str, *, quote: QuoteRow, now
     if sun is not None:
         if quote.asset != LIGHTNING:
             return _declined("asset_mismatch", "boltcard")
-        return verify_boltcard(db, *sun)
+        return verify_boltcard(db, store, *sun)
     if is_lnurl_withdraw(text):
         if quote.asset != LIGHTNING:
             return _declined("asset_mismatch", "lnurl_withdraw")
@@ -143,10 +141,10 @@ def verify_payload(db: sqlite3.Connection, payload: str, *, quote: QuoteRow, now
 
 
 def decide(
-    db: sqlite3.Connection, ctx: Context, *, payload: str, quote: QuoteRow, forced: Behaviour | None
+    db: Tx, ctx: Context, *, payload: str, quote: QuoteRow, forced: Behaviour | None
 ) -> tuple[str, str | None, str]:
     """``(status, reason, method)`` of a customer-presented payment (inside its transaction)."""
     if forced is not None:
         return forced.status, forced.reason, "card"
-    v = verify_payload(db, payload, quote=quote, now=ctx.now())
+    v = verify_payload(db, ctx.store, payload, quote=quote, now=ctx.now())
     return v.status, v.reason, v.method

@@ -1,7 +1,6 @@
 """payments v1: decimal amounts in major units; Idempotency-Key optional (honoured when sent)."""
 
 # No `from __future__ import annotations`: FastAPI must see the per-app `Terminal` alias.
-import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -14,6 +13,7 @@ from backend_stub.problems import PROBLEM_RESPONSES
 from backend_stub.services.common import Context, parse_major
 from backend_stub.services.payments import charges, core
 from backend_stub.services.wire import IDEMPOTENCY_KEY, IDENTIFIER, DecimalString, SafeText
+from backend_stub.store import Row
 from terminal.domain.money import ASSETS
 
 
@@ -74,7 +74,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
     @r.get("/payments/{payment_id}", response_model=PaymentV1)
     async def get_payment(payment_id: PaymentId, terminal: Terminal) -> dict[str, Any]:
         row = await run_in_threadpool(
-            lambda: core.load_payment(ctx.store.read(), payment_id, terminal=terminal)
+            ctx.store.query, lambda db: core.load_payment(db, payment_id, terminal=terminal)
         )
         return core.doc_v1(row)
 
@@ -82,13 +82,9 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
     async def find_payment(
         terminal: Terminal, reference: Annotated[SafeText, Query(min_length=1, max_length=64)]
     ) -> dict[str, Any]:
-        def find() -> list[sqlite3.Row]:
-            return (
-                ctx.store.read()
-                .execute(
-                    "SELECT * FROM payments WHERE terminal_id = ? AND reference = ?", (terminal, reference)
-                )
-                .fetchall()
+        def find() -> list[Row]:
+            return ctx.store.fetch_all(
+                "SELECT * FROM payments WHERE terminal_id = ? AND reference = ?", (terminal, reference)
             )
 
         return {"items": [core.doc_v1(row) for row in await run_in_threadpool(find)]}

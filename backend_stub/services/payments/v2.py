@@ -3,7 +3,6 @@ merchant-presented invoices and verified customer payloads (Bolt Card, wallet to
 
 # No `from __future__ import annotations`: FastAPI must see the per-app `Terminal` alias.
 import base64
-import sqlite3
 import time
 from typing import Annotated, Any, Literal
 
@@ -24,6 +23,7 @@ from backend_stub.services.wire import (
     SafeText,
     WaitSeconds,
 )
+from backend_stub.store import Row, Tx
 
 Status = Literal["approved", "declined", "pending"]
 CURSOR = r"^[A-Za-z0-9_-]{1,64}$"  # base64url, as next_cursor gives it
@@ -172,7 +172,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
     @r.get("/payments/{payment_id}", response_model=PaymentV2)
     async def get_payment(payment_id: PaymentId, terminal: Terminal) -> dict[str, Any]:
         row = await run_in_threadpool(
-            lambda: core.load_payment(ctx.store.read(), payment_id, terminal=terminal)
+            ctx.store.query, lambda db: core.load_payment(db, payment_id, terminal=terminal)
         )
         return core.doc_v2(row)
 
@@ -205,8 +205,8 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
             args.append(_uncursor(cursor))
         sql = f"SELECT * FROM payments WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"  # noqa: S608
 
-        def find() -> list[sqlite3.Row]:
-            return ctx.store.read().execute(sql, (*args, limit + 1)).fetchall()
+        def find() -> list[Row]:
+            return ctx.store.fetch_all(sql, (*args, limit + 1))
 
         rows = await run_in_threadpool(find)
         more = len(rows) > limit
@@ -226,8 +226,8 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
     ) -> JSONResponse:
         key = idempotency_key
 
-        def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
-            p = core.load_payment(db, payment_id, terminal=terminal)
+        def work(db: Tx) -> tuple[int, dict[str, Any]]:
+            p = core.load_payment(db, payment_id, terminal=terminal, lock=True)
             if p["status"] != "approved":
                 raise ProblemError(
                     409,
@@ -280,7 +280,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
     ) -> JSONResponse:
         """A merchant-presented invoice for a quote; its payment starts ``pending``."""
 
-        def work(db: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
+        def work(db: Tx) -> tuple[int, dict[str, Any]]:
             q = core.load_quote(db, body.quote_id, terminal=terminal)
             core.check_quote(ctx, q, asset=q.asset, amount_minor=q.crypto_minor)
             invoices.check_kind(body.kind, q.asset)
@@ -342,23 +342,36 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         """The invoice now; with ``wait`` and ``after``, once it is no longer at version ``after``
         (or after ``wait`` seconds, at most the instance's limit): a long-poll (docs/api.md)."""
 
-        def look() -> dict[str, Any]:
-            with ctx.store.write() as db:  # a write: an invoice past its time becomes expired
-                inv = invoices.refresh(db, invoices.load(db, invoice_id, terminal=terminal), now=ctx.now())
-                return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
+        def look(db: Tx) -> dict[str, Any] | None:
+            inv = invoices.load(db, invoice_id, terminal=terminal)
+            if invoices.expiry_due(inv, now=ctx.now()):
+                return None
+            return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
 
-        doc = await run_in_threadpool(look)
+        def expire(db: Tx) -> dict[str, Any]:
+            inv = invoices.refresh(
+                db, invoices.load(db, invoice_id, terminal=terminal, lock=True), now=ctx.now()
+            )
+            return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
+
+        async def current() -> dict[str, Any]:
+            # A poll is a read (tills poll twice a second); only an invoice whose time is up is
+            # written, once, to expire it.
+            seen = await run_in_threadpool(ctx.store.query, look)
+            return seen if seen is not None else await run_in_threadpool(ctx.store.transaction, expire)
+
+        doc = await current()
         wait_s = min(float(wait), ctx.settings.invoice_wait_max_s)
         if after is None or wait_s <= 0 or doc["version"] != after:
             return doc
 
-        def peek() -> str | None:
+        def peek(db: Tx) -> str | None:
             # one row, no write: a fresh full look only once something changed or expiry is due
-            inv = invoices.load(ctx.store.read(), invoice_id, terminal=terminal)
+            inv = invoices.load(db, invoice_id, terminal=terminal)
             return None if invoices.expiry_due(inv, now=ctx.now()) else invoices.version(inv)
 
         async def peek_async() -> str | None:
-            return await run_in_threadpool(peek)
+            return await run_in_threadpool(ctx.store.query, peek)
 
         started = time.monotonic()
         changed = await watch.wait_for_change(
@@ -370,7 +383,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
             peek=peek_async,
         )
         response.headers[watch.WAITED_HEADER] = f"{time.monotonic() - started:.3f}"
-        return await run_in_threadpool(look) if changed else doc
+        return await current() if changed else doc
 
     @r.post("/invoices/{invoice_id}/simulate", response_model=Invoice, tags=["test mode"])
     async def simulate_payment(
@@ -379,13 +392,12 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         """Test mode: the customer's wallet pays ``amount_minor`` to this invoice."""
         require_test_mode(ctx)
 
-        def pay() -> dict[str, Any]:
-            with ctx.store.write() as db:
-                inv = invoices.load(db, invoice_id, terminal=terminal)
-                inv = invoices.receive(db, inv, int(body.amount_minor), now=ctx.now())
-                return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
+        def pay(db: Tx) -> dict[str, Any]:
+            inv = invoices.load(db, invoice_id, terminal=terminal, lock=True)
+            inv = invoices.receive(db, inv, int(body.amount_minor), now=ctx.now())
+            return invoices.doc(inv, core.load_payment(db, inv["payment_id"], terminal=terminal))
 
-        doc = await run_in_threadpool(pay)
+        doc = await run_in_threadpool(ctx.store.transaction, pay)
         board.changed(invoice_id)  # committed: wake the tills waiting on it here
         return doc
 

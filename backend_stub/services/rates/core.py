@@ -8,7 +8,6 @@ major units, v2 integer minor units) and how the quote is rendered (:func:`doc_v
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
@@ -19,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from backend_stub.feed import FeedError, SourcePrice, SourcesDivergeError, SourcesStaleError
 from backend_stub.problems import ProblemError
 from backend_stub.services.common import Context, iso, new_id
+from backend_stub.store import Tx
 from backend_stub.testmode import MAGIC_QUOTE_AMOUNTS
 from terminal.domain.money import ASSETS, Asset, AssetKind, Money, MoneyError, fiat_to_crypto
 
@@ -106,7 +106,7 @@ def price(ctx: Context, fiat: Money, asset_code: str) -> PricedQuote:
     )
 
 
-def save(db: sqlite3.Connection, q: PricedQuote, *, terminal: str, doc: dict[str, object]) -> None:
+def save(db: Tx, q: PricedQuote, *, terminal: str, doc: dict[str, object]) -> None:
     db.execute(
         "INSERT INTO quotes (quote_id, terminal_id, fiat_minor, fiat_currency, asset, crypto_minor, rate, "
         "spread_bps, fee_minor, issued_at, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -141,11 +141,7 @@ async def create(
     q = price(ctx, fiat(ASSETS[fiat_code]), asset_code)
     doc = render(q)
 
-    def store() -> None:
-        with ctx.store.write() as db:
-            save(db, q, terminal=terminal, doc=doc)
-
-    await run_in_threadpool(store)
+    await run_in_threadpool(ctx.store.transaction, lambda db: save(db, q, terminal=terminal, doc=doc))
     return doc
 
 

@@ -29,12 +29,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult
 
-import idna
-
 from terminal.domain.payloads.errors import PayloadError
 
 if TYPE_CHECKING:
     import regex
+
+# ``idna`` (and ``regex``) are imported where a host needs them: most hosts are plain ASCII,
+# and every parser of a link imports this module.
 
 __all__ = ["check_ens_name", "check_host", "check_url_host", "mixed_script_label"]
 
@@ -124,6 +125,8 @@ def _check_ascii_label(label: str, *, what: str) -> None:
     if not 1 <= len(label) <= 63 or not set(label) <= _LDH or label[0] == "-" or label[-1] == "-":
         raise PayloadError("bad_host", f"{what} has a host name that is not valid ({label[:30]!r})")
     if label.startswith("xn--"):
+        import idna
+
         try:
             unicode_label = idna.decode(label)
         except (idna.IDNAError, UnicodeError):
@@ -151,6 +154,8 @@ def check_host(host: str, *, what: str) -> str:
     if not host.isascii():
         if any(unicodedata.category(c) in _HIDDEN_CATEGORIES for c in host):
             raise PayloadError("bad_host", f"{what} has a host with invisible or control characters")
+        import idna
+
         try:
             ascii_host = idna.encode(host, uts46=True, std3_rules=True).decode("ascii")
         except (idna.IDNAError, UnicodeError):
@@ -178,6 +183,8 @@ def check_ens_name(name: str, *, what: str) -> str:
         raise PayloadError("bad_address", f"{what} is too long for an ENS name")
     if any(unicodedata.category(c) in _HIDDEN_CATEGORIES for c in name):
         raise PayloadError("bad_address", f"{what} has invisible or control characters")
+    import idna
+
     try:
         # ENS normalisation (ENSIP-15) builds on UTS #46: a name that the mapping changes (upper
         # case, fullwidth "ａ", decomposed accents) is not the name it looks like

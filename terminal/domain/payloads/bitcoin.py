@@ -22,7 +22,6 @@ from terminal.domain.payloads.addresses import (
     decode_segwit,
     parse_bitcoin_address,
 )
-from terminal.domain.payloads.bolt11 import decode_bolt11
 from terminal.domain.payloads.errors import PayloadError
 
 __all__ = ["BitcoinUri", "build_bip21", "parse_bitcoin_uri"]
@@ -58,6 +57,8 @@ class BitcoinUri:
         """The ``lightning=`` invoice decoded when it is valid BOLT11 (BIP321 lets it be anything)."""
         if self.lightning is None:
             return None
+        from terminal.domain.payloads.bolt11 import decode_bolt11  # coincurve: only for a lightning=
+
         try:
             return decode_bolt11(self.lightning).to_json()
         except PayloadError:
@@ -102,6 +103,8 @@ def _check_addressless(instructions: list[tuple[str, str]]) -> None:
         raise PayloadError("no_address", "the bitcoin: URI has no address and no payment instruction")
     for key, value in instructions:
         if key == "lightning":
+            from terminal.domain.payloads.bolt11 import decode_bolt11
+
             try:
                 decode_bolt11(value)
             except PayloadError as exc:

@@ -13,12 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from Crypto.Hash import keccak
-
 from terminal.domain.payloads._host import check_ens_name
 from terminal.domain.payloads._numbers import UINT256_MAX, check_cap, format_minor
 from terminal.domain.payloads._uri import pct_decode, pct_encode, split_query
 from terminal.domain.payloads.errors import PayloadError
+from terminal.domain.payloads.keccak import keccak256
 
 __all__ = ["EthereumRequest", "build_eip681", "checksum_address", "parse_eip681", "parse_eth_address"]
 
@@ -44,16 +43,10 @@ TOKENS = {
 TOKEN_BY_ASSET = {asset: addr for addr, (asset, _) in TOKENS.items()}
 
 
-def _keccak(data: bytes) -> bytes:
-    h = keccak.new(digest_bits=256)
-    h.update(data)
-    return h.digest()
-
-
 def checksum_address(address: str) -> str:
     """The EIP-55 form of a ``0x`` + 40-hex address."""
     hexpart = address[2:].lower()
-    digest = _keccak(hexpart.encode()).hex()
+    digest = keccak256(hexpart.encode()).hex()
     return "0x" + "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(hexpart))
 
 

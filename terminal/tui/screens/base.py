@@ -8,15 +8,19 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from textual.app import ComposeResult
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from terminal.tui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from terminal.config import Settings
+    from terminal.domain.zreport import ZReport
     from terminal.journal import SaleRecord
-    from terminal.tui.updates import DailyReport, InvoiceDesk, SaleView
+    from terminal.tui.updates import InvoiceDesk, SaleView
 
 
 class Queries(Protocol):
@@ -34,7 +38,7 @@ class Queries(Protocol):
 
     def detail(self, reference: str) -> tuple[SaleRecord, list[str]]: ...
 
-    def daily_report(self, *, day: str | None = None) -> DailyReport: ...
+    def daily_report(self, *, day: date | None = None) -> ZReport: ...
 
     def settings_rows(self) -> list[tuple[str, str, str]]: ...
 
@@ -52,6 +56,15 @@ class Host(Protocol):
     def register(self) -> Queries: ...
 
     demo: bool  # the demo till: simulated readers that present something only on a demo key
+
+
+class ReceiptPrint(Message):
+    """Print (again) the receipt of the sale ``reference``; each screen with a print key nests
+    its own ``PrintRequested`` of this."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__()
+        self.reference = reference
 
 
 class PosScreen(Screen[None]):

@@ -3,7 +3,7 @@ the daily report, settings with doctor results."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import ClassVar
 
 from rich.text import Text
@@ -14,8 +14,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from terminal.domain.money import ASSETS, Money
+from terminal.domain.zreport import ZReport
 from terminal.journal import SaleRecord
-from terminal.tui.screens.base import PosScreen
+from terminal.tui.screens.base import PosScreen, ReceiptPrint
 from terminal.tui.updates import Check, Receipt
 from terminal.tui.widgets.qr import QrCode
 
@@ -47,6 +48,7 @@ def _crypto(r: SaleRecord) -> str:
 
 class ReceiptScreen(PosScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("P", "print", "Print"),
         Binding("s", "save", "Save .txt+.png"),
         Binding("escape", "app.pop_screen", "Back"),
         Binding("enter", "app.new_sale", "New sale"),
@@ -56,6 +58,9 @@ class ReceiptScreen(PosScreen):
         def __init__(self, receipt: Receipt) -> None:
             super().__init__()
             self.receipt = receipt
+
+    class PrintRequested(ReceiptPrint):
+        pass
 
     def __init__(self, receipt: Receipt) -> None:
         super().__init__(id="receipt")
@@ -72,6 +77,9 @@ class ReceiptScreen(PosScreen):
 
     def action_save(self) -> None:
         self.post_message(self.SaveRequested(self.receipt))
+
+    def action_print(self) -> None:
+        self.post_message(self.PrintRequested(self.receipt.reference))
 
 
 class HistoryScreen(PosScreen):
@@ -138,8 +146,12 @@ class HistoryScreen(PosScreen):
 class DetailScreen(PosScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "refund", "Refund"),
+        Binding("P", "print", "Print receipt"),
         Binding("escape", "app.pop_screen", "Back"),
     ]
+
+    class PrintRequested(ReceiptPrint):
+        pass
 
     def __init__(self, reference: str) -> None:
         super().__init__(id="detail")
@@ -169,6 +181,9 @@ class DetailScreen(PosScreen):
 
     def action_refund(self) -> None:
         self.app.push_screen(RefundScreen(self.reference, demo=self.pos.demo))
+
+    def action_print(self) -> None:
+        self.post_message(self.PrintRequested(self.reference))
 
 
 class RefundScreen(PosScreen):
@@ -249,29 +264,37 @@ class RefundScreen(PosScreen):
 
 
 class ReportScreen(PosScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+    """The day's Z-report, the one ``cryptopos report`` prints; ``P`` prints it on paper."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("P", "print", "Print"),
+        Binding("escape", "app.pop_screen", "Back"),
+    ]
+
+    class PrintRequested(Message):
+        """Print the Z-report of ``day`` on the receipt printer."""
+
+        def __init__(self, day: date) -> None:
+            super().__init__()
+            self.day = day
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.report: ZReport | None = None
 
     def body(self) -> ComposeResult:
-        with Vertical(classes="panel"):
+        with VerticalScroll(classes="panel"):
             yield Static(id="report-text")
 
     def on_mount(self) -> None:
-        r = self.register.daily_report()
-        lines = [
-            f"Daily report {r.day} (UTC), terminal {self.register.settings.terminal.id}",
-            "",
-            f"approved   {r.approved}",
-            f"declined   {r.declined}",
-            f"expired    {r.expired}",
-            f"cancelled  {r.cancelled}",
-            f"unsettled  {r.unsettled}",
-            "",
-            "takings:",
-            *([f"  {m.format()}" for m in r.totals.values()] or ["  none"]),
-            "received:",
-            *([f"  {m.format(trim=True)}" for m in r.by_asset.values()] or ["  none"]),
-        ]
+        self.report = self.register.daily_report()
+        header, *rows = self.report.lines()
+        lines = [f"{header}, terminal {self.register.settings.terminal.id}", *rows]
         self.query_one("#report-text", Static).update(Text("\n".join(lines)))
+
+    def action_print(self) -> None:
+        if self.report is not None:
+            self.post_message(self.PrintRequested(self.report.window.day))
 
 
 class SettingsScreen(PosScreen):

@@ -14,7 +14,7 @@ from textual.widgets import Input, Static
 from terminal.domain.money import AmountError, Money
 from terminal.domain.session import State
 from terminal.tui.keypad import Keypad, tip_of
-from terminal.tui.screens.base import PosScreen
+from terminal.tui.screens.base import PosScreen, ReceiptPrint
 from terminal.tui.updates import SaleView
 from terminal.tui.widgets.qr import QrCode, compact_forms, fitting_form, qr_size
 from terminal.tui.widgets.readers import ReaderPanel
@@ -369,8 +369,12 @@ class ResultScreen(PosScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "app.new_sale", "New sale"),
         Binding("p", "app.receipt", "Receipt"),
+        Binding("P", "print", "Print"),
         Binding("h", "app.history", "History"),
     ]
+
+    class PrintRequested(ReceiptPrint):
+        pass
 
     def body(self) -> ComposeResult:
         with Vertical(classes="panel", id="result-body"):
@@ -379,6 +383,11 @@ class ResultScreen(PosScreen):
 
     def on_mount(self) -> None:
         self.follow("sale", self._render_sale)
+
+    def action_print(self) -> None:
+        reference = self.pos.sale.reference
+        if reference is not None:
+            self.post_message(self.PrintRequested(reference))
 
     def _render_sale(self, sale: SaleView) -> None:
         title, style = {

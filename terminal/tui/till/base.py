@@ -9,7 +9,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from drivers.registry import Reader
-from terminal.client import BackendClient
 from terminal.config import LoadedSettings, Settings
 from terminal.domain import session as s
 from terminal.domain.money import ASSETS, Asset
@@ -28,6 +27,7 @@ from terminal.tui.updates import (
 )
 
 if TYPE_CHECKING:
+    from terminal.client import BackendClient
     from terminal.tui.till.sale import TillSale
 
 
@@ -89,6 +89,13 @@ class TillBase:
     @property
     def currency(self) -> Asset:
         return ASSETS[self.settings.terminal.fiat_currency]
+
+    async def _run(self, step: Awaitable[None]) -> None:
+        """One step of the core, then the view catches up with the session."""
+        await step
+        self._publish(
+            quotes_requested=self.session.quotes_requested, reason=self.session.reason or self.view.reason
+        )
 
     def _publish(self, **changes: Any) -> None:
         self.view = replace(self.view, state=self.session.state, **changes)

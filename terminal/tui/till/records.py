@@ -1,13 +1,13 @@
-"""What the journal tells the cashier: the history, one sale's detail, the daily report."""
+"""What the journal tells the cashier: the history, one sale's detail, the daily Z-report."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import date
 
-from terminal.domain.money import ASSETS, Money
+from terminal.domain.zreport import DayWindow, ZReport
 from terminal.journal import SaleRecord
 from terminal.tui.till.base import TillBase
-from terminal.tui.updates import DailyReport, RegisterError
+from terminal.tui.updates import RegisterError
 
 
 class Records(TillBase):
@@ -29,31 +29,10 @@ class Records(TillBase):
             raise RegisterError("No such sale", f"{reference} is not in the journal")
         return record, self.journal.events(reference)
 
-    def daily_report(self, *, day: str | None = None) -> DailyReport:
-        """Totals of one UTC day (default: today by the register's clock), from the journal."""
-        day = day or datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%d")
-        counts = dict.fromkeys(("approved", "declined", "expired", "cancelled", "unknown_outcome"), 0)
-        totals: dict[str, Money] = {}
-        by_asset: dict[str, Money] = {}
-        for r in self.journal.sales():
-            if datetime.fromtimestamp(r.created_at, UTC).strftime("%Y-%m-%d") != day:
-                continue
-            state = "approved" if r.state == "refunded" else r.state
-            if state in counts:
-                counts[state] += 1
-            if state == "approved":
-                fiat = Money(r.fiat_minor, ASSETS[r.fiat_currency])
-                totals[r.fiat_currency] = totals.get(r.fiat_currency, Money(0, fiat.asset)) + fiat
-                if r.crypto_minor is not None and r.asset in ASSETS:
-                    c = Money(r.crypto_minor, ASSETS[r.asset])
-                    by_asset[r.asset] = by_asset.get(r.asset, Money(0, c.asset)) + c
-        return DailyReport(
-            day,
-            counts["approved"],
-            counts["declined"],
-            counts["expired"],
-            counts["cancelled"],
-            counts["unknown_outcome"],
-            totals,
-            by_asset,
-        )
+    def daily_report(self, *, day: date | None = None) -> ZReport:
+        """The Z-report of one UTC day (default: today by the register's clock): the same
+        report as ``cryptopos report`` and the printed one, refunds included."""
+        from terminal.reporting import read_z_report
+
+        window = DayWindow.utc(day) if day is not None else DayWindow.utc_of(self.clock())
+        return read_z_report(self.journal, window)

@@ -1,10 +1,11 @@
 """The sale at the till: the cashier's and the readers' intents, the ticks that run the quote
-countdown and the payment window, the background reconcile, the receipt; and
+countdown and the payment window, the background reconcile; and
 :class:`TillSale`, the sale core (:mod:`terminal.sale`) with the register as its face."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from terminal.client import BackendError, BackendUnavailableError, PaymentResult
@@ -16,7 +17,6 @@ from terminal.tui.till.invoices import INVOICE_SOURCE, InvoiceSteps
 from terminal.tui.updates import (
     ReadersReleased,
     ReadersRequested,
-    Receipt,
     RegisterError,
     SaleUpdated,
     SaleView,
@@ -33,7 +33,7 @@ class SaleSteps(InvoiceSteps):
             self.reset()
         total = base + tip if tip is not None else base
         try:
-            self.core.enter(total)
+            self.core.enter(total, tip=tip)
         except s.SessionError as exc:
             raise RegisterError("Amount not taken", str(exc), "enter a positive amount") from None
         self._publish(base=base, tip=tip, total=total)
@@ -94,33 +94,32 @@ class SaleSteps(InvoiceSteps):
         self._emit(SaleUpdated(self.view))
 
     async def tick(self) -> None:
-        """Called about every second by the host: quote countdown, payment window, invoice status."""
+        """Called about every second by the host: the quote countdown and the payment window.
+        The invoice is followed by a task of its own (``invoices.py``): a tick makes no request,
+        and takes the lock only when the quote or the window has run out."""
+        if self._timed_out() is None:
+            return
         async with self._lock:
-            if self.session.state is not s.State.AWAITING_PAYMENT:
-                return
-            now = self.clock()
-            quote = self.session.quote
-            assert quote is not None
-            if self._deadline is not None and now >= self._deadline:
-                await self._run(self.core.close_window())
-                return
-            if quote.expired(now):
-                await self._run(self.core.expire_quote(now))
-                return
-            paid = await self._poll_invoice()
-            if paid is not None:
-                await self._run(self.core.present(f"invoice:{paid.invoice_id}", INVOICE_SOURCE, now))
+            step = self._timed_out()  # again: a step may have moved the sale on meanwhile
+            if step is not None:
+                await self._run(step())
+
+    def _timed_out(self) -> Callable[[], Awaitable[None]] | None:
+        """The sale's step when its payment window or its quote has run out, else None."""
+        if self.session.state is not s.State.AWAITING_PAYMENT:
+            return None
+        now = self.clock()
+        quote = self.session.quote
+        assert quote is not None
+        if self._deadline is not None and now >= self._deadline:
+            return self.core.close_window
+        if quote.expired(now):
+            return partial(self.core.expire_quote, now)
+        return None
 
     def seconds_left(self) -> float | None:
         q = self.view.quote
         return None if q is None else q.seconds_left(self.clock())
-
-    async def _run(self, step: Awaitable[None]) -> None:
-        """One step of the core, then the view catches up with the session."""
-        await step
-        self._publish(
-            quotes_requested=self.session.quotes_requested, reason=self.session.reason or self.view.reason
-        )
 
     async def reconcile(self) -> int:
         """Settle what the till owes the backend an answer for (unknown outcomes) and forward the
@@ -155,29 +154,6 @@ class SaleSteps(InvoiceSteps):
             self._set_backend(queued=self._queued())
             return len(set(report.settled) | set(report.forwarded))
 
-    def receipt(self) -> Receipt | None:
-        """The receipt of the current (finished) sale."""
-        v = self.view
-        if v.total is None or v.reference is None or v.state not in (s.State.APPROVED, s.State.DECLINED):
-            return None
-        quote = v.quote
-        # No receipt page exists in the API yet: the QR carries the ids a back office looks up.
-        link = f"cryptopos:receipt?payment={v.payment_id or ''}&reference={v.reference}"
-        return Receipt(
-            merchant=self.settings.merchant.name,
-            terminal=self.settings.terminal.id,
-            at=v.finished_at or self.clock(),
-            status=v.state.value,
-            fiat=v.total,
-            tip=v.tip,
-            crypto=quote.crypto if quote else None,
-            rate=str(quote.rate) if quote else None,
-            quote_id=quote.quote_id if quote else None,
-            payment_id=v.payment_id,
-            reference=v.reference,
-            link=link,
-        )
-
 
 class TillSale(SaleCore):
     """The sale core with the register as its face: every hook becomes a view or status update."""
@@ -195,6 +171,7 @@ class TillSale(SaleCore):
         await r._issue_invoice()
 
     def stop_readers(self) -> None:
+        self.register._stop_following()  # the invoice too: the sale no longer waits for it
         self.register._emit(ReadersReleased(self.register._generation))
 
     def was_settled_elsewhere(self, state: str) -> None:
