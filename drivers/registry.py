@@ -15,7 +15,9 @@ Errors::
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -145,6 +147,40 @@ def probe_device(device: str) -> Probe:
         return Probe(device, False, str(exc), f"pip install 'cryptopos[{exc.extra}]'")
     except DriverError as exc:
         return Probe(device, False, str(exc), "fix the device string in terminal.readers")
+
+
+# How long a command waits for its readers' probes before it gives up on one: a customer at the
+# counter must not wait out a payment window for a reader that is not there.
+PREFLIGHT_S = 2.0
+
+
+def preflight(devices: Sequence[str], *, timeout_s: float = PREFLIGHT_S) -> list[Probe]:
+    """Probe every device at once (each in its own thread, as ``doctor`` does) and give up on one
+    that has not answered within ``timeout_s``. In the order given; never raises."""
+    results: dict[int, Probe] = {}
+
+    def run(index: int, device: str) -> None:
+        results[index] = probe_device(device)
+
+    threads = [
+        threading.Thread(target=run, args=(i, d), name=f"probe {d}", daemon=True)
+        for i, d in enumerate(devices)
+    ]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout_s
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return [
+        results.get(i)
+        or Probe(
+            d,
+            False,
+            f"did not answer within {timeout_s:g} s",
+            "check that it is plugged in and not used by another program; `cryptopos doctor` checks it",
+        )
+        for i, d in enumerate(devices)
+    ]
 
 
 def open_reader(device: str, **options: object) -> Reader:

@@ -165,26 +165,81 @@ class RetrySettings(_Section):
 PAYLOAD_KINDS = ("bolt_card", "lnurl_withdraw", "wallet_token", "test_card")
 
 
+# The shipped offline caps, in major units of each currency. Stated per currency because one
+# number cannot be read in every currency ("50.00" is no yen amount) and would not mean the same
+# risk in each: a sale is compared with the caps of its own currency, never converted.
+DEFAULT_MAX_PAYMENT = {
+    "CHF": "50.00",
+    "EUR": "50.00",
+    "GBP": "40.00",
+    "JPY": "7500",
+    "KWD": "15.000",
+    "USD": "50.00",
+}
+DEFAULT_MAX_TOTAL = {
+    "CHF": "200.00",
+    "EUR": "200.00",
+    "GBP": "170.00",
+    "JPY": "30000",
+    "KWD": "60.000",
+    "USD": "200.00",
+}
+_PER_CURRENCY_HINT = (
+    'state it per currency: a table such as max_payment = { EUR = "50.00", JPY = "7500" } '
+    "(in the environment: EUR=50.00,JPY=7500)"
+)
+
+
+def _fiat_codes() -> list[str]:
+    return sorted(c for c, a in ASSETS.items() if a.kind is AssetKind.FIAT)
+
+
+def parse_caps(value: Any) -> dict[str, str]:
+    """A per-currency table of amounts, each exact in its currency's decimals; every problem at once."""
+    from terminal.domain.money import Money, MoneyError
+
+    if isinstance(value, str):
+        text = value.strip()
+        if "=" not in text:
+            raise ValueError(f"{value!r} is one amount for every currency; {_PER_CURRENCY_HINT}")
+        pairs = [part.partition("=") for part in text.split(",") if part.strip()]
+        value = {code.strip(): amount.strip() for code, _, amount in pairs}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected a table of amounts per currency; {_PER_CURRENCY_HINT}")
+    out: dict[str, str] = {}
+    problems: list[str] = []
+    for raw_code, raw_amount in value.items():
+        code = str(raw_code).strip().upper()
+        if code not in _fiat_codes():
+            problems.append(f"{raw_code!r} is not a fiat currency; use some of {', '.join(_fiat_codes())}")
+            continue
+        if isinstance(raw_amount, bool) or not isinstance(raw_amount, str | int):
+            problems.append(f'{code}: write the amount as text, e.g. {code} = "{DEFAULT_MAX_PAYMENT[code]}"')
+            continue
+        try:
+            money = Money.parse(str(raw_amount), code)
+        except MoneyError as exc:
+            problems.append(f"{code} = {str(raw_amount)!r}: {exc}")
+            continue
+        out[code] = money.amount_str()
+    if problems:
+        raise ValueError("; ".join(problems))
+    return out
+
+
 class OfflineSettings(_Section):
     """Taking payments while the backend is unreachable: off unless the merchant opts in."""
 
     enabled: bool = False
-    max_payment: str = "50.00"  # in terminal.fiat_currency, major units
-    max_total: str = "200.00"
+    # currency -> major units; a sale in a currency without both caps is never taken offline
+    max_payment: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MAX_PAYMENT))
+    max_total: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MAX_TOTAL))
     allowed_kinds: tuple[str, ...] = ("bolt_card",)
 
-    @field_validator("max_payment", "max_total")
+    @field_validator("max_payment", "max_total", mode="before")
     @classmethod
-    def _amount(cls, v: str) -> str:
-        from decimal import Decimal, InvalidOperation
-
-        try:
-            d = Decimal(v.strip())
-        except InvalidOperation:
-            raise ValueError(f'{v!r} is not an amount; write it like "50.00"') from None
-        if not d.is_finite() or d <= 0:
-            raise ValueError(f"{v!r} must be a positive amount")
-        return v.strip()
+    def _caps(cls, v: Any) -> dict[str, str]:
+        return parse_caps(v)
 
     @field_validator("allowed_kinds")
     @classmethod
@@ -279,6 +334,9 @@ class Settings(_Section):
     staff: StaffSettings = StaffSettings()
 
 
+# Keys whose value is itself a table (per-currency amounts): read whole, not as sub-keys.
+TABLE_KEYS = frozenset({"offline.max_payment", "offline.max_total"})
+
 # ---------------------------------------------------------------------------------------
 
 
@@ -313,7 +371,7 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in data.items():
         key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
+        if isinstance(v, Mapping) and key not in TABLE_KEYS:
             out.update(_flatten(v, key + "."))
         else:
             out[key] = v
@@ -351,6 +409,14 @@ def _env_value(raw: str, key: str) -> Any:
     section_model = _known_keys().get(section)
     if section_model is not None and name in section_model.model_fields:
         ann = str(section_model.model_fields[name].annotation)
+        if key in TABLE_KEYS:
+            text = raw.strip()
+            if text.startswith("{"):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    return raw
+            return raw  # CODE=AMOUNT,... is read by the field's own parser
         if "tuple" in ann or "list" in ann:
             text = raw.strip()
             if text.startswith("["):
@@ -447,10 +513,32 @@ def load_settings(
             key = ".".join(str(p) for p in err["loc"][:2])
             msg = err["msg"].removeprefix("Value error, ")
             problems.append(Problem(sources.get(key, "default"), key, msg))
+    if settings is not None:
+        problems += _cross_problems(settings, sources)
     if problems:
         raise ConfigError(problems)
     assert settings is not None
     return LoadedSettings(settings, sources)
+
+
+def _cross_problems(settings: Settings, sources: Mapping[str, str]) -> list[Problem]:
+    """What no single key is wrong about, but a sale would be refused for: checked here so that
+    ``config check`` and every command refuse the same configurations."""
+    problems = []
+    fiat, offline = settings.terminal.fiat_currency, settings.offline
+    if offline.enabled:
+        for key, caps in (("max_payment", offline.max_payment), ("max_total", offline.max_total)):
+            if fiat not in caps:
+                dotted = f"offline.{key}"
+                problems.append(
+                    Problem(
+                        sources.get(dotted, "default"),
+                        dotted,
+                        f"offline payments are on and the terminal sells in {fiat}, but there is no "
+                        f'{fiat} cap; add {fiat} = "..." to [offline.{key}]',
+                    )
+                )
+    return problems
 
 
 def effective_rows(loaded: LoadedSettings) -> list[tuple[str, str, str]]:
@@ -464,6 +552,8 @@ def effective_rows(loaded: LoadedSettings) -> list[tuple[str, str, str]]:
                 shown = "********" if value.get_secret_value() else "(empty)"
             elif isinstance(value, tuple | list):
                 shown = ", ".join(str(v) for v in value)
+            elif isinstance(value, dict):
+                shown = ", ".join(f"{k} {v}" for k, v in value.items())
             else:
                 shown = str(value)
             rows.append((key, shown, loaded.source_of(key)))

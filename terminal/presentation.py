@@ -16,15 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from terminal.domain.payloads import PayloadError, parse_payload
 
+if TYPE_CHECKING:
+    from terminal.domain.money import Asset
+
 TEST_PREFIX = "cryptopos-test:"
-# What a customer can present to pay (parse_payload kinds). An address or an invoice shown by
-# the customer asks to *receive* money: never submitted as a payment.
-CUSTOMER_KINDS = frozenset({"boltcard", "lnurl", "wallet_token"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +33,28 @@ class Presentation:
     replay_token: str | None  # a part that must never be seen twice, or None
     card_uid: str | None = None
     counter: int | None = None
-    refusal: str | None = None  # why the terminal refuses it without asking the backend
+    refusal: str | None = None  # why the terminal refuses it without asking the backend (a code)
     # the kind its replay token is remembered under when it differs from ``kind``: a tap wrapped
     # in an NDEF message is the same tap as the bare one, and must not dodge the guard
     guard_kind: str | None = None
+    detail: str | None = None  # the refusal in words, when there is more to say than its code
 
 
-def identify(payload: str, *, now: float) -> Presentation:
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a payload cannot pay this sale: ``not_a_payment`` (the customer's own receive address
+    or invoice) or ``asset_mismatch`` (it pays another asset or network); and in words."""
+
+    code: str
+    message: str
+
+
+# A Bolt Card or an LNURL-withdraw link pays a Lightning invoice: the BTC-LN asset, never on-chain.
+LIGHTNING = "BTC-LN"
+
+
+def identify(payload: str, *, now: float, crypto: Asset | None = None) -> Presentation:
+    """What ``payload`` is; with the sale's ``crypto``, also refused when it cannot pay that asset."""
     text = payload.strip()
     if text.lower().startswith(TEST_PREFIX):
         return Presentation("test_card", None)
@@ -52,10 +67,17 @@ def identify(payload: str, *, now: float) -> Presentation:
     if parsed.kind == "ndef":
         content = getattr(parsed, "content", None)
         if content is None:
-            return Presentation("ndef", None)
-        inner = _classify(content)
-        return replace(inner, kind="ndef", guard_kind=inner.guard_kind or inner.kind)
-    return _classify(parsed)
+            seen = Presentation("ndef", None)
+        else:
+            inner = _classify(content)
+            seen = replace(inner, kind="ndef", guard_kind=inner.guard_kind or inner.kind)
+    else:
+        seen = _classify(parsed)
+    if seen.refusal is None and crypto is not None:
+        unfit = _fit(parsed, crypto)
+        if unfit is not None:
+            seen = replace(seen, refusal=unfit.code, detail=unfit.message)
+    return seen
 
 
 def _withdraw_token(url: str) -> str:
@@ -81,29 +103,64 @@ def _classify(parsed: Any) -> Presentation:
     return Presentation(str(parsed.kind), None)
 
 
-def customer_refusal(payload: str, *, now: float) -> str | None:
-    """Why ``payload`` is not something a customer presents to pay, or None when it is.
+def sale_refusal(payload: str, crypto: Asset | None, *, now: float) -> Refusal | None:
+    """Why ``payload`` cannot pay a sale in ``crypto`` (or, without one, any sale), or None.
 
-    A camera sees every QR in view (a loyalty card, a wifi login, the customer's own receive
-    address): only a payment a customer presents goes on to the sale and the backend. The
-    emulator's test-mode payloads (``cryptopos-test:``) are not a public format; the backend
-    interprets them, so they pass."""
+    What the terminal cannot read passes: the backend judges it (an opaque card token). The
+    emulator's test-mode payloads (``cryptopos-test:``) are not a public format; they pass too."""
     text = payload.strip()
     if text.lower().startswith(TEST_PREFIX):
         return None
     try:
         parsed = parse_payload(text, now=now)
+    except PayloadError:
+        return None
+    return _fit(parsed, crypto)
+
+
+def _fit(parsed: Any, crypto: Asset | None) -> Refusal | None:
+    # by kind, as identify() classifies: no parser class is imported here
+    if parsed.kind == "ndef":
+        if getattr(parsed, "content", None) is None:
+            return Refusal("not_a_payment", "an NFC message without a payment in it")
+        parsed = parsed.content
+    lightning = parsed.kind == "boltcard" or (
+        parsed.kind == "lnurl" and parsed.tag in (None, "withdrawRequest")
+    )
+    if lightning:
+        if crypto is not None and crypto.code != LIGHTNING:
+            what = "Bolt Card" if parsed.kind == "boltcard" else "LNURL-withdraw link"
+            return Refusal(
+                "asset_mismatch",
+                f"a {what} pays over Lightning; this sale is in {crypto.code}: choose {LIGHTNING}",
+            )
+        return None
+    if parsed.kind == "wallet_token":
+        if crypto is not None and parsed.asset.upper() != crypto.code:
+            return Refusal(
+                "asset_mismatch",
+                f"the wallet's token is for {parsed.asset.upper()}; this sale is in {crypto.code}",
+            )
+        return None
+    kind = str(parsed.kind).replace("_", " ")
+    return Refusal("not_a_payment", f"the customer showed a {kind} code, which asks to receive money")
+
+
+def customer_refusal(payload: str, *, now: float, crypto: Asset | None = None) -> str | None:
+    """Why ``payload`` is not something a customer presents to pay (this sale, with ``crypto``),
+    or None when it is. Stricter than :func:`sale_refusal`: what does not parse is refused too.
+
+    A camera sees every QR in view (a loyalty card, a wifi login, the customer's own receive
+    address): only a payment a customer presents goes on to the sale and the backend."""
+    text = payload.strip()
+    if text.lower().startswith(TEST_PREFIX):
+        return None
+    try:
+        parse_payload(text, now=now)
     except PayloadError as exc:
         return exc.message
-    kind = str(parsed.kind)
-    if kind == "ndef":
-        inner = getattr(parsed, "content", None)
-        if inner is None:
-            return "an NFC message without a payment in it"
-        kind = str(inner.kind)
-    if kind not in CUSTOMER_KINDS:
-        return f"the customer showed a {kind.replace('_', ' ')} code, which asks to receive money"
-    return None
+    unfit = sale_refusal(text, crypto, now=now)
+    return None if unfit is None else unfit.message
 
 
 def customer_payment_filter(clock: Callable[[], float]) -> Callable[[str], bool]:

@@ -117,20 +117,24 @@ def probe(device: str, rest: str) -> Probe:
     kind, target, options = parse(device, rest)
     require_cv2()
     from drivers.camera.decoders import DEFAULT_DECODER, get_decoder
-    from drivers.camera.reader import CAMERA_HINT, open_capture, read_image
+    from drivers.camera.reader import CAMERA_HINT, FILE_HINT, file_problem, open_capture, read_image
 
     get_decoder(str(options.get("decoder", DEFAULT_DECODER)))
     if kind == "image":
         try:
             img = read_image(target)
         except CameraError as exc:
-            return Probe(device, False, exc.message, "check the path")
+            return Probe(device, False, exc.message, exc.hint or "check the path")
         return Probe(device, True, f"image {img.shape[1]}x{img.shape[0]}")
+    if kind == "file":
+        missing = file_problem(target)
+        if missing is not None:
+            return Probe(device, False, missing.message, missing.hint)
     cap = open_capture(kind, target)
     if cap is None:
-        what = f"camera {target}" if kind == "index" else target
-        hint = CAMERA_HINT if kind == "index" else "check the path; OpenCV must be able to read the file"
-        return Probe(device, False, f"{what} cannot be opened", hint)
+        if kind == "index":
+            return Probe(device, False, f"camera {target} cannot be opened", CAMERA_HINT)
+        return Probe(device, False, f"{target}: not a video or image sequence OpenCV can read", FILE_HINT)
     try:
         ok, frame = cap.read()
         if not ok:

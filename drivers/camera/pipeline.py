@@ -39,6 +39,7 @@ def to_gray(frame: Any) -> Any:
 @dataclass
 class FrameResult:
     accepted: str | None = None  # the first new payload ``accept`` took
+    more: list[str] = field(default_factory=list)  # the frame's other new payloads (``every_code``)
     rejected: list[str] = field(default_factory=list)  # new codes ``accept`` refused
     texts: list[str] = field(default_factory=list)  # everything decoded in this frame
     full_res: bool = False  # whether the full-resolution retry ran
@@ -66,8 +67,12 @@ class ScanPipeline:
         margin: float = 0.25,
         budget_ms: float = 25.0,
         clock: Callable[[], float] = time.monotonic,
+        every_code: bool = False,
     ) -> None:
         self.decoder = decoder
+        # a live reader stops on a frame's first payload (one sale, one payment); a scan of a
+        # file reports every code in the frame (two QR codes side by side are two payloads)
+        self.every_code = every_code
         self.accept = accept
         self.fast_width = fast_width
         self.full_every = max(1, full_every)
@@ -138,9 +143,14 @@ class ScanPipeline:
             if last is not None and now - last < self.dedup_s:
                 continue  # the same code still in view: already handled
             if self.accept(text):
-                result.accepted = text
-                break  # stop on the first payload the caller takes
-            result.rejected.append(text)
+                if result.accepted is None:
+                    result.accepted = text
+                else:
+                    result.more.append(text)
+                if not self.every_code:
+                    break  # stop on the first payload the caller takes
+            else:
+                result.rejected.append(text)
         if len(self._seen) > 256:  # forget codes long out of view
             self._seen = {t: at for t, at in self._seen.items() if now - at < self.dedup_s}
         result.ms = (time.perf_counter() - started) * 1000

@@ -35,6 +35,20 @@ CAMERA_HINT = (
 )
 
 
+FILE_HINT = (
+    "check the path: camera:file:PATH takes a video file OpenCV reads (.avi, .mp4, .mkv...) or "
+    "an image pattern like frames/%04d.png"
+)
+
+
+def file_problem(path: str) -> CameraError | None:
+    """Why a ``camera:file:`` source cannot be there, for a plain file; a pattern's frames may
+    still be written (``frames/%04d.png``), so only opening it tells."""
+    if "%" in path or os.path.exists(path):
+        return None
+    return CameraError(f"{path}: no such file", title="Video not found", hint=FILE_HINT)
+
+
 def open_capture(kind: str, target: str) -> Any:
     """An opened VideoCapture, or None. OpenCV reports a missing camera by isOpened() == False."""
     cap = cv2.VideoCapture(int(target)) if kind == "index" else cv2.VideoCapture(target)
@@ -58,11 +72,14 @@ def iter_frames(path: str) -> Iterator[Any]:
     if path.lower().endswith((".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")) and "%" not in path:
         yield read_image(path)
         return
-    if "%" not in path and not os.path.exists(path):
-        raise CameraError(f"{path}: no such file", title="Video not found")
+    missing = file_problem(path)
+    if missing is not None:
+        raise missing
     cap = open_capture("file", path)
     if cap is None:
-        raise CameraError(f"{path}: not a video or image sequence OpenCV can read", title="Unreadable video")
+        raise CameraError(
+            f"{path}: not a video or image sequence OpenCV can read", title="Unreadable video", hint=FILE_HINT
+        )
     try:
         while True:
             ok, frame = cap.read()
@@ -87,7 +104,13 @@ class ScanReport:
 def scan_path(
     path: str, *, decoder: str = DEFAULT_DECODER, accept: Accept = accept_any, first_only: bool = False
 ) -> ScanReport:
-    pipeline = ScanPipeline(decoder=get_decoder(decoder), accept=accept, full_every=1, dedup_s=float("inf"))
+    pipeline = ScanPipeline(
+        decoder=get_decoder(decoder),
+        accept=accept,
+        full_every=1,
+        dedup_s=float("inf"),
+        every_code=not first_only,
+    )
     report = ScanReport(path)
     started = time.perf_counter()
     for index, frame in enumerate(iter_frames(path)):
@@ -95,7 +118,7 @@ def scan_path(
         report.frames += 1
         report.rejected += result.rejected
         if result.accepted is not None:
-            report.payloads.append(result.accepted)
+            report.payloads += [result.accepted, *result.more]
             if report.first_ms is None:
                 report.first_ms = (time.perf_counter() - started) * 1000
                 report.first_frame = index
@@ -167,24 +190,49 @@ class CameraReader(ThreadedReader):
         self._set_state(ReaderState.ENDED, "still image decoded")
         self._stop.wait()
 
+    def _file_failed(self, problem: CameraError, code: str) -> None:
+        """A file is not a camera that may come back: say what is wrong with it, once, and end."""
+        self._emit(
+            ReaderError(
+                reader=self.device, title=problem.title, message=problem.message, hint=problem.hint, code=code
+            )
+        )
+        self._set_state(ReaderState.ENDED, problem.message)
+        self._stop.wait()
+
     def _run_video(self) -> None:
         missing_reported = False
         while not self._stop.is_set():
+            missing = file_problem(self.target) if self.kind == "file" else None
+            if missing is not None:
+                self._file_failed(missing, "file_missing")
+                return
             cap = open_capture(self.kind, self.target)
+            if cap is None and self.kind == "file" and "%" not in self.target:
+                unreadable = CameraError(
+                    f"{self.target}: not a video OpenCV can read", title="Unreadable video", hint=FILE_HINT
+                )
+                self._file_failed(unreadable, "file_unreadable")
+                return
             if cap is None:
                 if not missing_reported:
-                    what = f"camera {self.target}" if self.kind == "index" else self.target
+                    camera = self.kind == "index"
                     self._emit(
                         ReaderError(
                             reader=self.device,
-                            title="Camera not found",
-                            message=f"{what} cannot be opened",
-                            hint=CAMERA_HINT,
+                            title="Camera not found" if camera else "No frames yet",
+                            message=f"camera {self.target} cannot be opened"
+                            if camera
+                            else f"{self.target}: no frame to read yet; waiting for the first one",
+                            hint=CAMERA_HINT if camera else FILE_HINT,
                             code="camera_missing",
                         )
                     )
                     missing_reported = True
-                self._set_state(ReaderState.DISCONNECTED, "cannot open the camera")
+                self._set_state(
+                    ReaderState.DISCONNECTED,
+                    "cannot open the camera" if self.kind == "index" else "no frames yet",
+                )
                 self._stop.wait(self.reconnect)
                 continue
             missing_reported = False

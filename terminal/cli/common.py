@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,3 +59,17 @@ def err(message: str) -> None:
 # Every sub-command also takes --config after its name (`cryptopos pay --config F ...`).
 PARENT = argparse.ArgumentParser(add_help=False)
 PARENT.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="config file")
+
+
+def require_readers(devices: Sequence[str]) -> None:
+    """Fail fast, before any quote: every reader answers its probe within a couple of seconds
+    (what ``cryptopos doctor`` checks), or the command ends with exit 2 and doctor's fix."""
+    from drivers.registry import preflight
+
+    failed = [p for p in preflight(devices) if not p.ok]
+    if failed:
+        raise CliError(
+            "\n".join(
+                f"reader {p.device}: {p.detail}" + (f"\n  fix: {p.hint}" if p.hint else "") for p in failed
+            )
+        )

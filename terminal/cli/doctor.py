@@ -74,14 +74,16 @@ def decoder_section() -> dict[str, Any]:
 
 
 async def backend_section(settings: Settings) -> dict[str, Any]:
-    from terminal.client import BackendError, backend_transport
+    from terminal.client import BackendError, backend_transport, embedded_ledger
     from terminal.client.adapters import AdapterError, choose_version
     from terminal.client.factory import client_from_settings
 
     secret = settings.signing.secret.get_secret_value().encode()
     url = settings.backend.url
     try:
-        transport = backend_transport(url, key_id=settings.signing.key_id, secret=secret)
+        transport = backend_transport(
+            url, key_id=settings.signing.key_id, secret=secret, ledger=embedded_ledger(settings.journal.path)
+        )
         # the till's own client: its api_version, retry settings and timeouts
         async with client_from_settings(settings, transport=transport) as client:
             found = await client.discover()

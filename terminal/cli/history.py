@@ -1,4 +1,5 @@
-"""``cryptopos history``: the journal's sales, newest last, filtered by time and status."""
+"""``cryptopos history``: the journal's sales, newest last, filtered by time and status; each sale
+with the refunds made of it (any state), so a refund is seen beside the payment it returns."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from terminal.cli.common import EXIT_OK, CliError, load
 
 if TYPE_CHECKING:
-    from terminal.journal import SaleRecord
+    from terminal.journal import RefundRecord, SaleRecord
 
 STATES = (
     "amount_entered",
@@ -73,7 +74,22 @@ def parse_states(text: str) -> tuple[str, ...]:
     return wanted
 
 
-def sale_json(s: SaleRecord, zone: tzinfo = UTC) -> dict[str, Any]:
+def refund_json(r: RefundRecord, zone: tzinfo = UTC) -> dict[str, Any]:
+    from terminal.domain.money import Money, asset
+
+    amount = Money(r.amount_minor, asset(r.asset))
+    return {
+        "status": r.state,
+        "created_at": datetime.fromtimestamp(r.created_at, zone).isoformat(timespec="seconds"),
+        "crypto": {"amount": amount.amount_str(), "minor": str(amount.minor)},
+        "asset": r.asset,
+        "to": r.to_address,
+        "refund_id": r.refund_id,
+        "reason": r.detail,
+    }
+
+
+def sale_json(s: SaleRecord, refunds: list[RefundRecord] | None = None, zone: tzinfo = UTC) -> dict[str, Any]:
     from terminal.domain.money import Money, asset
 
     fiat = Money(s.fiat_minor, asset(s.fiat_currency))
@@ -90,6 +106,7 @@ def sale_json(s: SaleRecord, zone: tzinfo = UTC) -> dict[str, Any]:
         "reason": s.reason,
         "offline": bool(s.offline),
         "idempotency_key": s.idempotency_key,
+        "refunds": [refund_json(r, zone) for r in refunds or []],
     }
 
 
@@ -109,10 +126,13 @@ def run(args: argparse.Namespace) -> int:
     journal = Journal(settings.journal.path)
     try:
         sales = journal.sales(states=states, since=since)[-args.limit :]
+        refunds: dict[str, list[RefundRecord]] = {}
+        for refund in journal.refunds():
+            refunds.setdefault(refund.payment_id, []).append(refund)
     finally:
         journal.close()
     try:
-        rows = [sale_json(s, zone) for s in sales]
+        rows = [sale_json(s, refunds.get(s.payment_id or ""), zone) for s in sales]
     except MoneyError as exc:
         raise CliError(f"the journal holds an amount this version cannot read: {exc}") from None
     if args.json:
@@ -130,4 +150,10 @@ def run(args: argparse.Namespace) -> int:
             f"{r['created_at']}  {r['status']:<16} {r['fiat']['amount']:>10} {r['fiat']['currency']}  "
             f"{crypto:<28} {r['reference']}  {extra}".rstrip()
         )
+        for f in r["refunds"]:
+            print(
+                f"{f['created_at']}    refund {f['status']:<9} {'':>14}  "
+                f"{f['crypto']['amount'] + ' ' + f['asset']:<28} to {f['to']}  "
+                f"{f['refund_id'] or f['reason'] or ''}".rstrip()
+            )
     return EXIT_OK

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, CliError, load
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, CliError, load, require_readers
 
 if TYPE_CHECKING:
     import httpx
@@ -53,15 +53,17 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def parse_sale(settings: Settings, amount_text: str, asset_code: str) -> tuple[Money, Asset]:
-    from terminal.domain.money import Money, MoneyError, asset
+    from terminal.domain.money import Money, MoneyError, UnknownAssetError, asset
 
+    accepted = ", ".join(settings.terminal.accepted_assets)
     try:
         crypto = asset(asset_code)
+    except UnknownAssetError:
+        # the assets a sale can be paid in; fiat codes are no answer to --asset
+        raise CliError(f"unknown asset {asset_code!r}; accepted here: {accepted}") from None
+    try:
         if crypto.code not in settings.terminal.accepted_assets:
-            raise CliError(
-                f"{crypto.code} is not accepted here; accepted: "
-                f"{', '.join(settings.terminal.accepted_assets)}"
-            )
+            raise CliError(f"{crypto.code} is not accepted here; accepted: {accepted}")
         return Money.parse(amount_text, settings.terminal.fiat_currency), crypto
     except MoneyError as exc:
         raise CliError(str(exc)) from None
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     )
     settings = loaded.settings
     amount, crypto = parse_sale(settings, args.amount, args.asset)
+    require_readers(settings.terminal.readers)
     report = asyncio.run(take_payment(settings, amount, crypto, reconcile_first=not args.no_reconcile))
     if args.json:
         print(json.dumps(report.to_json()))
@@ -110,15 +113,11 @@ async def take_payment(
     """One sale with the configured backend; ``transport`` lets several sales share one embedded backend."""
     from drivers.registry import DriverError
     from terminal.client.factory import client_from_settings
-    from terminal.domain.money import MoneyError
     from terminal.journal import Journal
     from terminal.sale import SaleRunner, offline_policy
     from terminal.settlement import reconcile
 
-    try:
-        policy = offline_policy(settings)
-    except MoneyError as exc:
-        raise CliError(f"offline caps: {exc}") from None
+    policy = offline_policy(settings)  # the settings model checked every cap in its currency
     journal = Journal(settings.journal.path)
     try:
         async with client_from_settings(
@@ -151,6 +150,8 @@ def human_summary(r: SaleReport) -> str:
         lines.append(f"          payment {r.payment_id}")
     if r.reason:
         lines.append(f"          reason: {r.reason}")
+    if r.next_step:
+        lines.append(f"          next: {r.next_step}")
     lines += [f"          note: {n}" for n in r.notices]
     lines.append(f"          reference {r.reference}, {r.timings_ms.get('total', 0):.0f} ms")
     return "\n".join(lines)

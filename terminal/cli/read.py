@@ -1,7 +1,9 @@
 """``cryptopos read``: print what a reader reads, one line (or JSON object) per tag or code.
 
-Each line carries the raw payload, the payload layer's parse (or its error), the reader, the UID
-where known, and the milliseconds the read took. Reader errors (card removed, garbage NDEF, a code
+Each line carries the raw payload, the payload layer's parse (or its error), whether ``pay`` would
+take it from a customer (``pays``, and ``refusal`` when not: the same check a sale makes, so the
+emulator's test cards pay and a customer's receive address does not), the reader, the UID where
+known, and the milliseconds the read took. Reader errors (card removed, garbage NDEF, a code
 that is not a payment) go to stderr, or into the JSON stream with ``"error"``.
 Exit codes: 0 something was read, 1 nothing was read before ``--timeout``, 2 a bad device string.
 """
@@ -15,7 +17,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from terminal.cli.common import EXIT_FAILED, EXIT_OK, CliError
+from terminal.cli.common import EXIT_FAILED, EXIT_OK, CliError, require_readers
 
 if TYPE_CHECKING:
     from drivers import CodeScanned, ReaderEvent, TagRead
@@ -41,6 +43,15 @@ def parse_view(text: str, *, now: float | None = None) -> dict[str, Any]:
     return {"parsed": payload_to_json(parsed), "parse_error": None}
 
 
+def pay_view(text: str) -> dict[str, Any]:
+    """What a sale would make of ``text`` presented by a customer (any asset)."""
+    from terminal.presentation import TEST_PREFIX, customer_refusal
+
+    refusal = customer_refusal(text, now=time.time())
+    test = text.strip().lower().startswith(TEST_PREFIX)
+    return {"pays": refusal is None, "refusal": refusal, "test_mode": test}
+
+
 def ndef_view(raw: bytes) -> dict[str, Any] | None:
     """The NDEF message's records as the payload layer decodes them."""
     from terminal.domain.payloads import PayloadError, parse_ndef
@@ -59,6 +70,7 @@ def describe(event: TagRead | CodeScanned) -> dict[str, Any]:
         "reader": event.reader,
         "payload": event.payload,
         **parse_view(event.payload),
+        **pay_view(event.payload),
         "elapsed_ms": None if event.elapsed_ms is None else round(event.elapsed_ms, 2),
     }
     if isinstance(event, TagRead):
@@ -76,22 +88,27 @@ def human(view: dict[str, Any]) -> str:
         head += f"  uid {view['uid']}"
     if view.get("elapsed_ms") is not None:
         head += f"  {view['elapsed_ms']:.0f} ms"
-    if view["parse_error"]:
+    if view["test_mode"] and view["pays"]:
+        head += "\n     a test card of the emulated backend (test mode): pay takes it"
+    elif view["parse_error"]:
         head += f"\n     not a payment: {view['parse_error']['message']}"
     elif view["parsed"] is not None:
         parsed = view["parsed"]
         facts = [f"{k} {parsed[k]}" for k in ("kind", "network", "asset", "amount") if parsed.get(k)]
         head += f"\n     {', '.join(facts)}"
+        if not view["pays"]:
+            head += f"\n     pay refuses it: {view['refusal']}"
     return head
 
 
 def run(args: argparse.Namespace) -> int:
-    from drivers import CodeScanned, ReaderError, ReaderStateChanged, TagRead, open_reader
+    from drivers import CodeScanned, ReaderError, ReaderState, ReaderStateChanged, TagRead, open_reader
     from drivers.registry import DriverError
 
     if args.timeout is not None and args.timeout <= 0:
         raise CliError("--timeout must be a positive number of seconds")
     events: queue.Queue[ReaderEvent] = queue.Queue()
+    require_readers([args.reader])
     try:
         reader = open_reader(args.reader)
     except DriverError as exc:
@@ -119,9 +136,12 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     hint = f" ({event.hint})" if event.hint else ""
                     print(f"{event.title}: {event.message}{hint}", file=sys.stderr, flush=True)
-            elif isinstance(event, ReaderStateChanged) and not args.json:
-                detail = f": {event.detail}" if event.detail else ""
-                print(f"[{event.reader}] {event.state.value}{detail}", file=sys.stderr, flush=True)
+            elif isinstance(event, ReaderStateChanged):
+                if not args.json:
+                    detail = f": {event.detail}" if event.detail else ""
+                    print(f"[{event.reader}] {event.state.value}{detail}", file=sys.stderr, flush=True)
+                if event.state is ReaderState.ENDED:
+                    break  # a file or still image read to its end: nothing more will come
     finally:
         reader.stop()
     return EXIT_OK if reads else EXIT_FAILED

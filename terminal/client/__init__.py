@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from terminal.client.invoice_wait import InvoiceWaiter
     from terminal.client.options import ClientStats, DeprecationNotice, Timeouts
     from terminal.client.retry import CircuitBreaker, RetryBudget, RetryPolicy
-    from terminal.client.transport import backend_transport
+    from terminal.client.transport import EmbeddedLedgerError, backend_transport, embedded_ledger
     from terminal.client.writes import InFlight
 
 # Each name is imported from its module on first use: the errors and results (no httpx) serve the
@@ -79,7 +79,9 @@ _EXPORTS = {
     "CircuitBreaker": "retry",
     "RetryBudget": "retry",
     "RetryPolicy": "retry",
+    "EmbeddedLedgerError": "transport",
     "backend_transport": "transport",
+    "embedded_ledger": "transport",
     "InFlight": "writes",
 }
 
@@ -106,6 +108,7 @@ __all__ = [
     "CircuitOpenError",
     "ClientStats",
     "DeprecationNotice",
+    "EmbeddedLedgerError",
     "InFlight",
     "InvoiceResult",
     "InvoiceWaiter",
@@ -122,4 +125,5 @@ __all__ = [
     "UnsupportedError",
     "VersionSunsetError",
     "backend_transport",
+    "embedded_ledger",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from terminal.client import BackendClient, DeprecationNotice, Timeouts, backend_transport
+from terminal.client import BackendClient, DeprecationNotice, Timeouts, backend_transport, embedded_ledger
 from terminal.client.retry import CircuitBreaker, RetryBudget, RetryPolicy
 from terminal.config import Settings
 
@@ -19,7 +19,12 @@ def client_from_settings(
 ) -> BackendClient:
     secret = settings.signing.secret.get_secret_value().encode()
     if transport is None:
-        transport = backend_transport(settings.backend.url, key_id=settings.signing.key_id, secret=secret)
+        transport = backend_transport(
+            settings.backend.url,
+            key_id=settings.signing.key_id,
+            secret=secret,
+            ledger=embedded_ledger(settings.journal.path),
+        )
     t, r = settings.timeouts, settings.retry
     return BackendClient(
         base_url=settings.backend.url,

@@ -58,6 +58,9 @@ class Receipt:
             ("Reference", self.reference),
         ]
         lines = [self.merchant.center(width), f"terminal {self.terminal}".center(width), "-" * width]
-        lines += [f"{k:<10}{v:>{width - 10}}" if len(v) <= width - 10 else f"{k}\n  {v}" for k, v in rows]
+        key = max(len(k) for k, _ in rows)  # "  incl. tip" is the longest: no row may wrap
+        lines += [
+            f"{k:<{key}}{v:>{width - key}}" if len(v) <= width - key else f"{k}\n  {v}" for k, v in rows
+        ]
         lines.append("-" * width)
         return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ before the payment is sent; the result after. A crash anywhere leaves a row that
 """
 
 from terminal.sale.core import INQUIRY_ATTEMPTS, INQUIRY_DELAY_S, MAX_QUOTES, SaleCore
-from terminal.sale.offline import OfflinePolicy, offline_policy
+from terminal.sale.offline import OfflineCaps, OfflinePolicy, offline_policy
 from terminal.sale.report import SaleReport, idempotency_key_for, new_reference
 from terminal.sale.runner import QUOTE_MARGIN_S, SaleRunner, reader_for
 
@@ -33,6 +33,7 @@ __all__ = [
     "INQUIRY_DELAY_S",
     "MAX_QUOTES",
     "QUOTE_MARGIN_S",
+    "OfflineCaps",
     "OfflinePolicy",
     "SaleCore",
     "SaleReport",

@@ -16,12 +16,30 @@ if TYPE_CHECKING:
 
 
 def refused(core: SaleCore, payload: str, seen: Presentation) -> str | None:
-    """Why the presentation itself is refused (an expired token...), journaled; or None."""
+    """Why the presentation itself is refused (an expired token, the customer's own receive
+    address, a payload for another asset or network), journaled; or None. The journal keeps
+    the code; the sale's report says it in words when there are words to say."""
     if seen.refusal is not None:
         core.journal.update(
-            core.opened.reference, "declined", reason=seen.refusal, payload_hash=payload_hash(payload)
+            core.opened.reference,
+            "declined",
+            reason=seen.refusal,
+            payload_hash=payload_hash(payload),
+            detail=seen.detail,
         )
     return seen.refusal
+
+
+def in_words(seen: Presentation) -> str | None:
+    """The refusal as the sale's report gives it: in words when there are words, else its code."""
+    if seen.refusal is None:
+        return None
+    return f"{seen.detail}; not charged" if seen.detail else seen.refusal
+
+
+def presented(core: SaleCore, payload: str) -> Presentation:
+    """What was presented, judged against the sale's asset (one rule for every face)."""
+    return identify(payload, now=core.clock(), crypto=core.session.asset)
 
 
 def remember(core: SaleCore, payload: str, seen: Presentation) -> str | None:
@@ -46,12 +64,12 @@ def remember(core: SaleCore, payload: str, seen: Presentation) -> str | None:
 
 
 def check(core: SaleCore, payload: str, *, queued: bool = False) -> tuple[str, str | None]:
-    """The presentation's kind and why the terminal refuses it (expired token, a replayed
-    tap, for a sale taken offline a kind not allowed offline), remembering its one-time parts."""
-    seen = identify(payload, now=core.clock())
-    refusal = refused(core, payload, seen)
-    if refusal is not None:
-        return seen.kind, refusal
+    """The presentation's kind and why the terminal refuses it (expired token, a payload that
+    does not fit the sale, a replayed tap, for a sale taken offline a kind not allowed offline),
+    remembering its one-time parts."""
+    seen = presented(core, payload)
+    if refused(core, payload, seen) is not None:
+        return seen.kind, in_words(seen)
     if queued:
         why = core.offline.kind_refusal(seen.kind)
         if why is not None:

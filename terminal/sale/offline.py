@@ -6,8 +6,8 @@ states, so these paths are run here directly.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from terminal.client import BackendError, BackendUnavailableError
@@ -21,35 +21,47 @@ if TYPE_CHECKING:
     from terminal.sale.core import SaleCore
 
 
+@dataclass(frozen=True, slots=True)
+class OfflineCaps:
+    """The offline limits of one currency: per sale, and for everything queued at once."""
+
+    max_payment: Money
+    max_total: Money
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OfflinePolicy:
-    """What may be taken while the backend is unreachable (``[offline]`` in the config)."""
+    """What may be taken while the backend is unreachable (``[offline]`` in the config). Caps are
+    per currency: a sale is compared with its own currency's caps, never converted."""
 
     enabled: bool = False
-    max_payment: Money | None = None
-    max_total: Money | None = None
+    caps: Mapping[str, OfflineCaps] = field(default_factory=dict)
     allowed_kinds: tuple[str, ...] = ()
+
+    def cap_for(self, currency: str) -> OfflineCaps | None:
+        return self.caps.get(currency)
 
     def refusal(self, amount: Money, queued_minor: int) -> str | None:
         """Why ``amount`` cannot be taken offline now, or None when it can."""
         if not self.enabled:
             return "offline payments are off"
-        if (
-            self.max_payment is not None
-            and self.max_payment.asset == amount.asset
-            and self.max_payment < amount
-        ):
+        cap = self.cap_for(amount.asset.code)
+        if cap is None:
             return (
-                f"offline payments are limited to {self.max_payment} each while the backend is "
+                f"there is no offline cap for {amount.asset.code} "
+                f"(offline.max_payment and offline.max_total); this sale is {amount}"
+            )
+        if cap.max_payment < amount:
+            return (
+                f"offline payments are limited to {cap.max_payment} each while the backend is "
                 f"unreachable; this sale is {amount}"
             )
-        if self.max_total is not None and self.max_total.asset == amount.asset:
-            queued = Money(queued_minor, amount.asset)
-            if self.max_total < queued + amount:
-                return (
-                    f"the offline queue is full: {queued} of {self.max_total} already stored; "
-                    f"this sale of {amount} would exceed it"
-                )
+        queued = Money(queued_minor, amount.asset)
+        if cap.max_total < queued + amount:
+            return (
+                f"the offline queue is full: {queued} of {cap.max_total} already stored; "
+                f"this sale of {amount} would exceed it"
+            )
         return None
 
     def kind_refusal(self, kind: str) -> str | None:
@@ -63,14 +75,15 @@ class OfflinePolicy:
 
 
 def offline_policy(settings: Settings) -> OfflinePolicy:
-    """The ``[offline]`` section as a policy, amounts in the terminal's currency."""
-    o, fiat = settings.offline, settings.terminal.fiat_currency
-    return OfflinePolicy(
-        enabled=o.enabled,
-        max_payment=Money.parse(o.max_payment, fiat),
-        max_total=Money.parse(o.max_total, fiat),
-        allowed_kinds=o.allowed_kinds,
-    )
+    """The ``[offline]`` section as a policy: the caps of every currency that has both (the
+    settings model already checked each amount against its currency's decimals)."""
+    o = settings.offline
+    caps = {
+        code: OfflineCaps(Money.parse(o.max_payment[code], code), Money.parse(o.max_total[code], code))
+        for code in o.max_payment
+        if code in o.max_total
+    }
+    return OfflinePolicy(enabled=o.enabled, caps=caps, allowed_kinds=o.allowed_kinds)
 
 
 def queue_unsent(

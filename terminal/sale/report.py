@@ -30,6 +30,7 @@ class SaleReport:
     source: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    next_step: str | None = None  # what the merchant does now, when the result alone does not say
 
     def to_json(self) -> dict[str, Any]:
         from datetime import UTC, datetime
@@ -59,8 +60,24 @@ class SaleReport:
             if self.quote_expires_at is None
             else datetime.fromtimestamp(self.quote_expires_at, UTC).isoformat(timespec="milliseconds"),
             "source": self.source,
+            "next_step": self.next_step,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
+
+
+UNKNOWN_NEXT_STEP = (
+    "run `cryptopos reconcile` when the backend answers: it asks about this sale and settles it "
+    "(a running till does this by itself); do not take it again"
+)
+
+
+def unknown_in_words(detail: str | None) -> str:
+    """An unknown outcome as a sentence: what is known, then why it is not known."""
+    why = (detail or "no answer").removesuffix("; left to reconcile").rstrip(".")
+    return (
+        "The payment may have been charged: its answer was lost and the backend could not say "
+        f"what became of it ({why})"
+    )
 
 
 def new_reference(terminal_id: str) -> str:

@@ -18,7 +18,7 @@ from terminal.presentation import customer_payment_filter
 from terminal.sale import offline, settling
 from terminal.sale.core import INQUIRY_ATTEMPTS, INQUIRY_DELAY_S, SaleCore
 from terminal.sale.offline import OfflinePolicy
-from terminal.sale.report import SaleReport
+from terminal.sale.report import UNKNOWN_NEXT_STEP, SaleReport, unknown_in_words
 
 if TYPE_CHECKING:
     from terminal.client import BackendClient
@@ -87,6 +87,9 @@ class SaleRunner(SaleCore):
         report.status = self.status
         if report.status != "queued":
             report.reason = report.reason or self.session.reason
+        if report.status == "unknown":
+            report.reason = unknown_in_words(report.reason)
+            report.next_step = UNKNOWN_NEXT_STEP
         report.timings_ms["total"] = (time.perf_counter() - self._started) * 1000
         return report
 

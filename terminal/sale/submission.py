@@ -18,7 +18,6 @@ from terminal.client import (
 from terminal.domain import session as s
 from terminal.domain.quote import Quote
 from terminal.journal import SaleFinalError, payload_hash
-from terminal.presentation import identify
 from terminal.sale import guards, offline, settling
 
 if TYPE_CHECKING:
@@ -30,10 +29,10 @@ async def submit(core: SaleCore, quote: Quote, payload: str, source: str) -> lis
     reference = report.reference
     report.source = source
     core.submitting(source)
-    seen = identify(payload, now=core.clock())
+    seen = guards.presented(core, payload)
     refusal = guards.refused(core, payload, seen)
     if refusal is not None:
-        report.reason = refusal
+        report.reason = guards.in_words(seen)
         return sess.handle(s.PaymentDeclined(refusal))
     try:
         core.journal.update(

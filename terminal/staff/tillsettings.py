@@ -73,9 +73,17 @@ def shown(value: Any) -> str:
     return str(value)
 
 
+# Caps are stated per currency ([offline.max_payment] EUR = "50.00"); the till edits the one of
+# its own currency and keeps the others as configured.
+PER_CURRENCY = frozenset({"offline.max_payment", "offline.max_total"})
+
+
 def current(loaded: LoadedSettings, key: str) -> Any:
     section, name = key.split(".")
-    return getattr(getattr(loaded.settings, section), name)
+    value = getattr(getattr(loaded.settings, section), name)
+    if key in PER_CURRENCY:
+        return value.get(loaded.settings.terminal.fiat_currency, "none")
+    return value
 
 
 def changed(loaded: LoadedSettings, values: dict[str, Any], sources: dict[str, str]) -> LoadedSettings:
@@ -87,6 +95,8 @@ def changed(loaded: LoadedSettings, values: dict[str, Any], sources: dict[str, s
     data = loaded.settings.model_dump(mode="python")
     for key, value in values.items():
         section, name = key.split(".")
+        if key in PER_CURRENCY and isinstance(value, str):
+            value = {**data[section][name], loaded.settings.terminal.fiat_currency: value}
         data[section][name] = value
     try:
         settings = Settings.model_validate(data)

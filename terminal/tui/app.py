@@ -32,7 +32,7 @@ from terminal.tui.screens.records import (
     ReportScreen,
     SettingsScreen,
 )
-from terminal.tui.screens.sale import AssetScreen, ResultScreen, TipScreen, WaitingScreen
+from terminal.tui.screens.sale import AssetScreen, ReaderScreen, ResultScreen, TipScreen, WaitingScreen
 from terminal.tui.screens.staff import PinPadScreen, SettingValueScreen, SignInScreen
 from terminal.tui.updates import (
     BackendStatus,
@@ -126,6 +126,8 @@ class PosApp(App[None]):
         tick_s: float = 0.5,
         reconcile_s: float = 10.0,
         staff_hint: str = "",
+        discovery_s: float = 30.0,
+        refund_scan_s: float = 30.0,
     ) -> None:
         """``staff_hint``: a line under the sign-in screen (the demo's PINs)."""
         super().__init__()
@@ -137,9 +139,11 @@ class PosApp(App[None]):
         self.receipts_dir = receipts_dir or register.settings.journal.path.parent / "receipts"
         self.tick_s = tick_s
         self.reconcile_s = reconcile_s
+        self.discovery_s = discovery_s  # how often the status bar's link and notices are asked again
         self._readers_stop: dict[int, threading.Event] = {}
         self._generation = 0
         self._refund_scan: threading.Event | None = None
+        self.refund_scan_s = refund_scan_s  # how long a refund's address scan waits for a code
         self._auto_printed: str | None = None  # the last sale printed on approval ([printer] auto)
         self.set_reactive(PosApp.backend_status, register.backend)
         register.subscribe(self._apply_update)
@@ -159,6 +163,7 @@ class PosApp(App[None]):
         self.call_after_refresh(self._spawn, self.register.connect, name="connect")
         self.set_interval(self.tick_s, self._tick, name="tick")
         self.set_interval(self.reconcile_s, self._reconcile, name="reconcile")
+        self.set_interval(self.discovery_s, self._rediscover, name="discovery")
 
     async def on_unmount(self) -> None:
         self._stop_refund_scan()
@@ -176,6 +181,15 @@ class PosApp(App[None]):
         if self.register.idle_due():
             self.lock(f"idle {int(self.register.idle.limit_s)} s")
         await self._guard(self.register.tick)
+        if self.register.link_came_back:
+            self._rediscover()
+
+    def _rediscover(self) -> None:
+        """Ask discovery again (a rollout's notice, retiring versions): one question at a time."""
+        if any(w.name == "discovery" and not w.is_finished for w in self.workers):
+            return  # the one asking now answers for this too
+        self.register.link_came_back = False
+        self._spawn(self.register.connect, name="discovery")
 
     async def _reconcile(self) -> None:
         if self.register.backend.queued:
@@ -259,7 +273,9 @@ class PosApp(App[None]):
         top = self.screen
         if view.state is State.IDLE:
             self._to_amount()
-        elif view.state in (State.AWAITING_PAYMENT, State.SUBMITTING) and not isinstance(top, WaitingScreen):
+        elif view.state in (State.AWAITING_PAYMENT, State.SUBMITTING) and not any(
+            isinstance(screen, WaitingScreen) for screen in self.screen_stack
+        ):
             self.push_screen(WaitingScreen(demo=self.demo))
         elif view.state is State.AMOUNT_ENTERED and isinstance(top, WaitingScreen):
             self.pop_screen()  # a re-quote was refused: back to the asset choice, which says why
@@ -460,6 +476,25 @@ class PosApp(App[None]):
         if device is not None and stop is not None:
             self._start_reader(device, stop)
 
+    def on_waiting_screen_move_requested(self, _message: WaitingScreen.MoveRequested) -> None:
+        configured = self.register.settings.terminal.readers
+        devices = tuple(dict.fromkeys((*self.register.sale_readers, *configured)))
+        states = {
+            d: s.state + (f" ({s.detail})" if s.detail else "") for d, s in self.reader_statuses.items()
+        }
+        self.push_screen(ReaderScreen(devices, states))
+
+    def on_reader_screen_readers_chosen(self, message: ReaderScreen.ReadersChosen) -> None:
+        screen = self.screen
+        try:
+            self.register.use_readers(message.devices)
+        except RegisterError as exc:
+            if isinstance(screen, ReaderScreen):
+                screen.show_error(f"{exc.title}: {exc.message}" + (f"\n→ {exc.hint}" if exc.hint else ""))
+            return
+        if isinstance(screen, ReaderScreen):
+            self.pop_screen()
+
     def on_reader_panel_reported(self, message: ReaderPanel.Reported) -> None:
         payment = self.register.reader_reported(message.event)
         if payment is None:
@@ -472,16 +507,37 @@ class PosApp(App[None]):
             return
         self._spawn(self.register.present, *payment, name="present")
 
-    def on_refund_screen_scan_requested(self, _message: RefundScreen.ScanRequested) -> None:
-        if self._refund_scan is not None or self.register.session.state not in (
-            State.IDLE,
-            State.UNKNOWN_OUTCOME,
-            *FINAL_STATES,
-        ):
-            return  # one scan at a time, and never while a sale holds the readers
-        self._refund_scan = threading.Event()
-        for device in self.register.settings.terminal.readers:
+    def on_refund_screen_scan_requested(self, message: RefundScreen.ScanRequested) -> None:
+        screen = self.screen
+        if not isinstance(screen, RefundScreen):
+            return
+        if self.register.session.state not in (State.IDLE, State.UNKNOWN_OUTCOME, *FINAL_STATES):
+            screen.scan_refused("a sale is using the readers")  # never while a sale holds them
+            return
+        devices: tuple[str, ...] = tuple(self.register.settings.terminal.readers)
+        if message.demo:
+            device = self.register.demo_refund_device(screen.reference)
+            if device is None:
+                return
+            devices = (device,)
+        if self._refund_scan is None:
+            self._refund_scan = threading.Event()
+            stop = self._refund_scan
+            # a scan that finds nothing ends (the demo's readers present nothing by themselves):
+            # the cashier is told and can type the address or scan again
+            self.set_timer(self.refund_scan_s, lambda: self._refund_scan_timed_out(stop))
+        elif not message.demo:
+            return  # one scan at a time
+        for device in devices:
             self._start_reader(device, self._refund_scan)
+        screen.scanning(self.refund_scan_s)
+
+    def _refund_scan_timed_out(self, stop: threading.Event) -> None:
+        if self._refund_scan is not stop:
+            return  # scanned, stopped or replaced already
+        self._stop_refund_scan()
+        if isinstance(self.screen, RefundScreen):
+            self.screen.scan_timed_out(self.refund_scan_s)
 
     def on_refund_screen_scan_stopped(self, _message: RefundScreen.ScanStopped) -> None:
         self._stop_refund_scan()

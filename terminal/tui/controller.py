@@ -95,6 +95,9 @@ class Register(StaffSteps, SaleSteps, RefundSteps, PrintingSteps, Doctor, Reader
         self.view = SaleView()
         self.backend = BackendStatus(url=self.settings.backend.url, queued=self._queued())
         self.readers = {}
+        self.link_came_back = False
+        self.sale_readers = self.settings.terminal.readers
+        self.lost = {}
         self._emit: Callable[[Update], None] = lambda _u: None
         self._generation = 0
         self._deadline = None

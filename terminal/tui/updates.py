@@ -97,6 +97,8 @@ class SaleView:
     inquiry: str | None = None  # what the terminal is doing about an unknown outcome
     quotes_requested: int = 0
     finished_at: float | None = None
+    # the sale's readers that cannot take a payment now: (device, why), shown on the waiting screen
+    lost: tuple[tuple[str, str], ...] = ()
 
 
 class Update:

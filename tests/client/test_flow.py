@@ -15,7 +15,7 @@ from terminal.journal import Journal, payload_hash
 from terminal.sale import SaleRunner
 from tests.client.helpers import Backend, Sleeps, make_client
 
-EUR, BTC = asset("EUR"), asset("BTC")
+EUR, BTC, LN = asset("EUR"), asset("BTC"), asset("BTC-LN")
 CARD = "lnurlw://card.example/ln?p=4E2E289D945A66BB13377A728884E867&c=E19CCB1FED8892CE"
 
 
@@ -30,7 +30,7 @@ def readers(*delays_and_payloads: tuple[float, str]):  # type: ignore[no-untyped
     return factory
 
 
-async def sale(backend: Backend, journal: Journal, factory, **kw):  # type: ignore[no-untyped-def]
+async def sale(backend: Backend, journal: Journal, factory, crypto=BTC, **kw):  # type: ignore[no-untyped-def]
     async with make_client(backend.transport(), Sleeps()) as c:
         runner = SaleRunner(
             client=c,
@@ -42,7 +42,7 @@ async def sale(backend: Backend, journal: Journal, factory, **kw):  # type: igno
             inquiry_delay_s=0,
             **kw,
         )
-        return await runner.run(Money(1250, EUR), BTC)
+        return await runner.run(Money(1250, EUR), crypto)
 
 
 async def test_a_tap_on_a_nearly_expired_quote_re_quotes_first(tmp_path: Path) -> None:
@@ -88,8 +88,9 @@ async def test_a_replayed_card_tap_is_refused_before_the_backend_sees_it(tmp_pat
     backend = Backend(tmp_path / "ledger.sqlite3")
     journal = Journal(tmp_path / "j.sqlite3")
     first = await sale(backend, journal, readers((0.0, "cryptopos-test:card:approve")))
-    replay = await sale(backend, journal, readers((0.0, CARD)))
-    second = await sale(backend, journal, readers((0.0, CARD)))
+    # a Bolt Card pays over Lightning: a BTC-LN sale
+    replay = await sale(backend, journal, readers((0.0, CARD)), LN)
+    second = await sale(backend, journal, readers((0.0, CARD)), LN)
     assert first.status == "approved"
     assert (second.status, second.reason) == ("declined", "replayed_tap")
     assert replay.status in ("approved", "declined")  # the backend judged the first tap of CARD

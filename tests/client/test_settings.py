@@ -15,25 +15,26 @@ REPO = Path(__file__).resolve().parents[2]
 def test_offline_is_off_by_default_in_the_shipped_config() -> None:
     s = load_settings(file=REPO / "config" / "terminal.toml", env={}).settings
     assert s.offline.enabled is False
-    assert (s.offline.max_payment, s.offline.max_total, s.offline.allowed_kinds) == (
+    assert (s.offline.max_payment["EUR"], s.offline.max_total["EUR"], s.offline.allowed_kinds) == (
         "50.00",
         "200.00",
         ("bolt_card",),
     )
+    assert (s.offline.max_payment["JPY"], s.offline.max_payment["KWD"]) == ("7500", "15.000")
     assert s.retry.max_attempts == 4 and s.backend.api_version == "auto"
 
 
 def test_bad_offline_and_retry_settings_are_all_reported(tmp_path: Path) -> None:
     f = tmp_path / "t.toml"
     f.write_text(
-        '[offline]\nmax_payment = "lots"\nmax_total = "-5"\nallowed_kinds = ["bolt_card", "cash"]\n'
+        '[offline]\nmax_payment = { EUR = "lots" }\nmax_total = { EUR = "-5" }\nallowed_kinds = ["bolt_card", "cash"]\n'
         "[retry]\nmax_attempts = 0\n"
     )
     with pytest.raises(ConfigError) as info:
         load_settings(file=f, env={})
     text = str(info.value)
-    assert "offline.max_payment" in text and "is not an amount" in text
-    assert "offline.max_total" in text and "positive" in text
+    assert "offline.max_payment" in text and "EUR = 'lots'" in text
+    assert "offline.max_total" in text and "EUR = '-5'" in text
     assert "unknown payload kind(s) cash" in text
     assert "retry.max_attempts" in text
     assert len(info.value.problems) == 4

@@ -208,3 +208,23 @@ def test_camera_that_stops_sending_frames_reconnects(tmp_path: Path, monkeypatch
         ReaderState.DISCONNECTED,
         ReaderState.READY,
     ]
+
+
+@pytest.mark.parametrize("decoder", [d for d in DECODERS if available_decoders()[d] == "ok"])
+def test_a_still_with_two_codes_yields_both(decoder: str, tmp_path: Path) -> None:
+    import numpy as np
+
+    other = synth.PAYLOADS["eip681"]
+    still = np.full((400, 820), 255, dtype=np.uint8)
+    still[20:380, 20:380] = synth.qr_image(BIP21, 360)
+    still[20:380, 440:800] = synth.qr_image(other, 360)
+    path = tmp_path / "two.png"
+    assert cv2.imwrite(str(path), still)
+    report = scan_path(str(path), decoder=decoder, accept=is_payment)
+    assert sorted(report.payloads) == sorted([BIP21, other]) and report.rejected == []
+    # a live reader still takes one payment per frame: the first, the other left unread
+    live = ScanPipeline(decoder=get_decoder(decoder), accept=is_payment).process(still)
+    assert live.accepted in (BIP21, other) and live.more == [] and live.rejected == []
+    assert scan_path(str(path), decoder=decoder, accept=is_payment, first_only=True).payloads == [
+        live.accepted
+    ]

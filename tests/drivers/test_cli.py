@@ -38,6 +38,23 @@ def test_read_prints_json_lines_for_each_bolt_card_tap(capsys: pytest.CaptureFix
     assert lines[0]["ndef"]["records"][0]["uri"] == lines[0]["payload"]
 
 
+def test_read_agrees_with_pay_on_what_a_customer_can_present(capsys: pytest.CaptureFixture[str]) -> None:
+    # the demo card pay takes is not "not a payment"; a receive address pay refuses says so
+    code, out, _ = run(capsys, "read", "--reader", "sim:nfc", "--once")
+    assert code == 0 and "not a payment" not in out
+    assert "a test card of the emulated backend (test mode): pay takes it" in out
+    code, out, _ = run(capsys, "read", "--reader", "sim:nfc", "--once", "--json")
+    view = json.loads(out)
+    assert view["pays"] is True and view["refusal"] is None and view["test_mode"] is True
+    receive = "bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+    code, out, _ = run(capsys, "read", "--reader", f"sim:qr?payload={receive}", "--once")
+    assert (
+        code == 0 and "pay refuses it: the customer showed a bitcoin code, which asks to receive money" in out
+    )
+    code, out, _ = run(capsys, "read", "--reader", "sim:nfc?card=boltcard&delay=0", "--once", "--json")
+    assert json.loads(out)["pays"] is True and json.loads(out)["test_mode"] is False
+
+
 def test_read_once_from_a_real_nfcpy_reader(
     capsys: pytest.CaptureFixture[str], emulator: Any, udp_port: int
 ) -> None:

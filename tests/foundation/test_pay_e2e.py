@@ -149,3 +149,17 @@ def test_unreachable_backend_is_a_clear_error_not_a_traceback(tmp_path: Path) ->
     out = json.loads(r.stdout)
     assert out["status"] == "cancelled" and "Backend unreachable" in out["reason"]
     assert "Traceback" not in r.stderr
+
+
+def test_an_unknown_asset_lists_the_assets_a_sale_can_be_paid_in() -> None:
+    from terminal.cli.common import CliError
+    from terminal.cli.pay import parse_sale
+    from terminal.config import load_settings
+
+    settings = load_settings(file=None, env={}).settings
+    with pytest.raises(CliError) as caught:
+        parse_sale(settings, "5", "DOGE")
+    message = str(caught.value)
+    head, _, listed = message.partition("; accepted here: ")
+    assert head == "unknown asset 'DOGE'"
+    assert listed.split(", ") == list(settings.terminal.accepted_assets)  # no fiat code among them

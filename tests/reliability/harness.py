@@ -15,7 +15,7 @@ import httpx
 import uvicorn
 
 from terminal.client import BackendClient, RetryPolicy
-from terminal.domain.money import Money, asset
+from terminal.domain.money import Asset, Money, asset
 from terminal.journal import Journal
 from terminal.sale import OfflinePolicy, SaleReport, SaleRunner
 from tests.client.helpers import KEY_ID, SECRET, Backend
@@ -54,6 +54,7 @@ async def run_sales(
     amount: Money | None = None,
     offline: OfflinePolicy | None = None,
     wait_s: float = 5.0,
+    crypto: Asset = BTC,
 ) -> list[SaleReport]:
     reports = []
     for payload in payloads:
@@ -66,7 +67,7 @@ async def run_sales(
             offline=offline,
             inquiry_delay_s=0.0,
         )
-        reports.append(await runner.run(amount or Money(1250, EUR), BTC))
+        reports.append(await runner.run(amount or Money(1250, EUR), crypto))
     return reports
 
 

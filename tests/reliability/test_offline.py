@@ -11,7 +11,7 @@ import pytest
 
 from terminal.domain.money import Money, asset
 from terminal.journal import Journal
-from terminal.sale import OfflinePolicy
+from terminal.sale import OfflineCaps, OfflinePolicy
 from terminal.settlement import forward_offline, reconcile
 from tests.reliability.faults import Fault, FaultTransport
 from tests.reliability.harness import (
@@ -27,8 +27,7 @@ from tests.reliability.harness import (
 EUR = asset("EUR")
 POLICY = OfflinePolicy(
     enabled=True,
-    max_payment=Money(2000, EUR),
-    max_total=Money(5000, EUR),
+    caps={"EUR": OfflineCaps(max_payment=Money(2000, EUR), max_total=Money(5000, EUR))},
     allowed_kinds=("test_card", "bolt_card"),
 )
 CARD = "lnurlw://card.example/ln?p=4E2E289D945A66BB13377A728884E867&c=E19CCB1FED8892CE"
@@ -58,7 +57,10 @@ class CrashAfterCommit(httpx.AsyncBaseTransport):
 
 
 async def take(c: object, journal: Journal, payload: str, major: str) -> tuple[str, str | None]:
-    [r] = await run_sales(c, journal, [payload], amount=Money.parse(major, EUR), offline=POLICY)  # type: ignore[arg-type]
+    # BTC-LN: the Bolt Card pays over Lightning (the test cards pay any asset)
+    [r] = await run_sales(
+        c, journal, [payload], amount=Money.parse(major, EUR), offline=POLICY, crypto=asset("BTC-LN")
+    )  # type: ignore[arg-type]
     return r.status, r.reason
 
 

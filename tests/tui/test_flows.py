@@ -196,7 +196,7 @@ async def test_offline_sale_is_queued_then_forwarded_once(make: MakeTill) -> Non
 
 
 async def test_offline_caps_refuse_with_a_clear_message(make: MakeTill) -> None:
-    till = make(extra={**OFFLINE, "offline.max_payment": "10.00"})
+    till = make(extra={**OFFLINE, "offline.max_payment": {"EUR": "10.00"}})
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till)  # 12.00 EUR: above the offline cap
         till.transport.down = True

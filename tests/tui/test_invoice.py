@@ -167,10 +167,10 @@ async def test_the_demo_till_issues_invoices_and_its_card_through_its_own_client
             await until(pilot, lambda: type(pilot.app.screen).__name__ == "TipScreen")
             await pilot.press("n")
             await until(pilot, lambda: type(pilot.app.screen).__name__ == "AssetScreen")
-            await pilot.press("1")
+            await pilot.press("2")  # BTC-LN: a Bolt Card pays over Lightning only (decisions.md)
             await until(pilot, lambda: register.view.invoice is not None, timeout=10)
             invoice = register.view.invoice
-            assert invoice is not None and invoice.kind == "bip21" and invoice.uri.startswith("bitcoin:")
+            assert invoice is not None and invoice.kind == "bolt11" and invoice.uri.startswith("lnbc")
             fresh = await client.get_invoice(invoice.invoice_id)
             quote = register.view.quote
             assert quote is not None

@@ -3,10 +3,13 @@ settings with doctor results, receipts saved as text and PNG."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable, Input
 
+from terminal.addresses import refund_destination
 from terminal.client import BackendClient
 from terminal.domain.money import Money, asset
+from terminal.domain.payloads import parse_payload
 from terminal.domain.session import State
 from terminal.journal import Journal
 from terminal.tui.screens.records import (
@@ -16,6 +19,7 @@ from terminal.tui.screens.records import (
     ReportScreen,
     SettingsScreen,
 )
+from terminal.tui.till.refunds import DEMO_REFUND_ADDRESSES, REFUND_KINDS
 from tests.tui.conftest import MakeTill
 from tests.tui.harness import CASHIER, KEY_ID, MANAGER, MANAGER_PIN, SECRET, no_sleep
 from tests.tui.helpers import approve, record_notifications, screen_text, start_sale, until
@@ -235,3 +239,50 @@ async def _sell_now(pilot, till) -> str:  # type: ignore[no-untyped-def]
     await pilot.press("enter")
     await until(pilot, lambda: till.register.session.state is State.IDLE)
     return reference
+
+
+async def test_refund_scan_in_the_demo_ends_and_the_demo_customer_can_show_an_address(make: MakeTill) -> None:
+    # the demo's readers present nothing by themselves: a scan used to wait forever
+    till = make()
+    till.app.refund_scan_s = 0.3
+    async with till.app.run_test(size=(100, 30)) as pilot:
+        approved = await _sell(pilot, till, "t", State.APPROVED)
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
+        await pilot.press("enter", "f")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RefundScreen))
+        await pilot.press("f2")
+        await until(pilot, lambda: "Scanning for 0 s" in screen_text(pilot))
+        await until(pilot, lambda: "Nothing scanned in 0 s" in screen_text(pilot))
+        assert pilot.app._refund_scan is None  # the readers were stopped
+        await pilot.press("f2")  # scanning again works, and the demo customer shows their QR
+        await pilot.press("f3")
+        screen = pilot.app.screen
+        assert isinstance(screen, RefundScreen)
+        await until(pilot, lambda: screen.query_one(Input).value == DEMO_REFUND_ADDRESSES["BTC"])
+        await pilot.press("enter")
+        await approve(pilot, MANAGER, MANAGER_PIN)  # money out: a manager's PIN
+        await until(pilot, lambda: "✔ refund" in screen_text(pilot))
+        assert journaled_refund(till.journal, approved) == DEMO_REFUND_ADDRESSES["BTC"]
+
+
+async def test_the_demo_address_key_exists_only_in_the_demo(make: MakeTill) -> None:
+    till = make(demo=False, readers=("sim:nfc?payload=cryptopos-test:card:approve&delay=0.05",))
+    async with till.app.run_test(size=(100, 30)) as pilot:
+        await start_sale(pilot, till)
+        await until(pilot, lambda: till.register.session.state is State.APPROVED)
+        await pilot.press("enter")
+        await until(pilot, lambda: till.register.session.state is State.IDLE)
+        pilot.app.push_screen(RefundScreen(till.register.view.reference or "x"))
+        await until(pilot, lambda: isinstance(pilot.app.screen, RefundScreen))
+        assert till.register.demo_refund_device("x") is None
+        await pilot.press("f3")
+        await pilot.pause()
+        assert pilot.app.screen.query_one(Input).value == ""
+        assert "Demo: customer" not in screen_text(pilot)
+
+
+@pytest.mark.parametrize(("code", "address"), sorted(DEMO_REFUND_ADDRESSES.items()))
+def test_each_demo_refund_address_can_receive_its_asset(code: str, address: str) -> None:
+    assert parse_payload(address, now=0).kind in REFUND_KINDS[code]
+    assert refund_destination(address, asset(code))  # the CLI's check agrees

@@ -267,7 +267,7 @@ async def test_turning_offline_mode_on_needs_a_managers_pin_and_survives_a_resta
             pilot.app.screen.query_one(Input).value = "25.00"
             await pilot.press("enter")
             await approve(pilot, MANAGER, MANAGER_PIN)
-            await until(pilot, lambda: till.register.settings.offline.max_payment == "25.00")
+            await until(pilot, lambda: till.register.settings.offline.max_payment["EUR"] == "25.00")
         verifies = [b["purpose"] for p, b in till.staff.seen if p.endswith("/verify")]
         assert verifies == ["offline", "offline"]
         changes = [

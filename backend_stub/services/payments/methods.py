@@ -6,7 +6,13 @@
 - Wallet payment tokens (``CPT1:...``): Ed25519 signature by a wallet key in the store, not
   expired, for the quote's asset, and the nonce used once (``replayed_token``).
 - LNURL-withdraw without SUN: the emulator stands in for calling the service and approves.
-- Anything else (test cards aside) is approved: the emulator stands in for the network.
+- Both pay over Lightning: on a quote for anything but ``BTC-LN`` they are declined
+  ``asset_mismatch`` (before a card's counter is used).
+- A payload the payload layer reads as something else (a customer's receive address or invoice:
+  ``bitcoin:``, ``ethereum:``, an address, BOLT11, LNURL-pay) asks to *receive* money and ties
+  no payment to the quoted asset: declined ``not_a_payment``.
+- What the payload layer cannot read at all (an opaque card token, test cards aside) is approved:
+  the emulator stands in for a card network it does not model (decisions.md).
 
 Every check runs inside the payment's write transaction, so the counter or nonce it consumes
 commits together with the payment, or not at all.
@@ -21,7 +27,7 @@ from backend_stub.services.common import Context
 from backend_stub.services.payments.core import QuoteRow
 from backend_stub.store import Store, Tx
 from backend_stub.testmode import Behaviour
-from terminal.domain.payloads import PayloadError, verify_sun, verify_token
+from terminal.domain.payloads import PayloadError, parse_payload, verify_sun, verify_token
 from terminal.domain.payloads.boltcard import parse_card_tap
 from terminal.domain.payloads.lnurl import parse_lnurl
 
@@ -107,6 +113,9 @@ def verify_wallet_token(db: Tx, text: str, *, quote: QuoteRow, now: float) -> Ve
     return Verdict("approved", None, method)
 
 
+LIGHTNING = "BTC-LN"
+
+
 def verify_payload(db: Tx, store: Store, payload: str, *, quote: QuoteRow, now: float) -> Verdict:
     """The outcome of a customer-presented payload (test cards are decided before this)."""
     text = payload.strip()
@@ -117,10 +126,18 @@ def verify_payload(db: Tx, store: Store, payload: str, *, quote: QuoteRow, now: 
     except PayloadError:
         return _declined("invalid_payload", "boltcard")
     if sun is not None:
+        if quote.asset != LIGHTNING:
+            return _declined("asset_mismatch", "boltcard")
         return verify_boltcard(db, store, *sun)
     if is_lnurl_withdraw(text):
+        if quote.asset != LIGHTNING:
+            return _declined("asset_mismatch", "lnurl_withdraw")
         return Verdict("approved", None, "lnurl_withdraw")
-    return APPROVED_CARD
+    try:
+        parse_payload(text, now=now)
+    except PayloadError:
+        return APPROVED_CARD  # nothing the payload layer reads: the stand-in card network's
+    return _declined("not_a_payment", "card")
 
 
 def decide(

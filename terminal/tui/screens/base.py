@@ -70,6 +70,8 @@ class Host(Protocol):
     @property
     def staff_hint(self) -> str: ...
 
+    demo: bool  # the demo till: simulated readers that present something only on a demo key
+
 
 class ReceiptPrint(Message):
     """Print (again) the receipt of the sale ``reference``; each screen with a print key nests

@@ -70,7 +70,10 @@ class ReceiptScreen(PosScreen):
         with Horizontal():
             yield Static(self.receipt.text(width=36), id="receipt-text")
             with Vertical(id="receipt-qr-pane"):
-                yield QrCode(self.receipt.link, id="receipt-qr")
+                # level L: the receipt's link (about 90 characters) is then 41 columns (version 5)
+                # where M needs 45, and beside the 38-column receipt only 42 are left at 80 columns;
+                # a screen's code is not worn paper, it needs little error correction
+                yield QrCode(self.receipt.link, id="receipt-qr", correction="L")
 
     def action_save(self) -> None:
         self.post_message(self.SaveRequested(self.receipt))
@@ -187,7 +190,7 @@ class DetailScreen(PosScreen):
         self.query_one("#detail-text", Static).update(Text("\n".join(f"{k:<10} {v}" for k, v in rows)))
 
     def action_refund(self) -> None:
-        self.app.push_screen(RefundScreen(self.reference))
+        self.app.push_screen(RefundScreen(self.reference, demo=self.pos.demo))
 
     def action_print(self) -> None:
         self.post_message(self.PrintRequested(self.reference))
@@ -199,10 +202,15 @@ class RefundScreen(PosScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("f2", "scan", "Scan address"),
+        Binding("f3", "demo_address", "Demo: customer shows address"),
     ]
 
     class ScanRequested(Message):
-        """Start the readers to scan the customer's receive QR."""
+        """Start the readers to scan the customer's receive QR (``demo``: the demo customer shows theirs)."""
+
+        def __init__(self, *, demo: bool = False) -> None:
+            super().__init__()
+            self.demo = demo
 
     class ScanStopped(Message):
         """The refund screen went away: stop scanning."""
@@ -213,9 +221,13 @@ class RefundScreen(PosScreen):
             self.reference = reference
             self.to = to
 
-    def __init__(self, reference: str) -> None:
+    def __init__(self, reference: str, *, demo: bool = False) -> None:
         super().__init__(id="refund")
         self.reference = reference
+        self.demo = demo
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.demo if action == "demo_address" else True
 
     def body(self) -> ComposeResult:
         with Vertical(classes="panel"):
@@ -228,10 +240,23 @@ class RefundScreen(PosScreen):
         self.query_one(Input).focus()
 
     def action_scan(self) -> None:
-        self.query_one("#refund-state", Static).update(
-            "Scanning: hold the customer's receive QR to the camera…"
-        )
         self.post_message(self.ScanRequested())
+
+    def action_demo_address(self) -> None:
+        self.post_message(self.ScanRequested(demo=True))
+
+    def scanning(self, seconds: float) -> None:
+        self.query_one("#refund-state", Static).update(
+            f"Scanning for {seconds:.0f} s: hold the customer's receive QR to the camera, or type it…"
+        )
+
+    def scan_refused(self, why: str) -> None:
+        self.query_one("#refund-state", Static).update(f"Cannot scan now: {why}. Type the address.")
+
+    def scan_timed_out(self, seconds: float) -> None:
+        self.query_one("#refund-state", Static).update(
+            f"Nothing scanned in {seconds:.0f} s. Type the address, or F2 to scan again."
+        )
 
     def scanned(self, payload: str) -> None:
         self.query_one(Input).value = payload

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from terminal.domain.money import AmountError, Money, MoneyFormat, plain_format
 from terminal.domain.session import State
@@ -188,6 +188,7 @@ class WaitingScreen(PosScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.cancel_sale", "Cancel"),
+        Binding("m", "move_readers", "Readers"),
         Binding("t", "simulate('tap')", "Tap"),
         Binding("s", "simulate('scan')", "Scan"),
         Binding("b", "simulate('boltcard')", "Bolt Card"),
@@ -201,6 +202,9 @@ class WaitingScreen(PosScreen):
         def __init__(self, kind: str) -> None:
             super().__init__()
             self.kind = kind
+
+    class MoveRequested(Message):
+        """The cashier wants the sale on another reader (one was lost, or another is at hand)."""
 
     def __init__(self, *, demo: bool) -> None:
         super().__init__(id="waiting")
@@ -217,12 +221,14 @@ class WaitingScreen(PosScreen):
                 yield Static(id="qr-note")
             with Vertical(id="info-pane"):
                 yield Static(id="pay-state")
+                yield Static(id="lost")
                 yield Static(id="quote")
                 yield Static("Readers", classes="heading")
                 yield ReaderPanel(id="readers")
                 if self.demo:
                     yield Static(
-                        "demo keys: t tap · s scan · b Bolt Card · d declined · g bad QR", classes="dim"
+                        "demo keys: t tap · s scan · b Bolt Card (BTC-LN) · d declined · g bad QR",
+                        classes="dim",
                     )
 
     def on_mount(self) -> None:
@@ -241,6 +247,14 @@ class WaitingScreen(PosScreen):
             State.SUBMITTING: Text("Submitting the payment…", "bold yellow"),
         }.get(sale.state, Text(sale.state.value))
         self.query_one("#pay-state", Static).update(state)
+        lost = self.query_one("#lost", Static)
+        lost.display = bool(sale.lost)
+        if sale.lost:
+            text = Text(no_wrap=True, overflow="ellipsis")
+            for device, why in sale.lost:
+                text.append(f"✖ {device.split('?', 1)[0]} lost: {why}\n", "bold red")
+            text.append("Esc: cancel · m: another reader", "bold")
+            lost.update(text)
         self._render_countdown()
         self._render_invoice(sale)
 
@@ -281,6 +295,59 @@ class WaitingScreen(PosScreen):
     def action_simulate(self, kind: str) -> None:
         self.post_message(self.Simulated(kind))
 
+    def action_move_readers(self) -> None:
+        self.post_message(self.MoveRequested())
+
+
+class ReaderScreen(PosScreen):
+    """Move the waiting sale to another reader: a configured one, or a device string typed in."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        *[Binding(str(i), f"choose({i})", "Reader", show=i == 1, key_display="1-9") for i in range(1, 10)],
+    ]
+
+    class ReadersChosen(Message):
+        def __init__(self, devices: tuple[str, ...]) -> None:
+            super().__init__()
+            self.devices = devices
+
+    def __init__(self, devices: tuple[str, ...], states: dict[str, str]) -> None:
+        super().__init__(id="readers-screen")
+        self.devices = devices
+        self.states = states
+
+    def body(self) -> ComposeResult:
+        with Vertical(classes="panel"):
+            yield Static(Text("Take this sale on another reader", "bold"))
+            yield Static(id="reader-choices")
+            yield Static("or type a device string (nfc:usb, camera:0...), then Enter:", classes="dim")
+            yield Input(placeholder="device string", id="reader-device")
+            yield Static(id="reader-error")
+
+    def on_mount(self) -> None:
+        lines = Text(no_wrap=True, overflow="ellipsis")
+        for i, device in enumerate(self.devices[:9], start=1):
+            lines.append(f"[{i}] {device}  ")
+            lines.append(f"{self.states.get(device, 'not running')}\n", "dim")
+        self.query_one("#reader-choices", Static).update(lines)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose":  # digits belong to the device string while it is being typed
+            index = parameters[0]
+            typing = bool(self.query_one(Input).value)
+            return not typing and isinstance(index, int) and 1 <= index <= len(self.devices)
+        return True
+
+    def action_choose(self, index: int) -> None:
+        self.post_message(self.ReadersChosen((self.devices[index - 1],)))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.post_message(self.ReadersChosen((event.value.strip(),)))
+
+    def show_error(self, text: str) -> None:
+        self.query_one("#reader-error", Static).update(Text(text, "red"))
+
 
 REASONS = {
     "card_declined": "The card was declined by its issuer.",
@@ -289,6 +356,8 @@ REASONS = {
     "bad_signature": "The card's signature is not valid: it may be cloned.",
     "expired_token": "The wallet's payment token has expired: ask for a new one.",
     "offline_queued": "Stored offline: it is charged when the backend is back. Do not take it again.",
+    "not_a_payment": "The customer showed a code that asks to receive money, not a payment.",
+    "asset_mismatch": "The payment shown is for another asset or network than this sale.",
 }
 
 

@@ -52,6 +52,9 @@ class TillBase:
     view: SaleView
     backend: BackendStatus
     readers: dict[str, ReaderStatus]
+    sale_readers: tuple[str, ...]  # the readers the current sale uses (the configured ones, or moved)
+    lost: dict[str, str]  # device -> why it cannot take a payment now
+    link_came_back: bool  # the backend answered again after being away since discovery was last asked
     _client: BackendClient | None
     _client_factory: Callable[[], BackendClient] | None
     _emit: Callable[[Update], None]

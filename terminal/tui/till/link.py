@@ -12,7 +12,9 @@ from terminal.tui.updates import BackendStatus
 
 class BackendLink(TillBase):
     async def connect(self) -> BackendStatus:
-        """Ask the backend what it serves; the answer drives the status bar."""
+        """Ask the backend what it serves; the answer drives the status bar. The host asks again
+        on an interval and whenever :attr:`link_came_back`, so a rollout's notice follows it."""
+        self.link_came_back = False
         try:
             await self.ensure_client()
             # the version the client negotiated (or was pinned to) is the one it speaks
@@ -58,8 +60,13 @@ class BackendLink(TillBase):
         """Learn the backend's staff roster (:class:`~terminal.tui.till.staff.StaffSteps`)."""
 
     def _mark_offline(self, detail: str) -> None:
+        # Not a reason to ask discovery: the backend has just failed, so the question would fail
+        # too (leaving the notices as they were) and only add a failure to the client's circuit
+        # breaker, which then opens (5 in a row: a quote's 4 attempts and this one) and refuses
+        # the cashier's next try for reset_s even once the backend is back.
         self._set_backend(connected=False, detail=detail, queued=self._queued())
 
     def _mark_online(self) -> None:
         if self.backend.connected is not True:
+            self.link_came_back = True  # what it serves may have changed while it was away
             self._set_backend(connected=True, detail="", queued=self._queued())

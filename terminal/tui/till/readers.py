@@ -5,15 +5,21 @@ thread worker; their events come back through :meth:`ReaderSteps.reader_reported
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import quote as urlquote
 
-from drivers import CodeScanned, ReaderError, ReaderEvent, ReaderStateChanged, TagRead
-from drivers.registry import DriverError, MissingExtraError
+from drivers import CodeScanned, ReaderError, ReaderEvent, ReaderState, ReaderStateChanged, TagRead
+from drivers.registry import DriverError, MissingExtraError, check_device_string
 from terminal.domain import session as s
 from terminal.sale import reader_for
 from terminal.tui.till.base import TillBase
-from terminal.tui.updates import ReaderStatus, ReaderUpdated
+from terminal.tui.updates import (
+    ReadersReleased,
+    ReadersRequested,
+    ReaderStatus,
+    ReaderUpdated,
+    RegisterError,
+)
 
 # What the demo keys present, through a real simulated reader (drivers.sim).
 DEMO_PAYLOADS: dict[str, tuple[str, str]] = {
@@ -28,6 +34,24 @@ DEMO_PAYLOADS: dict[str, tuple[str, str]] = {
     # a QR that is not a payment (a wifi login): the till says so and keeps waiting
     "garbage": ("qr", "WIFI:S:cafe;T:WPA;P:not-a-payment;;"),
 }
+
+
+# What says a reader cannot take a payment now (as opposed to one card it could not read).
+LOST_STATES = frozenset({ReaderState.DISCONNECTED, ReaderState.BUSY})
+LOST_CODES = frozenset(
+    {
+        "reader_unavailable",  # nfcpy: not found, busy, no permission, unplugged
+        "camera_missing",
+        "camera_lost",
+        "file_missing",
+        "file_unreadable",
+        "reader_crashed",
+        "crashed",
+        "bad_device",
+        "missing_extra",
+        "open_failed",
+    }
+)
 
 
 def _open_failure(device: str, exc: Exception) -> ReaderError:
@@ -85,14 +109,62 @@ class ReaderSteps(TillBase):
         """Book a reader's event. Returns ``(payload, source)`` when it is a payment to present."""
         if isinstance(event, ReaderStateChanged):
             self._reader_state(event.reader, event.state.value, event.detail)
+            if event.state in LOST_STATES:
+                self._reader_lost(event.reader, event.detail or event.state.value)
+            elif event.state in (ReaderState.READY, ReaderState.READING):
+                self._reader_back(event.reader)
             return None
         if isinstance(event, ReaderError):
             self._reader_state(event.reader, "error", event.title)
             self._notice(event.title, event.message, event.hint, "error")
+            if event.code in LOST_CODES:
+                self._reader_lost(event.reader, event.title)
             return None
         if isinstance(event, TagRead | CodeScanned):
             return event.payload, event.reader
         return None
+
+    def _reader_lost(self, device: str, why: str) -> None:
+        """One of the sale's readers cannot take a payment now: the waiting screen says so at once."""
+        if device not in self.sale_readers or self.lost.get(device) == why:
+            return
+        self.lost[device] = why
+        self._publish_lost()
+
+    def _reader_back(self, device: str) -> None:
+        if self.lost.pop(device, None) is not None:
+            self._publish_lost()
+
+    def _publish_lost(self) -> None:
+        # only a sale in progress shows it (a refund's scan runs the readers between sales)
+        if self.session.state in (s.State.QUOTING, s.State.AWAITING_PAYMENT):
+            self._publish(lost=tuple((d, w) for d, w in self.lost.items() if d in self.sale_readers))
+
+    def use_readers(self, devices: Sequence[str]) -> None:
+        """Move the waiting sale to ``devices`` (a reader was lost, or another one is at hand): the
+        sale keeps its reference, quote and payment window; its old readers are let go."""
+        if self.session.state is not s.State.AWAITING_PAYMENT:
+            raise RegisterError(
+                "No sale waiting", "a sale's readers can be changed while it waits for the customer"
+            )
+        chosen = tuple(d.strip() for d in devices if d.strip())
+        if not chosen:
+            raise RegisterError(
+                "No reader", "choose a reader or type a device string", "e.g. nfc:usb or camera:0"
+            )
+        for device in chosen:
+            try:
+                check_device_string(device)
+            except DriverError as exc:
+                raise RegisterError(
+                    "Reader not known", str(exc), "type a device string like nfc:usb"
+                ) from None
+        self._emit(ReadersReleased(self._generation))
+        self.sale_readers = chosen
+        self.lost = {d: why for d, why in self.lost.items() if d in chosen}
+        self._generation += 1
+        self._emit(ReadersRequested(chosen, self._generation))
+        self._publish_lost()
 
     def _reader_state(self, device: str, state: str, detail: str) -> None:
         status = ReaderStatus(device, state, detail)

@@ -4,6 +4,7 @@ sent like a sale; a refund whose answer was lost is left to `reconcile`."""
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import quote as urlquote
 
 from terminal.client import (
     Approval,
@@ -28,12 +29,37 @@ REFUND_KINDS = {
 }
 
 
+# What the demo's customer shows when asked where a refund goes (a demo key on the refund
+# screen): a valid receive code of each asset, presented by a one-shot simulated QR reader, so
+# it takes the same path as a real scan. The demo's readers present nothing by themselves.
+DEMO_REFUND_ADDRESSES = {
+    "BTC": "bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+    "BTC-LN": (
+        "LNURL1DP68GURN8GHJ7UM9WFMXJCM99E3K7MF0V9CXJ0M385EKVCENXC6R2C35XVUKXEFCV5MKVV34X5EKZD3EV56NYD3HXQURZ"
+        "EPEXEJXXEPNXSCRVWFNV9NXZCN9XQ6XYEFHVGCXXCMYXYMNSERXFQ5FNS"
+    ),
+    "ETH": "ethereum:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+    "USDC": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+    "USDT": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+    "SOL": "solana:mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN",
+}
+
+
 def refund_key_for(reference: str, address: str) -> str:
     """Derived from the journaled sale and where the refund goes: the same on every retry."""
     return hashlib.sha256(f"{reference}|refund:{address}".encode()).hexdigest()[:32]
 
 
 class RefundSteps(Records):
+    def demo_refund_device(self, reference: str) -> str | None:
+        """The demo customer's receive QR for this sale's asset, as a one-shot simulated reader;
+        ``None`` outside the demo."""
+        if not self.demo:
+            return None
+        record, _ = self.detail(reference)
+        address = DEMO_REFUND_ADDRESSES.get(record.asset)
+        return None if address is None else f"sim:qr?payload={urlquote(address, safe='')}&delay=0"
+
     def check_refund(self, reference: str, *, to: str, amount_minor: int | None = None) -> None:
         """Raise :class:`RegisterError` when this refund cannot be made (before a manager is
         asked for their PIN): the sale, the address and the amount."""

@@ -65,13 +65,17 @@ class SaleSteps(InvoiceSteps):
             if source != INVOICE_SOURCE:
                 from terminal.presentation import customer_refusal  # ~40 ms of parsers: not at startup
 
-                refusal = customer_refusal(payload, now=self.clock())
+                refusal = customer_refusal(payload, now=self.clock(), crypto=self.session.asset)
                 if refusal is not None:
                     # bad input loses nothing: the sale keeps waiting for a real payment
                     hint = "ask the customer to tap their card or show their wallet's payment QR"
+                    title = "Not a payment code"
                     if "asks to receive" in refusal:
                         hint += ", or scan the invoice QR on this screen"
-                    self._notice("Not a payment code", refusal, hint, "error")
+                    elif "this sale is in" in refusal:
+                        title = "Not for this sale"
+                        hint = "ask for a payment in the sale's asset, or cancel (Esc) and pick that asset"
+                    self._notice(title, refusal, hint, "error")
                     return
             await self._run(self.core.present(payload, source, self.clock()))
 
@@ -85,6 +89,7 @@ class SaleSteps(InvoiceSteps):
             return
         self.core.reset()
         self._deadline = None
+        self.sale_readers, self.lost = self.settings.terminal.readers, {}  # a new sale tries them all again
         self.view = SaleView()
         self._emit(SaleUpdated(self.view))
 
@@ -162,7 +167,7 @@ class TillSale(SaleCore):
     async def start_readers(self) -> None:
         r = self.register
         r._generation += 1
-        r._emit(ReadersRequested(tuple(r.settings.terminal.readers), r._generation))
+        r._emit(ReadersRequested(tuple(r.sale_readers), r._generation))
         await r._issue_invoice()
 
     def stop_readers(self) -> None:

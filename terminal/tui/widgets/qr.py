@@ -9,6 +9,7 @@ URI (41 modules with its quiet zone) takes 41×21 cells and fits an 80×24 scree
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from rich.style import Style
 from rich.text import Text
@@ -18,26 +19,30 @@ QUIET_ZONE = 2
 _DARK, _LIGHT = "#000000", "#ffffff"
 
 
-@lru_cache(maxsize=16)
-def qr_matrix(data: str) -> tuple[tuple[bool, ...], ...]:
-    import qrcode
-    from qrcode.constants import ERROR_CORRECT_M
+Correction = Literal["L", "M"]
 
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=QUIET_ZONE)
+
+@lru_cache(maxsize=16)
+def qr_matrix(data: str, correction: Correction = "M") -> tuple[tuple[bool, ...], ...]:
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_L, ERROR_CORRECT_M
+
+    level = ERROR_CORRECT_L if correction == "L" else ERROR_CORRECT_M
+    code = qrcode.QRCode(error_correction=level, border=QUIET_ZONE)
     code.add_data(data)
     code.make(fit=True)
     return tuple(tuple(bool(m) for m in row) for row in code.get_matrix())
 
 
-def qr_size(data: str) -> tuple[int, int]:
+def qr_size(data: str, correction: Correction = "M") -> tuple[int, int]:
     """(columns, rows) of terminal cells the code needs."""
-    n = len(qr_matrix(data))
+    n = len(qr_matrix(data, correction))
     return n, (n + 1) // 2
 
 
-def qr_text(data: str) -> Text:
+def qr_text(data: str, correction: Correction = "M") -> Text:
     """The code as styled half blocks; explicit colours so it decodes on any theme."""
-    matrix = qr_matrix(data)
+    matrix = qr_matrix(data, correction)
     text = Text(no_wrap=True, overflow="crop")
     styles = {
         (top, bottom): Style(color=_DARK if top else _LIGHT, bgcolor=_DARK if bottom else _LIGHT)
@@ -94,13 +99,14 @@ class QrCode(Static):
     QrCode { width: auto; height: auto; }
     """
 
-    def __init__(self, data: str = "", *, id: str | None = None) -> None:
+    def __init__(self, data: str = "", *, id: str | None = None, correction: Correction = "M") -> None:
         super().__init__(id=id)
         self.data = data
+        self.correction: Correction = correction
 
     def on_mount(self) -> None:
         self.show(self.data)
 
     def show(self, data: str) -> None:
         self.data = data
-        self.update(qr_text(data) if data else "")
+        self.update(qr_text(data, self.correction) if data else "")
