@@ -96,8 +96,9 @@ def changed(loaded: LoadedSettings, values: dict[str, Any], sources: dict[str, s
     for key, value in values.items():
         section, name = key.split(".")
         if key in PER_CURRENCY and isinstance(value, str):
-            value = {**data[section][name], loaded.settings.terminal.fiat_currency: value}
-        data[section][name] = value
+            data[section][name] = {**data[section][name], loaded.settings.terminal.fiat_currency: value}
+        else:
+            data[section][name] = value
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
