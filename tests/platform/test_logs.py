@@ -1,7 +1,8 @@
 """Logs of a real day's work: `backend up` (a gateway and instances as processes), a Bolt Card
 sale, a card sale and its refund by `cryptopos pay` and `refund`. Every request's id is in the
 terminal's, the gateway's and an instance's log and in the answer; no log holds the signing
-secret, a card key, a payload, a Bolt Card's p or c, or the ledger's master key."""
+secret, a card key, a payload, a Bolt Card's p or c, a manager's PIN, or the ledger's master
+key."""
 
 from __future__ import annotations
 
@@ -91,15 +92,25 @@ def test_a_sale_and_a_refund_log_their_request_ids_and_no_secret(
     )  # fmt: skip
     assert code == 0 and json.loads(out)["status"] == "approved", out + err
     code, out, err = run(
-        capsys, "pay", "--amount", "7.25", "--asset", "BTC", "--reader", f"sim:nfc?payload={TEST_CARD}&delay=0",
+        capsys, "pay", "--amount", "4.00", "--asset", "BTC", "--reader", f"sim:nfc?payload={TEST_CARD}&delay=0",
         "--journal", str(journal), "--json",
     )  # fmt: skip
     sale = json.loads(out)
     assert code == 0 and sale["status"] == "approved", out + err
-    code, out, err = run(
-        capsys, "refund", sale["payment_id"], "--to", REFUND_TO, "--journal", str(journal), "--json"
-    )
+    # a manager in the backend's roster approves the refund (the topology asks approval above
+    # 1.00 EUR and allows 5.00 EUR a day) with a PIN from a 0600 file
+    pin = "86420531"
+    pin_file = tmp_path / "manager.pin"
+    pin_file.write_text(pin + "\n")
+    pin_file.chmod(0o600)
+    staff = ["backend", "--run-dir", str(run_dir), "staff"]
+    code, out, err = run(capsys, *staff, "add", "Max Manager", "--id", "s_max", "--pin-file", str(pin_file))
     assert code == 0, out + err
+    code, out, err = run(
+        capsys, "refund", sale["payment_id"], "--to", REFUND_TO, "--journal", str(journal),
+        "--approver", "s_max", "--approve-with", str(pin_file), "--json",
+    )  # fmt: skip
+    assert code == 0 and json.loads(out)["status"] == "completed", out + err
 
     # the id of every request the till sent is in the gateway's log and in an instance's
     till = [r for r in records(terminal_log) if r["msg"] == "backend request"]
@@ -144,6 +155,7 @@ def test_a_sale_and_a_refund_log_their_request_ids_and_no_secret(
         "Bolt Card p": p,
         "Bolt Card c": c,
         "test card payload": TEST_CARD,
+        "manager's PIN": pin,
     }
     if master:
         never["master key"] = master.strip().decode("latin-1")
