@@ -31,7 +31,29 @@ def test_a_payment_is_refunded_by_a_later_command_and_history_shows_both(tmp_pat
     ledger = journal.with_name("embedded-backend.sqlite3")
     assert stat.S_IMODE(ledger.stat().st_mode) == 0o600  # it holds every payment, as the journal does
 
-    refunded = cli("refund", payment["payment_id"], "--to", GOOD_BTC, "--journal", str(journal), "--json")
+    # a refund needs a manager (the embedded backend's policy: approval for every refund); the
+    # manager made in a third process lives in that same kept ledger
+    pin = tmp_path / "manager.pin"
+    pin.write_text("97531\n")
+    pin.chmod(0o600)
+    made = cli(
+        "staff",
+        "add",
+        "Max",
+        "--role",
+        "manager",
+        "--id",
+        "s_max",
+        "--pin-file",
+        str(pin),
+        "--journal",
+        str(journal),
+    )
+    assert made.returncode == 0, made.stderr + made.stdout
+    refunded = cli(
+        "refund", payment["payment_id"], "--to", GOOD_BTC, "--journal", str(journal),
+        "--approver", "s_max", "--approve-with", str(pin), "--json",
+    )  # fmt: skip
     assert refunded.returncode == 0, refunded.stderr + refunded.stdout
     refund = json.loads(refunded.stdout)
     assert refund["status"] == "completed" and refund["refund_id"]
@@ -47,7 +69,10 @@ def test_a_payment_is_refunded_by_a_later_command_and_history_shows_both(tmp_pat
     assert "refund completed" in text and refund["refund_id"] in text
 
     # the ledger remembers it too: a second refund finds nothing left, before anything is sent
-    again = cli("refund", payment["payment_id"], "--to", GOOD_BTC, "--journal", str(journal))
+    again = cli(
+        "refund", payment["payment_id"], "--to", GOOD_BTC, "--journal", str(journal),
+        "--approver", "s_max", "--approve-with", str(pin),
+    )  # fmt: skip
     assert again.returncode == 2 and "nothing left to refund" in again.stderr
 
 

@@ -16,6 +16,7 @@ LATE = datetime(2026, 3, 14, 22, 30, tzinfo=UTC).timestamp()  # 07:30 on the 15t
 async def test_report_is_of_the_tokyo_day_in_german(make: MakeTill) -> None:
     till = make(extra={"merchant.timezone": "Asia/Tokyo", "merchant.locale": "de_DE"})
     till.clock.now = LATE
+    till.register.touch()  # the cashier is at the till now (10.5 h after the harness signed her in)
     async with till.app.run_test(size=(80, 24)) as pilot:
         await start_sale(pilot, till, amount="1234")
         assert "1.234,00 €" in screen_text(pilot)  # the quote screen's total

@@ -90,10 +90,10 @@ async def test_a_payment_while_waiting_is_shown_at_once_not_on_a_tick(make: Make
     if offered:
         # the read held when the wallet paid was answered with the payment: no other read
         assert after == [], after
-        assert took < 1.5, took
+        assert took < 30, took  # the tick is an hour: only the held read can have shown it
     else:
         assert 1 <= len(after) <= 2, after  # the next poll, within 0.5 s
-        assert took < 2.0, took
+        assert took < 30, took  # the tick is an hour: only the poll can have shown it
 
 
 async def test_the_task_ends_with_the_quote_and_follows_the_new_quotes_invoice(make: MakeTill) -> None:
