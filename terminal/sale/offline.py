@@ -104,12 +104,9 @@ def queue_unsent(
     return core.session.handle(s.PaymentDeclined(report.reason))
 
 
-async def take(
-    core: SaleCore, cause: BackendError, presented: Callable[[], Awaitable[tuple[str, str] | None]]
-) -> None:
-    """No quote, the backend is unreachable: take the sale offline if the policy allows, else
-    refuse it with a message that says which limit stopped it. ``presented()`` waits for the
-    customer's ``(payload, source)``, or None when the payment window ended first."""
+def admit(core: SaleCore, cause: BackendError) -> str | None:
+    """No quote, the backend is unreachable: None when the sale may be taken offline (it then
+    waits for a tap), else why not, with the sale journaled ``cancelled`` with that reason."""
     report, reference = core.opened, core.opened.reference
     amount = report.fiat
     refusal = core.offline.refusal(amount, core.journal.offline_total(amount.asset.code))
@@ -117,18 +114,42 @@ async def take(
         core.outcome = "cancelled"
         report.reason = f"{cause.title}: {cause.message}; not taken: {refusal}"
         core.journal.update(reference, "cancelled", detail=report.reason)
-        return
+        return refusal
     report.notices.append("Backend unreachable: taking this payment offline")
-    got = await presented()
-    if got is None:
-        core.outcome = "expired"
-        core.journal.update(reference, "expired", detail="no tap while offline")
-        return
-    payload, report.source = got
+    return None
+
+
+def accept(core: SaleCore, payload: str, source: str) -> None:
+    """The customer presented ``payload`` to an admitted offline sale: queue it when offline
+    allows its kind, else decline it (nothing was sent, nothing is kept)."""
+    report = core.opened
+    report.source = source
     kind, refusal = guards.check(core, payload, queued=True)
     if refusal is not None:
         core.outcome, report.reason = "declined", refusal
         return
-    seq = core.journal.queue_offline(reference, payload=payload, payload_kind=kind)
+    seq = core.journal.queue_offline(report.reference, payload=payload, payload_kind=kind)
     core.outcome = "queued"
     report.notices.append(f"Stored offline (#{seq}); it is charged when the backend is back")
+
+
+def expire(core: SaleCore) -> None:
+    """Nobody tapped an admitted offline sale within the payment window."""
+    core.outcome = "expired"
+    core.journal.update(core.opened.reference, "expired", detail="no tap while offline")
+
+
+async def take(
+    core: SaleCore, cause: BackendError, presented: Callable[[], Awaitable[tuple[str, str] | None]]
+) -> None:
+    """No quote, the backend is unreachable: take the sale offline if the policy allows, else
+    refuse it with a message that says which limit stopped it. ``presented()`` waits for the
+    customer's ``(payload, source)``, or None when the payment window ended first. (The TUI,
+    which waits through events rather than a call, runs the same three steps itself.)"""
+    if admit(core, cause) is not None:
+        return
+    got = await presented()
+    if got is None:
+        expire(core)
+        return
+    accept(core, *got)

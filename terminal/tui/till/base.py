@@ -115,7 +115,7 @@ class TillBase:
         )
 
     def _publish(self, **changes: Any) -> None:
-        self.view = replace(self.view, state=self.session.state, **changes)
+        self.view = replace(self.view, state=self.core.shown_state(), **changes)
         self._emit(SaleUpdated(self.view))
 
     def _notice(self, title: str, message: str, hint: str = "", severity: Severity = "warning") -> None:

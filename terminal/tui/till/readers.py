@@ -173,7 +173,7 @@ class ReaderSteps(TillBase):
 
     def demo_device(self, kind: str) -> str | None:
         """The one-shot simulated reader a demo key opens, or ``None`` when nothing is awaited."""
-        if kind not in DEMO_PAYLOADS or self.session.state is not s.State.AWAITING_PAYMENT:
+        if kind not in DEMO_PAYLOADS or self.core.shown_state() is not s.State.AWAITING_PAYMENT:
             return None
         family, payload = DEMO_PAYLOADS[kind]
         if kind == "boltcard" and self.demo_card is not None:

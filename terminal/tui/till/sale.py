@@ -12,7 +12,7 @@ from terminal.client import BackendError, BackendUnavailableError, PaymentResult
 from terminal.domain import session as s
 from terminal.domain.money import Money, asset
 from terminal.domain.quote import Quote
-from terminal.sale import SaleCore
+from terminal.sale import SaleCore, offline, quoting
 from terminal.tui.till.invoices import INVOICE_SOURCE, InvoiceSteps
 from terminal.tui.updates import (
     ReadersReleased,
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 class SaleSteps(InvoiceSteps):
     def start_sale(self, base: Money, tip: Money | None = None) -> SaleView:
         """The cashier entered an amount (and maybe a tip)."""
-        if self.session.state in (*s.FINAL_STATES, s.State.UNKNOWN_OUTCOME):
+        if self.core.shown_state() in (*s.FINAL_STATES, s.State.UNKNOWN_OUTCOME):
             self.reset()
         total = base + tip if tip is not None else base
         try:
@@ -60,7 +60,8 @@ class SaleSteps(InvoiceSteps):
     async def present(self, payload: str, source: str) -> None:
         """A reader (or a paid invoice) presented a payment."""
         async with self._lock:
-            if self.session.state is not s.State.AWAITING_PAYMENT:
+            waiting_offline = self.core.offline_waiting
+            if self.session.state is not s.State.AWAITING_PAYMENT and not waiting_offline:
                 return  # a late tap after cancel or result: nothing to pay
             if source != INVOICE_SOURCE:
                 from terminal.presentation import customer_refusal  # ~40 ms of parsers: not at startup
@@ -77,15 +78,22 @@ class SaleSteps(InvoiceSteps):
                         hint = "ask for a payment in the sale's asset, or cancel (Esc) and pick that asset"
                     self._notice(title, refusal, hint, "error")
                     return
+            if waiting_offline:
+                offline.accept(self.core, payload, source)
+                self.core.offline_ended()
+                return
             await self._run(self.core.present(payload, source, self.clock()))
 
     async def cancel(self) -> None:
         async with self._lock:
+            if self.core.offline_waiting:
+                self.core.offline_waiting = False
+                self.core.stop_readers()  # the session never started them: it has no offline state
             await self._run(self.core.cancel("cancelled by the cashier"))
 
     def reset(self) -> None:
         """Back to a fresh sale after a result."""
-        if self.session.state not in (*s.FINAL_STATES, s.State.UNKNOWN_OUTCOME, s.State.IDLE):
+        if self.core.shown_state() not in (*s.FINAL_STATES, s.State.UNKNOWN_OUTCOME, s.State.IDLE):
             return
         self.core.reset()
         self._deadline = None
@@ -106,6 +114,10 @@ class SaleSteps(InvoiceSteps):
 
     def _timed_out(self) -> Callable[[], Awaitable[None]] | None:
         """The sale's step when its payment window or its quote has run out, else None."""
+        if self.core.offline_waiting:
+            if self._deadline is not None and self.clock() >= self._deadline:
+                return self._offline_window_closed
+            return None
         if self.session.state is not s.State.AWAITING_PAYMENT:
             return None
         now = self.clock()
@@ -116,6 +128,10 @@ class SaleSteps(InvoiceSteps):
         if quote.expired(now):
             return partial(self.core.expire_quote, now)
         return None
+
+    async def _offline_window_closed(self) -> None:
+        offline.expire(self.core)
+        self.core.offline_ended()
 
     def seconds_left(self) -> float | None:
         q = self.view.quote
@@ -155,6 +171,10 @@ class SaleSteps(InvoiceSteps):
             return len(set(report.settled) | set(report.forwarded))
 
 
+# an offline sale's outcome as the register shows it (a queued one reads "STORED OFFLINE")
+_OFFLINE_SHOWN = {"queued": s.State.DECLINED, "declined": s.State.DECLINED, "expired": s.State.EXPIRED}
+
+
 class TillSale(SaleCore):
     """The sale core with the register as its face: every hook becomes a view or status update."""
 
@@ -163,6 +183,56 @@ class TillSale(SaleCore):
     def __init__(self, register: Register, **options: Any) -> None:
         super().__init__(**options)
         self.register = register
+        # admitted offline at quote time (the backend unreachable): waiting for a tap with no
+        # quote. The session has no offline states, so the register routes these steps itself.
+        self.offline_waiting = False
+        self.offline_refusal = ""  # why the last unreachable quote was not taken offline
+
+    def reset(self) -> None:
+        if self.outcome is not None and self.session.state is s.State.AMOUNT_ENTERED:
+            self.session = s.PaymentSession()  # an offline sale ended outside the session's table
+        super().reset()
+        self.offline_waiting = False
+
+    async def quote_unreachable(self, exc: BackendUnavailableError) -> list[s.Command]:
+        """The same policy as the headless ``pay`` (:func:`terminal.sale.offline.take`), in its
+        steps: admitted, the sale waits for a tap, which the register's ``present`` queues."""
+        amount = self.opened.fiat
+        refusal = self.offline.refusal(amount, self.journal.offline_total(amount.asset.code))
+        if refusal is not None:
+            self.offline_refusal = refusal  # said with the unreachable backend's notice
+            return quoting.refuse(self, exc)  # back to the asset choice
+        self.session.handle(s.QuoteRefused(exc.message))
+        offline.admit(self, exc)
+        self.offline_waiting = True
+        r = self.register
+        if r._deadline is None:  # the payment window spans re-quotes
+            r._deadline = r.clock() + r.settings.timeouts.payment_wait_s
+        kinds = ", ".join(k.replace("_", " ") for k in self.offline.allowed_kinds)
+        r._notice(
+            "Sale", f"Backend unreachable: taking this payment offline ({kinds})", severity="information"
+        )
+        r._publish(quote=None, invoice=None, reason=None)
+        await self.start_readers()
+        return []
+
+    def offline_ended(self) -> None:
+        """An admitted offline sale ended (queued, declined or expired): readers off, result shown."""
+        self.offline_waiting = False
+        self.stop_readers()
+        report = self.opened
+        reason = "offline_queued" if self.outcome == "queued" else report.reason
+        self.register._publish(reason=reason, source=report.source)
+        self.finished()
+
+    def shown_state(self) -> s.State:
+        """The state the register shows: the session's, or an offline sale's (outside its table)."""
+        state = self.session.state
+        if state is not s.State.AMOUNT_ENTERED or self.report is None:
+            return state
+        if self.offline_waiting:
+            return s.State.AWAITING_PAYMENT
+        return _OFFLINE_SHOWN.get(self.outcome or "", state)
 
     async def start_readers(self) -> None:
         r = self.register
@@ -210,9 +280,12 @@ class TillSale(SaleCore):
     def quote_failed(self, exc: BackendError) -> None:
         unreachable = isinstance(exc, BackendUnavailableError)
         hint = "check the backend (status bar) and try again"
-        if not unreachable:
+        message = exc.message
+        if unreachable:
+            message += f"; not taken offline: {self.offline_refusal}"
+        else:
             hint = "pick another asset or amount"
-        self.register._notice(exc.title, exc.message, hint, "error")
+        self.register._notice(exc.title, message, hint, "error")
         # back to asset choice: the journaled sale is closed, the next choice opens another
         self.register._publish(reference=None, reason=exc.message)
 
