@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from backend_stub.auth import Authenticator
 from backend_stub.problems import PROBLEM_RESPONSES, ProblemError
 from backend_stub.services.common import Context, idempotent_write, new_id, parse_iso
-from backend_stub.services.payments import charges, core, invoices, refunds, staff, watch
+from backend_stub.services.payments import charges, core, health, invoices, refunds, staff, watch
 from backend_stub.services.wire import (
     IDEMPOTENCY_KEY,
     IDENTIFIER,
@@ -420,6 +420,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         return {"key_id": body.key_id}
 
     r.include_router(staff.router(ctx, auth))
+    r.include_router(health.router(ctx, auth))
     return r
 
 
