@@ -46,13 +46,15 @@ def heartbeat_body(
     journal: Journal, *, readers: Mapping[str, str], last_reconcile_at: float | None
 ) -> dict[str, Any]:
     """``readers``: each reader's device string and state (``ready``, ``lost``, ...)."""
-    return {
+    body: dict[str, Any] = {
         "version": build_version(),
         "readers": [{"device": d, "state": s} for d, s in sorted(readers.items())][:16],
         "queue_depth": len(journal.sales(states=QUEUED)),
         "unknown_outcomes": len(journal.sales(states=UNKNOWN)),
-        "last_reconcile_at": None if last_reconcile_at is None else _iso(last_reconcile_at),
     }
+    if last_reconcile_at is not None:  # left out, not null, before the first reconcile
+        body["last_reconcile_at"] = _iso(last_reconcile_at)
+    return body
 
 
 async def send_heartbeat(client: BackendClient, body: dict[str, Any]) -> bool:

@@ -34,7 +34,8 @@ async def test_a_heartbeat_is_kept_per_terminal_and_the_last_one_wins(
     assert r.status_code == 202, r.text
     assert r.json() == {"key_id": KEY_ID, "seen_at": "2026-11-26T12:00:00.000Z"}
     other = Api(api.http, clock, key_id=OTHER_KEY_ID, secret=OTHER_SECRET)
-    assert (await other.post(PATH, {**BEAT, "readers": [], "last_reconcile_at": None})).status_code == 202
+    first = {k: v for k, v in BEAT.items() if k != "last_reconcile_at"}  # none yet: left out
+    assert (await other.post(PATH, {**first, "readers": []})).status_code == 202
     clock.advance(60)
     assert (await api.post(PATH, {**BEAT, "version": "1.5.0", "queue_depth": 0})).status_code == 202
     fleet = {t.key_id: t for t in health.fleet(store)}
@@ -58,6 +59,8 @@ async def test_a_heartbeat_is_refused_unless_exactly_right(api: Api, store: Stor
         {**BEAT, "readers": [{"device": "nfc:usb"}]},
         {**BEAT, "readers": [{"device": "nfc:usb", "state": "ready"}] * 17},
         {**BEAT, "last_reconcile_at": "yesterday"},
+        {**BEAT, "last_reconcile_at": None},
+        {**BEAT, "last_reconcile_at": "2026-11-26"},
         {**BEAT, "extra": 1},
         {k: v for k, v in BEAT.items() if k != "version"},
     ]

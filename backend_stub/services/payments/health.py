@@ -17,13 +17,17 @@ from starlette.concurrency import run_in_threadpool
 
 from backend_stub.auth import Authenticator
 from backend_stub.problems import PROBLEM_RESPONSES
-from backend_stub.services.common import Context, iso, parse_iso
+from backend_stub.services.common import RFC3339_PATTERN, Context, iso, parse_iso
 from backend_stub.services.wire import SafeText
 from backend_stub.store import health
 
 MAX_COUNT = 1_000_000
 MAX_READERS = 16
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # "not sent", which no value of the field's type stands for
 
 
 class ReaderReport(BaseModel):
@@ -38,8 +42,13 @@ class Heartbeat(BaseModel):
     readers: list[ReaderReport] = Field(max_length=MAX_READERS)
     queue_depth: Count = Field(description="offline sales waiting to be forwarded")
     unknown_outcomes: Count = Field(description="sales whose outcome the till does not know yet")
-    last_reconcile_at: SafeText | None = Field(
-        max_length=40, description="RFC 3339; null when the till has not reconciled since it started"
+    # Optional, not nullable (as a refund's staff_id): left out before the till's first reconcile
+    last_reconcile_at: str = Field(  # type: ignore[assignment]
+        None,
+        max_length=40,
+        pattern=RFC3339_PATTERN,
+        description="RFC 3339; left out when the till has not reconciled since it started",
+        json_schema_extra=_no_default,
     )
 
 
