@@ -18,16 +18,12 @@ from starlette.concurrency import run_in_threadpool
 from backend_stub.auth import Authenticator
 from backend_stub.problems import PROBLEM_RESPONSES
 from backend_stub.services.common import RFC3339_PATTERN, Context, iso, parse_iso
-from backend_stub.services.wire import SafeText
+from backend_stub.services.wire import SafeText, no_default
 from backend_stub.store import health
 
 MAX_COUNT = 1_000_000
 MAX_READERS = 16
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
-
-
-def _no_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)  # "not sent", which no value of the field's type stands for
 
 
 class ReaderReport(BaseModel):
@@ -48,7 +44,7 @@ class Heartbeat(BaseModel):
         max_length=40,
         pattern=RFC3339_PATTERN,
         description="RFC 3339; left out when the till has not reconciled since it started",
-        json_schema_extra=_no_default,
+        json_schema_extra=no_default,
     )
 
 
