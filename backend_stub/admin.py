@@ -9,6 +9,8 @@ starts this as a process; it does not import the backend).
   the till's step-ups) in the same ledger; ``add`` prints the new id. A PIN is asked twice with
   getpass on a terminal, else read from ``--pin-file`` (which only its owner may read); it is never
   printed. ``reset-pin`` clears the member's lockout.
+- ``fleet``: each terminal's last heartbeat in the same ledger (build, readers, offline queue,
+  unknown outcomes, last reconcile, last seen); ``cryptopos backend status`` prints it.
 - ``pg``: a local PostgreSQL for trying ``backend up --store`` (pgserver's binaries, a data
   folder of its own, a UNIX socket): prints its URL; ``pg --stop`` stops it.
 
@@ -27,7 +29,7 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
-from backend_stub.store import Store, StoreError, StoreUnavailableError, staff
+from backend_stub.store import Store, StoreError, StoreUnavailableError, health, staff
 from backend_stub.store.runtime import open_store, resolve_url
 from terminal.domain.pins import valid_pin
 
@@ -86,6 +88,10 @@ def parser() -> argparse.ArgumentParser:
     s_pin = ssub.add_parser("reset-pin")
     s_pin.add_argument("staff_id")
     s_pin.add_argument("--pin-file", type=Path)
+    fl = sub.add_parser("fleet", help="each terminal's last heartbeat")
+    fl.add_argument("--run-dir", default=".cryptopos/backend")
+    fl.add_argument("--store", help="the ledger URL (default: the one the backend in --run-dir uses)")
+    fl.add_argument("--json", action="store_true")
     pg = sub.add_parser("pg", help="a local PostgreSQL for trials (pgserver)")
     pg.add_argument("--dir", default=str(DEFAULT_PG_DIR))
     pg.add_argument("--stop", action="store_true")
@@ -279,11 +285,33 @@ def local_pg(args: argparse.Namespace) -> int:
     return 0
 
 
+def fleet_cmd(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run_dir).resolve()
+    store = open_store(run_dir, resolve_url(run_dir, given=args.store))
+    try:
+        rows = health.fleet(store)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([t.as_json() for t in rows], indent=2))
+        return 0
+    print(f"\nfleet: {len(rows)} terminal(s) reporting")
+    for t in rows:
+        readers = ", ".join(f"{r.device} {r.state}" for r in t.readers) or "none"
+        print(
+            f"  {t.key_id:<20} {t.version:<10} last seen {_when(t.seen_at)}  queue {t.queue_depth}  "
+            f"unknown {t.unknown_outcomes}  reconciled {_when(t.last_reconcile_at)}  readers: {readers}"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         if args.what == "staff":
             return staff_cmd(args)
+        if args.what == "fleet":
+            return fleet_cmd(args)
         return terminal(args) if args.what == "terminal" else local_pg(args)
     except StoreUnavailableError as exc:
         print(f"cryptopos backend: {exc}", file=sys.stderr)

@@ -83,17 +83,22 @@ async def reconcile(
     grace_s: float | None = None,
     idle_s: float = 0.0,
     forward: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReconcileReport:
     """``grace_s``: how old a send must be before "not on the backend" means "never arrived";
     by default the client's own worst-case send time (its retry settings and timeouts) plus
     ``GRACE_MARGIN_S``, so a sale is never failed while a sender may still be retrying it.
     ``idle_s``: how long a never-sent sale must have been idle before it is closed; 0 when this
     process is the only terminal on the journal (start-up), longer when a running terminal may
-    still be waiting for a tap on it."""
+    still be waiting for a tap on it. ``progress(done, total)``: told before each open sale and
+    after the last."""
     if grace_s is None:
         grace_s = client.send_window_s() + GRACE_MARGIN_S
     report = ReconcileReport()
-    for sale in journal.unsettled():
+    unsettled = journal.unsettled()
+    for done, sale in enumerate(unsettled):
+        if progress is not None:
+            progress(done, len(unsettled))
         if sale.state in NEVER_SENT:
             if clock() - sale.updated_at < idle_s:
                 report.left[sale.reference] = "waiting for a tap (a terminal may still be running it)"
@@ -120,6 +125,8 @@ async def reconcile(
                 detail="reconciled",
             )
             report.settled[sale.reference] = "failed"
+    if progress is not None and unsettled:
+        progress(len(unsettled), len(unsettled))
     await _settle_refunds(client, journal, report)
     if forward:
         await forward_offline(client=client, journal=journal, clock=clock, report=report)

@@ -65,6 +65,9 @@ _RFC3339 = re.compile(
 )
 
 
+RFC3339_PATTERN = _RFC3339.pattern  # for request models whose field is such a time
+
+
 def parse_iso(text: str) -> float:
     try:
         if not _RFC3339.fullmatch(text):

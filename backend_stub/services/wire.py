@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -38,6 +38,7 @@ __all__ = [
     "PageLimit",
     "SafeText",
     "WaitSeconds",
+    "no_default",
 ]
 
 # v1 amounts: a plain decimal in major units ("12.50"); the asset's exponent is checked later.
@@ -162,3 +163,9 @@ WaitSeconds = Annotated[
     PlainValidator(_query_int(0, MAX_WAIT_QUERY_S), json_schema_input_type=int),
     WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_WAIT_QUERY_S}),
 ]
+
+
+def no_default(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` of an optional, not nullable field: its default stands for "not
+    sent", which no value of the field's type stands for, so the schema shows none."""
+    schema.pop("default", None)

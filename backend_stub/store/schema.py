@@ -222,5 +222,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX refunds_by_terminal_day ON refunds (terminal_id, created_at)",
         ),
     ),
+    Migration(
+        4,
+        "terminal health: each till's last heartbeat (version, readers, queue, unknown outcomes)",
+        (
+            # one row per terminal key, replaced by each heartbeat: the fleet as last seen, not a
+            # history (the logs have that). No reference to terminals: a key given in the settings
+            # (the embedded backend's) has no row there.
+            """CREATE TABLE terminal_health (
+                key_id TEXT PRIMARY KEY,
+                version TEXT NOT NULL,
+                readers TEXT NOT NULL,
+                queue_depth {int} NOT NULL,
+                unknown_outcomes {int} NOT NULL,
+                last_reconcile_at {real},
+                seen_at {real} NOT NULL)""",
+        ),
+    ),
 )
 CURRENT = MIGRATIONS[-1].version

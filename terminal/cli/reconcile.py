@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from typing import TYPE_CHECKING
 
 from terminal.cli.common import EXIT_OK, EXIT_UNKNOWN, load
@@ -22,17 +23,27 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 async def settle(settings: Settings, *, forward: bool) -> ReconcileReport:
+    from terminal.cli.progress import Progress
     from terminal.client.factory import client_from_settings
+    from terminal.health import heartbeat_body, send_heartbeat
     from terminal.journal import Journal
     from terminal.settlement import reconcile
 
     journal = Journal(settings.journal.path)
+    shown = Progress("reconciling")
     try:
         async with client_from_settings(settings, on_notice=notice_recorder(journal)) as client:
             # another terminal process may be waiting for a tap on a recent sale: leave those
             idle = settings.timeouts.payment_wait_s + 30
-            return await reconcile(client=client, journal=journal, forward=forward, idle_s=idle)
+            report = await reconcile(
+                client=client, journal=journal, forward=forward, idle_s=idle, progress=shown.step
+            )
+            # the fleet view's "last reconcile": no readers here, the till's own beat names them
+            body = heartbeat_body(journal, readers={}, last_reconcile_at=time.time())
+            await send_heartbeat(client, body)
+            return report
     finally:
+        shown.close()
         journal.close()
 
 

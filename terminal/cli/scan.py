@@ -73,16 +73,24 @@ def human(r: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from drivers.registry import DriverError
+    from terminal.cli.progress import Progress
 
     if args.decoder not in DECODERS:
         raise CliError(f"unknown decoder {args.decoder!r}; known: {', '.join(DECODERS)}")
+    shown = Progress("scanning")
     try:
         from drivers.camera import require_cv2
 
         require_cv2()
-        results = [scan_one(path, args.decoder) for path in args.paths]
+        results = []
+        for done, path in enumerate(args.paths):
+            shown.step(done, len(args.paths), path)
+            results.append(scan_one(path, args.decoder))
+        shown.step(len(args.paths), len(args.paths))
     except DriverError as exc:  # a missing extra or decoder library
         raise CliError(str(exc)) from None
+    finally:
+        shown.close()
     for r in results:
         print(json.dumps(r) if args.json else human(r))
     return EXIT_OK if all(r["payloads"] for r in results) else EXIT_FAILED

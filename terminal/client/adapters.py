@@ -177,6 +177,9 @@ class Adapter:
     def verify_staff_path(self) -> str:
         raise UnsupportedOperationError(f"staff need API v2; this backend speaks {self.version}")
 
+    def heartbeat_path(self) -> str:
+        raise UnsupportedOperationError(f"heartbeats need API v2; this backend speaks {self.version}")
+
     def parse_staff(self, data: dict[str, Any]) -> list[StaffMember]:
         raise UnsupportedOperationError(f"staff need API v2; this backend speaks {self.version}")
 
@@ -336,6 +339,9 @@ class V2Adapter(Adapter):
 
     def verify_staff_path(self) -> str:
         return "/payments/v2/staff/verify"
+
+    def heartbeat_path(self) -> str:
+        return "/payments/v2/terminals/heartbeat"
 
     def parse_staff(self, data: dict[str, Any]) -> list[StaffMember]:
         items = data.get("items")

@@ -287,6 +287,16 @@ class BackendClient(ExactlyOnceWriter):
         except AdapterError as exc:
             raise BadAnswerError("Backend sent a bad staff answer", str(exc)) from exc
 
+    async def send_heartbeat(self, body: dict[str, Any]) -> None:
+        """The till's health (:mod:`terminal.health` builds ``body``), sent once: the next one
+        replaces it anyway, so a lost one is not sent again."""
+        adapter = await self.adapter()
+        try:
+            path = adapter.heartbeat_path()
+        except UnsupportedOperationError as exc:
+            raise UnsupportedError("Heartbeats not available", str(exc)) from exc
+        await self._send_once("POST", path, body)
+
     async def create_invoice(self, *, quote: Quote, reference: str, idempotency_key: str) -> InvoiceResult:
         """A merchant-presented invoice for ``quote`` (payments v2), of the kind its asset takes."""
         adapter = await self.adapter()

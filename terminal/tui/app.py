@@ -125,6 +125,7 @@ class PosApp(App[None]):
         receipts_dir: Path | None = None,
         tick_s: float = 0.5,
         reconcile_s: float = 10.0,
+        heartbeat_s: float = 60.0,
         staff_hint: str = "",
         discovery_s: float = 30.0,
         refund_scan_s: float = 30.0,
@@ -139,6 +140,7 @@ class PosApp(App[None]):
         self.receipts_dir = receipts_dir or register.settings.journal.path.parent / "receipts"
         self.tick_s = tick_s
         self.reconcile_s = reconcile_s
+        self.heartbeat_s = heartbeat_s  # how often the till tells the backend its health
         self.discovery_s = discovery_s  # how often the status bar's link and notices are asked again
         self._readers_stop: dict[int, threading.Event] = {}
         self._generation = 0
@@ -163,6 +165,7 @@ class PosApp(App[None]):
         self.call_after_refresh(self._spawn, self.register.connect, name="connect")
         self.set_interval(self.tick_s, self._tick, name="tick")
         self.set_interval(self.reconcile_s, self._reconcile, name="reconcile")
+        self.set_interval(self.heartbeat_s, self._heartbeat, name="heartbeat")
         self.set_interval(self.discovery_s, self._rediscover, name="discovery")
 
     async def on_unmount(self) -> None:
@@ -194,6 +197,11 @@ class PosApp(App[None]):
     async def _reconcile(self) -> None:
         if self.register.backend.queued:
             await self._guard(self.register.reconcile)
+
+    def _heartbeat(self) -> None:
+        # a worker, so a slow backend holds neither the clock nor a sale step; silent by design
+        if not any(w.name == "heartbeat" and not w.is_finished for w in self.workers):
+            self.run_worker(self.register.heartbeat(), name="heartbeat", group="health", exit_on_error=False)
 
     # -- running register calls ----------------------------------------------------------
 

@@ -96,6 +96,7 @@ class Register(StaffSteps, SaleSteps, RefundSteps, PrintingSteps, Doctor, Reader
         self.backend = BackendStatus(url=self.settings.backend.url, queued=self._queued())
         self.readers = {}
         self.link_came_back = False
+        self.last_reconcile_at = None
         self.sale_readers = self.settings.terminal.readers
         self.lost = {}
         self._emit: Callable[[Update], None] = lambda _u: None

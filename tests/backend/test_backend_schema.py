@@ -249,6 +249,8 @@ def near_miss(name: str, value: Any, prop: dict[str, Any], data: st.DataObject) 
     """``value`` one step off, and the problem type that must refuse it."""
     if isinstance(value, dict):  # an object (a refund's approval): anything but an object
         return data.draw(st.sampled_from([True, 1, "x", [value]])), "validation"
+    if isinstance(value, list):  # a list (a heartbeat's readers): anything but a list
+        return data.draw(st.sampled_from([True, 1, "x", {"items": value}])), "validation"
     if prop.get("type") == "integer":
         off: Any = data.draw(st.sampled_from([True, False, str(value), float(value), [value]]))
     elif str(prop.get("pattern", "")).startswith("^[1-9]"):  # crypto minor units, a digit string

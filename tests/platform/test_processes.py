@@ -129,6 +129,11 @@ async def refunds_through(gateway: str, manager: str, pin: str) -> list[httpx.Re
     return out
 
 
+async def heartbeat_through(gateway: str, beat: dict[str, Any]) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as http:
+        return await post_signed(http, "/payments/v2/terminals/heartbeat", beat, "hb-1")
+
+
 def canary_weight(base: list[str], capsys: pytest.CaptureFixture[str]) -> int:
     assert main([*base, "status", "--json"]) == 0
     builds = json.loads(capsys.readouterr().out)["services"]["payments"]["builds"]
@@ -295,8 +300,22 @@ def test_up_status_deploy_drained_abort_and_down(
     listed = capsys.readouterr().out
     assert "s_max" in listed and "manager" in listed and "4826" not in listed
 
+    # a till's heartbeat through the gateway lands in the ledger; status lists the fleet from it
+    beat = {
+        "version": "0.1.0",
+        "readers": [{"device": "nfc:usb", "state": "lost"}],
+        "queue_depth": 2,
+        "unknown_outcomes": 1,
+    }
+    r = asyncio.run(heartbeat_through(gateway, beat))
+    assert r.status_code == 202, r.text
+    key_id = terminal_key()[0]
+
     assert main([*base, "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
+    [till] = status["fleet"]
+    assert (till["key_id"], till["queue_depth"], till["unknown_outcomes"]) == (key_id, 2, 1)
+    assert till["readers"] == [{"device": "nfc:usb", "state": "lost"}] and till["last_reconcile_at"] is None
     assert status["refunds"] == {
         "window_days": 9,
         "approval_above": {"EUR": "1.00"},
@@ -314,6 +333,9 @@ def test_up_status_deploy_drained_abort_and_down(
     assert "each instance: 16 at work, 64 queued, 1024 long-polls held" in human
     assert "refunds: within 9 days of the payment; a manager's approval above 1.00 EUR" in human
     assert "daily limit per terminal: 5.00 EUR" in human
+    assert "fleet: 1 terminal(s) reporting" in human
+    fleet_line = next(line for line in human.splitlines() if line.strip().startswith(key_id))
+    assert "queue 2" in fleet_line and "unknown 1" in fleet_line and "readers: nfc:usb lost" in fleet_line
     # at least the unsigned and the forged request; also the new terminal's first tries and the
     # expired secret when the gateway's copy of the keys (read every 2 s) was ahead of them
     refused = re.search(r"refused: 0 malformed, (\d+) unauthenticated", human)

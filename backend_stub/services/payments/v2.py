@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from backend_stub.auth import Authenticator
 from backend_stub.problems import PROBLEM_RESPONSES, ProblemError
 from backend_stub.services.common import Context, idempotent_write, new_id, parse_iso
-from backend_stub.services.payments import charges, core, invoices, refunds, staff, watch
+from backend_stub.services.payments import charges, core, health, invoices, refunds, staff, watch
 from backend_stub.services.wire import (
     IDEMPOTENCY_KEY,
     IDENTIFIER,
@@ -22,6 +22,7 @@ from backend_stub.services.wire import (
     PageLimit,
     SafeText,
     WaitSeconds,
+    no_default,
 )
 from backend_stub.store import Row, Tx
 from backend_stub.store import staff as staff_store
@@ -62,10 +63,6 @@ class PaymentListV2(BaseModel):
     next_cursor: str | None
 
 
-def _no_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)  # "not sent", which no value of the field's type stands for
-
-
 class RefundRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     amount_minor: DigitString = Field(description="at least 1; all refunds add up to at most the payment")
@@ -73,12 +70,12 @@ class RefundRequest(BaseModel):
     # Optional, not nullable: left out when there is none; null is refused like any wrong type.
     # Typed without None for that, so mypy is told the default is a placeholder for "not sent".
     staff_id: staff.StaffId = Field(  # type: ignore[assignment]
-        None, description="who asked for it at the till (recorded)", json_schema_extra=_no_default
+        None, description="who asked for it at the till (recorded)", json_schema_extra=no_default
     )
     approval: staff.Approval = Field(  # type: ignore[assignment]
         None,
         description="a manager's approval; needed above the refund policy's threshold",
-        json_schema_extra=_no_default,
+        json_schema_extra=no_default,
     )
 
 
@@ -420,6 +417,7 @@ def router(ctx: Context, auth: Authenticator) -> APIRouter:
         return {"key_id": body.key_id}
 
     r.include_router(staff.router(ctx, auth))
+    r.include_router(health.router(ctx, auth))
     return r
 
 

@@ -55,6 +55,7 @@ class TillBase:
     sale_readers: tuple[str, ...]  # the readers the current sale uses (the configured ones, or moved)
     lost: dict[str, str]  # device -> why it cannot take a payment now
     link_came_back: bool  # the backend answered again after being away since discovery was last asked
+    last_reconcile_at: float | None  # when a reconcile last reached the backend (the heartbeat says)
     _client: BackendClient | None
     _client_factory: Callable[[], BackendClient] | None
     _emit: Callable[[Update], None]

@@ -4,6 +4,7 @@ countdown and the payment window, the background reconcile; and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ from terminal.tui.updates import (
     SaleUpdated,
     SaleView,
 )
+
+log = logging.getLogger("cryptopos.tui")
 
 if TYPE_CHECKING:
     from terminal.tui.controller import Register
@@ -152,6 +155,7 @@ class SaleSteps(InvoiceSteps):
             except BackendError as exc:
                 self._mark_offline(exc.message)
                 return 0
+            self.last_reconcile_at = self.clock()
             stuck = [why for why in report.left.values() if "backend" in why]
             if stuck and not (report.settled or report.forwarded):
                 self._mark_offline(stuck[0])
@@ -169,6 +173,21 @@ class SaleSteps(InvoiceSteps):
                     self._publish(payment_id=record.payment_id, inquiry=None, finished_at=self.clock())
             self._set_backend(queued=self._queued())
             return len(set(report.settled) | set(report.forwarded))
+
+    async def heartbeat(self) -> bool:
+        """Tell the backend how this till is (:mod:`terminal.health`); silent when it cannot."""
+        from terminal.health import heartbeat_body, send_heartbeat
+
+        readers = {d: st.state for d, st in self.readers.items()}
+        for device in self.settings.terminal.readers:
+            readers.setdefault(device, "idle")  # configured, not running between sales
+        body = heartbeat_body(self.journal, readers=readers, last_reconcile_at=self.last_reconcile_at)
+        try:
+            client = await self.ensure_client()
+        except Exception as exc:  # an embedded backend that cannot start: the link says so, not this
+            log.debug("heartbeat not sent: %s", exc)
+            return False
+        return await send_heartbeat(client, body)
 
 
 # an offline sale's outcome as the register shows it (a queued one reads "STORED OFFLINE")
