@@ -81,6 +81,8 @@ class SignInScreen(PosScreen):
 
     def reload(self) -> None:
         """The names that may sign in (after a roster sync too), keeping the one picked."""
+        if not self.query(OptionList):
+            return  # not composed yet (or already gone): its own mount loads the names
         names = self.query_one(OptionList)
         picked = self.picked()
         roster = self.register.staff_roster()
@@ -97,6 +99,8 @@ class SignInScreen(PosScreen):
         names.focus()
 
     def picked(self) -> str | None:
+        if not self.query(OptionList):
+            return None
         names = self.query_one(OptionList)
         index = names.highlighted
         return self.ids[index] if index is not None and 0 <= index < len(self.ids) else None
