@@ -209,6 +209,7 @@ WRONG_FOR = {
     "integer": [True, "1", 1.0, None, [], {}],
     "string": [True, 1, 1.5, None, [], {}],
     "object": [True, 1, "1", 1.5, None, []],
+    "array": [True, 1, "1", 1.5, None, {}],  # a heartbeat's readers
 }
 
 
