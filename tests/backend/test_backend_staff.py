@@ -17,7 +17,9 @@ import httpx
 import pytest
 
 from backend_stub.app import create_app
-from backend_stub.embedded import make_transport
+from backend_stub.cluster import ManualClock
+from backend_stub.deployment import Deployment
+from backend_stub.embedded import embedded_topology, make_transport
 from backend_stub.settings import RefundPolicy, ServiceSettings
 from backend_stub.store import Store
 from terminal.domain import signing
@@ -32,10 +34,12 @@ DAY_S = 86_400
 MakeApi = Callable[..., Any]
 
 
-@pytest.fixture
-def make_api(store: Store, clock: FakeClock) -> Callable[..., Any]:
-    """``async with make_api(policy) as api``: an app on the test's ledger with that refund policy
-    (the contract's default, an approval for every refund, unless given)."""
+@pytest.fixture(params=["app", "gateway"])
+def make_api(request: pytest.FixtureRequest, store: Store, clock: FakeClock) -> Callable[..., Any]:
+    """``async with make_api(policy) as api``: the payments API on the test's ledger with that
+    refund policy (the contract's default, an approval for every refund, unless given); each test
+    runs against the app and again through the gateway of an in-process deployment (its edge
+    checks the signature, then an instance answers), as a till reaches it."""
 
     @asynccontextmanager
     async def make(policy: RefundPolicy | None = None, **settings: Any) -> AsyncIterator[Api]:
@@ -45,8 +49,17 @@ def make_api(store: Store, clock: FakeClock) -> Callable[..., Any]:
             refunds=policy or RefundPolicy(),
             **settings,
         )
-        async with client_for(create_app(store=store, settings=s)) as http:
-            yield Api(http, clock)
+        if request.param == "app":
+            async with client_for(create_app(store=store, settings=s)) as http:
+                yield Api(http, clock)
+            return
+        d = Deployment.in_process(embedded_topology(), store=store, settings=s, clock=ManualClock())
+        await d.start()
+        try:
+            async with client_for(d.gateway) as http:
+                yield Api(http, clock)
+        finally:
+            await d.aclose()
 
     return make
 
