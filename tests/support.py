@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -22,6 +23,17 @@ NO_APPROVAL = RefundPolicy(
     window_days=3650,
     approval_above={a.code: 10**12 for a in ASSETS.values() if a.kind is AssetKind.FIAT},
 )
+
+
+def shows(secret: str, text: str | bytes) -> bool:
+    """Whether ``secret`` (a PIN) appears in ``text`` as a value of its own.
+
+    Not as four digits inside a random hex id, salt or hash: ``"1357" in text`` also finds
+    ``…fdfd1357e7…`` in a payment id, about once in 1,600 ids, and a test that asks "is the
+    PIN in this answer?" must not fail on that."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return re.search(rf"(?<![0-9A-Za-z+/]){re.escape(secret)}(?![0-9A-Za-z+/])", text) is not None
 
 
 @contextmanager

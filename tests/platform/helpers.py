@@ -174,14 +174,40 @@ def client(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=InProcessTransport(app), base_url="http://gateway.test")
 
 
+class _Witness(httpx.AsyncBaseTransport):
+    """Passes requests on and writes down every 5xx answer or transport error the client saw,
+    so a failed payment's cause (which the client may have retried past) is on record."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, seen: list[str]) -> None:
+        self.inner, self.seen = inner, seen
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            resp = await self.inner.handle_async_request(request)
+        except httpx.TransportError as exc:
+            self.seen.append(f"{request.method} {request.url.path}: {type(exc).__name__}")
+            raise
+        if resp.status_code >= 500:
+            await resp.aread()
+            self.seen.append(f"{request.method} {request.url.path}: {resp.status_code} {resp.text[:200]}")
+        return resp
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 class PaymentLoad:
     """Payments from the terminal's own client at a steady rate while a test ticks the cluster."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
         from terminal.client import BackendClient
 
+        self.errors: list[str] = []  # every 5xx or transport error the client met, retried or not
         self.client = BackendClient(
-            base_url="http://gateway.test", key_id=KEY_ID, secret=SECRET, transport=transport
+            base_url="http://gateway.test",
+            key_id=KEY_ID,
+            secret=SECRET,
+            transport=_Witness(transport, self.errors),
         )
         self.ok: list[tuple[str, str, str]] = []  # (reference, idempotency key, payment id)
         self.failed: list[str] = []
@@ -207,20 +233,44 @@ class PaymentLoad:
         self.ok.append((reference, key, p.payment_id))
 
     async def run(
-        self, *, rate: float, until: Any, max_payments: int, every: int = 0, on_every: Any = None
+        self,
+        *,
+        rate: float,
+        until: Any,
+        max_payments: int,
+        every: int = 0,
+        on_every: Any = None,
+        tills: int = 16,
     ) -> None:
         """Start one payment every 1/rate s until ``until()`` is true or the cap is reached;
-        await ``on_every()`` after every ``every`` payments started."""
+        await ``on_every()`` after every ``every`` payments started.
+
+        The load is a fleet of ``tills`` tills, each doing one sale at a time, as real tills
+        do: at most ``tills`` payments are in flight, and after a stall (a busy machine, a
+        slow fsync) the pace resumes from now rather than firing the missed payments at
+        once. An open-loop load that catches up turns one pause of the test process into
+        a burst no fleet sends, overloads the one process that runs the whole deployment
+        here, and reads as failed payments that have nothing to do with the rollout."""
         loop = asyncio.get_running_loop()
-        t0 = loop.time()
+        free = asyncio.Semaphore(tills)
+
+        async def sale(i: int) -> None:
+            try:
+                await self.one(i)
+            finally:
+                free.release()
+
+        next_at = loop.time()
         n = 0
         while n < max_payments and not until():
-            self._tasks.append(asyncio.ensure_future(self.one(self._next)))
+            await free.acquire()
+            self._tasks.append(asyncio.ensure_future(sale(self._next)))
             self._next += 1
             n += 1
             if every and n % every == 0:
                 await on_every()
-            await asyncio.sleep(max(0.0, t0 + n / rate - loop.time()))
+            next_at = max(next_at, loop.time()) + 1 / rate
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
         await asyncio.gather(*self._tasks)
 
     async def aclose(self) -> None:
