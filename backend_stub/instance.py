@@ -107,6 +107,7 @@ def build_app(
 
 
 WORKER_ARGV_ENV = "CRYPTOPOS_INSTANCE_ARGV"  # how uvicorn's worker processes get this command line
+REFUNDS_ENV = "CRYPTOPOS_REFUNDS"  # the refund policy on Kubernetes (deploy/k8s/payments.yaml)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -133,10 +134,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="uvicorn worker processes (with --port); metrics then use prometheus_client's multiprocess mode",
     )
     p.add_argument("--admission", default="{}", help="the admission limits (backend_stub.admission), JSON")
-    p.add_argument("--refunds", default="", help="the refund policy (the topology's [refunds]), JSON")
+    p.add_argument(
+        "--refunds",
+        default=os.environ.get(REFUNDS_ENV, ""),
+        help=f"the refund policy (the topology's [refunds]), JSON; default: ${REFUNDS_ENV} (a ConfigMap)",
+    )
     p.add_argument("--log-file", help="structured (JSON) log, rotated (terminal.logs); none: no log file")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return p.parse_args(argv)
+
+
+def _refunds(text: str) -> dict[str, Any] | None:
+    """The ``--refunds`` JSON (or ``$CRYPTOPOS_REFUNDS``): a table, or a clear exit."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"--refunds / ${REFUNDS_ENV}: not JSON ({exc.msg} at {exc.pos})") from None
+    if not isinstance(data, dict):
+        raise SystemExit(f'--refunds / ${REFUNDS_ENV}: a JSON object like {{"window_days": 30}}')
+    return data
 
 
 def _has(module: str) -> bool:
@@ -179,7 +197,7 @@ def instance_app(args: argparse.Namespace) -> ASGIApp:
         run_dir=Path(args.run_dir),
         settings=json.loads(args.settings),
         discovery=tuple(s for s in args.discovery_services.split(",") if s),
-        refunds=json.loads(args.refunds) if args.refunds else None,
+        refunds=_refunds(args.refunds),
     )
     faults = FaultSpec.parse(args.faults) if args.faults else FaultSpec()
     if faults.active:

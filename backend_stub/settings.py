@@ -13,8 +13,10 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from terminal.domain.money import ASSETS, AssetKind, Money
 
@@ -62,6 +64,17 @@ class PolicyError(ValueError):
     """A ``[refunds]`` setting that is not exactly right (the message says which and why)."""
 
 
+def _is_zone(name: str) -> bool:
+    """An IANA zone name that zoneinfo knows (the system's zones, else the tzdata package)."""
+    if not name or name.startswith(("/", ".")) or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
 def _strict_minor(text: object, currency: str, what: str) -> int:
     """``"500.00"`` for EUR, ``"50000"`` for JPY, ``"150.000"`` for KWD: a decimal string with
     exactly the currency's decimals, no sign, exponent, spaces or leading zeros."""
@@ -85,22 +98,35 @@ class RefundPolicy:
 
     ``approval_above``: a refund worth more than this (fiat minor units of the payment's currency)
     needs a manager's approval; a currency without an entry needs one for every refund.
-    ``daily_limit``: what one terminal may refund per day (UTC) in that currency; a currency
+    ``daily_limit``: what one terminal may refund per day in that currency; a currency
     without an entry has no limit of its own (a refund is never above its payment anyway).
+    ``timezone``: the IANA zone whose calendar day that is, the merchant's business day (a
+    Tokyo shop's day starts at 15:00 UTC; a day of a DST change is 23 or 25 hours long).
     """
 
     window_days: int = 30
     approval_above: Mapping[str, int] = field(default_factory=dict)
     daily_limit: Mapping[str, int] = field(default_factory=dict)
+    timezone: str = "UTC"
+
+    def day(self, now: float) -> tuple[float, float]:
+        """The business day ``now`` is in, as [start, end) in Unix seconds."""
+        zone = ZoneInfo(self.timezone)
+        today = datetime.fromtimestamp(now, zone).date()
+        start = datetime.combine(today, dt_time(0), tzinfo=zone)
+        end = datetime.combine(today + timedelta(days=1), dt_time(0), tzinfo=zone)
+        return start.timestamp(), end.timestamp()
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any]) -> RefundPolicy:
         """The ``[refunds]`` table, read strictly; :class:`PolicyError` says what is wrong."""
-        unknown = sorted(set(data) - {"window_days", "approval_above", "daily_limit"})
+        unknown = sorted(set(data) - {"window_days", "approval_above", "daily_limit", "timezone"})
         if unknown:
-            raise PolicyError(
-                f"unknown refund settings {unknown}; known: approval_above, daily_limit, window_days"
-            )
+            known = "approval_above, daily_limit, timezone, window_days"
+            raise PolicyError(f"unknown refund settings {unknown}; known: {known}")
+        zone = data.get("timezone", "UTC")
+        if not isinstance(zone, str) or not _is_zone(zone):
+            raise PolicyError(f'timezone: {zone!r} is not an IANA time zone (like "Europe/Berlin" or "UTC")')
         days = data.get("window_days", 30)
         if type(days) is not int or not 0 <= days <= 3650:
             raise PolicyError(f"window_days: {days!r} is not a whole number of days from 0 to 3650")
@@ -111,7 +137,10 @@ class RefundPolicy:
                 raise PolicyError(f'{what}: a table of currency = "amount", like {{ EUR = "50.00" }}')
             tables[what] = {str(c): _strict_minor(v, str(c), what) for c, v in table.items()}
         return cls(
-            window_days=days, approval_above=tables["approval_above"], daily_limit=tables["daily_limit"]
+            window_days=days,
+            approval_above=tables["approval_above"],
+            daily_limit=tables["daily_limit"],
+            timezone=zone,
         )
 
     def to_config(self) -> dict[str, Any]:
@@ -124,6 +153,7 @@ class RefundPolicy:
             "window_days": self.window_days,
             "approval_above": major(self.approval_above),
             "daily_limit": major(self.daily_limit),
+            "timezone": self.timezone,
         }
 
 

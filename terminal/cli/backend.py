@@ -478,6 +478,7 @@ def _refund_line(policy: dict[str, Any]) -> str:
         f"refunds: within {policy.get('window_days')} days of the payment; a manager's approval "
         f"{approval + ' (every refund in other currencies)' if approval else 'for every refund'}; "
         f"daily limit per terminal: {daily}"
+        + (f" (days in {policy.get('timezone', 'UTC')})" if limits else "")
     )
 
 

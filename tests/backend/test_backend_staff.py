@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from backend_stub.app import create_app
 from backend_stub.cluster import ManualClock
 from backend_stub.deployment import Deployment
 from backend_stub.embedded import embedded_topology, make_transport
-from backend_stub.settings import RefundPolicy, ServiceSettings
+from backend_stub.settings import PolicyError, RefundPolicy, ServiceSettings
 from backend_stub.store import Store
 from terminal.domain import signing
 from tests.support import shows
@@ -293,11 +294,44 @@ async def test_a_terminals_refunds_per_day_stay_within_its_limit(make_api: MakeA
         other = Api(api.http, clock, OTHER_KEY_ID, OTHER_SECRET)  # another terminal's own limit
         c = await sale(other, 1250, key="c")
         assert (await refund(other, c, key="rc")).status_code == 201
-        clock.advance(DAY_S)  # a new UTC day
+        clock.advance(DAY_S)  # a new day (of the default zone, UTC)
         assert (await refund(api, b, key="rb-next", amount="1")).status_code == 201
         kwd = await sale(api, 1001, "KWD", key="kwd")  # 1.001 KD: above its limit on its own
         r = await refund(api, kwd, key="rk", approval={"staff_id": "s_x", "pin": "1234"})
         assert problem_type(r) == "approval-invalid"  # a sent approval is checked first
+
+
+async def test_the_daily_limit_counts_the_merchants_business_day(make_api: MakeApi, clock: FakeClock) -> None:
+    """A Tokyo shop's day turns at 15:00 UTC: a refund at 00:10 in Tokyo is the next day's, though
+    the UTC day is the same."""
+    policy = RefundPolicy.from_config(
+        {"approval_above": {"EUR": "100.00"}, "daily_limit": {"EUR": "20.00"}, "timezone": "Asia/Tokyo"}
+    )
+    clock.now = datetime(2026, 11, 26, 14, 50, tzinfo=UTC).timestamp()  # 23:50 in Tokyo
+    async with make_api(policy) as api:
+        a, b = await sale(api, 1250, key="a"), await sale(api, 1250, key="b")
+        assert (await refund(api, a, key="ra")).status_code == 201
+        r = await refund(api, b, key="rb")
+        assert (r.status_code, problem_type(r)) == (409, "refund-limit-reached")
+        clock.advance(20 * 60)  # 15:10 UTC, 00:10 on the 27th in Tokyo
+        assert (await refund(api, b, key="rb-next")).status_code == 201
+
+
+def test_the_policys_business_day_is_a_calendar_day_of_its_zone() -> None:
+    berlin = RefundPolicy.from_config({"timezone": "Europe/Berlin"})
+    at = datetime(2026, 10, 25, 12, 0, tzinfo=UTC).timestamp()  # the day clocks go back: 25 h
+    start, end = berlin.day(at)
+    assert (end - start) / 3600 == 25
+    assert datetime.fromtimestamp(start, UTC) == datetime(2026, 10, 24, 22, 0, tzinfo=UTC)
+    start, end = berlin.day(datetime(2026, 3, 29, 12, 0, tzinfo=UTC).timestamp())  # 23 h
+    assert (end - start) / 3600 == 23
+    assert RefundPolicy.from_config({}).day(at) == (
+        datetime(2026, 10, 25, tzinfo=UTC).timestamp(),
+        datetime(2026, 10, 26, tzinfo=UTC).timestamp(),
+    )
+    for bad in ("Mars/Olympus", "", "../../etc/passwd", "/usr/share/zoneinfo/UTC", 9, None):
+        with pytest.raises(PolicyError, match="timezone"):
+            RefundPolicy.from_config({"timezone": bad})
 
 
 async def test_the_refund_fields_are_strict(make_api: MakeApi) -> None:

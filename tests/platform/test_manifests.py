@@ -28,9 +28,11 @@ import pytest
 import yaml
 
 from backend_stub.autoscale import scale_query
+from backend_stub.instance import REFUNDS_ENV
 from backend_stub.promql import Aggregate, Binary, Call, Node, Selector, parse
 from backend_stub.rollout import SetWeight, load_plan
 from backend_stub.rollout.plan import CANARY_REF, Pause, parse_duration
+from backend_stub.settings import RefundPolicy
 
 SCHEMAS = Path(__file__).parent / "schemas"
 K8S = Path("deploy/k8s")
@@ -105,7 +107,7 @@ def test_core_kinds_and_pod_templates_against_the_official_schemas() -> None:
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{d['kind']} {d['metadata']['name']}: {exc.message} at {list(exc.absolute_path)}")
         checked.add(target["kind"])
-    assert checked == {"Namespace", "Service", "Ingress", "PodDisruptionBudget", "Deployment"}
+    assert checked == {"Namespace", "Service", "Ingress", "PodDisruptionBudget", "Deployment", "ConfigMap"}
 
 
 def test_kubernetes_validate_refuses_what_a_cluster_would_refuse() -> None:
@@ -365,6 +367,23 @@ def test_ingress_routes_discovery_payments_and_rates_over_tls() -> None:
     # the pods behind /discovery answer for every service (no gateway merges the documents)
     (container,) = one(docs("payments"), "Rollout")["spec"]["template"]["spec"]["containers"]
     assert "--discovery-services=rates,payments" in container["args"]
+
+
+def test_payments_pods_hold_refunds_to_the_configs_policy() -> None:
+    """Without it a cluster would run the contract's default (every refund approved, no daily
+    limit), not the merchant's [refunds]: the ConfigMap is that table, read at pod start."""
+    kinds = docs("payments")
+    (cm,) = [c for c in kinds["ConfigMap"] if c["metadata"]["name"] == "cryptopos-refund-policy"]
+    shipped = RefundPolicy.from_config(json.loads(cm["data"]["policy.json"]))
+    config = RefundPolicy.from_config(tomllib.loads(Path("config/backend.toml").read_text())["refunds"])
+    assert shipped == config
+    (container,) = one(kinds, "Rollout")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env[REFUNDS_ENV]["valueFrom"]["configMapKeyRef"] == {
+        "name": "cryptopos-refund-policy",
+        "key": "policy.json",
+    }
+    assert "ConfigMap" not in docs("rates")  # rates has no refunds
 
 
 def test_the_ledger_is_a_cloudnativepg_cluster_on_volumes_of_its_own() -> None:

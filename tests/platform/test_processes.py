@@ -39,6 +39,7 @@ burst_per_key = 100000
 window_days = 9
 approval_above = { EUR = "1.00" }
 daily_limit = { EUR = "5.00" }
+timezone = "Asia/Tokyo"
 [services.rates]
 stable = "1.0.0"
 replicas = 1
@@ -320,6 +321,7 @@ def test_up_status_deploy_drained_abort_and_down(
         "window_days": 9,
         "approval_above": {"EUR": "1.00"},
         "daily_limit": {"EUR": "5.00"},
+        "timezone": "Asia/Tokyo",
     }
     pay = status["services"]["payments"]
     assert pay["rollout"]["phase"] == "Degraded"
@@ -332,7 +334,7 @@ def test_up_status_deploy_drained_abort_and_down(
     assert "limits: 100000 req/s per terminal key (bursts of 100000), bodies up to 65536 B" in human
     assert "each instance: 16 at work, 64 queued, 1024 long-polls held" in human
     assert "refunds: within 9 days of the payment; a manager's approval above 1.00 EUR" in human
-    assert "daily limit per terminal: 5.00 EUR" in human
+    assert "daily limit per terminal: 5.00 EUR (days in Asia/Tokyo)" in human
     assert "fleet: 1 terminal(s) reporting" in human
     fleet_line = next(line for line in human.splitlines() if line.strip().startswith(key_id))
     assert "queue 2" in fleet_line and "unknown 1" in fleet_line and "readers: nfc:usb lost" in fleet_line

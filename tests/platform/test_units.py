@@ -323,3 +323,24 @@ def test_topology_reports_every_problem() -> None:
     assert "servics" in text and "error_rate must be within 0..1" in text
     with pytest.raises(TopologyError, match="file not found"):
         load_topology(Path("nope.toml"))
+
+
+def test_an_instance_takes_its_refund_policy_from_the_environment_on_kubernetes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """deploy/k8s/payments.yaml hands the policy over in $CRYPTOPOS_REFUNDS (a ConfigMap)."""
+    from backend_stub import instance
+
+    argv = ["--service", "payments", "--build", "1.4.0", "--port", "8080", "--run-dir", "/tmp/x"]
+    monkeypatch.setenv(instance.REFUNDS_ENV, '{"window_days": 9, "timezone": "Asia/Tokyo"}')
+    got = instance._refunds(instance.parse_args(argv).refunds)
+    assert got == {"window_days": 9, "timezone": "Asia/Tokyo"}
+    assert instance._refunds(instance.parse_args([*argv, "--refunds", '{"window_days": 3}']).refunds) == {
+        "window_days": 3  # the command line wins
+    }
+    monkeypatch.delenv(instance.REFUNDS_ENV)
+    assert instance._refunds(instance.parse_args(argv).refunds) is None  # the contract's default
+    with pytest.raises(SystemExit, match="CRYPTOPOS_REFUNDS: not JSON"):
+        instance._refunds('{"window_days": 9')
+    with pytest.raises(SystemExit, match="a JSON object"):
+        instance._refunds("[9]")

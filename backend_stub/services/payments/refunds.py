@@ -5,9 +5,10 @@ than the policy's window (409 ``refund-window-closed``); above the approval thre
 currency (every refund where the currency has none), a manager's approval (403
 ``approval-required``), whose PIN the ledger checks (403 ``approval-invalid`` /
 ``approver-locked``, one lockout counter with ``/staff/verify``); an approval sent though none is
-needed is checked all the same, and recorded. Then this terminal's refunds today plus this one
-must stay within its daily limit (409 ``refund-limit-reached``); the terminal's refunds take
-turns from reading that total to the commit, so two at once cannot both fit in what is left.
+needed is checked all the same, and recorded. Then this terminal's refunds today (the business
+day of the policy's time zone) plus this one must stay within its daily limit (409
+``refund-limit-reached``); the terminal's refunds take turns from reading that total to the
+commit, so two at once cannot both fit in what is left.
 
 A refund's fiat value is ``ceil(payment.fiat_minor * refund.amount_minor / payment.amount_minor)``:
 partial refunds are never valued below their share.
@@ -15,7 +16,6 @@ partial refunds are never valued below their share.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from backend_stub.problems import ProblemError
@@ -30,12 +30,6 @@ DAY_S = 86_400.0
 def fiat_value(payment: Row, amount_minor: int) -> int:
     paid = int(payment["amount_minor"])
     return -(-int(payment["fiat_minor"]) * amount_minor // paid)
-
-
-def day_start(now: float) -> float:
-    """The start of the UTC day ``now`` is in: the daily limit's day."""
-    d = datetime.fromtimestamp(now, UTC)
-    return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
 
 
 def refund(
@@ -106,8 +100,8 @@ def refund(
     limit = policy.daily_limit.get(currency)
     if limit is not None:
         Store.lock_terminal_refunds(db, terminal)
-        start = day_start(now)
-        used = Store.refunded_fiat(db, terminal, currency, since=start, until=start + DAY_S)
+        start, end = policy.day(now)  # the merchant's business day ([refunds] timezone)
+        used = Store.refunded_fiat(db, terminal, currency, since=start, until=end)
         if used + fiat > limit:
             raise ProblemError(
                 409,
