@@ -37,6 +37,10 @@ from backend_stub.topology import LimitsConfig, Topology, TopologyError, load_to
 from terminal.logs import configure as configure_logs
 
 TICK_S = 0.1
+# ``{"ready": n, "total": m}`` while the instances start, for ``backend up``'s progress line;
+# removed once state.json says the gateway listens
+STARTING_FILE = "starting.json"
+STARTING_EVERY_S = 0.2
 
 
 class LedgerKeys:
@@ -151,7 +155,12 @@ async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await deployment.start()
+    reporter = asyncio.ensure_future(_report_start(run_dir, deployment))
+    try:
+        await deployment.start()
+    finally:
+        reporter.cancel()
+        (run_dir / STARTING_FILE).unlink(missing_ok=True)
     server = Server(deployment.gateway.handle, limits=server_limits(topology.limits))
     deployment.gateway.server_stats = server.stats
     await server.start(sock)
@@ -175,6 +184,16 @@ async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
         await asyncio.to_thread(keys.stop)
         (run_dir / "state.json").unlink(missing_ok=True)
     return 0
+
+
+async def _report_start(run_dir: Path, deployment: Deployment) -> None:
+    """How many of the instances the topology wants are ready, every 0.2 s, while they start."""
+    pools = deployment.cluster.pools.values()
+    while True:
+        total = sum(sum(p.desired().values()) for p in pools)
+        ready = sum(len(p.ready()) for p in pools)
+        write_private(run_dir / STARTING_FILE, json.dumps({"ready": ready, "total": total}))
+        await asyncio.sleep(STARTING_EVERY_S)
 
 
 def run(main: Coroutine[Any, Any, int]) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from terminal.cli.common import EXIT_FAILED, EXIT_OK, PARENT, CliError, load
+from terminal.cli.progress import Progress
 
 DEFAULT_RUN_DIR = Path(".cryptopos/backend")
 DEFAULT_TOPOLOGY = "config/backend.toml"
@@ -254,14 +255,21 @@ def up_cmd(args: argparse.Namespace) -> int:
     )
     deadline = time.monotonic() + UP_TIMEOUT_S
     state = None
-    while time.monotonic() < deadline:
-        state = _state(run_dir)
-        if state is not None:
-            break
-        if not _alive(pid):
-            tail = Path(log).read_text(encoding="utf-8", errors="replace")[-800:]
-            raise CliError(f"the backend did not start:\n{tail.strip()}")
-        time.sleep(0.1)
+    progress = Progress("starting the backend: instances ready")
+    try:
+        while time.monotonic() < deadline:
+            state = _state(run_dir)
+            if state is not None:
+                break
+            if not _alive(pid):
+                tail = Path(log).read_text(encoding="utf-8", errors="replace")[-800:]
+                raise CliError(f"the backend did not start:\n{tail.strip()}")
+            starting = _starting(run_dir)
+            if starting is not None:
+                progress.step(*starting)
+            time.sleep(0.1)
+    finally:
+        progress.close()
     if state is None:
         os.kill(pid, signal.SIGTERM)
         raise CliError(f"the backend did not come up within {UP_TIMEOUT_S:g} s; see {log}")
@@ -278,6 +286,16 @@ def up_cmd(args: argparse.Namespace) -> int:
             print(f"  {name:<9} {inst['build']:<12} {inst['url']:<24} {inst['state']}")
     print(f"use it:   cryptopos pay --backend {state['gateway']} --amount 12.50")
     return EXIT_OK
+
+
+def _starting(run_dir: Path) -> tuple[int, int] | None:
+    """(ready, wanted) instances while the supervisor starts them (its starting.json)."""
+    try:
+        doc = json.loads((run_dir / "starting.json").read_text(encoding="utf-8"))
+        ready, total = int(doc["ready"]), int(doc["total"])
+    except (OSError, ValueError, KeyError, TypeError):  # not there yet, or being rewritten
+        return None
+    return (ready, total) if total > 0 else None
 
 
 def deploy_cmd(args: argparse.Namespace) -> int:

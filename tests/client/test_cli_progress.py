@@ -85,3 +85,38 @@ def test_reconcile_shows_progress_on_a_terminal_and_nothing_in_a_pipe(tmp_path: 
             assert "reconciling 3/3" in err and err.endswith("\r\x1b[K"), repr(err)
         else:
             assert err == ""
+
+
+SMALL_TOPOLOGY = """
+[services.rates]
+stable = "1.0.0"
+replicas = 1
+[services.rates.builds."1.0.0"]
+[services.payments]
+stable = "1.4.0"
+replicas = 2
+[services.payments.builds."1.4.0"]
+"""
+
+
+def test_backend_up_shows_its_instances_coming_up_on_a_terminal(tmp_path: Path) -> None:
+    """A few seconds of starting processes is not a silent wait: "instances ready n/3", then
+    the line is erased before the command's own report (stdout is a pipe here either way)."""
+    topology = tmp_path / "topology.toml"
+    topology.write_text(SMALL_TOPOLOGY)
+    repo = Path(__file__).resolve().parents[2]
+    for tty in (True, False):
+        run_dir = tmp_path / f"run-{tty}"
+        up = ["backend", "up", "--run-dir", str(run_dir), "--port", "0", "--topology", str(topology)]
+        try:
+            code, out, err = run(up, tty=tty, cwd=repo)
+            assert code == 0, (out, err)
+            assert out.startswith("gateway   http://127.0.0.1:") and out.count(" ready\n") == 3
+        finally:
+            run(["backend", "down", "--run-dir", str(run_dir)], tty=False, cwd=repo)
+        assert not (run_dir / "starting.json").exists()
+        if tty:
+            assert "starting the backend: instances ready " in err and "/3" in err, repr(err)
+            assert err.endswith("\r\x1b[K"), repr(err[-40:])
+        else:
+            assert err == ""
