@@ -92,7 +92,9 @@ async def test_a_payment_while_waiting_is_shown_at_once_not_on_a_tick(make: Make
         assert after == [], after
         assert took < 30, took  # the tick is an hour: only the held read can have shown it
     else:
-        assert 1 <= len(after) <= 2, after  # the next poll, within 0.5 s
+        # the next poll, within 0.5 s; or none, when a poll already on its way as the wallet
+        # paid read the payment (the log has a read when it is sent: a busy machine saw this)
+        assert len(after) <= 2, after
         assert took < 30, took  # the tick is an hour: only the poll can have shown it
 
 
