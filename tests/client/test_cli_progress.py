@@ -15,6 +15,7 @@ import cv2
 
 from drivers.camera import synth
 from terminal.journal import Journal
+from tests.platform.helpers import SMALL_TOPOLOGY
 
 BIP21 = synth.PAYLOADS["bip21"]
 
@@ -85,18 +86,6 @@ def test_reconcile_shows_progress_on_a_terminal_and_nothing_in_a_pipe(tmp_path: 
             assert "reconciling 3/3" in err and err.endswith("\r\x1b[K"), repr(err)
         else:
             assert err == ""
-
-
-SMALL_TOPOLOGY = """
-[services.rates]
-stable = "1.0.0"
-replicas = 1
-[services.rates.builds."1.0.0"]
-[services.payments]
-stable = "1.4.0"
-replicas = 2
-[services.payments.builds."1.4.0"]
-"""
 
 
 def test_backend_up_shows_its_instances_coming_up_on_a_terminal(tmp_path: Path) -> None:

@@ -28,6 +28,19 @@ KEY_ID, SECRET = "t_test", b"s" * 32
 INSTANCE_START_S = 30.0
 
 
+# one rates and two payments instances: the least a process test needs
+SMALL_TOPOLOGY = """
+[services.rates]
+stable = "1.0.0"
+replicas = 1
+[services.rates.builds."1.0.0"]
+[services.payments]
+stable = "1.4.0"
+replicas = 2
+[services.payments.builds."1.4.0"]
+"""
+
+
 def first_answer(url: str) -> httpx.Response:
     """``GET url`` on an instance that may still be starting."""
     return httpx.get(url, timeout=INSTANCE_START_S)

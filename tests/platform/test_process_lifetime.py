@@ -17,18 +17,8 @@ import httpx
 import pytest
 
 from backend_stub.processes import loopback_listener
+from tests.platform.helpers import SMALL_TOPOLOGY as TOPOLOGY
 from tests.platform.helpers import first_answer
-
-TOPOLOGY = """
-[services.rates]
-stable = "1.0.0"
-replicas = 1
-[services.rates.builds."1.0.0"]
-[services.payments]
-stable = "1.4.0"
-replicas = 2
-[services.payments.builds."1.4.0"]
-"""
 
 
 async def test_connections_accepted_by_a_loopback_listener_have_nodelay() -> None:
