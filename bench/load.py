@@ -680,8 +680,8 @@ def _stop_profile(p: subprocess.Popen[bytes]) -> None:
 
 LEDGER_PATTERNS = (
     # (name, commits per sale, sales per commit): the same statements, grouped differently
-    ("today: 5 commits per sale (nonce + quote; nonce + idempotency claim + payment)", 5, 1),
-    ("nonces off the durable path: 3 commits", 3, 1),
+    ("before the store: 5 commits per sale (nonce + quote; nonce + idempotency claim + payment)", 5, 1),
+    ("today: nonces in the replay cache (no fsync), 3 commits (quote; claim; payment)", 3, 1),
     ("and the idempotency claim in the payment's transaction: 2 commits", 2, 1),
     ("and group commit, 8 sales per fsync (one writer batching)", 2, 8),
 )
