@@ -45,7 +45,8 @@ def _iso(ts: float) -> str:
 def heartbeat_body(
     journal: Journal, *, readers: Mapping[str, str], last_reconcile_at: float | None
 ) -> dict[str, Any]:
-    """``readers``: each reader's device string and state (``ready``, ``lost``, ...)."""
+    """``readers``: each reader's device string and state (its driver's ``ReaderState``,
+    ``error`` or ``idle``: the backend takes no other, docs/api.md)."""
     body: dict[str, Any] = {
         "version": build_version(),
         "readers": [{"device": d, "state": s} for d, s in sorted(readers.items())][:16],

@@ -20,7 +20,7 @@ from .conftest import KEY_ID, OTHER_KEY_ID, OTHER_SECRET, Api, FakeClock, proble
 PATH = "/payments/v2/terminals/heartbeat"
 BEAT = {
     "version": "1.4.0",
-    "readers": [{"device": "nfc:usb", "state": "ready"}, {"device": "camera:0", "state": "lost"}],
+    "readers": [{"device": "nfc:usb", "state": "ready"}, {"device": "camera:0", "state": "disconnected"}],
     "queue_depth": 2,
     "unknown_outcomes": 1,
     "last_reconcile_at": "2026-11-26T11:59:00Z",
@@ -43,7 +43,7 @@ async def test_a_heartbeat_is_kept_per_terminal_and_the_last_one_wins(
     mine = fleet[KEY_ID]
     assert (mine.version, mine.queue_depth, mine.unknown_outcomes) == ("1.5.0", 0, 1)
     assert mine.seen_at == clock() and mine.last_reconcile_at == clock() - 60 - 60
-    assert [(x.device, x.state) for x in mine.readers] == [("nfc:usb", "ready"), ("camera:0", "lost")]
+    assert [(x.device, x.state) for x in mine.readers] == [("nfc:usb", "ready"), ("camera:0", "disconnected")]
     assert fleet[OTHER_KEY_ID].readers == () and fleet[OTHER_KEY_ID].last_reconcile_at is None
 
 
@@ -57,6 +57,8 @@ async def test_a_heartbeat_is_refused_unless_exactly_right(api: Api, store: Stor
         {**BEAT, "version": ""},
         {**BEAT, "version": "1.4\u202e"},
         {**BEAT, "readers": [{"device": "nfc:usb"}]},
+        {**BEAT, "readers": [{"device": "nfc:usb", "state": "lost"}]},  # not a state a till sends
+        {**BEAT, "readers": [{"device": "nfc:usb", "state": "Ready"}]},
         {**BEAT, "readers": [{"device": "nfc:usb", "state": "ready"}] * 17},
         {**BEAT, "last_reconcile_at": "yesterday"},
         {**BEAT, "last_reconcile_at": None},
@@ -90,3 +92,12 @@ async def test_the_embedded_backend_takes_a_heartbeat_through_its_gateway() -> N
         r = await http.post(PATH, content=content, headers={**headers, "Content-Type": "application/json"})
     await transport.aclose()
     assert r.status_code == 202 and r.json()["key_id"] == key_id, r.text
+
+
+def test_the_reader_states_the_backend_takes_are_those_the_till_sends() -> None:
+    """The till sends its drivers' states, ``error`` and ``idle`` (terminal/tui/till); a state
+    added to the drivers must be added to the API too, or the till's heartbeat is refused."""
+    from backend_stub.services.payments.health import READER_STATES
+    from drivers.events import ReaderState
+
+    assert {s.value for s in ReaderState} | {"error", "idle"} == READER_STATES

@@ -304,7 +304,7 @@ def test_up_status_deploy_drained_abort_and_down(
     # a till's heartbeat through the gateway lands in the ledger; status lists the fleet from it
     beat = {
         "version": "0.1.0",
-        "readers": [{"device": "nfc:usb", "state": "lost"}],
+        "readers": [{"device": "nfc:usb", "state": "disconnected"}],
         "queue_depth": 2,
         "unknown_outcomes": 1,
     }
@@ -316,7 +316,10 @@ def test_up_status_deploy_drained_abort_and_down(
     status = json.loads(capsys.readouterr().out)
     [till] = status["fleet"]
     assert (till["key_id"], till["queue_depth"], till["unknown_outcomes"]) == (key_id, 2, 1)
-    assert till["readers"] == [{"device": "nfc:usb", "state": "lost"}] and till["last_reconcile_at"] is None
+    assert (
+        till["readers"] == [{"device": "nfc:usb", "state": "disconnected"}]
+        and till["last_reconcile_at"] is None
+    )
     assert status["refunds"] == {
         "window_days": 9,
         "approval_above": {"EUR": "1.00"},
@@ -337,7 +340,11 @@ def test_up_status_deploy_drained_abort_and_down(
     assert "daily limit per terminal: 5.00 EUR (days in Asia/Tokyo)" in human
     assert "fleet: 1 terminal(s) reporting" in human
     fleet_line = next(line for line in human.splitlines() if line.strip().startswith(key_id))
-    assert "queue 2" in fleet_line and "unknown 1" in fleet_line and "readers: nfc:usb lost" in fleet_line
+    assert (
+        "queue 2" in fleet_line
+        and "unknown 1" in fleet_line
+        and "readers: nfc:usb disconnected" in fleet_line
+    )
     # at least the unsigned and the forged request; also the new terminal's first tries and the
     # expired secret when the gateway's copy of the keys (read every 2 s) was ahead of them
     refused = re.search(r"refused: 0 malformed, (\d+) unauthenticated", human)

@@ -9,7 +9,7 @@ own for one route would need its own pool of instances.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the per-app `Terminal` alias.
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +21,14 @@ from backend_stub.services.common import RFC3339_PATTERN, Context, iso, parse_is
 from backend_stub.services.wire import SafeText, no_default
 from backend_stub.store import health
 
+# What a till says of a reader: its driver's states (drivers.events.ReaderState), ``error`` (it
+# reported a fault) and ``idle`` (configured, not running between sales). A closed list, so a
+# fleet view can count the tills whose reader is down; tests/backend/test_backend_heartbeat.py
+# holds it equal to what the till sends.
+ReaderStateName = Literal[
+    "starting", "ready", "reading", "disconnected", "busy", "ended", "stopped", "error", "idle"
+]
+READER_STATES = frozenset(get_args(ReaderStateName))
 MAX_COUNT = 1_000_000
 MAX_READERS = 16
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
@@ -29,7 +37,7 @@ Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 class ReaderReport(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     device: SafeText = Field(min_length=1, max_length=128, description="its device string, e.g. nfc:usb")
-    state: SafeText = Field(min_length=1, max_length=32, description="e.g. ready, lost")
+    state: ReaderStateName = Field(description="ready, disconnected, error, idle, ...")
 
 
 class Heartbeat(BaseModel):
