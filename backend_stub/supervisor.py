@@ -37,7 +37,7 @@ from backend_stub.topology import LimitsConfig, Topology, TopologyError, load_to
 from terminal.logs import configure as configure_logs
 
 TICK_S = 0.1
-# ``{"ready": n, "total": m}`` while the instances start, for ``backend up``'s progress line;
+# ``{"started": n, "ready": r, "total": m}`` while the instances start, for ``backend up``'s progress line;
 # removed once state.json says the gateway listens
 STARTING_FILE = "starting.json"
 STARTING_EVERY_S = 0.2
@@ -187,12 +187,16 @@ async def serve(*, run_dir: Path, topology_path: Path, port: int) -> int:
 
 
 async def _report_start(run_dir: Path, deployment: Deployment) -> None:
-    """How many of the instances the topology wants are ready, every 0.2 s, while they start."""
+    """How many of the instances the topology wants are started, and how many of those are
+    ready, every 0.2 s while they start (the gateway listens once each has been started and
+    probed once; a slow one turns ready afterwards)."""
     pools = deployment.cluster.pools.values()
     while True:
         total = sum(sum(p.desired().values()) for p in pools)
+        started = sum(len(p.instances) for p in pools)
         ready = sum(len(p.ready()) for p in pools)
-        write_private(run_dir / STARTING_FILE, json.dumps({"ready": ready, "total": total}))
+        doc = {"started": started, "ready": ready, "total": total}
+        write_private(run_dir / STARTING_FILE, json.dumps(doc))
         await asyncio.sleep(STARTING_EVERY_S)
 
 

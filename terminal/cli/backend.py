@@ -255,7 +255,7 @@ def up_cmd(args: argparse.Namespace) -> int:
     )
     deadline = time.monotonic() + UP_TIMEOUT_S
     state = None
-    progress = Progress("starting the backend: instances ready")
+    progress = Progress("starting the backend: instances started")
     try:
         while time.monotonic() < deadline:
             state = _state(run_dir)
@@ -266,7 +266,8 @@ def up_cmd(args: argparse.Namespace) -> int:
                 raise CliError(f"the backend did not start:\n{tail.strip()}")
             starting = _starting(run_dir)
             if starting is not None:
-                progress.step(*starting)
+                started, ready, total = starting
+                progress.step(started, total, f"{ready} ready")
             time.sleep(0.1)
     finally:
         progress.close()
@@ -288,14 +289,14 @@ def up_cmd(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _starting(run_dir: Path) -> tuple[int, int] | None:
-    """(ready, wanted) instances while the supervisor starts them (its starting.json)."""
+def _starting(run_dir: Path) -> tuple[int, int, int] | None:
+    """(started, ready, wanted) instances while the supervisor starts them (its starting.json)."""
     try:
         doc = json.loads((run_dir / "starting.json").read_text(encoding="utf-8"))
-        ready, total = int(doc["ready"]), int(doc["total"])
+        started, ready, total = int(doc["started"]), int(doc["ready"]), int(doc["total"])
     except (OSError, ValueError, KeyError, TypeError):  # not there yet, or being rewritten
         return None
-    return (ready, total) if total > 0 else None
+    return (started, ready, total) if total > 0 else None
 
 
 def deploy_cmd(args: argparse.Namespace) -> int:

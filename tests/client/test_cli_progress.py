@@ -89,8 +89,9 @@ def test_reconcile_shows_progress_on_a_terminal_and_nothing_in_a_pipe(tmp_path: 
 
 
 def test_backend_up_shows_its_instances_coming_up_on_a_terminal(tmp_path: Path) -> None:
-    """A few seconds of starting processes is not a silent wait: "instances ready n/3", then
-    the line is erased before the command's own report (stdout is a pipe here either way)."""
+    """A few seconds of starting processes is not a silent wait: "instances started n/3  r
+    ready", then the line is erased before the command's own report (stdout is a pipe here
+    either way)."""
     topology = tmp_path / "topology.toml"
     topology.write_text(SMALL_TOPOLOGY)
     repo = Path(__file__).resolve().parents[2]
@@ -105,7 +106,8 @@ def test_backend_up_shows_its_instances_coming_up_on_a_terminal(tmp_path: Path) 
             run(["backend", "down", "--run-dir", str(run_dir)], tty=False, cwd=repo)
         assert not (run_dir / "starting.json").exists()
         if tty:
-            assert "starting the backend: instances ready " in err and "/3" in err, repr(err)
+            assert "starting the backend: instances started " in err and "/3  " in err, repr(err)
+            assert " ready" in err
             assert err.endswith("\r\x1b[K"), repr(err[-40:])
         else:
             assert err == ""
