@@ -13,12 +13,12 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from datetime import time as dt_time
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from terminal.domain.money import ASSETS, AssetKind, Money
+from terminal.domain.zreport import DayWindow
 
 
 def _epoch(text: str) -> float:
@@ -110,12 +110,10 @@ class RefundPolicy:
     timezone: str = "UTC"
 
     def day(self, now: float) -> tuple[float, float]:
-        """The business day ``now`` is in, as [start, end) in Unix seconds."""
-        zone = ZoneInfo(self.timezone)
-        today = datetime.fromtimestamp(now, zone).date()
-        start = datetime.combine(today, dt_time(0), tzinfo=zone)
-        end = datetime.combine(today + timedelta(days=1), dt_time(0), tzinfo=zone)
-        return start.timestamp(), end.timestamp()
+        """The business day ``now`` is in, as [start, end) in Unix seconds (the till's Z-report
+        day, :class:`terminal.domain.zreport.DayWindow`, in this policy's zone)."""
+        window = DayWindow.of(now, ZoneInfo(self.timezone))
+        return window.start, window.end
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any]) -> RefundPolicy:
