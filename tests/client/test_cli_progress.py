@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -101,7 +102,10 @@ def test_backend_up_shows_its_instances_coming_up_on_a_terminal(tmp_path: Path) 
         try:
             code, out, err = run(up, tty=tty, cwd=repo)
             assert code == 0, (out, err)
-            assert out.startswith("gateway   http://127.0.0.1:") and out.count(" ready\n") == 3
+            assert out.startswith("gateway   http://127.0.0.1:")
+            # each instance listed; a slow one may still be starting when up returns
+            states = re.findall(r"http://127\.0\.0\.1:\d+ +(ready|starting)$", out, re.MULTILINE)
+            assert len(states) == 3, out
         finally:
             run(["backend", "down", "--run-dir", str(run_dir)], tty=False, cwd=repo)
         assert not (run_dir / "starting.json").exists()
